@@ -1,0 +1,40 @@
+"""cohortcalc: cohort epidemiology of vascular calcification.
+
+The public API, re-exported; nothing else lives here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from cohortcalc.errors import (
+    CohortcalcError,
+    CohortcalcWarning,
+    ConvergenceWarning,
+    DataQualityWarning,
+    DictionaryError,
+    FeatureError,
+    FrameError,
+    IngestError,
+    ModelError,
+    ModelWarning,
+    SpecError,
+)
+
+try:
+    __version__ = version("cohortcalc")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CohortcalcError",
+    "CohortcalcWarning",
+    "ConvergenceWarning",
+    "DataQualityWarning",
+    "DictionaryError",
+    "FeatureError",
+    "FrameError",
+    "IngestError",
+    "ModelError",
+    "ModelWarning",
+    "SpecError",
+    "__version__",
+]
