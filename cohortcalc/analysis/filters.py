@@ -1,0 +1,99 @@
+"""The spec's population filters as Polars expressions (a closed set of operators, never eval)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from cohortcalc.analysis.spec import Filter, Spec
+from cohortcalc.errors import SpecError
+
+
+def filter_expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
+    """The Polars expression keeping the rows that satisfy ``rule`` (nulls never satisfy it)."""
+    column = pl.col(rule.column)
+    value = rule.value
+    if rule.op == "is_null":
+        return column.is_null()
+    if rule.op == "not_null":
+        if dtype.is_float():
+            return column.is_not_null() & column.is_not_nan()
+        return column.is_not_null()
+    if rule.op in ("in", "not_in"):
+        assert isinstance(value, list)
+        inside = (
+            column.cast(pl.String).is_in([str(v) for v in value])
+            if _is_text(dtype)
+            else (column.is_in(value))
+        )
+        return inside.fill_null(False) if rule.op == "in" else (~inside).fill_null(False)
+    if rule.op == "between":
+        assert isinstance(value, list)
+        return column.is_between(value[0], value[1], closed="both").fill_null(False)
+    comparisons = {
+        "==": column.__eq__,
+        "!=": column.__ne__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+    }
+    target = str(value) if _is_text(dtype) else value
+    return comparisons[rule.op](target).fill_null(False)
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
+def _check_value_type(rule: Filter, dtype: pl.DataType, where: str) -> None:
+    values = rule.value if isinstance(rule.value, list) else [rule.value]
+    values = [v for v in values if v is not None]
+    numeric = dtype.is_numeric()
+    for value in values:
+        ok = (
+            (numeric and isinstance(value, int | float) and not isinstance(value, bool))
+            or (dtype == pl.Boolean and isinstance(value, bool))
+            or (_is_text(dtype) and isinstance(value, str))
+            or (dtype in (pl.Date, pl.Datetime) and isinstance(value, dt.date))
+        )
+        if not ok:
+            raise SpecError(
+                f"{where}: filter on {rule.column!r} compares a {dtype} column with "
+                f"{value!r} ({type(value).__name__}); give a value of the column's type."
+            )
+
+
+def apply_population(
+    frame: pl.DataFrame, spec: Spec, filters: Sequence[Filter] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply the filters in order; return the kept rows and the flow table.
+
+    The flow table has one row per step (``step``, ``criterion``, ``n_remaining``,
+    ``n_excluded``). A filter that leaves nobody is a ``SpecError`` naming its line.
+    """
+    rules = list(spec.population if filters is None else filters)
+    steps = [{"step": 0, "criterion": "Participants in the source", "n_remaining": frame.height}]
+    for index, rule in enumerate(rules):
+        where = spec.where("population", index)
+        if rule.column not in frame.columns:
+            raise SpecError(
+                f"{where}: filter column {rule.column!r} is not in the analysis frame; "
+                f"available: {sorted(frame.columns)}."
+            )
+        dtype = frame.schema[rule.column]
+        _check_value_type(rule, dtype, where)
+        kept = frame.filter(filter_expression(rule, dtype))
+        if kept.height == 0:
+            raise SpecError(
+                f"{where}: filter '{rule.describe()}' leaves no participants "
+                f"({frame.height} before it); loosen or remove it."
+            )
+        frame = kept
+        steps.append({"step": index + 1, "criterion": rule.describe(), "n_remaining": kept.height})
+    flow = pl.DataFrame(steps).with_columns(
+        n_excluded=(pl.col("n_remaining").shift(1) - pl.col("n_remaining")).fill_null(0)
+    )
+    return frame, flow
