@@ -18,6 +18,7 @@ from cohortcalc.errors import (
     ModelWarning,
     SpecError,
 )
+from cohortcalc.synth import simulate_cohort as simulate
 
 try:
     __version__ = version("cohortcalc")
@@ -37,4 +38,5 @@ __all__ = [
     "ModelWarning",
     "SpecError",
     "__version__",
+    "simulate",
 ]

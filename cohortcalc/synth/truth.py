@@ -1,0 +1,146 @@
+"""The known truth: what each true ratio means, realised summaries, and true MI CIFs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cohortcalc.synth.params import AGE_CENTRE, TERMS, HazardModel, SynthParams
+
+TERM_DEFINITIONS: dict[str, str] = {
+    "cac_1_100": "0 < cac_agatston <= 100",
+    "cac_101_400": "100 < cac_agatston <= 400",
+    "cac_gt_400": "cac_agatston > 400",
+    "cac_positive": "cac_agatston > 0",
+    "ckd": "egfr (CKD-EPI 2021 creatinine) < 60 or uacr >= 30 mg/g",
+    "cac_pos_x_ckd": "(cac_agatston > 0) * ckd; multiplies the CAC HR within CKD",
+    "age_per_10y": f"(age - {AGE_CENTRE:g}) / 10",
+    "male": "sex == 'male'",
+    "diabetes": "diabetes",
+    "current_smoker": "smoking == 'current'",
+}
+
+
+def _ratio_kinds(model: str) -> dict[str, str]:
+    if model == "cause_specific":
+        mi = (
+            "cause-specific hazard ratios of MI (competing event: death without prior MI); "
+            "the MI subdistribution hazard ratios are then NOT constant over time"
+        )
+        death = "cause-specific hazard ratios of death without prior MI from this cause"
+    else:
+        mi = (
+            "subdistribution hazard ratios of MI (Fine & Gray 1999; competing event: death "
+            "without prior MI); the MI cause-specific hazard ratios are then NOT constant"
+        )
+        death = (
+            "cause-specific hazard ratios of the latent death process of participants who "
+            "never have an MI (Beyersmann et al. 2009); not a ratio of the observed hazards"
+        )
+    return {
+        "mi": mi,
+        "cv_death": death,
+        "noncv_death": death,
+        "post_mi_death": "hazard ratios of death after MI, time since MI (clock reset)",
+    }
+
+
+def generating_terms(frame: pl.DataFrame) -> pl.DataFrame:
+    """The generating terms (`params.TERMS`) as Float64 columns from an analysis frame."""
+    cac = pl.col("cac_agatston")
+    ckd = pl.col("ckd").cast(pl.Float64)
+    return frame.select(
+        cac_1_100=((cac > 0) & (cac <= 100)).cast(pl.Float64),
+        cac_101_400=((cac > 100) & (cac <= 400)).cast(pl.Float64),
+        cac_gt_400=(cac > 400).cast(pl.Float64),
+        cac_positive=(cac > 0).cast(pl.Float64),
+        ckd=ckd,
+        cac_pos_x_ckd=(cac > 0).cast(pl.Float64) * ckd,
+        age_per_10y=(pl.col("age") - AGE_CENTRE) / 10,
+        male=(pl.col("sex") == "male").cast(pl.Float64),
+        diabetes=pl.col("diabetes").cast(pl.Float64),
+        current_smoker=(pl.col("smoking") == "current").cast(pl.Float64),
+    ).select(TERMS)
+
+
+def _risk_ratio(model: HazardModel, terms: pl.DataFrame) -> np.ndarray:
+    lp = np.zeros(terms.height)
+    for name, ratio in model.hazard_ratios.items():
+        lp += np.log(ratio) * terms[name].to_numpy()
+    return np.exp(lp)
+
+
+def true_mi_cif(params: SynthParams, terms: pl.DataFrame, years: np.ndarray) -> np.ndarray:
+    """True P(MI first by t | x), shape (participants, times), in the absence of censoring.
+
+    Subdistribution: 1 - (1 - p·F0(t))^exp(xβ) (Fine & Gray 1999 §6). Cause-specific:
+    ∫0^t λ_MI(s) exp(-Λ_MI(s) - Λ_CV(s) - Λ_nonCV(s)) ds by the trapezoidal rule on 2000 steps.
+    """
+    years = np.asarray(years, dtype=np.float64)
+    r_mi = _risk_ratio(params.mi, terms)[:, None]
+    if params.outcome_model == "subdistribution":
+        f0 = 1 - np.exp(-((years / params.mi_subdist_scale_years) ** params.mi_subdist_shape))
+        return 1 - (1 - params.mi_subdist_p * f0[None, :]) ** r_mi
+    grid = np.linspace(0.0, float(years.max()), 2001)
+
+    def cumhaz(model: HazardModel) -> np.ndarray:
+        return model.rate * _risk_ratio(model, terms)[:, None] * grid[None, :] ** model.shape
+
+    total = cumhaz(params.mi) + cumhaz(params.cv_death) + cumhaz(params.noncv_death)
+    shape = params.mi.shape
+    hazard = params.mi.rate * shape * r_mi * np.maximum(grid, 1e-12)[None, :] ** (shape - 1)
+    density = hazard * np.exp(-total)
+    steps = np.diff(grid)[None, :] * (density[:, 1:] + density[:, :-1]) / 2
+    cif = np.concatenate([np.zeros((terms.height, 1)), np.cumsum(steps, axis=1)], axis=1)
+    return np.stack([np.interp(years, grid, row) for row in cif])
+
+
+def _realised(analysis: pl.DataFrame) -> dict[str, Any]:
+    person_years = float(analysis["mi_years"].sum())
+    middle_aged = analysis.filter(pl.col("age") < 65)
+    shares = analysis["cac_category"].value_counts(normalize=True).sort("cac_category")
+    return {
+        "ckd_prevalence": float(analysis["ckd"].mean()),
+        "egfr_lt_60_prevalence": float((analysis["egfr"] < 60).mean()),
+        "uacr_ge_30_prevalence": float((analysis["uacr"] >= 30).mean()),
+        "cac_zero_share_age_lt_65": float((middle_aged["cac_agatston"] == 0).mean()),
+        "cac_category_shares": {
+            str(c): float(s)
+            for c, s in zip(shares["cac_category"], shares["proportion"], strict=True)
+        },
+        "mi_events": int((analysis["mi_status"] == 1).sum()),
+        "deaths_without_mi": int((analysis["mi_status"] == 2).sum()),
+        "deaths": int(analysis["death_status"].sum()),
+        "mi_person_years": person_years,
+        "mi_rate_per_1000_person_years": 1000
+        * float((analysis["mi_status"] == 1).sum())
+        / person_years,
+        "median_follow_up_years": float(analysis["death_years"].median()),
+    }
+
+
+def build_truth(
+    params: SynthParams, seed: int, tables: dict[str, pl.DataFrame], analysis: pl.DataFrame
+) -> dict[str, Any]:
+    """JSON-able truth: parameters, what each ratio is, row counts, realised summaries."""
+    return {
+        "generator": "cohortcalc.synth.simulate_cohort",
+        "seed": seed,
+        "n": analysis.height,
+        "outcome_model": params.outcome_model,
+        "ratio_kinds": _ratio_kinds(params.outcome_model),
+        "true_hazard_ratios": {
+            name: dict(getattr(params, name).hazard_ratios)
+            for name in ("mi", "cv_death", "noncv_death", "post_mi_death")
+        },
+        "terms": TERM_DEFINITIONS,
+        "status_codes": {
+            "mi_status": {"0": "censored", "1": "MI", "2": "death without prior MI (competing)"},
+            "cv_death_status": {"0": "censored", "1": "CV death", "2": "non-CV death"},
+        },
+        "params": params.to_dict(),
+        "row_counts": {name: frame.height for name, frame in tables.items()},
+        "realised": _realised(analysis),
+    }
