@@ -18,6 +18,9 @@ from cohortcalc.errors import (
     ModelWarning,
     SpecError,
 )
+from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
+from cohortcalc.survival.rates import incidence_rates
+from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
 from cohortcalc.synth import simulate_cohort as simulate
 
 try:
@@ -38,5 +41,12 @@ __all__ = [
     "ModelWarning",
     "SpecError",
     "__version__",
+    "cumulative_incidence",
+    "gray_test",
+    "incidence_rates",
+    "kaplan_meier",
+    "logrank",
+    "lrtest",
     "simulate",
+    "trend_test",
 ]
