@@ -1,0 +1,296 @@
+"""``derive()``: add every feature whose inputs are present, on any engine, in one lazy plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+
+from cohortcalc.errors import FeatureError
+from cohortcalc.features import cac, kidney, mineral, outcomes
+from cohortcalc.features._checks import raise_violations
+from cohortcalc.features._engine import ROW_INDEX, align, to_lazy
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One derived column: its name, the columns it needs, and its expression builder."""
+
+    name: str
+    inputs: tuple[str, ...]
+    build: Callable[[], nw.Expr]
+    levels: tuple[str, ...] | None = None  # ordered categories, when the column is one
+
+
+def participant_features(
+    cac_cuts: tuple[float, ...], ckd_definition: str, hyperphosphatemia_above: float
+) -> list[Feature]:
+    """The row-wise features, in dependency order, for the chosen definitions."""
+    c = nw.col
+    ckd_inputs = {
+        "egfr_or_uacr": (("egfr", "uacr"), lambda: kidney.ckd(c("egfr"), c("uacr"))),
+        "egfr": (("egfr",), lambda: kidney.ckd(c("egfr"), None)),
+        "egfr_cr_cys_or_uacr": (
+            ("egfr_cr_cys", "uacr"),
+            lambda: kidney.ckd(c("egfr_cr_cys"), c("uacr")),
+        ),
+    }[ckd_definition]
+    return [
+        Feature(
+            "cac_category",
+            ("cac_agatston",),
+            lambda: cac.cac_category(c("cac_agatston"), cac_cuts),
+            tuple(cac.cac_category_labels(cac_cuts)),
+        ),
+        Feature("log_cac", ("cac_agatston",), lambda: cac.log_cac(c("cac_agatston"))),
+        Feature(
+            "egfr",
+            ("serum_creatinine", "age", "sex"),
+            lambda: kidney.egfr_ckd_epi_2021(c("serum_creatinine"), c("age"), c("sex")),
+        ),
+        Feature(
+            "egfr_cr_cys",
+            ("serum_creatinine", "cystatin_c", "age", "sex"),
+            lambda: kidney.egfr_ckd_epi_2021_cr_cys(
+                c("serum_creatinine"), c("cystatin_c"), c("age"), c("sex")
+            ),
+        ),
+        Feature(
+            "ckd_stage_g",
+            ("egfr",),
+            lambda: kidney.ckd_stage_g(c("egfr")),
+            ("G1", "G2", "G3a", "G3b", "G4", "G5"),
+        ),
+        Feature(
+            "ckd_stage_a", ("uacr",), lambda: kidney.ckd_stage_a(c("uacr")), ("A1", "A2", "A3")
+        ),
+        Feature("ckd", *ckd_inputs),
+        Feature(
+            "corrected_calcium",
+            ("serum_calcium", "albumin"),
+            lambda: mineral.corrected_calcium(c("serum_calcium"), c("albumin")),
+        ),
+        Feature(
+            "ca_x_p",
+            ("serum_calcium", "serum_phosphate"),
+            lambda: mineral.ca_x_p(c("serum_calcium"), c("serum_phosphate")),
+        ),
+        *_flags(hyperphosphatemia_above),
+    ]
+
+
+def _flags(hyperphosphatemia_above: float) -> list[Feature]:
+    c, above = nw.col, mineral.above
+    return [
+        Feature(
+            "hypercalcemia",
+            ("corrected_calcium",),
+            lambda: above(c("corrected_calcium"), mineral.HYPERCALCEMIA_ABOVE_MG_DL),
+        ),
+        Feature(
+            "hyperphosphatemia",
+            ("serum_phosphate",),
+            lambda: above(c("serum_phosphate"), hyperphosphatemia_above),
+        ),
+        Feature(
+            "high_ca_x_p", ("ca_x_p",), lambda: above(c("ca_x_p"), mineral.CA_X_P_ABOVE_MG2_DL2)
+        ),
+        Feature(
+            "high_alkaline_phosphatase",
+            ("alkaline_phosphatase",),
+            lambda: above(c("alkaline_phosphatase"), mineral.ALKALINE_PHOSPHATASE_ABOVE_U_L),
+        ),
+        Feature(
+            "vitamin_d_deficiency",
+            ("vitamin_d_25oh",),
+            lambda: mineral.vitamin_d_deficiency(c("vitamin_d_25oh")),
+        ),
+        Feature(
+            "vitamin_d_insufficiency",
+            ("vitamin_d_25oh",),
+            lambda: mineral.vitamin_d_insufficiency(c("vitamin_d_25oh")),
+        ),
+        Feature("high_pth", ("pth",), lambda: above(c("pth"), mineral.PTH_ABOVE_PG_ML)),
+    ]
+
+
+# Physically impossible values: (column, comparison, bound) -> FeatureError, never NaN.
+IMPOSSIBLE = (
+    ("age", "<", 0.0), ("serum_creatinine", "<=", 0.0), ("cystatin_c", "<=", 0.0),
+    ("uacr", "<", 0.0), ("serum_calcium", "<=", 0.0), ("serum_phosphate", "<=", 0.0),
+    ("albumin", "<=", 0.0), ("pth", "<", 0.0), ("vitamin_d_25oh", "<", 0.0),
+    ("alkaline_phosphatase", "<", 0.0), ("cac_agatston", "<", 0.0), ("sbp", "<=", 0.0),
+    ("total_cholesterol", "<=", 0.0), ("hdl_cholesterol", "<=", 0.0),
+)  # fmt: skip
+LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
+LESION_OUTPUTS = (
+    "cac_agatston", *(f"cac_agatston_{a.lower()}" for a in cac.ARTERIES), "cac_area",
+    "cac_volume", "cac_density",
+)  # fmt: skip
+OUTCOME_INPUTS = ("participant_id", "baseline_date")
+
+
+def _value_checks(schema: nw.Schema) -> dict[str, nw.Expr]:
+    checks: dict[str, nw.Expr] = {}
+    for column, op, bound in IMPOSSIBLE:
+        if column not in schema:
+            continue
+        value = nw.col(column)
+        checks[f"{column} {op} {bound:g}"] = value < bound if op == "<" else value <= bound
+        if schema[column].is_float():
+            checks[f"{column} is NaN (use null for a missing value)"] = value.is_nan()
+    if "sex" in schema:
+        sex = nw.col("sex")
+        checks["sex not 'female' or 'male'"] = ~sex.is_null() & ~sex.is_in(["female", "male"])
+    return checks
+
+
+def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float) -> nw.LazyFrame:
+    table = align(lesions, frame, "lesions")
+    missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
+    if missing:
+        raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
+    checks = {f"{c} missing": nw.col(c).is_null() for c in LESION_COLUMNS}
+    checks["area_mm2 < 0"] = nw.col("area_mm2") < 0
+    checks[f"artery not one of {cac.ARTERIES}"] = ~nw.col("artery").is_in(cac.ARTERIES)
+    raise_violations(table, checks, "participant_id", "lesions")
+    scores = cac.participant_scores(table, slice_thickness_mm)
+    present = frame.collect_schema().names()
+    joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
+        scores, on="participant_id", how="left"
+    )
+    sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
+    if "cac_scanned" in present:
+        scanned = nw.col("cac_scanned")
+        filled = [nw.when(scanned).then(nw.col(c).fill_null(0.0)).alias(c) for c in sums]
+    else:
+        filled = [nw.col(c).fill_null(0.0) for c in sums]
+    return joined.with_columns(*filled).with_columns(
+        cac_density=cac.cac_density(nw.col("cac_agatston"), nw.col("cac_area"))
+    )
+
+
+def _available(
+    columns: set[str], features: list[Feature], lesions: bool, outcome_tables: bool
+) -> set[str]:
+    """Every column derive() will produce from ``columns`` (static; nothing is computed)."""
+    available = set(columns)
+    if lesions and "participant_id" in columns:
+        available |= set(LESION_OUTPUTS)
+    if outcome_tables and set(OUTCOME_INPUTS) <= columns:
+        available |= set(outcomes.OUTCOME_COLUMNS)
+        if "age" not in columns:
+            available -= {"age_entry", "age_exit"}
+    for feature in features:
+        if set(feature.inputs) <= available:
+            available.add(feature.name)
+    return available
+
+
+def _check_required(
+    require: Sequence[str], columns: set[str], available: set[str], features: list[Feature]
+) -> None:
+    by_name = {f.name: f for f in features}
+    known = set(by_name) | set(LESION_OUTPUTS) | set(outcomes.OUTCOME_COLUMNS)
+    unknown = [name for name in require if name not in known and name not in columns]
+    if unknown:
+        raise FeatureError(f"require: unknown feature(s) {unknown}; known: {sorted(known)}.")
+
+    def missing_inputs(name: str) -> list[str]:
+        if name in available:
+            return []
+        if name in LESION_OUTPUTS:
+            return ["lesions= table (participant_id, artery, area_mm2, peak_hu)"]
+        if name in outcomes.OUTCOME_COLUMNS:
+            needs = [c for c in OUTCOME_INPUTS if c not in columns]
+            age = ["age"] if name in ("age_entry", "age_exit") and "age" not in columns else []
+            return ["events= and followup= tables", *needs, *age]
+        if name not in by_name:  # a raw input column
+            return [name]
+        return [m for i in by_name[name].inputs for m in missing_inputs(i)]
+
+    problems = [f"{name} needs {missing_inputs(name)}" for name in require if name not in available]
+    if problems:
+        raise FeatureError(
+            "required feature(s) cannot be derived: "
+            + "; ".join(problems)
+            + ". Add the missing column(s) or table(s), or drop them from require=."
+        )
+
+
+def derive(
+    frame: Any,
+    *,
+    lesions: Any = None,
+    events: Any = None,
+    followup: Any = None,
+    require: Sequence[str] = (),
+    cac_categories: str | Sequence[float] = "standard",
+    ckd_definition: str = "egfr_or_uacr",
+    hyperphosphatemia_above: float = mineral.HYPERPHOSPHATEMIA_ABOVE_MG_DL,
+    censor_date: dt.date | None = None,
+    landmark_days: int | None = None,
+    slice_thickness_mm: float = cac.DEFAULT_SLICE_THICKNESS_MM,
+) -> Any:
+    """Add every feature whose inputs are present; return the same kind of frame.
+
+    ``frame``: one row per participant (pandas, Polars eager/lazy, PyArrow, DuckDB, PySpark, or a
+    Parquet path -> Polars LazyFrame). ``lesions`` (cac_lesions rows) -> Agatston total, per
+    artery, area, volume and density; every participant counts as scanned (CAC 0 without
+    lesions) unless a boolean ``cac_scanned`` column says otherwise. ``events`` + ``followup``
+    -> outcome columns (see ``cohortcalc.features.outcomes``); ``censor_date`` ends follow-up
+    administratively; ``landmark_days`` keeps participants alive, MI-free and followed beyond
+    the landmark and measures time (and age_entry) from it. ``require`` names output columns
+    that must be produced (FeatureError naming the missing inputs otherwise).
+    ``cac_categories``: "standard" (100/400), "mesa" (100/300) or cut points;
+    ``ckd_definition``: "egfr_or_uacr" (default), "egfr" or "egfr_cr_cys_or_uacr".
+    Impossible values (e.g. creatinine <= 0) and contradictory dates raise FeatureError.
+    """
+    if ckd_definition not in kidney.CKD_DEFINITIONS:
+        raise FeatureError(f"ckd_definition {ckd_definition!r}: use {kidney.CKD_DEFINITIONS}.")
+    try:
+        cuts = cac.resolve_category_cuts(cac_categories)
+    except ValueError as error:
+        raise FeatureError(str(error)) from None
+    if (events is None) != (followup is None):
+        raise FeatureError("outcomes need both events= and followup= tables; one was not given.")
+    lazy, restore = to_lazy(frame)
+    schema = lazy.collect_schema()
+    columns = set(schema.names())
+    features = participant_features(cuts, ckd_definition, hyperphosphatemia_above)
+    available = _available(columns, features, lesions is not None, events is not None)
+    _check_required(require, columns, available, features)
+    id_column = next((c for c in ("participant_id", ROW_INDEX) if c in columns), None)
+    raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
+
+    if lesions is not None:
+        if "participant_id" not in columns:
+            raise FeatureError("lesions= given but the frame has no participant_id column.")
+        lazy = _lesion_scores(lazy, lesions, slice_thickness_mm)
+    if events is not None and set(OUTCOME_INPUTS) <= columns:
+        joined = outcomes.join_followup(
+            lazy, align(events, lazy, "events"), align(followup, lazy, "followup")
+        )
+        outcomes.check_dates(joined)
+        lazy = outcomes.outcome_columns(joined, censor_date, landmark_days)
+    return restore(_add_features(lazy, features))
+
+
+def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
+    """Add features in dependency stages; ordered categories become Enums where supported."""
+    present = set(lazy.collect_schema().names())
+    pending = list(features)
+    while True:
+        ready = [f for f in pending if set(f.inputs) <= present]
+        if not ready:
+            break
+        lazy = lazy.with_columns(*[f.build().alias(f.name) for f in ready])
+        present |= {f.name for f in ready}
+        pending = [f for f in pending if f not in ready]
+    if not lazy.implementation.is_spark_like():
+        categorical = [f for f in features if f.levels is not None and f.name in present]
+        lazy = lazy.with_columns(*[nw.col(f.name).cast(nw.Enum(f.levels)) for f in categorical])
+    return lazy
