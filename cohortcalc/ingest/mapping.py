@@ -1,0 +1,266 @@
+"""The mapping of one study's files onto the canonical tables (a YAML file, schema-checked).
+
+Example (every key is documented in ``cohortcalc/ingest/mappings/synthetic_study.yaml``)::
+
+    mapping_version: "1.0"
+    study: my_study
+    missing_codes: [-9, 999, "."]
+    on_row_error: error            # or quarantine: unparseable values, bad units, duplicates
+    sources:
+      - file: baseline.csv          # relative to the mapping file
+        table: participants
+        constants: {site: "A"}
+        columns:
+          participant_id: SUBJID
+          sex: {column: SEX, codes: {1: male, 2: female}}
+          serum_calcium: {column: CA, unit_column: CA_UNIT}
+          serum_creatinine: {column: CREAT, unit_by: {column: CENTER, units: {A: umol/L}}}
+          baseline_date: {column: VISIT, date_format: "%d/%m/%Y"}
+
+Errors name the key and its line in the mapping file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cohortcalc.dictionary import DataDictionary
+from cohortcalc.errors import DictionaryError, IngestError
+
+FileFormat = Literal["csv", "tsv", "parquet", "sas7bdat", "xpt", "dta", "sav", "xlsx"]
+RowErrorPolicy = Literal["error", "quarantine"]
+Scalar = str | int | float | bool
+
+SUFFIX_FORMATS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".sas7bdat": "sas7bdat",
+    ".xpt": "xpt",
+    ".dta": "dta",
+    ".sav": "sav",
+    ".zsav": "sav",
+    ".xlsx": "xlsx",
+}
+
+
+def code_key(value: Any) -> str:
+    """The string a source code is compared by: ``1``, ``1.0`` and ``"1"`` all give ``"1"``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+class UnitBy(BaseModel):
+    """Units that differ by the value of another column (e.g. by site)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    units: dict[str, str]
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _string_keys(cls, value: Any) -> Any:
+        return {code_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class ColumnSpec(BaseModel):
+    """How one canonical column is read from a source column."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    unit: str | None = None
+    unit_column: str | None = None
+    unit_by: UnitBy | None = None
+    codes: dict[str, str | bool] | None = None
+    missing_codes: tuple[Scalar, ...] | None = None
+    date_format: str | None = None
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _string_keys(cls, value: Any) -> Any:
+        return {code_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _one_unit_rule(self) -> ColumnSpec:
+        given = [k for k in ("unit", "unit_column", "unit_by") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of unit, unit_column, unit_by (got {given})")
+        return self
+
+
+class SourceSpec(BaseModel):
+    """One source file and how its columns feed one canonical table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    table: str
+    format: FileFormat | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | int | None = None
+    missing_codes: tuple[Scalar, ...] | None = None
+    on_row_error: RowErrorPolicy | None = None
+    constants: dict[str, Scalar] = Field(default_factory=dict)
+    columns: dict[str, str | ColumnSpec]
+
+    @field_validator("columns", mode="after")
+    @classmethod
+    def _expand_short_form(cls, value: dict[str, str | ColumnSpec]) -> dict[str, ColumnSpec]:
+        return {k: ColumnSpec(column=v) if isinstance(v, str) else v for k, v in value.items()}
+
+    @property
+    def file_format(self) -> FileFormat:
+        """The format given, or the one the file suffix implies."""
+        if self.format is not None:
+            return self.format
+        suffix = Path(self.file).suffix.lower()
+        if suffix not in SUFFIX_FORMATS:
+            raise ValueError(
+                f"cannot tell the format of {self.file!r} from its suffix; add format: "
+                f"(one of {sorted(set(SUFFIX_FORMATS.values()))})"
+            )
+        return SUFFIX_FORMATS[suffix]
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of canonical column ``name`` (short forms expanded)."""
+        spec = self.columns[name]
+        return spec if isinstance(spec, ColumnSpec) else ColumnSpec(column=spec)
+
+
+class Mapping(BaseModel):
+    """A study's mapping: its sources and the defaults they share."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mapping_version: str
+    study: str
+    missing_codes: tuple[Scalar, ...] = ()
+    on_row_error: RowErrorPolicy = "error"
+    sources: tuple[SourceSpec, ...] = Field(min_length=1)
+
+    def missing_codes_for(self, source: SourceSpec, column: ColumnSpec) -> tuple[Scalar, ...]:
+        """Column codes override source codes, which override the mapping's."""
+        for codes in (column.missing_codes, source.missing_codes):
+            if codes is not None:
+                return codes
+        return self.missing_codes
+
+    def row_error_policy(self, source: SourceSpec) -> RowErrorPolicy:
+        """The source's policy, else the mapping's."""
+        return source.on_row_error or self.on_row_error
+
+
+def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
+    """Read, schema-check and dictionary-check a mapping file.
+
+    Raises ``IngestError`` naming the file, the key and its line, and what to do.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise IngestError(f"{path}: cannot read the mapping file ({err}).") from err
+    except yaml.YAMLError as err:
+        raise IngestError(f"{path}: not valid YAML: {err}. Fix the syntax.") from err
+    try:
+        mapping = Mapping.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        raise IngestError(
+            f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {first['msg']}. "
+            "Fix this key (see cohortcalc/ingest/mapping.py for the schema)."
+        ) from err
+    for index, source in enumerate(mapping.sources):
+        try:
+            check_source(source, dictionary)
+        except (ValueError, DictionaryError) as err:
+            loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
+            raise IngestError(
+                f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
+            ) from err
+    return mapping
+
+
+class _KeyedError(ValueError):
+    def __init__(self, message: str, *loc: Any) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def check_source(source: SourceSpec, dictionary: DataDictionary) -> None:
+    """Check a source against the dictionary: table, columns, units and codes exist."""
+    try:
+        _ = source.file_format
+        table = dictionary.table(source.table)
+    except (ValueError, DictionaryError) as err:
+        raise _KeyedError(str(err), "table" if "table" in str(err) else "file") from None
+    for name in [*source.columns, *source.constants]:
+        if name not in table.names:
+            where = "columns" if name in source.columns else "constants"
+            raise _KeyedError(
+                f"{source.table} has no variable {name!r}; variables: {list(table.names)}",
+                where,
+                name,
+            )
+    provided = set(source.columns) | set(source.constants)
+    absent = [v.name for v in table.variables if v.required and v.name not in provided]
+    if absent:
+        raise _KeyedError(f"required variable(s) {absent} of {source.table} are not mapped")
+    for name, spec in source.columns.items():
+        assert isinstance(spec, ColumnSpec)
+        var = table.variable(name)
+        units = [spec.unit] if spec.unit else []
+        units += list(spec.unit_by.units.values()) if spec.unit_by else []
+        for unit in units:
+            try:
+                var.factor_from(unit)
+            except DictionaryError as err:
+                raise _KeyedError(str(err), "columns", name) from None
+        allowed = set(var.codes) if var.type == "category" else {True, False}
+        bad = [v for v in (spec.codes or {}).values() if v not in allowed]
+        if spec.codes and var.type in ("category", "bool") and bad:
+            raise _KeyedError(
+                f"code(s) {bad} are not allowed for {name}; allowed: {sorted(map(str, allowed))}",
+                "columns",
+                name,
+                "codes",
+            )
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc) or "(top level)"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest key of ``loc`` that exists in the YAML tree."""
+    node, line = root, 1 if root is None else root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -1,0 +1,219 @@
+"""Normalize one source: rename, cast, convert units, map codes, parse dates. Nothing else.
+
+Every value that cannot be normalized becomes null and leaves a reason in ``_reasons``
+(``unparseable:<column>``, ``unparseable_date:<column>``, ``unknown_unit:<column>``), so the
+validator can quarantine the row or the ingest can stop with the row named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from cohortcalc.dictionary import Table, Variable
+from cohortcalc.errors import IngestError
+from cohortcalc.ingest.mapping import ColumnSpec, Mapping, Scalar, SourceSpec, code_key
+from cohortcalc.ingest.readers import SOURCE_ROW
+from cohortcalc.units import UNIT_ALIASES, canonical_unit_spelling
+
+SOURCE_FILE = "_source_file"
+REASONS = "_reasons"
+PARSE_REASONS = ("unparseable:", "unparseable_date:", "unknown_unit:")
+DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d")
+BOOL_CODES: dict[str, bool] = {
+    "1": True,
+    "0": False,
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+}
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "category": pl.String(),
+    "float": pl.Float64(),
+    "int": pl.Int64(),
+    "bool": pl.Boolean(),
+    "date": pl.Date(),
+}
+
+
+def output_schema(table: Table) -> dict[str, pl.DataType]:
+    """The canonical columns of ``table`` and their Polars types, then the bookkeeping ones."""
+    schema = {v.name: POLARS_TYPES[v.type] for v in table.variables}
+    return schema | {SOURCE_FILE: pl.String(), SOURCE_ROW: pl.Int64(), REASONS: pl.List(pl.String)}
+
+
+def normalize_source(
+    raw: pl.LazyFrame, source: SourceSpec, mapping: Mapping, table: Table, file_label: str
+) -> pl.LazyFrame:
+    """The source's rows in canonical names, types and units, with ``_reasons`` per row."""
+    schema = raw.collect_schema()
+    _check_columns_present(schema, source, file_label)
+    values: list[pl.Expr] = []
+    reasons: list[pl.Expr] = []
+    for var in table.variables:
+        if var.name in source.columns:
+            spec = source.column(var.name)
+            value, var_reasons = _normalize_column(
+                var, spec, schema, mapping.missing_codes_for(source, spec)
+            )
+            reasons += var_reasons
+        elif var.name in source.constants:
+            value = pl.lit(source.constants[var.name])
+        else:
+            value = pl.lit(None)
+        values.append(value.cast(POLARS_TYPES[var.type]).alias(var.name))
+    reason_list = (
+        pl.concat_list(reasons).list.drop_nulls() if reasons else pl.lit([], pl.List(pl.String))
+    )
+    return raw.select(
+        *values,
+        pl.lit(file_label).alias(SOURCE_FILE),
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+        reason_list.cast(pl.List(pl.String)).alias(REASONS),
+    )
+
+
+def _check_columns_present(schema: pl.Schema, source: SourceSpec, file_label: str) -> None:
+    for name in source.columns:
+        spec = source.column(name)
+        needed = [spec.column, spec.unit_column, spec.unit_by.column if spec.unit_by else None]
+        for column in filter(None, needed):
+            if column not in schema:
+                available = [c for c in schema.names() if c != SOURCE_ROW]
+                raise IngestError(
+                    f"{file_label}: column {column!r} (mapped to {source.table}.{name}) is not in "
+                    f"the file; its columns are {available}. Fix the column name in the mapping "
+                    "or export the column."
+                )
+
+
+def _normalize_column(
+    var: Variable, spec: ColumnSpec, schema: pl.Schema, missing: tuple[Scalar, ...]
+) -> tuple[pl.Expr, list[pl.Expr]]:
+    dtype = schema[spec.column]
+    raw = _without_missing(pl.col(spec.column), dtype, missing)
+    if var.type in ("float", "int"):
+        return _numeric(var, spec, raw, dtype, schema)
+    if var.type == "date":
+        return _date(var, spec, raw, dtype)
+    text = _as_code_text(raw, dtype)
+    if var.type == "bool":
+        codes = {k.lower(): v for k, v in (spec.codes or BOOL_CODES).items()}
+        value = text.str.to_lowercase().replace_strict(codes, default=None, return_dtype=pl.Boolean)
+        bad = text.is_not_null() & value.is_null()
+        return value, [pl.when(bad).then(pl.lit(f"invalid_code:{var.name}"))]
+    if spec.codes:
+        text = text.replace(spec.codes)  # unmapped codes stay and fail the code check
+    return text, []
+
+
+def _without_missing(column: pl.Expr, dtype: pl.DataType, missing: tuple[Scalar, ...]) -> pl.Expr:
+    numbers = [float(c) for c in missing if _is_number(c)]
+    if dtype == pl.String:
+        texts = {code_key(c) for c in missing} | {f"{n:.1f}" for n in numbers} | {""}
+        stripped = column.str.strip_chars()
+        return pl.when(stripped.is_in(sorted(texts))).then(None).otherwise(stripped)
+    if dtype.is_numeric() and numbers:
+        return pl.when(column.cast(pl.Float64).is_in(numbers)).then(None).otherwise(column)
+    return column
+
+
+def _is_number(code: Scalar) -> bool:
+    if isinstance(code, bool):
+        return False
+    try:
+        float(code)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_code_text(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Codes as text: numeric 1.0 and 1 both become "1"."""
+    if dtype == pl.String:
+        return raw
+    if dtype.is_float():
+        integral = raw == raw.floor()
+        return pl.when(integral).then(raw.cast(pl.Int64).cast(pl.String)).otherwise(raw.cast(str))
+    return raw.cast(pl.String)
+
+
+def _numeric(
+    var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType, schema: pl.Schema
+) -> tuple[pl.Expr, list[pl.Expr]]:
+    if dtype == pl.String:
+        parsed = raw.cast(pl.Float64, strict=False)
+        parsed = pl.when(parsed.is_finite()).then(parsed)
+    elif dtype.is_numeric() or dtype == pl.Boolean:
+        parsed = raw.cast(pl.Float64)
+    else:
+        parsed = pl.lit(None, pl.Float64)
+    unparseable = raw.is_not_null() & parsed.is_null()
+    if var.type == "int":
+        unparseable = unparseable | (parsed != parsed.floor())
+        parsed = pl.when(parsed == parsed.floor()).then(parsed)
+    reasons = [pl.when(unparseable).then(pl.lit(f"unparseable:{var.name}"))]
+    factor = _unit_factor(var, spec, schema)
+    if factor is None:
+        return parsed, reasons
+    unknown = parsed.is_not_null() & factor.is_null()
+    reasons.append(pl.when(unknown).then(pl.lit(f"unknown_unit:{var.name}")))
+    return parsed * factor, reasons
+
+
+def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr | None:
+    """Per-row factor to the canonical unit (null where the row's unit is unknown)."""
+    if spec.unit is not None:
+        factor = var.factor_from(spec.unit)
+        return None if factor == 1.0 else pl.lit(factor)
+    if spec.unit_by is not None:
+        by_code = {code: var.factor_from(unit) for code, unit in spec.unit_by.units.items()}
+        site = _as_code_text(pl.col(spec.unit_by.column), schema[spec.unit_by.column])
+        return site.str.strip_chars().replace_strict(by_code, default=None, return_dtype=pl.Float64)
+    if spec.unit_column is not None:
+        accepted = {canonical_unit_spelling(u) for u in (*var.source_units, var.unit or "")}
+        spellings = {k: v for k, v in UNIT_ALIASES.items() if v in accepted}
+        spellings |= {u.lower().replace(" ", ""): u for u in accepted}
+        by_spelling = {s: var.factor_from(u) for s, u in spellings.items()}
+        unit_text = pl.col(spec.unit_column).cast(pl.String).str.to_lowercase()
+        unit_text = unit_text.str.replace_all(" ", "", literal=True)
+        return unit_text.replace_strict(by_spelling, default=None, return_dtype=pl.Float64)
+    return None
+
+
+def _date(
+    var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType
+) -> tuple[pl.Expr, list[pl.Expr]]:
+    if dtype == pl.Date:
+        return raw, []
+    if isinstance(dtype, pl.Datetime):
+        return raw.dt.date(), []
+    if dtype == pl.String:
+        formats = (spec.date_format,) if spec.date_format else DEFAULT_DATE_FORMATS
+        parsed = pl.coalesce(
+            [raw.str.strptime(pl.Date, f, strict=False, exact=True) for f in formats]
+        )
+    else:
+        parsed = pl.lit(None, pl.Date)
+    bad = raw.is_not_null() & parsed.is_null()
+    return parsed, [pl.when(bad).then(pl.lit(f"unparseable_date:{var.name}"))]
+
+
+def first_parse_failure(frame: pl.DataFrame) -> tuple[str, str, int] | None:
+    """(reason, source file, source row) of the first parse failure in a normalized frame."""
+    hits = frame.lazy().select(SOURCE_FILE, SOURCE_ROW, REASONS).explode(REASONS)
+    hits = hits.filter(pl.any_horizontal(pl.col(REASONS).str.starts_with(p) for p in PARSE_REASONS))
+    row = hits.head(1).collect()
+    if row.height == 0:
+        return None
+    return row[REASONS][0], row[SOURCE_FILE][0], int(row[SOURCE_ROW][0])
+
+
+def describe_path(path: Path) -> str:
+    """The file label used in messages and ``_source_file``: the file name."""
+    return path.name

@@ -1,0 +1,193 @@
+"""Readers per file type: each returns a LazyFrame of the raw columns plus ``_source_row``.
+
+CSV/TSV and Parquet are scanned lazily (streaming); SAS, Stata and SPSS go through
+pyreadstat and Excel through fastexcel (calamine), which read whole files. ``_source_row`` is
+the 1-based data row (the header is not counted), so error messages can point at it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cohortcalc.errors import IngestError
+from cohortcalc.ingest.mapping import FileFormat, SourceSpec
+
+SOURCE_ROW = "_source_row"
+_CHUNK = 1 << 24
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class ReadInfo:
+    """How a source was read (recorded in the manifest)."""
+
+    format: FileFormat
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def scan_source(path: Path, source: SourceSpec, scratch: Path) -> tuple[pl.LazyFrame, ReadInfo]:
+    """A LazyFrame of ``path``'s raw columns and ``_source_row``, and how it was read.
+
+    ``scratch`` is a private folder for transcoded copies (non-UTF-8 text files).
+    """
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file. Fix `file:` in the mapping or the sources path.")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: the file is empty (0 bytes). Export it again.")
+    fmt = source.file_format
+    if fmt in ("csv", "tsv"):
+        return _scan_text(path, source, fmt, scratch)
+    if fmt == "parquet":
+        try:
+            pl.read_parquet_schema(path)
+        except Exception as err:
+            raise _corrupt(path, "Parquet", err) from err
+        return pl.scan_parquet(path).with_row_index(SOURCE_ROW, offset=1), ReadInfo(fmt)
+    if fmt == "xlsx":
+        return _read_excel(path, source.sheet), ReadInfo(fmt)
+    return _read_statistical(path, fmt), ReadInfo(fmt)
+
+
+def _corrupt(path: Path, kind: str, err: Exception) -> IngestError:
+    return IngestError(
+        f"{path}: cannot be read as {kind} ({type(err).__name__}: {err}). The file is corrupt "
+        "or not of this type: export it again, or set `format:` in the mapping."
+    )
+
+
+def _scan_text(
+    path: Path, source: SourceSpec, fmt: FileFormat, scratch: Path
+) -> tuple[pl.LazyFrame, ReadInfo]:
+    encoding = source.encoding or detect_encoding(path)
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+        check_utf8(path)
+        text_path = path
+    else:
+        text_path = transcode_to_utf8(path, encoding, scratch)
+    delimiter = source.delimiter or ("\t" if fmt == "tsv" else detect_delimiter(text_path))
+    lazy = pl.scan_csv(
+        text_path,
+        separator=delimiter,
+        infer_schema=False,
+        row_index_name=SOURCE_ROW,
+        row_index_offset=1,
+        encoding="utf8",
+    )
+    return lazy, ReadInfo(fmt, encoding, delimiter)
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8`` when every byte decodes as UTF-8 (BOM allowed), else ``cp1252``/``latin-1``."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _first_bad_utf8_byte(path) is None:
+        return "utf-8"
+    try:
+        with path.open(encoding="cp1252") as handle:
+            while handle.read(_CHUNK):
+                pass
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _first_bad_utf8_byte(path: Path) -> int | None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                return offset + err.start
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset
+    return None
+
+
+def check_utf8(path: Path) -> None:
+    """Raise ``IngestError`` naming the line of the first byte that is not UTF-8."""
+    bad = _first_bad_utf8_byte(path)
+    if bad is None:
+        return
+    with path.open("rb") as handle:
+        before = handle.read(bad)
+        context = handle.read(12)
+    line = before.count(b"\n") + 1
+    raise IngestError(
+        f"{path}: not valid UTF-8 at line {line} (data row {line - 1}), byte {bad}: "
+        f"{context!r}. The file is probably cp1252 or latin-1: set `encoding: cp1252` for this "
+        "source in the mapping (or omit `encoding:` to detect it)."
+    )
+
+
+def transcode_to_utf8(path: Path, encoding: str, scratch: Path) -> Path:
+    """A UTF-8 copy of ``path`` in ``scratch`` (streamed in chunks; bounded memory)."""
+    target = scratch / f"{path.stem}.utf8{path.suffix}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            path.open(encoding=encoding, newline="") as src,
+            target.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, _CHUNK)
+    except (UnicodeDecodeError, LookupError) as err:
+        raise IngestError(
+            f"{path}: cannot be decoded as {encoding} ({err}). Set the right `encoding:` for "
+            "this source in the mapping, or omit it to detect it."
+        ) from err
+    return target
+
+
+def detect_delimiter(path: Path) -> str:
+    """The delimiter that splits the header and the next lines into the same number of fields."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        lines = [line for _, line in zip(range(20), handle, strict=False) if line.strip()]
+    if not lines:
+        raise IngestError(f"{path}: the file has no header line. Export it again.")
+    best, best_fields = ",", 0
+    for delimiter in _DELIMITERS:
+        counts = {line.count(delimiter) for line in lines}
+        fields = lines[0].count(delimiter)
+        if len(counts) == 1 and fields > best_fields:
+            best, best_fields = delimiter, fields
+    return best
+
+
+def _read_statistical(path: Path, fmt: FileFormat) -> pl.LazyFrame:
+    import pyreadstat
+
+    readers = {
+        "sas7bdat": pyreadstat.read_sas7bdat,
+        "xpt": pyreadstat.read_xport,
+        "dta": pyreadstat.read_dta,
+        "sav": pyreadstat.read_sav,
+    }
+    try:
+        frame, _meta = readers[fmt](str(path))
+    except Exception as err:
+        raise _corrupt(path, fmt, err) from err
+    table = pl.from_pandas(frame, nan_to_null=True)
+    return table.lazy().with_row_index(SOURCE_ROW, offset=1)
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pl.LazyFrame:
+    options: dict[str, object] = {"sheet_name": sheet} if isinstance(sheet, str) else {}
+    if isinstance(sheet, int):
+        options = {"sheet_id": sheet}
+    try:
+        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, **options)
+    except Exception as err:
+        raise _corrupt(path, "Excel .xlsx", err) from err
+    return frame.lazy().with_row_index(SOURCE_ROW, offset=1)

@@ -1,0 +1,103 @@
+"""The ingest report: what was read, written and quarantined, and why (frozen objects)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One source file as read: where, its hash, and its rows."""
+
+    path: str
+    table: str
+    format: str
+    sha256: str
+    rows_read: int
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """Row counts of one canonical table: read = written + quarantined.
+
+    ``reasons`` counts quarantined rows per reason (a row with two reasons counts in both);
+    ``soft_range`` counts accepted values outside the soft range per variable.
+    """
+
+    table: str
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    soft_range: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        """True when rows read equal rows written plus rows quarantined."""
+        return self.rows_read == self.rows_written + self.rows_quarantined
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The result of ``cc.ingest``: the store's path, its sources and its table counts."""
+
+    out: Path
+    study: str
+    sources: tuple[SourceRecord, ...]
+    tables: dict[str, TableCounts]
+    mapping_version: str
+    dictionary_version: str
+    package_version: str
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows quarantined over all tables."""
+        return sum(t.rows_quarantined for t in self.tables.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (no timestamps, so the same inputs give the same report)."""
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["sources"] = [asdict(s) for s in self.sources]
+        return data
+
+    def to_markdown(self) -> str:
+        """The report a person reads: sources, counts per table, reasons, soft-range notes."""
+        lines = [
+            f"# Ingest report: {self.study}",
+            "",
+            f"Mapping version {self.mapping_version}, dictionary version "
+            f"{self.dictionary_version}, cohortcalc {self.package_version}.",
+            "",
+            "## Sources",
+            "",
+            "| file | table | format | rows read | SHA-256 |",
+            "|---|---|---|---:|---|",
+        ]
+        lines += [
+            f"| {s.path} | {s.table} | {s.format} | {s.rows_read} | `{s.sha256[:16]}…` |"
+            for s in self.sources
+        ]
+        lines += [
+            "",
+            "## Tables",
+            "",
+            "| table | rows read | written | quarantined |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {t.table} | {t.rows_read} | {t.rows_written} | {t.rows_quarantined} |"
+            for t in self.tables.values()
+        ]
+        for counts in self.tables.values():
+            if counts.reasons:
+                lines += ["", f"### Quarantined from {counts.table} (rows per reason)", ""]
+                lines += [f"- `{r}`: {n}" for r, n in counts.reasons.items()]
+            if counts.soft_range:
+                lines += ["", f"### Kept but implausible in {counts.table} (soft range)", ""]
+                lines += [f"- `{v}`: {n} value(s)" for v, n in counts.soft_range.items()]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,127 @@
+"""Validate normalized tables against the dictionary; add a reason per failed check.
+
+Reasons (a row may carry several): ``missing_required:<col>``, ``hard_range:<col>``,
+``invalid_code:<col>``, ``duplicate_id`` (primary key seen more than once: every copy is
+quarantined, as nothing tells which copy is right), ``unknown_participant``,
+``participant_quarantined``, ``event_before_baseline``, ``event_after_death``,
+``end_before_baseline``, ``end_after_death``. Soft-range values are only counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from cohortcalc.dictionary import Table, Variable
+from cohortcalc.ingest.normalize import REASONS
+
+PID = "participant_id"
+
+
+def _add_reasons(frame: pl.LazyFrame, checks: list[tuple[pl.Expr, str]]) -> pl.LazyFrame:
+    """Append ``reason`` to ``_reasons`` wherever its condition is true."""
+    if not checks:
+        return frame
+    new = [pl.when(cond.fill_null(False)).then(pl.lit(reason)) for cond, reason in checks]
+    merged = pl.concat_list([pl.col(REASONS), pl.concat_list(new).list.drop_nulls()])
+    return frame.with_columns(merged.alias(REASONS))
+
+
+def _bound(value: float | dt.date) -> pl.Expr:
+    return pl.lit(value, pl.Date) if isinstance(value, dt.date) else pl.lit(float(value))
+
+
+def _outside(var: Variable, bounds: tuple[float | dt.date, float | dt.date]) -> pl.Expr:
+    column = pl.col(var.name)
+    return (column < _bound(bounds[0])) | (column > _bound(bounds[1]))
+
+
+def check_rows(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Required values present, values inside the hard range, codes allowed."""
+    checks: list[tuple[pl.Expr, str]] = []
+    for var in table.variables:
+        column = pl.col(var.name)
+        if var.required:
+            checks.append((column.is_null(), f"missing_required:{var.name}"))
+        if var.hard_range is not None:
+            checks.append((_outside(var, var.hard_range), f"hard_range:{var.name}"))
+        if var.type == "category":
+            checks.append((~column.is_in(list(var.codes)), f"invalid_code:{var.name}"))
+    return _add_reasons(frame, checks)
+
+
+def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``duplicate_id`` on every row whose primary key occurs more than once."""
+    key = list(table.key_columns)
+    counts = frame.group_by(key).agg(pl.len().alias("_key_count"))
+    joined = frame.join(counts, on=key, how="left", maintain_order="left")
+    return _add_reasons(joined, [(pl.col("_key_count") > 1, "duplicate_id")]).drop("_key_count")
+
+
+def participant_status(participants: pl.LazyFrame) -> pl.LazyFrame:
+    """Per participant id: baseline date (when unique) and whether the row was accepted."""
+    return participants.group_by(PID).agg(
+        pl.col("baseline_date").first().alias("_baseline"),
+        ((pl.col(REASONS).list.len() == 0).all() & (pl.len() == 1)).alias("_accepted"),
+    )
+
+
+def check_parent(frame: pl.LazyFrame, status: pl.LazyFrame) -> pl.LazyFrame:
+    """``unknown_participant`` / ``participant_quarantined`` for rows of child tables."""
+    joined = frame.join(status, on=PID, how="left", maintain_order="left")
+    return _add_reasons(
+        joined,
+        [
+            (pl.col(PID).is_not_null() & pl.col("_accepted").is_null(), "unknown_participant"),
+            (pl.col("_accepted") == False, "participant_quarantined"),  # noqa: E712
+        ],
+    )
+
+
+def death_dates(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The earliest accepted death date per participant."""
+    accepted = events.filter(
+        (pl.col("event") == "death")
+        & pl.col("event_date").is_not_null()
+        & (pl.col(REASONS).list.len() == 0)
+    )
+    return accepted.group_by(PID).agg(pl.col("event_date").min().alias("_death_date"))
+
+
+def check_event_dates(events: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
+    """Events after baseline, nothing after death (expects ``_baseline`` from check_parent)."""
+    joined = events.join(deaths, on=PID, how="left", maintain_order="left")
+    date = pl.col("event_date")
+    return _add_reasons(
+        joined,
+        [
+            (date < pl.col("_baseline"), "event_before_baseline"),
+            (date > pl.col("_death_date"), "event_after_death"),
+        ],
+    ).drop("_death_date")
+
+
+def check_followup_dates(followup: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
+    """Follow-up ends after baseline and not after death (expects ``_baseline``)."""
+    joined = followup.join(deaths, on=PID, how="left", maintain_order="left")
+    end = pl.col("end_date")
+    return _add_reasons(
+        joined,
+        [
+            (end < pl.col("_baseline"), "end_before_baseline"),
+            (end > pl.col("_death_date"), "end_after_death"),
+        ],
+    ).drop("_death_date")
+
+
+def soft_range_counts(table: Table, accepted: pl.LazyFrame) -> dict[str, int]:
+    """Per variable with a soft range: accepted values outside it (kept, reported)."""
+    checked = [v for v in table.variables if v.soft_range is not None]
+    if not checked:
+        return {}
+    row = accepted.select(
+        _outside(v, v.soft_range).sum().alias(v.name)  # type: ignore[arg-type]
+        for v in checked
+    ).collect()
+    return {name: int(row[name][0] or 0) for name in row.columns if row[name][0]}
