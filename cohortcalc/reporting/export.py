@@ -1,0 +1,189 @@
+"""Write a ``Table`` as CSV, Markdown, HTML, LaTeX or Word (.docx).
+
+Every writer prints the same display strings (``Table.frame``), the title and the footnotes,
+so a number reads identically in every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from cohortcalc.errors import CohortcalcError
+from cohortcalc.reporting.table import Table
+
+FORMATS = {".csv": "csv", ".md": "markdown", ".html": "html", ".tex": "latex", ".docx": "docx"}
+
+
+def render_table(table: Table, fmt: str) -> str:
+    """The table as text: ``fmt`` is "csv", "markdown", "html" or "latex"."""
+    renderers: dict[str, Callable[[Table], str]] = {
+        "csv": _csv,
+        "markdown": _markdown,
+        "html": _html,
+        "latex": _latex,
+    }
+    if fmt not in renderers:
+        raise CohortcalcError(f"unknown text format {fmt!r}; use one of {sorted(renderers)}.")
+    return renderers[fmt](table)
+
+
+def export_table(table: Table, path: str | Path) -> Path:
+    """Write ``table`` to ``path``; the suffix chooses the format (.csv .md .html .tex .docx)."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CohortcalcError(
+            f"{path}: unknown table format {path.suffix!r}; use one of {sorted(FORMATS)}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "docx":
+        _docx(table).save(str(path))
+    else:
+        path.write_text(render_table(table, fmt), encoding="utf-8")
+    return path
+
+
+def _rows(table: Table) -> list[list[str]]:
+    return [[str(v) for v in row] for row in table.frame.itertuples(index=False)]
+
+
+def _csv(table: Table) -> str:
+    """Header and rows as RFC 4180 CSV; title and footnotes as trailing "# " comment lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(table.frame.columns))
+    writer.writerows(_rows(table))
+    for line in (table.title, *table.footnotes):
+        buffer.write(f"# {line}\n")
+    return buffer.getvalue()
+
+
+def _markdown(table: Table) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    header = [cell(str(c)) for c in table.frame.columns]
+    lines = [f"**{cell(table.title)}**", "", "| " + " | ".join(header) + " |"]
+    aligns = ["---"] + ["--:"] * (len(header) - 1)
+    lines.append("| " + " | ".join(aligns) + " |")
+    for row in _rows(table):
+        lines.append("| " + " | ".join(cell(v) if v else " " for v in row) + " |")
+    lines.append("")
+    lines.extend(f"{i}. {note}" for i, note in enumerate(table.footnotes, start=1))
+    return "\n".join(lines) + "\n"
+
+
+def _html(table: Table) -> str:
+    esc = html.escape
+    out = ['<table class="cohortcalc-table">', f"  <caption>{esc(table.title)}</caption>"]
+    out.append("  <thead>")
+    header = "".join(f"<th>{esc(str(c))}</th>" for c in table.frame.columns)
+    out.append(f"    <tr>{header}</tr>")
+    out.append("  </thead>")
+    out.append("  <tbody>")
+    for row in _rows(table):
+        cells = [f'<th scope="row">{esc(row[0])}</th>'] + [f"<td>{esc(v)}</td>" for v in row[1:]]
+        out.append("    <tr>" + "".join(cells) + "</tr>")
+    out.append("  </tbody>")
+    if table.footnotes:
+        span = len(table.frame.columns)
+        out.append("  <tfoot>")
+        for note in table.footnotes:
+            out.append(f'    <tr><td colspan="{span}">{esc(note)}</td></tr>')
+        out.append("  </tfoot>")
+    out.append("</table>")
+    return "\n".join(out) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "–": "--",
+    "—": "---",
+    "±": r"$\pm$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "²": r"\textsuperscript{2}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX special characters escaped (and a few symbols as math)."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _latex(table: Table) -> str:
+    """A ``table`` float with a booktabs ``tabular`` (needs \\usepackage{booktabs})."""
+    columns = list(table.frame.columns)
+    spec = "l" + "r" * (len(columns) - 1)
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\footnotesize",
+        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(str(c)) for c in columns) + r" \\",
+        r"\midrule",
+    ]
+    for row in _rows(table):
+        lines.append(" & ".join(latex_escape(v) for v in row) + r" \\")
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    if table.footnotes:
+        lines.append(r"\par\smallskip")
+        lines.append(r"\begin{minipage}{\linewidth}\scriptsize")
+        lines.extend(latex_escape(note) + r"\par" for note in table.footnotes)
+        lines.append(r"\end{minipage}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def _docx(table: Table):
+    """A Word document: title paragraph, a grid table (9 pt) and the footnotes (8 pt)."""
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    document = Document()
+    if len(table.frame.columns) > 6:
+        section = document.sections[0]
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = section.page_height, section.page_width
+    title = document.add_paragraph()
+    title.add_run(table.title).bold = True
+    grid = document.add_table(rows=1, cols=len(table.frame.columns))
+    grid.style = "Table Grid"
+    for cell, name in zip(grid.rows[0].cells, table.frame.columns, strict=True):
+        cell.text = ""
+        run = cell.paragraphs[0].add_run(str(name))
+        run.bold = True
+        run.font.size = Pt(9)
+    for values in _rows(table):
+        cells = grid.add_row().cells
+        for position, (cell, value) in enumerate(zip(cells, values, strict=True)):
+            run = cell.paragraphs[0].add_run(value)
+            run.font.size = Pt(9)
+            if position > 0:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for note in table.footnotes:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(note).font.size = Pt(8)
+    return document
