@@ -1,0 +1,221 @@
+"""Kaplan–Meier and Aalen–Johansen against R survfit, brute force, and their properties.
+
+Reference numbers: tests/reference/make_nonparametric_reference.R (survival 3.5.3).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cohortcalc as cc
+from cohortcalc.errors import FrameError, ModelError
+from cohortcalc.survival.nonparametric import aalen_johansen
+
+REFERENCE = Path(__file__).parents[1] / "reference"
+LUNG = pd.read_csv(REFERENCE / "lung.csv")
+MGUS2 = pd.read_csv(REFERENCE / "mgus2.csv")
+KM_REF = pd.read_csv(REFERENCE / "km_reference.csv")
+AJ_REF = pd.read_csv(REFERENCE / "aj_reference.csv")
+KM_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "survival", "std_err", "lower", "upper"]
+AJ_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "cif", "std_err", "lower", "upper"]
+
+KM_CASES = {
+    "lung_all_log": (LUNG, {"time": "time", "event": "status"}),
+    "lung_sex_log": (LUNG, {"time": "time", "event": "status", "by": "sex"}),
+    "lung_sex_loglog": (
+        LUNG,
+        {"time": "time", "event": "status", "by": "sex", "conf_type": "log-log"},
+    ),
+    "lung_sex_plain": (
+        LUNG,
+        {"time": "time", "event": "status", "by": "sex", "conf_type": "plain"},
+    ),
+    "lung_sex_log90": (LUNG, {"time": "time", "event": "status", "by": "sex", "conf_level": 0.9}),
+    "mgus2_sex_ties": (MGUS2, {"time": "futime", "event": "death", "by": "sex"}),
+    "mgus2_age_scale_entry": (
+        MGUS2,
+        {"time": "exit_months", "event": "death", "entry": "entry_months"},
+    ),
+}
+AJ_CASES = {
+    "mgus2_all": {},
+    "mgus2_sex": {"by": "sex"},
+    "mgus2_sex_90": {"by": "sex", "conf_level": 0.9},
+}
+
+
+def assert_matches(ours: pd.DataFrame, ref: pd.DataFrame, columns: list[str]) -> None:
+    assert len(ours) == len(ref)
+    for column in columns:
+        a, b = ours[column].to_numpy(float), ref[column].to_numpy(float)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=column)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=column)
+
+
+@pytest.mark.parametrize("case", sorted(KM_CASES))
+def test_kaplan_meier_matches_survfit(case: str) -> None:
+    frame, kwargs = KM_CASES[case]
+    ours = cc.kaplan_meier(frame, **kwargs)
+    ref = KM_REF[KM_REF["case"] == case]
+    assert_matches(ours, ref, KM_COLUMNS)
+    if "by" in kwargs:
+        assert ours["sex"].tolist() == ref["group"].tolist()
+
+
+@pytest.mark.parametrize("case", sorted(AJ_CASES))
+@pytest.mark.parametrize("cause", [1, 2])
+def test_cumulative_incidence_matches_survfit_multistate(case: str, cause: int) -> None:
+    ours = cc.cumulative_incidence(MGUS2, "etime", "event", cause, **AJ_CASES[case])
+    ref = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == cause)]
+    assert_matches(ours, ref, AJ_COLUMNS)
+    competing = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == 3 - cause)]
+    np.testing.assert_array_equal(ours["n_competing"], competing["n_event"])
+
+
+def test_frame_kinds_give_identical_tables(tmp_path: Path) -> None:
+    expected = cc.kaplan_meier(LUNG, "time", "status", by="sex")
+    path = tmp_path / "lung.parquet"
+    pl.from_pandas(LUNG).write_parquet(path)
+    for frame in (pl.from_pandas(LUNG), pa.Table.from_pandas(LUNG), path):
+        pd.testing.assert_frame_equal(cc.kaplan_meier(frame, "time", "status", by="sex"), expected)
+
+
+def test_boolean_event_and_two_by_columns() -> None:
+    frame = LUNG.assign(event=LUNG["status"] == 1)
+    two = cc.kaplan_meier(frame, "time", "event", by=["sex", "karno_high"])
+    assert list(two.columns[:3]) == ["sex", "karno_high", "time"]
+    one = cc.kaplan_meier(frame[(frame.sex == "male") & (frame.karno_high == 1)], "time", "event")
+    part = two[(two.sex == "male") & (two.karno_high == 1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part[one.columns], one)
+
+
+def _influence_by_recursion(times: np.ndarray, status: np.ndarray, n_causes: int) -> np.ndarray:
+    """Σ_i U_i(t)² by stepping every subject's influence through each event time (O(N·T))."""
+    grid = np.unique(times)
+    influence = np.zeros((times.size, n_causes + 1))
+    prob = np.zeros(n_causes + 1)
+    prob[0] = 1.0
+    out = np.zeros((grid.size, n_causes))
+    for m, t in enumerate(grid):
+        at_risk = times >= t
+        n = at_risk.sum()
+        here = at_risk & (times == t) & (status > 0)
+        if here.any():
+            step = np.eye(n_causes + 1)
+            for k in range(1, n_causes + 1):
+                step[0, k] = np.sum(here & (status == k)) / n
+            step[0, 0] = 1 - here.sum() / n
+            influence = influence @ step
+            target = np.where(here, status, 0)
+            influence[at_risk] -= step[0] * prob[0] / n
+            influence[at_risk, target[at_risk]] += prob[0] / n
+            prob = prob @ step
+        out[m] = (influence[:, 1:] ** 2).sum(axis=0)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 12), st.integers(0, 3)), min_size=2, max_size=40).filter(
+        lambda rows: any(s == 1 for _, s in rows)
+    )
+)
+def test_jackknife_variance_equals_the_per_subject_recursion(rows: list[tuple[int, int]]) -> None:
+    times = np.array([r[0] for r in rows], dtype=float)
+    status = np.array([r[1] for r in rows])
+    grid, index = np.unique(times, return_inverse=True)
+    exits = np.bincount(index, minlength=grid.size)
+    events = np.stack(
+        [np.bincount(index, weights=status == k, minlength=grid.size) for k in (1, 2, 3)], axis=1
+    )
+    at_risk = np.cumsum(exits[::-1])[::-1]
+    _, variance = aalen_johansen(at_risk, events)
+    np.testing.assert_allclose(variance, _influence_by_recursion(times, status, 3), atol=1e-13)
+
+
+survival_rows = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(0, 2), st.sampled_from(["a", "b"])),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(survival_rows, st.randoms(use_true_random=False))
+def test_kaplan_meier_is_monotone_and_row_order_free(rows: list, rng: random.Random) -> None:
+    frame = pd.DataFrame(rows, columns=["time", "status", "group"])
+    frame["event"] = (frame["status"] > 0).astype(int)
+    table = cc.kaplan_meier(frame, "time", "event", by="group")
+    for _, curve in table.groupby("group"):
+        surv = curve["survival"].to_numpy()
+        assert np.all((surv >= 0) & (surv <= 1))
+        assert np.all(np.diff(surv) <= 1e-15)
+    shuffled = frame.sample(frac=1.0, random_state=rng.randint(0, 10_000))
+    pd.testing.assert_frame_equal(cc.kaplan_meier(shuffled, "time", "event", by="group"), table)
+
+
+@settings(max_examples=60, deadline=None)
+@given(survival_rows.filter(lambda rows: {1, 2} <= {s for _, s, _ in rows}))
+def test_cifs_and_survival_sum_to_one(rows: list) -> None:
+    frame = pd.DataFrame(rows, columns=["time", "status", "group"])
+    first = cc.cumulative_incidence(frame, "time", "status", 1)
+    second = cc.cumulative_incidence(frame, "time", "status", 2)
+    survival = cc.kaplan_meier(frame.assign(any=frame["status"] > 0), "time", "any")
+    total = first["cif"] + second["cif"] + survival["survival"]
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    assert np.all(np.diff(first["cif"]) >= -1e-15)
+    assert np.all((first["cif"] + second["cif"]) <= 1 + 1e-12)
+    shuffled = frame.iloc[::-1]
+    pd.testing.assert_frame_equal(cc.cumulative_incidence(shuffled, "time", "status", 1), first)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"time": [1.0, np.nan, 3.0]}, "1 missing value"),
+        ({"time": [1.0, np.inf, 3.0]}, "NaN or infinite"),
+        ({"time": [1.0, -2.0, 3.0]}, "negative"),
+        ({"status": [0, 2, 1]}, "must be 0 .censored. or 1"),
+    ],
+)
+def test_kaplan_meier_rejects_bad_input(values: dict, message: str) -> None:
+    frame = pd.DataFrame({"time": [1.0, 2.0, 3.0], "status": [0, 1, 1]}).assign(**values)
+    with pytest.raises(ModelError, match=message) as info:
+        cc.kaplan_meier(frame, "time", "status")
+    assert "'time'" in str(info.value) or "'status'" in str(info.value)
+
+
+def test_polars_nan_time_is_rejected() -> None:
+    frame = pl.DataFrame({"time": [1.0, float("nan")], "status": [1, 2]})
+    with pytest.raises(ModelError, match="time column 'time' has 1 NaN or infinite"):
+        cc.cumulative_incidence(frame, "time", "status", 1)
+
+
+def test_cumulative_incidence_rejects_absent_cause_and_bad_entry() -> None:
+    with pytest.raises(ModelError, match="cause 3 never occurs in event column 'event'"):
+        cc.cumulative_incidence(MGUS2, "etime", "event", 3)
+    with pytest.raises(ModelError, match="equals censor_code"):
+        cc.cumulative_incidence(MGUS2, "etime", "event", 0)
+    bad_entry = MGUS2.assign(entry_months=MGUS2["exit_months"])
+    with pytest.raises(ModelError, match="entry column 'entry_months' is not before"):
+        cc.kaplan_meier(bad_entry, "exit_months", "death", entry="entry_months")
+
+
+def test_missing_columns_empty_frames_and_null_groups_are_named() -> None:
+    with pytest.raises(FrameError, match="futime"):
+        cc.kaplan_meier(LUNG, "futime", "status")
+    with pytest.raises(ModelError, match="no rows"):
+        cc.kaplan_meier(LUNG.iloc[:0], "time", "status")
+    with pytest.raises(ModelError, match="column 'ph_ecog' has 1 missing"):
+        cc.kaplan_meier(LUNG, "time", "status", by="ph_ecog")
+    with pytest.raises(ModelError, match="conf_type"):
+        cc.kaplan_meier(LUNG, "time", "status", conf_type="logit")  # type: ignore[arg-type]
