@@ -5,6 +5,7 @@ The public API, re-exported; nothing else lives here.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from cohortcalc.dictionary import load_dictionary
 from cohortcalc.errors import (
     CohortcalcError,
     CohortcalcWarning,
@@ -18,6 +19,7 @@ from cohortcalc.errors import (
     ModelWarning,
     SpecError,
 )
+from cohortcalc.ingest import IngestReport, ingest, read_store
 from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
 from cohortcalc.survival.rates import incidence_rates
 from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
@@ -37,6 +39,7 @@ __all__ = [
     "FeatureError",
     "FrameError",
     "IngestError",
+    "IngestReport",
     "ModelError",
     "ModelWarning",
     "SpecError",
@@ -44,9 +47,12 @@ __all__ = [
     "cumulative_incidence",
     "gray_test",
     "incidence_rates",
+    "ingest",
     "kaplan_meier",
+    "load_dictionary",
     "logrank",
     "lrtest",
+    "read_store",
     "simulate",
     "trend_test",
 ]
