@@ -21,6 +21,9 @@ import narwhals as nw
 # weighted by its peak attenuation: 1 for 130-199 HU, 2 for 200-299, 3 for 300-399, 4 for >= 400.
 AGATSTON_MIN_AREA_MM2 = 1.0
 AGATSTON_DENSITY_THRESHOLDS_HU = (130.0, 200.0, 300.0, 400.0)
+# Totals are rounded to 1e-6 so floating-point summation noise cannot move a score that is
+# exactly on a category boundary (e.g. 100.0) into the next category.
+SCORE_DECIMALS = 6
 # Agatston 1990 scanned 3-mm contiguous slices (electron-beam CT); volume = area x slice thickness.
 DEFAULT_SLICE_THICKNESS_MM = 3.0
 ARTERIES = ("LM", "LAD", "LCX", "RCA")

@@ -124,6 +124,8 @@ def outcome_columns(
         .when(cv == 0)
         .then(2),
     )
+    integer = ("mi_days", "mi_status", "death_days", "death_status", "cv_death_status")
+    out = out.with_columns(*[nw.col(c).cast(nw.Int64) for c in integer])
     entry_days = 0
     if landmark_days is not None:
         entry_days = int(landmark_days)
