@@ -1,0 +1,282 @@
+"""Turn a frame and a covariate list (or formula) into the plain arrays a model engine needs.
+
+Numeric columns enter as given; string, categorical and boolean columns are dummy-coded
+against a reference level (treatment contrasts, as R's ``contr.treatment``), giving terms named
+``column[level]``; ``a:b`` is the product of the codings of ``a`` and ``b``. Rows with a missing
+(null) value in any used column are dropped and counted, as R's ``na.omit``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import to_polars
+
+_CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
+
+
+@dataclass(frozen=True)
+class Design:
+    """Design matrix and companion arrays for a regression on a frame.
+
+    ``matrix`` is n x p float64 (C order), one column per entry of ``terms``. ``assign`` maps each
+    model term (``age``, ``sex``, ``age:sex``) to its column indices, as R's ``assign``.
+    ``columns`` holds the extra requested columns: numeric as float64, string, boolean and
+    categorical as int64 codes into ``column_levels[name]``; ``levels`` are the covariates'
+    levels, reference first.
+    """
+
+    matrix: np.ndarray
+    terms: tuple[str, ...]
+    assign: dict[str, tuple[int, ...]]
+    columns: dict[str, np.ndarray]
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    column_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reference: dict[str, str] = field(default_factory=dict)
+    n_dropped: int = 0
+
+    @property
+    def n(self) -> int:
+        """Number of rows used."""
+        return int(self.matrix.shape[0])
+
+
+@dataclass(frozen=True)
+class _Variable:
+    """One source column as it enters the design: numeric, or coded with levels."""
+
+    name: str
+    values: np.ndarray
+    levels: tuple[str, ...] | None  # None for numeric; levels[0] is the reference
+
+
+def parse_covariates(covariates: Sequence[str] | str) -> list[list[str]]:
+    """Model terms as lists of factor names: ``"a*b"`` -> [[a], [b], [a, b]].
+
+    A string with formula syntax (``+ * : ( ~``) is parsed by formulaic; a plain string is one
+    column. Items of a list may themselves be ``a:b`` or ``a*b``.
+    """
+    if isinstance(covariates, str):
+        covariates = _formula_terms(covariates) if re.search(r"[+*~]", covariates) else [covariates]
+    terms: list[list[str]] = []
+    for item in covariates:
+        if not isinstance(item, str) or not item.strip():
+            raise ModelError(f"covariate {item!r} is not a column name or term.")
+        expanded = _formula_terms(item) if "*" in item else [item]
+        for term in expanded:
+            factors = [part.strip() for part in term.split(":")]
+            if factors not in terms:
+                terms.append(factors)
+    if not terms:
+        raise ModelError("no covariates given; a Cox model needs at least one term.")
+    return terms
+
+
+def _formula_terms(formula: str) -> list[str]:
+    from formulaic import Formula
+
+    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    try:
+        parsed = Formula(rhs)
+    except Exception as exc:  # formulaic raises several parser exception types
+        raise ModelError(f"cannot parse the formula {formula!r}: {exc}") from exc
+    return [
+        ":".join(str(f) for f in term.factors) for term in parsed if str(term) not in ("1", "0")
+    ]
+
+
+def build_design(
+    frame: Any,
+    covariates: Sequence[str] | str,
+    *,
+    reference: Mapping[str, Any] | None = None,
+    columns: Sequence[str | None] = (),
+) -> Design:
+    """Build the design matrix of ``covariates`` plus the arrays of ``columns`` from ``frame``.
+
+    Raises ``FrameError`` for a missing column and ``ModelError`` naming the column or term for
+    NaN/infinite values, a constant column, or a level without rows.
+    """
+    term_factors = parse_covariates(covariates)
+    forced_categorical = {
+        m.group("name").strip()
+        for factors in term_factors
+        for f in factors
+        if (m := _CATEGORICAL_WRAPPER.match(f))
+    }
+    term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
+    sources = list(dict.fromkeys(f for factors in term_factors for f in factors))
+    extra = [c for c in dict.fromkeys(columns) if c is not None]
+    data = to_polars(frame, columns=list(dict.fromkeys(sources + extra)))
+    n_before = data.height
+    data = data.drop_nulls()
+    reference = {k: str(v) for k, v in (reference or {}).items()}
+    unknown_reference = set(reference) - set(sources)
+    if unknown_reference:
+        raise ModelError(
+            f"reference given for {sorted(unknown_reference)}, which are not covariates; "
+            f"covariates are {sources}."
+        )
+    pandas_order = _pandas_category_order(frame, sources)
+    variables = {
+        name: _variable(
+            data[name], name in forced_categorical, reference.get(name), pandas_order.get(name)
+        )
+        for name in sources
+    }
+    matrix, terms, assign = _assemble(term_factors, variables, data.height)
+    levels = {v.name: v.levels for v in variables.values() if v.levels is not None}
+    extra_arrays: dict[str, np.ndarray] = {}
+    column_levels: dict[str, tuple[str, ...]] = {}
+    for name in extra:
+        variable = _variable(data[name], False, None, pandas_order.get(name), check=False)
+        extra_arrays[name] = variable.values
+        if variable.levels is not None:
+            column_levels[name] = variable.levels
+    return Design(
+        matrix=matrix,
+        terms=tuple(terms),
+        assign=assign,
+        columns=extra_arrays,
+        levels=levels,
+        column_levels=column_levels,
+        reference={name: lv[0] for name, lv in levels.items()},
+        n_dropped=n_before - data.height,
+    )
+
+
+def _strip_wrapper(factor: str) -> str:
+    match = _CATEGORICAL_WRAPPER.match(factor)
+    return match.group("name").strip() if match else factor
+
+
+def _pandas_category_order(frame: Any, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Category order of pandas categorical columns (lost on conversion to Polars)."""
+    if not type(frame).__module__.startswith("pandas"):
+        return {}
+    order = {}
+    for name in names:
+        if name in frame.columns and str(frame[name].dtype) == "category":
+            order[name] = tuple(str(c) for c in frame[name].cat.categories)
+    return order
+
+
+def _variable(
+    series: pl.Series,
+    categorical: bool,
+    reference: str | None,
+    category_order: tuple[str, ...] | None,
+    *,
+    check: bool = True,
+) -> _Variable:
+    name = series.name
+    dtype = series.dtype
+    is_coded = (
+        categorical
+        or dtype in (pl.String, pl.Boolean, pl.Categorical)
+        or isinstance(dtype, pl.Enum)
+    )
+    if not is_coded and not dtype.is_numeric():
+        raise ModelError(
+            f"column {name!r} has type {dtype}, which is neither numeric nor categorical; "
+            "convert it to a number or a string first."
+        )
+    if not is_coded:
+        values = series.cast(pl.Float64).to_numpy()
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ModelError(
+                f"column {name!r} has {int(bad.sum())} NaN or infinite value(s) (first at row "
+                f"{int(np.argmax(bad))} after dropping missing rows); fix them or set them to "
+                "null (missing)."
+            )
+        return _Variable(name, values, None)
+    return _coded_variable(series, reference, category_order, check=check)
+
+
+def _coded_variable(
+    series: pl.Series,
+    reference: str | None,
+    category_order: tuple[str, ...] | None,
+    *,
+    check: bool,
+) -> _Variable:
+    name = series.name
+    text = series.cast(pl.String)
+    if series.dtype == pl.Boolean:
+        text = text.replace({"true": "True", "false": "False"})
+    present = set(text.unique().to_list())
+    if isinstance(series.dtype, pl.Enum):
+        levels = [str(c) for c in series.dtype.categories]
+    elif category_order is not None:
+        levels = list(category_order)
+    elif series.dtype.is_numeric():
+        levels = [str(v) for v in sorted(series.unique().to_list())]
+    else:
+        levels = sorted(present)
+    if check:
+        empty = [lv for lv in levels if lv not in present]
+        if empty:
+            raise ModelError(
+                f"{name}[{empty[0]}] has no rows (levels without rows: {empty}); drop the "
+                f"unused level(s) of {name!r} or merge them with another level."
+            )
+        if len(levels) < 2:
+            raise ModelError(
+                f"column {name!r} is constant ({levels[0]!r} in every row); remove it from the "
+                "covariates."
+            )
+    if reference is not None:
+        if reference not in levels:
+            raise ModelError(
+                f"reference level {reference!r} of {name!r} does not occur; levels: {levels}."
+            )
+        levels.remove(reference)
+        levels.insert(0, reference)
+    codes = text.replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64)
+    return _Variable(name, codes.to_numpy(), tuple(levels))
+
+
+def _assemble(
+    term_factors: list[list[str]], variables: Mapping[str, _Variable], n: int
+) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
+    """Allocate the n x p matrix once and fill it column by column."""
+    plan: list[tuple[str, list[tuple[_Variable, int | None]]]] = []
+    assign: dict[str, tuple[int, ...]] = {}
+    for factors in term_factors:
+        columns: list[tuple[str, list[tuple[_Variable, int | None]]]] = [("", [])]
+        for factor in factors:
+            var = variables[factor]
+            options: list[tuple[str, int | None]] = (
+                [(factor, None)]
+                if var.levels is None
+                else [(f"{factor}[{lv}]", k) for k, lv in enumerate(var.levels) if k > 0]
+            )
+            columns = [
+                (f"{label}:{opt}" if label else opt, [*parts, (var, code)])
+                for label, parts in columns
+                for opt, code in options
+            ]
+        start = len(plan)
+        plan.extend(columns)
+        assign[":".join(factors)] = tuple(range(start, len(plan)))
+    matrix = np.empty((n, len(plan)), dtype=np.float64)
+    for j, (label, parts) in enumerate(plan):
+        column = np.ones(n) if len(parts) > 1 else None
+        for var, code in parts:
+            values = var.values if code is None else (var.values == code).astype(np.float64)
+            column = values if column is None else column * values
+        if n and np.all(column == column[0]):
+            raise ModelError(
+                f"term {label!r} is constant (every row equals {column[0]:g}); remove it or "
+                "check the data — a Cox model cannot estimate it."
+            )
+        matrix[:, j] = column
+    return matrix, [label for label, _ in plan], assign
