@@ -292,5 +292,6 @@ def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
         pending = [f for f in pending if f not in ready]
     if not lazy.implementation.is_spark_like():
         categorical = [f for f in features if f.levels is not None and f.name in present]
-        lazy = lazy.with_columns(*[nw.col(f.name).cast(nw.Enum(f.levels)) for f in categorical])
+        if categorical:
+            lazy = lazy.with_columns(*[nw.col(f.name).cast(nw.Enum(f.levels)) for f in categorical])
     return lazy
