@@ -27,8 +27,8 @@ def _egfr_cr_cys_by_hand(scr: float, scys: float, age: float, female: bool) -> f
 
 def test_egfr_creatinine_worked_examples() -> None:
     # 60-year-old man, creatinine 1.0 mg/dL: 142 x (1/0.9)^-1.2 x 0.9938^60 = 86.16
-    # 50-year-old woman, creatinine 0.6 mg/dL (below kappa): 142 x (0.6/0.7)^-0.241 x 0.9938^50 x 1.012
-    # = 109.28
+    # 50-year-old woman, creatinine 0.6 mg/dL (below kappa):
+    # 142 x (0.6/0.7)^-0.241 x 0.9938^50 x 1.012 = 109.28
     frame = pl.DataFrame(
         {
             "serum_creatinine": [1.0, 0.6, 2.5, 0.9, 0.7],
