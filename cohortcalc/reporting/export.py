@@ -120,6 +120,7 @@ _LATEX_SPECIAL = {
     "×": r"$\times$",
     "·": r"$\cdot$",
     "²": r"\textsuperscript{2}",
+    '"': r"\textquotedbl{}",
 }
 
 

@@ -59,13 +59,24 @@ def _complement(margin: tuple[str, ...], hidden: set[str], counts: Mapping[str, 
     return total
 
 
-def suppress_small_cells(table: Table, threshold: int = 11, suppress_zero: bool = False) -> Table:
+COMPLEMENT_LABEL = "[c]"
+"""How a complementary cell prints: "[c]", "confidential", as the UK ONS marks it; a cell of
+147 hidden to protect a cell of 3 must not print as "<11", which would be false."""
+
+
+def suppress_small_cells(
+    table: Table,
+    threshold: int = 11,
+    suppress_zero: bool = False,
+    complement_label: str = COMPLEMENT_LABEL,
+) -> Table:
     """A copy of ``table`` in which every count below ``threshold`` prints as "<threshold".
 
     Complementary cells that would let a reader back-calculate a hidden count (through a row
-    or column total, or the "no" of a yes/no row) are hidden too; percentages and rates
-    computed from a hidden count print as "—". The traceability record drops the hidden
-    numbers, so nothing exported from the copy reveals them.
+    or column total, or the "no" of a yes/no row) are hidden too and print as
+    ``complement_label`` (pass "<11" to print them like the small cells); percentages and
+    rates computed from a hidden count print as "—". The traceability record drops the
+    hidden numbers, so nothing exported from the copy reveals them.
     """
     if table.counts is None:
         raise CohortcalcError(
@@ -77,10 +88,12 @@ def suppress_small_cells(table: Table, threshold: int = 11, suppress_zero: bool 
     frame = table.frame.copy()
     masked: set[tuple[int, str]] = set()
     label = suppressed_label(threshold)
+    lower = 0 if suppress_zero else 1
     for cid in sorted(hidden):
         if cid in grid.location:
             row, column = grid.location[cid]
-            frame.iloc[row, frame.columns.get_loc(column)] = label
+            small = lower <= grid.counts[cid] < threshold
+            frame.iloc[row, frame.columns.get_loc(column)] = label if small else complement_label
             masked.add((row, column))
         for row, column in grid.dependents.get(cid, ()):
             if (row, column) not in masked:
@@ -89,10 +102,11 @@ def suppress_small_cells(table: Table, threshold: int = 11, suppress_zero: bool 
     cells = zip(table.values["row"], table.values["column"], strict=True)
     keep = [(r, c) not in masked for r, c in cells]
     values = table.values.loc[pd.Series(keep, index=table.values.index)].reset_index(drop=True)
+    smallest = "0" if suppress_zero else "1"
     note = (
-        f'Counts from 1 to {threshold - 1} are shown as "{label}", together with any cell '
-        f"that would allow them to be back-calculated; rates and percentages computed from "
-        f'them are shown as "{MISSING_VALUE}".'
+        f'Counts from {smallest} to {threshold - 1} are shown as "{label}"; cells that would '
+        f'allow them to be back-calculated are shown as "{complement_label}"; rates and '
+        f'percentages computed from hidden counts are shown as "{MISSING_VALUE}".'
     )
     return replace(
         table,

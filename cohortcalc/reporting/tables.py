@@ -36,8 +36,9 @@ _DAYS_PER_YEAR = 365.25
 class _Rows:
     """Accumulates display rows, traceability records and the count layout of one table."""
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], label_column: int = 0) -> None:
         self.columns = columns
+        self.label = columns[label_column]
         self.rows: list[dict[str, str]] = []
         self.records: list[tuple[int, str, str, float, str]] = []
         self.counts: dict[str, int] = {}
@@ -110,7 +111,7 @@ def hr_table(
         variable_label(exposure, labels), "N", "Events", "Person-years", RATE_COLUMN,
         *headers.values(),
     ]  # fmt: skip
-    rows = _Rows(columns)
+    rows = _Rows(columns, label_column=1 if modifier else 0)
     for stratum in strata:
         subset = data if modifier is None else data.filter(pl.col(modifier) == stratum)
         prefix = {columns[0]: stratum_label(stratum)} if modifier else {}
@@ -230,7 +231,7 @@ def _level_rows(context: tuple, subset: pl.DataFrame, levels: list[str], fits: d
         if level not in rates.index:
             raise CohortcalcError(f"{exposure} level {level!r} has no rows in stratum {key}.")
         counts = rates.loc[level]
-        row = rows.add({**prefix, rows.columns[len(prefix)]: level})
+        row = rows.add({**prefix, rows.label: level})
         source = f"cc.incidence_rates, {exposure} = {level}, stratum {key}"
         cells = {
             "N": (counts["n"], format_count(counts["n"]), "n"),
@@ -283,7 +284,7 @@ def _p_value(value: Any) -> float:
 
 def _p_row(context: tuple, label: str, values: Mapping[str, Any]) -> None:
     rows, prefix, headers, _, _ = context
-    row = rows.add({**prefix, rows.columns[len(prefix)]: label})
+    row = rows.add({**prefix, rows.label: label})
     for name, value in values.items():
         if name not in headers:
             raise CohortcalcError(f"{label}: {name!r} is not one of the models {list(headers)}.")
@@ -295,7 +296,7 @@ def _p_row(context: tuple, label: str, values: Mapping[str, Any]) -> None:
 def _per_sd_row(context: tuple, fits: dict, term: str, unit: float, labels: dict | None) -> None:
     rows, prefix, headers, _, _ = context
     label = f"Per SD {variable_label(term, labels)} (SD {unit:.2f})"
-    row = rows.add({**prefix, rows.columns[len(prefix)]: label})
+    row = rows.add({**prefix, rows.label: label})
     for name, fit in fits.items():
         line = _summary_row(fit, term, name)
         column = headers[name]

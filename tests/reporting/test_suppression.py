@@ -1,0 +1,116 @@
+"""Small-cell suppression: primary cells, complementary cells, and every place a count shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import FakeCox, fake_summary
+
+from cohortcalc.errors import CohortcalcError
+from cohortcalc.reporting.suppression import suppress_small_cells, suppressed_cells
+from cohortcalc.reporting.table_one import table_one
+from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
+
+
+def _no_lone_hidden_cell(grid, hidden) -> None:
+    for margin in grid.margins:
+        assert sum(cid in hidden for cid in margin) != 1, margin
+
+
+def test_primary_and_complementary_cells_by_hand():
+    counts = {"a": 5, "b": 20, "c": 30, "total": 55, "d": 40, "bd": 60}
+    margins = (("a", "b", "c", "total"), ("b", "d", "bd"))
+    # a < 11 is hidden; then b (smallest other part of a's margin); then d (b is alone in bd).
+    assert suppressed_cells(counts, margins, threshold=11) == {"a", "b", "d"}
+
+
+def test_zero_is_kept_unless_asked():
+    counts = {"a": 0, "b": 50, "t": 50}
+    assert suppressed_cells(counts, (("a", "b", "t"),)) == set()
+    assert suppressed_cells(counts, (("a", "b", "t"),), suppress_zero=True) == {"a", "b"}
+
+
+def test_lone_hidden_total_hides_a_part():
+    counts = {"a": 4, "b": 3, "t": 7}
+    assert suppressed_cells(counts, (("a", "b", "t"),)) == {"a", "b", "t"}
+    counts = {"a": 60, "b": 30, "t": 5}  # inconsistent on purpose: only t is primary
+    assert suppressed_cells(counts, (("a", "b", "t"),)) == {"b", "t"}
+
+
+def test_unknown_margin_cells_are_an_error():
+    with pytest.raises(CohortcalcError, match="unknown count cells"):
+        suppressed_cells({"a": 1}, (("a", "zzz"),))
+
+
+@pytest.fixture(scope="module")
+def small_events_table(cohort):
+    fit = FakeCox(
+        fake_summary({f"cac_category[{lv}]": (0.3, 0.2) for lv in ("1-100", "101-400", ">400")}),
+        cohort.height,
+        50,
+    )
+    return hr_table(cohort, models={"Model 1": fit}, time="mi_years", event="mi_status")
+
+
+def test_hr_table_hides_small_events_their_rates_and_a_complement(small_events_table):
+    table = small_events_table
+    events = table.values.query("quantity == 'events'").set_index("row")["value"]
+    assert (events < 11).any() and (events >= 11).any()
+    out = suppress_small_cells(table, threshold=11)
+    hidden_rows = [row for row in range(4) if out.cell(row, "Events") in ("<11", "[c]")]
+    for row in hidden_rows:
+        assert out.cell(row, RATE_COLUMN) == "—"
+    assert set(events[events < 11].index) < set(hidden_rows)  # primary plus a complement
+    for row in hidden_rows:
+        assert out.cell(row, "Events") == ("<11" if events[row] < 11 else "[c]")
+    assert all(
+        out.cell(row, "Events") == table.cell(row, "Events")
+        for row in range(4)
+        if row not in hidden_rows
+    )
+    hidden = suppressed_cells(table.counts.counts, table.counts.margins, 11)
+    _no_lone_hidden_cell(table.counts, hidden)
+    assert any('shown as "<11"' in note for note in out.footnotes)
+    kept = out.values.query("quantity == 'events'")["row"].tolist()
+    assert not set(kept) & set(hidden_rows)  # hidden numbers leave the trace too
+
+
+def test_table_one_binary_row_small_cell_and_complements():
+    rng = np.random.default_rng(4)
+    n = 400
+    group = np.where(np.arange(n) < 200, "a", "b")
+    flag = np.zeros(n, dtype=bool)
+    flag[:5] = True  # 5 in group a: a primary small cell
+    flag[200:260] = True  # 60 in group b
+    frame = pl.DataFrame({"grp": group, "flag": flag, "x": rng.normal(size=n)})
+    table = table_one(frame, by="grp", variables=["flag", "x"])
+    out = suppress_small_cells(table, threshold=11)
+    row = list(out.frame["Characteristic"]).index("flag, n (%)")
+    assert out.cell(row, "a") == "<11"
+    # group b or overall must hide too, or 65 - b gives a back.
+    assert "[c]" in (out.cell(row, "b"), out.cell(row, "Overall"))
+    assert "5" not in out.cell(row, "a")
+    assert out.cell(0, "a") == "200"  # the N row is untouched
+    hidden = suppressed_cells(table.counts.counts, table.counts.margins, 11)
+    _no_lone_hidden_cell(table.counts, hidden)
+
+
+def test_table_one_complement_of_a_yes_no_row():
+    """'No' is not printed, but it is N - 'yes'; a small 'no' hides the 'yes' cell."""
+    flag = np.ones(300, dtype=bool)
+    flag[:3] = False  # three "no" in group a, which has 150 rows
+    frame = pl.DataFrame({"grp": np.repeat(["a", "b"], 150), "flag": flag})
+    out = suppress_small_cells(table_one(frame, by="grp", variables=["flag"]), threshold=11)
+    row = list(out.frame["Characteristic"]).index("flag, n (%)")
+    assert out.cell(row, "a") == "[c]"  # 147 is not small: it is hidden, not mislabelled
+    same = suppress_small_cells(
+        table_one(frame, by="grp", variables=["flag"]), complement_label="<11"
+    )
+    assert same.cell(row, "a") == "<11"
+
+
+def test_suppression_needs_a_count_layout(small_events_table):
+    once = suppress_small_cells(small_events_table)
+    with pytest.raises(CohortcalcError, match="count layout"):
+        suppress_small_cells(once)

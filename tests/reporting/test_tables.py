@@ -1,0 +1,154 @@
+"""hr_table: structure, and every printed number traced back to a fit's summary or a count."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import FakeCox, FakeFineGray, fake_summary
+
+from cohortcalc.errors import CohortcalcError, ModelError
+from cohortcalc.reporting.format import REFERENCE_LABEL, format_count, format_ratio_ci
+from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
+
+LEVELS = ["0", "1-100", "101-400", ">400"]
+HR1, HR2 = "Model 1 HR (95% CI)", "Model 2 HR (95% CI)"
+
+
+def _table(cohort, fake_models, **kwargs):
+    return hr_table(cohort, models=fake_models, time="mi_years", event="mi_status", **kwargs)
+
+
+def test_structure_rows_and_columns(cohort, fake_models):
+    per_sd = {
+        name: FakeCox(fake_summary({"log_cac": (0.2, 0.05)}), 1500, 80) for name in fake_models
+    }
+    table = _table(cohort, fake_models, p_trend={"Model 1": 1e-5, "Model 2": 0.02}, per_sd=per_sd)
+    exposure = table.frame.columns[0]
+    assert list(table.frame.columns) == [
+        exposure,
+        "N",
+        "Events",
+        "Person-years",
+        RATE_COLUMN,
+        HR1,
+        HR2,
+    ]
+    labels = list(table.frame[exposure])
+    assert labels[:4] == LEVELS
+    assert labels[4] == "p for trend"
+    assert labels[5].startswith("Per SD log(CAC+1)")
+    assert table.cell(4, HR1) == "<0.001" and table.cell(4, HR2) == "0.020"
+
+
+def test_every_hr_cell_traces_to_summary(cohort, fake_models):
+    table = _table(cohort, fake_models)
+    for name, column in (("Model 1", HR1), ("Model 2", HR2)):
+        summary = fake_models[name].summary
+        assert table.cell(0, column) == REFERENCE_LABEL
+        for row, level in enumerate(LEVELS[1:], start=1):
+            line = summary.loc[f"cac_category[{level}]"]
+            assert table.cell(row, column) == format_ratio_ci(
+                line["hr"], line["hr_lower"], line["hr_upper"]
+            )
+            traced = table.trace(row, column).set_index("quantity")["value"]
+            assert traced["hr"] == line["hr"]
+            assert traced["hr_lower"] == line["hr_lower"]
+            assert traced["hr_upper"] == line["hr_upper"]
+
+
+def test_counts_and_rates_trace_to_the_data(cohort, fake_models):
+    table = _table(cohort, fake_models)
+    for row, level in enumerate(LEVELS):
+        group = cohort.filter(pl.col("cac_category").cast(pl.String) == level)
+        events = int((group["mi_status"] == 1).sum())
+        person_years = float(group["mi_years"].sum())
+        assert table.cell(row, "N") == format_count(group.height)
+        assert table.cell(row, "Events") == format_count(events)
+        traced = table.trace(row, RATE_COLUMN).set_index("quantity")["value"]
+        assert traced["rate"] == pytest.approx(1000 * events / person_years, rel=1e-12)
+        assert traced["rate_lower"] < traced["rate"] < traced["rate_upper"]
+        assert table.trace(row, "Person-years")["value"].item() == pytest.approx(person_years)
+
+
+def test_days_and_years_give_the_same_person_years(cohort, fake_models):
+    years = _table(cohort, fake_models)
+    days = hr_table(cohort, models=fake_models, time="mi_days", event="mi_status", time_unit="days")
+    assert list(years.frame["N"]) == list(days.frame["N"])
+    py_years = years.values.query("quantity == 'py'")["value"].to_numpy()
+    py_days = days.values.query("quantity == 'py'")["value"].to_numpy()
+    np.testing.assert_allclose(py_days, py_years, rtol=1e-3)  # day-rounded follow-up
+
+
+def test_per_sd_row_rescales_the_fit(cohort, fake_models):
+    sd_fit = FakeCox(fake_summary({"log_cac": (0.2, 0.05), "age": (0.05, 0.01)}), 1500, 80)
+    table = _table(cohort, {"Model 1": fake_models["Model 1"]}, per_sd={"Model 1": sd_fit})
+    sd = float(np.std(cohort["log_cac"].to_numpy(), ddof=1))
+    line = sd_fit.summary.loc["log_cac"]
+    traced = table.trace(4, HR1).set_index("quantity")["value"]
+    assert traced["hr"] == pytest.approx(np.exp(0.2 * sd), rel=1e-12)
+    assert traced["hr_lower"] == pytest.approx(line["hr_lower"] ** sd, rel=1e-12)
+    assert f"(SD {sd:.2f})" in table.frame.iloc[4, 0]
+    unit = _table(
+        cohort, {"Model 1": fake_models["Model 1"]}, per_sd={"Model 1": sd_fit}, per_sd_unit=1.0
+    )
+    assert unit.cell(4, HR1) == format_ratio_ci(line["hr"], line["hr_lower"], line["hr_upper"])
+
+
+def test_footnotes_state_methods_and_covariates(cohort, fake_models):
+    notes = " ".join(_table(cohort, fake_models).footnotes)
+    assert "Efron" in notes
+    assert "95% CIs of hazard ratios are Wald" in notes
+    assert "Model 1: adjusted for age, sex." in notes
+    assert "Model 2: adjusted for age, sex, diabetes, systolic blood pressure." in notes
+    assert "exact Poisson" in notes
+    assert "n = 1,490, events = 79" in notes
+
+
+def test_confidence_level_is_read_from_the_summary(cohort):
+    z90 = 1.6448536269514722
+    summary = fake_summary({f"cac_category[{lv}]": (0.1, 0.1) for lv in LEVELS[1:]}, z=z90)
+    table = _table(cohort, {"Model 1": FakeCox(summary, 1500, 80)})
+    assert any(note.startswith("90% CIs") for note in table.footnotes)
+
+
+def test_fine_gray_models_show_subdistribution_hrs(cohort, fake_models):
+    fine_gray = FakeFineGray(fake_models["Model 1"].summary, 1500, 80)
+    table = _table(cohort, {"Model 1": fake_models["Model 1"], "Model 1 (Fine–Gray)": fine_gray})
+    assert "Model 1 (Fine–Gray) sHR (95% CI)" in table.frame.columns
+    assert any("subdistribution hazard ratio" in note for note in table.footnotes)
+
+
+def test_modifier_strata_and_interaction(cohort, fake_models):
+    fit = fake_models["Model 1"]
+    table = hr_table(
+        cohort, models={"Model 1": {True: fit, False: fit}}, time="mi_years", event="mi_status",
+        modifier="ckd", interaction_p=0.0312, p_trend={"Model 1": {True: 0.01, False: 0.2}},
+    )  # fmt: skip
+    frame = table.frame
+    assert list(frame["CKD"]) == ["Yes"] * 5 + ["No"] * 5 + [""]
+    assert frame.iloc[-1, 1] == "p for interaction" and table.cell(10, HR1) == "0.031"
+    assert table.cell(4, HR1) == "0.010" and table.cell(9, HR1) == "0.200"
+    for row, level in enumerate(LEVELS):
+        ckd = cohort.filter(pl.col("ckd") & (pl.col("cac_category").cast(pl.String) == level))
+        assert table.cell(row, "N") == format_count(ckd.height)
+
+
+def test_missing_exposure_term_is_an_error(cohort):
+    bad = FakeCox(fake_summary({"age": (0.05, 0.01)}), 1500, 80)
+    with pytest.raises(ModelError, match=r"cac_category\[level\]"):
+        _table(cohort, {"Model 1": bad})
+
+
+def test_modifier_needs_a_fit_per_stratum(cohort, fake_models):
+    with pytest.raises(CohortcalcError, match="stratum"):
+        hr_table(cohort, models=fake_models, time="mi_years", event="mi_status", modifier="ckd")
+
+
+def test_every_printed_cell_has_a_traced_value(cohort, fake_models):
+    table = _table(cohort, fake_models, p_trend={"Model 1": 0.01, "Model 2": 0.02})
+    traced = set(zip(table.values["row"], table.values["column"], strict=True))
+    for row in range(len(table.frame)):
+        for column in table.frame.columns[1:]:
+            if table.cell(row, column):
+                assert (row, column) in traced, (row, column)
