@@ -34,7 +34,8 @@ def raise_violations(
         text = names[key]
         example = ""
         if id_column is not None:
-            rows = frame.filter(checks[text]).select(id_column).head(MAX_IDS_SHOWN).collect()
+            offending = frame.filter(checks[text]).select(id_column).sort(id_column)
+            rows = offending.head(MAX_IDS_SHOWN).collect()
             shown = ", ".join(str(v) for v in rows[id_column].to_list())
             example = f" ({id_column} {shown}{', ...' if count > MAX_IDS_SHOWN else ''})"
         lines.append(f"  {text}: {count} row(s){example}")
