@@ -20,6 +20,8 @@ from cohortcalc.errors import (
     SpecError,
 )
 from cohortcalc.ingest import IngestReport, ingest, read_store
+from cohortcalc.survival.finegray import finegray
+from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
 from cohortcalc.survival.rates import incidence_rates
 from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
@@ -37,6 +39,7 @@ __all__ = [
     "DataQualityWarning",
     "DictionaryError",
     "FeatureError",
+    "FineGrayResult",
     "FrameError",
     "IngestError",
     "IngestReport",
@@ -45,6 +48,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "cumulative_incidence",
+    "finegray",
     "gray_test",
     "incidence_rates",
     "ingest",

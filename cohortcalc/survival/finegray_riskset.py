@@ -1,0 +1,252 @@
+"""Fine–Gray risk-set sums by distinct time: log-likelihood, score, information, sandwich.
+
+The engine over arrays (no names, no frames). Fine & Gray (1999, JASA 94:496) keep a subject
+whose competing event came at Tᵢ in the risk set at t > Tᵢ with weight G(t-)/G(Tᵢ-), G the
+censoring survival (`censoring.py`). G(t-) factors out of the risk-set sum at t, so
+
+    S_r(t) = Σ_{Tᵢ ≥ t} wᵢe^{xᵢβ}xᵢ^{⊗r} + G(t-) Σ_{competing, Tᵢ < t} wᵢe^{xᵢβ}xᵢ^{⊗r}/G(Tᵢ-)
+
+is a reverse cumulative sum plus a forward one over per-time bins: O(N·p) per pass, no
+expanded data. Ties are Breslow's, as `cmprsk::crr`. The information matrix and the sandwich
+variance (Fine & Gray 1999, §3: η for the score, ψ for the estimated G) are reorganised as
+cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic). Passes
+over the rows go in chunks, so temporaries stay small (peak memory ≈ two design matrices).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortcalc.survival.censoring import product_limit
+
+CENSORED, CAUSE, COMPETING = 0, 1, 2
+_CHUNK_ROWS = 1 << 15
+
+
+@dataclass(frozen=True)
+class FineGrayData:
+    """Rows sorted by (stratum, time) and binned by distinct time, prepared once per fit.
+
+    `x` is centred (the fit is invariant to the shift; sums lose no digits). Per-bin arrays
+    have one entry per distinct (stratum, time); `strata` holds each stratum's bin range.
+    The competing rows are also kept apart (`competing_*`), with 1/G(Tᵢ-) per row.
+    """
+
+    x: np.ndarray
+    weights: np.ndarray
+    status: np.ndarray
+    row_bin: np.ndarray
+    strata: tuple[tuple[int, int], ...]
+    g_before: np.ndarray
+    n_cause: np.ndarray
+    n_censored: np.ndarray
+    n_at_risk: np.ndarray
+    cause_x: np.ndarray
+    competing_rows: np.ndarray
+    competing_inverse_g: np.ndarray
+
+    @property
+    def n_bins(self) -> int:
+        """Number of distinct (stratum, time) bins."""
+        return int(self.g_before.size)
+
+
+@dataclass(frozen=True)
+class RiskSums:
+    """Per-bin sums at one β: S0, S1 at every bin and the competing parts F0, F1 (Tᵢ < t)."""
+
+    risk: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    f0: np.ndarray
+    f1: np.ndarray
+
+
+def prepare(
+    time: np.ndarray,
+    status: np.ndarray,
+    x: np.ndarray,
+    weights: np.ndarray,
+    strata: np.ndarray,
+) -> tuple[FineGrayData, np.ndarray]:
+    """Sort, bin and compute G within stratum. `status` is 0/1/2 (censored/cause/competing).
+
+    Returns the prepared data and the row order (positions in the input, sorted).
+    """
+    single = strata.size == 0 or np.all(strata == strata[0])
+    order = np.argsort(time, kind="stable") if single else np.lexsort((time, strata))
+    time, status, strata, weights = time[order], status[order], strata[order], weights[order]
+    sorted_x = np.take(x, order, axis=0)
+    sorted_x -= (weights @ sorted_x) / weights.sum()
+    new_bin = np.ones(time.size, dtype=bool)
+    new_bin[1:] = (time[1:] != time[:-1]) | (strata[1:] != strata[:-1])
+    row_bin = np.cumsum(new_bin) - 1
+    n_bins = int(row_bin[-1]) + 1
+    bin_stratum = strata[new_bin]
+    edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
+    stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
+    n_censored = np.bincount(row_bin, weights * (status == CENSORED), n_bins)
+    n_at_risk = _reverse_cumsum(np.bincount(row_bin, weights, n_bins), stratum_ranges)
+    g_before = np.ones(n_bins)
+    for first, last in stratum_ranges:
+        g_before[first + 1 : last] = product_limit(
+            n_at_risk[first : last - 1], n_censored[first : last - 1]
+        )
+    is_cause = status == CAUSE
+    competing_rows = np.flatnonzero(status == COMPETING)
+    data = FineGrayData(
+        x=sorted_x,
+        weights=weights,
+        status=status,
+        row_bin=row_bin,
+        strata=stratum_ranges,
+        g_before=g_before,
+        n_cause=np.bincount(row_bin, weights * is_cause, n_bins),
+        n_censored=n_censored,
+        n_at_risk=n_at_risk,
+        cause_x=weights[is_cause] @ sorted_x[is_cause],
+        competing_rows=competing_rows,
+        competing_inverse_g=1.0 / g_before[row_bin[competing_rows]],
+    )
+    return data, order
+
+
+def _row_chunks(n: int) -> Iterator[slice]:
+    for start in range(0, n, _CHUNK_ROWS):
+        yield slice(start, min(n, start + _CHUNK_ROWS))
+
+
+def _sums_by_bin(scale: np.ndarray, x: np.ndarray, row_bin: np.ndarray, n_bins: int) -> np.ndarray:
+    """Σ scaleᵢ·xᵢ per bin, for rows sorted by bin, in chunks (no N x p temporary)."""
+    out = np.zeros((n_bins, x.shape[1]))
+    for rows in _row_chunks(scale.size):
+        bins = row_bin[rows]
+        starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+        out[bins[starts]] += np.add.reduceat(scale[rows, None] * x[rows], starts, axis=0)
+    return out
+
+
+def _reverse_cumsum(values: np.ndarray, strata: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Σ_{j ≥ k} within each stratum's bin range (inclusive)."""
+    out = np.empty_like(values)
+    for first, last in strata:
+        out[first:last] = np.cumsum(values[first:last][::-1], axis=0)[::-1]
+    return out
+
+
+def _forward_cumsum(
+    values: np.ndarray, strata: tuple[tuple[int, int], ...], *, inclusive: bool
+) -> np.ndarray:
+    """Σ_{j ≤ k} (inclusive) or Σ_{j < k} (exclusive) within each stratum's bin range."""
+    out = np.zeros_like(values)
+    for first, last in strata:
+        total = np.cumsum(values[first:last], axis=0)
+        if inclusive:
+            out[first:last] = total
+        else:
+            out[first + 1 : last] = total[:-1]
+    return out
+
+
+def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = True) -> RiskSums:
+    """S0(t) (and S1(t)) at every bin: Fine & Gray (1999) §2's weighted risk set."""
+    risk = data.weights * np.exp(data.x @ beta)
+    comp = data.competing_rows
+    comp_risk = risk[comp] * data.competing_inverse_g
+    comp_bin = data.row_bin[comp]
+    f0 = _forward_cumsum(
+        np.bincount(comp_bin, comp_risk, data.n_bins), data.strata, inclusive=False
+    )
+    s0 = _reverse_cumsum(np.bincount(data.row_bin, risk, data.n_bins), data.strata)
+    s0 += data.g_before * f0
+    if not first_moment:
+        empty = np.empty((0, 0))
+        return RiskSums(risk=risk, s0=s0, s1=empty, f0=f0, f1=empty)
+    bins1 = _sums_by_bin(risk, data.x, data.row_bin, data.n_bins)
+    comp1 = _sums_by_bin(comp_risk, data.x[comp], comp_bin, data.n_bins)
+    f1 = _forward_cumsum(comp1, data.strata, inclusive=False)
+    s1 = _reverse_cumsum(bins1, data.strata) + data.g_before[:, None] * f1
+    return RiskSums(risk=risk, s0=s0, s1=s1, f0=f0, f1=f1)
+
+
+def loglik(data: FineGrayData, beta: np.ndarray) -> float:
+    """Breslow log pseudo-likelihood Σ_events wxβ - Σ_t d(t) log S0(t), as crr's `loglik`."""
+    sums = risk_set_sums(data, beta, first_moment=False)
+    failing = data.n_cause > 0
+    return float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
+
+
+def _hazard_and_mean(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
+    """dΛ(t) = d(t)/S0(t) and x̄(t) = S1/S0 per bin (zero where no event of the cause)."""
+    failing = data.n_cause > 0
+    s0 = np.where(failing, sums.s0, 1.0)
+    hazard = np.where(failing, data.n_cause / s0, 0.0)
+    return hazard, np.where(failing[:, None], sums.s1 / s0[:, None], 0.0)
+
+
+def loglik_score_information(
+    data: FineGrayData, beta: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log-likelihood, score U(β) and information I(β) = Σ_t d(t) V(t)/S0(t).
+
+    I(β) = Σᵢ aᵢxᵢxᵢᵀ - Σ_t d(t)x̄(t)x̄(t)ᵀ with aᵢ = wᵢe^{xᵢβ}[Λ(Tᵢ) + cᵢ/G(Tᵢ-) Σ_{t>Tᵢ}
+    G(t-)dΛ(t)]: the sum over event times of S2/S0 regrouped by subject.
+    """
+    sums = risk_set_sums(data, beta)
+    hazard, xbar = _hazard_and_mean(data, sums)
+    failing = data.n_cause > 0
+    value = float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
+    score = data.cause_x - data.n_cause @ xbar
+    cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
+    weighted = hazard * data.g_before
+    after = _reverse_cumsum(weighted, data.strata) - weighted
+    a = sums.risk * cumulative[data.row_bin]
+    comp = data.competing_rows
+    a[comp] += sums.risk[comp] * data.competing_inverse_g * after[data.row_bin[comp]]
+    information = -(xbar.T * data.n_cause) @ xbar
+    for rows in _row_chunks(a.size):
+        information += data.x[rows].T @ (a[rows, None] * data.x[rows])
+    return value, score, (information + information.T) / 2
+
+
+def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
+    """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
+
+    Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
+    [I(Tᵢ ≥ t) + cᵢG(t-)/G(Tᵢ-)I(Tᵢ < t)]; ψᵢ = ∫q(u)/Y(u)dMᶜᵢ(u), the term for the
+    estimated G, q(u) = Σ_{t ≥ u} G(t-)dΛ(t) Σ_{competing, Tⱼ < u} wⱼe^{xⱼβ}(xⱼ - x̄(t))/G(Tⱼ-).
+    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built chunk by chunk. Case weights act as
+    replication counts, so integer weights equal replicated rows.
+    """
+    sums = risk_set_sums(data, beta)
+    hazard, xbar = _hazard_and_mean(data, sums)
+    weighted = hazard * data.g_before
+    cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
+    cumulative_x = _forward_cumsum(hazard[:, None] * xbar, data.strata, inclusive=True)
+    from_here = _reverse_cumsum(weighted, data.strata)
+    from_here_x = _reverse_cumsum(weighted[:, None] * xbar, data.strata)
+    q_over_y = (sums.f1 * from_here[:, None] - sums.f0[:, None] * from_here_x) / data.n_at_risk[
+        :, None
+    ]
+    compensator = _forward_cumsum(
+        q_over_y * (data.n_censored / data.n_at_risk)[:, None], data.strata, inclusive=True
+    )
+    exp_eta = sums.risk / data.weights
+    competing = np.zeros_like(exp_eta)
+    competing[data.competing_rows] = exp_eta[data.competing_rows] * data.competing_inverse_g
+    after = from_here - weighted
+    after_x = from_here_x - weighted[:, None] * xbar
+    meat = np.zeros((beta.size, beta.size))
+    for rows in _row_chunks(exp_eta.size):
+        b = data.row_bin[rows]
+        is_cause = (data.status[rows] == CAUSE)[:, None]
+        alpha = is_cause[:, 0] - exp_eta[rows] * cumulative[b] - competing[rows] * after[b]
+        residual = data.x[rows] * alpha[:, None] - is_cause * xbar[b] - compensator[b]
+        residual += exp_eta[rows, None] * cumulative_x[b] + competing[rows, None] * after_x[b]
+        residual += (data.status[rows] == CENSORED)[:, None] * q_over_y[b]
+        meat += residual.T @ (data.weights[rows, None] * residual)
+    return (meat + meat.T) / 2
