@@ -1,13 +1,13 @@
 """Normalize one source: rename, cast, convert units, map codes, parse dates. Nothing else.
 
-Every value that cannot be normalized becomes null and leaves a reason in ``_reasons``
-(``unparseable:<column>``, ``unparseable_date:<column>``, ``unknown_unit:<column>``), so the
-validator can quarantine the row or the ingest can stop with the row named.
+Every value that cannot be normalized becomes null and sets a boolean reason flag column
+(``_flag:unparseable:<column>``, ``_flag:unparseable_date:<column>``,
+``_flag:unknown_unit:<column>``), so the validator can quarantine the row or the ingest can stop
+with the row named. Flags are booleans, not lists, because they are cheap to compute and count;
+the list of reasons is built only for quarantined rows (``reason_list``).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import polars as pl
 
@@ -19,6 +19,7 @@ from cohortcalc.units import UNIT_ALIASES, canonical_unit_spelling
 
 SOURCE_FILE = "_source_file"
 REASONS = "_reasons"
+FLAG = "_flag:"
 PARSE_REASONS = ("unparseable:", "unparseable_date:", "unknown_unit:")
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d")
 BOOL_CODES: dict[str, bool] = {
@@ -41,10 +42,22 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
-def output_schema(table: Table) -> dict[str, pl.DataType]:
-    """The canonical columns of ``table`` and their Polars types, then the bookkeeping ones."""
-    schema = {v.name: POLARS_TYPES[v.type] for v in table.variables}
-    return schema | {SOURCE_FILE: pl.String(), SOURCE_ROW: pl.Int64(), REASONS: pl.List(pl.String)}
+def flag_columns(frame: pl.LazyFrame) -> list[str]:
+    """The reason flag columns of ``frame``."""
+    return [c for c in frame.collect_schema().names() if c.startswith(FLAG)]
+
+
+def any_flag(flags: list[str]) -> pl.Expr:
+    """True where any of ``flags`` is set (the row is to be quarantined)."""
+    return pl.any_horizontal(flags).fill_null(False) if flags else pl.lit(False)
+
+
+def reason_list(flags: list[str]) -> pl.Expr:
+    """``_reasons``: the names of the flags set in each row (a list of strings)."""
+    if not flags:
+        return pl.lit([], pl.List(pl.String)).alias(REASONS)
+    named = [pl.when(pl.col(f)).then(pl.lit(f.removeprefix(FLAG))) for f in flags]
+    return pl.concat_list(named).list.drop_nulls().alias(REASONS)
 
 
 def normalize_source(
@@ -54,7 +67,7 @@ def normalize_source(
     schema = raw.collect_schema()
     _check_columns_present(schema, source, file_label)
     values: list[pl.Expr] = []
-    reasons: list[pl.Expr] = []
+    reasons: list[tuple[pl.Expr, str]] = []
     for var in table.variables:
         if var.name in source.columns:
             spec = source.column(var.name)
@@ -67,14 +80,12 @@ def normalize_source(
         else:
             value = pl.lit(None)
         values.append(value.cast(POLARS_TYPES[var.type]).alias(var.name))
-    reason_list = (
-        pl.concat_list(reasons).list.drop_nulls() if reasons else pl.lit([], pl.List(pl.String))
-    )
+    flags = {FLAG + reason: cond for cond, reason in reasons}
     return raw.select(
         *values,
         pl.lit(file_label).alias(SOURCE_FILE),
         pl.col(SOURCE_ROW).cast(pl.Int64),
-        reason_list.cast(pl.List(pl.String)).alias(REASONS),
+        *(cond.fill_null(False).alias(name) for name, cond in flags.items()),
     )
 
 
@@ -94,7 +105,7 @@ def _check_columns_present(schema: pl.Schema, source: SourceSpec, file_label: st
 
 def _normalize_column(
     var: Variable, spec: ColumnSpec, schema: pl.Schema, missing: tuple[Scalar, ...]
-) -> tuple[pl.Expr, list[pl.Expr]]:
+) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
     dtype = schema[spec.column]
     raw = _without_missing(pl.col(spec.column), dtype, missing)
     if var.type in ("float", "int"):
@@ -106,7 +117,7 @@ def _normalize_column(
         codes = {k.lower(): v for k, v in (spec.codes or BOOL_CODES).items()}
         value = text.str.to_lowercase().replace_strict(codes, default=None, return_dtype=pl.Boolean)
         bad = text.is_not_null() & value.is_null()
-        return value, [pl.when(bad).then(pl.lit(f"invalid_code:{var.name}"))]
+        return value, [(bad, f"invalid_code:{var.name}")]
     if spec.codes:
         text = text.replace(spec.codes)  # unmapped codes stay and fail the code check
     return text, []
@@ -145,7 +156,7 @@ def _as_code_text(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def _numeric(
     var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType, schema: pl.Schema
-) -> tuple[pl.Expr, list[pl.Expr]]:
+) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
     if dtype == pl.String:
         parsed = raw.cast(pl.Float64, strict=False)
         parsed = pl.when(parsed.is_finite()).then(parsed)
@@ -157,12 +168,12 @@ def _numeric(
     if var.type == "int":
         unparseable = unparseable | (parsed != parsed.floor())
         parsed = pl.when(parsed == parsed.floor()).then(parsed)
-    reasons = [pl.when(unparseable).then(pl.lit(f"unparseable:{var.name}"))]
+    reasons = [(unparseable, f"unparseable:{var.name}")]
     factor = _unit_factor(var, spec, schema)
     if factor is None:
         return parsed, reasons
     unknown = parsed.is_not_null() & factor.is_null()
-    reasons.append(pl.when(unknown).then(pl.lit(f"unknown_unit:{var.name}")))
+    reasons.append((unknown, f"unknown_unit:{var.name}"))
     return parsed * factor, reasons
 
 
@@ -188,7 +199,7 @@ def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr 
 
 def _date(
     var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType
-) -> tuple[pl.Expr, list[pl.Expr]]:
+) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
     if dtype == pl.Date:
         return raw, []
     if isinstance(dtype, pl.Datetime):
@@ -201,19 +212,15 @@ def _date(
     else:
         parsed = pl.lit(None, pl.Date)
     bad = raw.is_not_null() & parsed.is_null()
-    return parsed, [pl.when(bad).then(pl.lit(f"unparseable_date:{var.name}"))]
+    return parsed, [(bad, f"unparseable_date:{var.name}")]
 
 
-def first_parse_failure(frame: pl.DataFrame) -> tuple[str, str, int] | None:
-    """(reason, source file, source row) of the first parse failure in a normalized frame."""
-    hits = frame.lazy().select(SOURCE_FILE, SOURCE_ROW, REASONS).explode(REASONS)
-    hits = hits.filter(pl.any_horizontal(pl.col(REASONS).str.starts_with(p) for p in PARSE_REASONS))
-    row = hits.head(1).collect()
-    if row.height == 0:
+def first_parse_failure(frame: pl.LazyFrame) -> tuple[str, int] | None:
+    """(reason, source row) of the first parse failure in a normalized frame, if any."""
+    flags = [f for f in flag_columns(frame) if f.removeprefix(FLAG).startswith(PARSE_REASONS)]
+    if not flags:
         return None
-    return row[REASONS][0], row[SOURCE_FILE][0], int(row[SOURCE_ROW][0])
-
-
-def describe_path(path: Path) -> str:
-    """The file label used in messages and ``_source_file``: the file name."""
-    return path.name
+    hit = frame.filter(any_flag(flags)).select(SOURCE_ROW, reason_list(flags)).head(1).collect()
+    if hit.height == 0:
+        return None
+    return hit[REASONS][0][0], int(hit[SOURCE_ROW][0])

@@ -21,11 +21,13 @@ from cohortcalc.errors import IngestError
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping
 from cohortcalc.ingest.normalize import (
-    REASONS,
+    FLAG,
     SOURCE_FILE,
+    any_flag,
     first_parse_failure,
+    flag_columns,
     normalize_source,
-    output_schema,
+    reason_list,
 )
 from cohortcalc.ingest.readers import SOURCE_ROW, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
@@ -156,9 +158,7 @@ def _stage_source(
     if rows == 0:
         raise IngestError(f"{path}: the file has a header but no data rows. Export it again.")
     if spec.row_error_policy(source) == "error":
-        _raise_on_parse_failure(
-            pl.read_parquet(target, columns=[SOURCE_FILE, SOURCE_ROW, REASONS]), raw, source, path
-        )
+        _raise_on_parse_failure(pl.scan_parquet(target), raw, source, path)
     record = SourceRecord(
         path=str(path),
         table=source.table,
@@ -172,12 +172,12 @@ def _stage_source(
 
 
 def _raise_on_parse_failure(
-    staged: pl.DataFrame, raw: pl.LazyFrame, source: SourceSpec, path: Path
+    staged: pl.LazyFrame, raw: pl.LazyFrame, source: SourceSpec, path: Path
 ) -> None:
     failure = first_parse_failure(staged)
     if failure is None:
         return
-    reason, _file, row = failure
+    reason, row = failure
     kind, canonical = reason.split(":", 1)
     spec = source.column(canonical)
     column = spec.unit_column or (spec.unit_by.column if spec.unit_by else None)
@@ -202,7 +202,8 @@ def _validate_table(
 ) -> TableCounts:
     table = dictionary.table(name)
     scratch = staging / "_staging"
-    frame = pl.concat([pl.scan_parquet(f) for f in files], how="vertical")
+    frame = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal")
+    frame = frame.with_columns(pl.col(f).fill_null(False) for f in flag_columns(frame))
     frame = checks.check_duplicates(table, checks.check_rows(table, frame))
     if name != "participants" and "participants" in dictionary.tables:
         parents = scratch / "participants-validated.parquet"
@@ -223,14 +224,14 @@ def _validate_table(
             )
             check = checks.check_event_dates if name == "events" else checks.check_followup_dates
             frame = check(frame, deaths_frame)
-    schema = output_schema(table)
+    flags = flag_columns(frame)
     validated = scratch / f"{name}-validated.parquet"
-    frame.select(list(schema)).sink_parquet(validated)
+    frame.select(*table.names, SOURCE_FILE, SOURCE_ROW, *flags).sink_parquet(validated)
     _raise_on_duplicates(validated, spec, name, table.key_columns)
-    ok = pl.col(REASONS).list.len() == 0
-    accepted = pl.scan_parquet(validated).filter(ok).select(table.names)
-    accepted.sink_parquet(staging / f"{name}.parquet")
-    quarantined = pl.scan_parquet(validated).filter(~ok)
+    bad = any_flag(flags)
+    rows = pl.scan_parquet(validated)
+    rows.filter(~bad).select(table.names).sink_parquet(staging / f"{name}.parquet")
+    quarantined = rows.filter(bad).select(*table.names, SOURCE_FILE, SOURCE_ROW, reason_list(flags))
     quarantined.sink_parquet(staging / QUARANTINE_DIR / f"{name}.parquet")
     return _count(name, validated, table, staging / f"{name}.parquet")
 
@@ -238,7 +239,10 @@ def _validate_table(
 def _raise_on_duplicates(validated: Path, spec: Mapping, table: str, key: tuple[str, ...]) -> None:
     if spec.on_row_error != "error":
         return
-    flagged = pl.scan_parquet(validated).filter(pl.col(REASONS).list.contains("duplicate_id"))
+    rows = pl.scan_parquet(validated)
+    if FLAG + "duplicate_id" not in flag_columns(rows):
+        return
+    flagged = rows.filter(pl.col(FLAG + "duplicate_id"))
     first = flagged.select(*key).head(1).collect()
     if first.height == 0:
         return
@@ -255,21 +259,18 @@ def _raise_on_duplicates(validated: Path, spec: Mapping, table: str, key: tuple[
 
 def _count(name: str, validated: Path, table_def: Table, accepted: Path) -> TableCounts:
     frame = pl.scan_parquet(validated)
-    rows_read = frame.select(pl.len()).collect().item()
-    reasons = (
-        frame.select(pl.col(REASONS).explode())
-        .drop_nulls()
-        .group_by(REASONS)
-        .len()
-        .sort(REASONS)
-        .collect()
-    )
-    quarantined = frame.filter(pl.col(REASONS).list.len() > 0).select(pl.len()).collect().item()
+    flags = flag_columns(frame)
+    totals = frame.select(
+        pl.len().alias("_read"),
+        any_flag(flags).sum().alias("_bad"),
+        *(pl.col(f).sum() for f in flags),
+    ).collect()
+    reasons = {f.removeprefix(FLAG): int(totals[f][0]) for f in sorted(flags) if totals[f][0]}
     return TableCounts(
         table=name,
-        rows_read=rows_read,
+        rows_read=int(totals["_read"][0]),
         rows_written=pl.scan_parquet(accepted).select(pl.len()).collect().item(),
-        rows_quarantined=quarantined,
-        reasons=dict(zip(reasons[REASONS].to_list(), reasons["len"].to_list(), strict=True)),
+        rows_quarantined=int(totals["_bad"][0]),
+        reasons=reasons,
         soft_range=checks.soft_range_counts(table_def, pl.scan_parquet(accepted)),
     )

@@ -14,18 +14,29 @@ import datetime as dt
 import polars as pl
 
 from cohortcalc.dictionary import Table, Variable
-from cohortcalc.ingest.normalize import REASONS
+from cohortcalc.ingest.normalize import FLAG, any_flag, flag_columns
 
 PID = "participant_id"
 
 
 def _add_reasons(frame: pl.LazyFrame, checks: list[tuple[pl.Expr, str]]) -> pl.LazyFrame:
-    """Append ``reason`` to ``_reasons`` wherever its condition is true."""
+    """Set the flag column of ``reason`` wherever its condition is true (OR with any earlier)."""
     if not checks:
         return frame
-    new = [pl.when(cond.fill_null(False)).then(pl.lit(reason)) for cond, reason in checks]
-    merged = pl.concat_list([pl.col(REASONS), pl.concat_list(new).list.drop_nulls()])
-    return frame.with_columns(merged.alias(REASONS))
+    present = set(flag_columns(frame))
+    flags = []
+    for cond, reason in checks:
+        name = FLAG + reason
+        flag = cond.fill_null(False)
+        if name in present:
+            flag = flag | pl.col(name).fill_null(False)
+        flags.append(flag.alias(name))
+    return frame.with_columns(flags)
+
+
+def is_accepted(frame: pl.LazyFrame) -> pl.Expr:
+    """True for rows of ``frame`` with no reason flag set."""
+    return ~any_flag(flag_columns(frame))
 
 
 def _bound(value: float | dt.date) -> pl.Expr:
@@ -61,9 +72,10 @@ def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def participant_status(participants: pl.LazyFrame) -> pl.LazyFrame:
     """Per participant id: baseline date (when unique) and whether the row was accepted."""
-    return participants.group_by(PID).agg(
+    ok = participants.with_columns(is_accepted(participants).alias("_ok"))
+    return ok.group_by(PID).agg(
         pl.col("baseline_date").first().alias("_baseline"),
-        ((pl.col(REASONS).list.len() == 0).all() & (pl.len() == 1)).alias("_accepted"),
+        (pl.col("_ok").all() & (pl.len() == 1)).alias("_accepted"),
     )
 
 
@@ -82,9 +94,7 @@ def check_parent(frame: pl.LazyFrame, status: pl.LazyFrame) -> pl.LazyFrame:
 def death_dates(events: pl.LazyFrame) -> pl.LazyFrame:
     """The earliest accepted death date per participant."""
     accepted = events.filter(
-        (pl.col("event") == "death")
-        & pl.col("event_date").is_not_null()
-        & (pl.col(REASONS).list.len() == 0)
+        (pl.col("event") == "death") & pl.col("event_date").is_not_null() & is_accepted(events)
     )
     return accepted.group_by(PID).agg(pl.col("event_date").min().alias("_death_date"))
 
