@@ -82,7 +82,7 @@ def check_binary_event(data: pl.DataFrame, column: str) -> pl.DataFrame:
         raise ModelError(
             f"event column {column!r} has type {series.dtype}; code it 1 = event, 0 = censored."
         )
-    bad = ~series.is_in([0, 1])
+    bad = ~series.cast(pl.Float64).is_in([0.0, 1.0])
     if bad.any():
         row = int(bad.arg_true()[0])
         codes = sorted(set(series.filter(bad).unique().to_list()), key=str)[:5]

@@ -126,21 +126,27 @@ def logrank(
     The result's ``table`` lists n, observed and expected events per group.
     """
     levels, sizes, observed, expected, variance = _logrank_parts(frame, time, event, group, strata)
-    diff = (observed - expected)[1:]
+    used = expected > 0  # as survdiff: groups with no expected events drop out
+    if used.sum() < 2:
+        raise ModelError(
+            f"fewer than two groups of {group!r} have anyone at risk at an event time "
+            "(are there any events?); the log-rank test is undefined."
+        )
+    diff = (observed - expected)[used][1:]
     try:
-        statistic = float(diff @ np.linalg.solve(variance[1:, 1:], diff))
+        statistic = float(diff @ np.linalg.solve(variance[np.ix_(used, used)][1:, 1:], diff))
     except np.linalg.LinAlgError as exc:
         raise ModelError(
-            f"the log-rank variance is singular for groups of {group!r}: a group has no one at "
-            "risk at any event time; drop it."
+            f"the log-rank variance for groups of {group!r} is singular (no event time has "
+            "survivors at risk); the test is undefined."
         ) from exc
-    df = int((expected > 0).sum()) - 1
+    df = int(used.sum()) - 1
     table = pd.DataFrame(
         {
             "n": sizes,
             "observed": observed,
             "expected": expected,
-            "o_minus_e_sq_over_e": (observed - expected) ** 2 / expected,
+            "o_minus_e_sq_over_e": (observed - expected) ** 2 / np.where(used, expected, np.nan),
         },
         index=pd.Index(levels, name=group),
     )

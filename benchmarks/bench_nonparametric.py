@@ -1,0 +1,144 @@
+"""Benchmark: Kaplan–Meier, Aalen–Johansen and the log-rank test against Python peers.
+
+Every (task, tool) runs in a fresh subprocess on the same data (day-resolution times with
+heavy ties, 3,650 distinct days, events 0/1/2, two groups); time is the best of a few repeats,
+peak_mb the child's maximum RSS (interpreter, libraries and the input arrays included).
+Targets (issue 5): KM and AJ at N = 1,000,000 no slower than the fastest peer, exact with ties.
+Run: `python -m benchmarks.bench_nonparametric [--quick]`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+N_FULL, N_QUICK = 1_000_000, 100_000
+LIFELINES_AJ_MAX_N = 100_000  # lifelines jitters ties: ~2 s at 1e5, far slower beyond
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    task, tool, path, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    data = np.load(path)
+    time_, event, group = data["time"], data["event"], data["group"]
+
+    def cohortcalc_call():
+        import polars as pl
+        import cohortcalc as cc
+        frame = pl.DataFrame({"time": time_, "event": event, "group": group,
+                              "died": (event > 0).astype(np.int8)})
+        if task == "kaplan_meier":
+            return lambda: cc.kaplan_meier(frame, "time", "died")
+        if task == "aalen_johansen":
+            return lambda: cc.cumulative_incidence(frame, "time", "event", 1)
+        return lambda: cc.logrank(frame, "time", "died", "group")
+
+    def lifelines_call():
+        from lifelines import AalenJohansenFitter, KaplanMeierFitter
+        from lifelines.statistics import logrank_test
+        died = event > 0
+        if task == "kaplan_meier":
+            return lambda: KaplanMeierFitter().fit(time_, died)
+        if task == "aalen_johansen":
+            return lambda: AalenJohansenFitter(calculate_variance=True).fit(
+                time_, event, event_of_interest=1)
+        g = group == 1
+        return lambda: logrank_test(time_[g], time_[~g], died[g], died[~g])
+
+    def sksurv_call():
+        from sksurv.nonparametric import (
+            cumulative_incidence_competing_risks, kaplan_meier_estimator)
+        if task == "kaplan_meier":
+            return lambda: kaplan_meier_estimator(event > 0, time_, conf_type="log-log")
+        return lambda: cumulative_incidence_competing_risks(event, time_)
+
+    call = {"cohortcalc": cohortcalc_call, "lifelines": lifelines_call,
+            "scikit-survival": sksurv_call}[tool]()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": best, "peak_mb": peak}))
+    """
+)
+
+NOTES = {
+    ("kaplan_meier", "cohortcalc"): "Greenwood SE + log CI, exact ties (Polars frame in)",
+    ("kaplan_meier", "lifelines"): "KaplanMeierFitter.fit, includes CI",
+    ("kaplan_meier", "scikit-survival"): "kaplan_meier_estimator, log-log CI",
+    ("aalen_johansen", "cohortcalc"): "CIF + infinitesimal-jackknife SE + log CI, exact ties",
+    ("aalen_johansen", "lifelines"): "AalenJohansenFitter with variance; jitters ties",
+    ("aalen_johansen", "scikit-survival"): "cumulative_incidence_competing_risks, no CI",
+    ("logrank", "cohortcalc"): "two-group log-rank (survdiff)",
+    ("logrank", "lifelines"): "statistics.logrank_test",
+}
+
+
+def make_data(path: Path, n: int, seed: int = 5) -> None:
+    """Heavily tied day-resolution follow-up (1..3650 days), events 0/1/2, groups 0/1."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 2, n)
+    days = np.minimum(rng.exponential(3000 * (1 + 0.3 * group)).astype(np.int64) + 1, 3650)
+    event = rng.choice([0, 1, 2], n, p=[0.6, 0.25, 0.15])
+    np.savez(path, time=days.astype(float), event=event, group=group)
+
+
+def _child(task: str, tool: str, path: Path, repeats: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, task, tool, str(path), str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": done.stderr[-300:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Rows (task, tool, n, seconds, peak_mb, note) for every task and tool."""
+    n = N_QUICK if quick else N_FULL
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = {n: Path(folder) / f"data_{n}.npz"}
+        make_data(paths[n], n)
+        if n > LIFELINES_AJ_MAX_N:
+            paths[LIFELINES_AJ_MAX_N] = Path(folder) / "data_small.npz"
+            make_data(paths[LIFELINES_AJ_MAX_N], LIFELINES_AJ_MAX_N)
+        for (task, tool), note in NOTES.items():
+            size = LIFELINES_AJ_MAX_N if (task, tool) == ("aalen_johansen", "lifelines") else n
+            result = _child(task, tool, paths[size], repeats=1 if tool == "lifelines" else 3)
+            if size != n:
+                note += f"; run at n={size} only (too slow at n={n})"
+            if "error" in result:
+                note += f"; FAILED: {result['error']}"
+            rows.append(
+                {
+                    "task": task,
+                    "tool": tool,
+                    "n": size,
+                    "seconds": result["seconds"],
+                    "peak_mb": result["peak_mb"],
+                    "note": note,
+                }
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(
+            f"{row['task']:<16}{row['tool']:<17}{row['n']:>9}{row['seconds']:>9.3f}s"
+            f"{row['peak_mb']:>8.0f} MB  {row['note']}"
+        )
