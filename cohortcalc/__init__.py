@@ -20,10 +20,12 @@ from cohortcalc.errors import (
     SpecError,
 )
 from cohortcalc.ingest import IngestReport, ingest, read_store
+from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
 from cohortcalc.survival.rates import incidence_rates
+from cohortcalc.survival.results import CoxResult
 from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
 from cohortcalc.synth import simulate_cohort as simulate
 
@@ -36,6 +38,7 @@ __all__ = [
     "CohortcalcError",
     "CohortcalcWarning",
     "ConvergenceWarning",
+    "CoxResult",
     "DataQualityWarning",
     "DictionaryError",
     "FeatureError",
@@ -47,6 +50,7 @@ __all__ = [
     "ModelWarning",
     "SpecError",
     "__version__",
+    "cox",
     "cumulative_incidence",
     "finegray",
     "gray_test",

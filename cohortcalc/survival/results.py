@@ -100,10 +100,11 @@ class TestStatistic:
 class CoxResult:
     """A fitted Cox proportional hazards model (``cc.cox``); nothing in it changes after the fit.
 
-    ``summary``/``vcov`` use the robust (cluster sandwich) variance when ``cluster`` was given;
-    ``naive_vcov`` then keeps the model-based one. ``loglik`` is the final partial
-    log-likelihood, ``loglik_null`` its value at β = 0. ``assign`` maps each model term to its
-    coefficient names (``cac_category`` -> its dummies), as ``cc.ph_test`` needs.
+    ``summary``/``vcov`` use the robust (sandwich) variance when ``cluster`` was given — or, as
+    R does, per row for non-integer weights; ``naive_vcov`` then keeps the model-based one.
+    ``loglik`` is the final partial log-likelihood, ``loglik_null`` its value at β = 0.
+    ``assign`` maps each model term to its coefficient names (``cac_category`` -> its
+    dummies), as ``cc.ph_test`` needs.
     """
 
     summary: pd.DataFrame
@@ -173,7 +174,11 @@ class CoxResult:
             lines.append(f"Score (logrank) test  = {self.score_test}")
         lines.append(f"Partial log-likelihood = {self.loglik:.6g} (null {self.loglik_null:.6g})")
         variance = (
-            f"robust (cluster sandwich) SE, {self.n_clusters} clusters of '{self.cluster}'"
+            (
+                f"robust (cluster sandwich) SE, {self.n_clusters} clusters of '{self.cluster}'"
+                if self.cluster
+                else "robust (sandwich, per row) SE for non-integer weights"
+            )
             if self.robust
             else "model-based SE"
         )
