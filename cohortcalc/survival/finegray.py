@@ -51,7 +51,7 @@ def finegray(
     _check_terms_have_events(design, status)
     data, _ = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
     terms = design.terms
-    fit = newton_raphson(lambda beta: engine.loglik_score_information(data, beta), terms)
+    fit = newton_raphson(lambda beta: _objective(data, beta), terms)
     vcov = _sandwich_variance(data, fit.beta, fit.variance)
     return FineGrayResult(
         summary=coefficient_table(fit.beta, vcov, terms),
@@ -78,6 +78,12 @@ def finegray(
     )
 
 
+def _objective(data: engine.FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Newton's objective; overflow on a wild trial step is the driver's to handle (halving)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return engine.loglik_score_information(data, beta)
+
+
 def _sandwich_variance(
     data: engine.FineGrayData, beta: np.ndarray, inverse_information: np.ndarray
 ) -> np.ndarray:
@@ -88,7 +94,7 @@ def _sandwich_variance(
 
 
 def _positive_times(design: Design, time: str) -> np.ndarray:
-    if time in design.levels:
+    if time in design.column_levels:
         raise ModelError(f"time column {time!r} is not numeric; give follow-up time as a number.")
     values = design.columns[time]
     bad = np.flatnonzero(values <= 0)
@@ -106,9 +112,10 @@ def _status(
 ) -> tuple[np.ndarray, tuple[object, ...]]:
     """0/1/2 (censored/cause/competing) codes and the competing values observed."""
     values = design.columns[event]
-    if event in design.levels:
-        labels = np.asarray(design.levels[event], dtype=object)[values.astype(np.int64)]
-        observed = list(design.levels[event])
+    if event in design.column_levels:
+        levels = design.column_levels[event]
+        labels = np.asarray(levels, dtype=object)[values.astype(np.int64)]
+        observed = [level for level in levels if np.any(labels == level)]
         is_cause, is_censored = labels == str(cause), labels == str(censor_code)
     else:
         observed = [_plain(v) for v in np.unique(values)]
@@ -122,6 +129,11 @@ def _status(
             ) from exc
     if str(cause) == str(censor_code):
         raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
+    if is_censored.all():
+        raise ModelError(
+            f"every row is censored ({event} = {censor_code!r}); there is nothing to estimate. "
+            "Check the event coding or the population."
+        )
     if not is_cause.any():
         raise ModelError(
             f"cause {cause!r} never occurs in column {event!r} (codes present: {observed}); "
@@ -139,7 +151,7 @@ def _plain(value: float) -> object:
 def _case_weights(design: Design, weights: str | None) -> np.ndarray:
     if weights is None:
         return np.ones(design.n)
-    if weights in design.levels:
+    if weights in design.column_levels:
         raise ModelError(f"weights column {weights!r} is not numeric.")
     values = design.columns[weights]
     bad = np.flatnonzero(~(values > 0))
@@ -158,19 +170,23 @@ def _stratum_codes(design: Design, strata: str | None) -> np.ndarray:
 
 
 def _check_terms_have_events(design: Design, status: np.ndarray) -> None:
-    """A 0/1 term whose events all sit on one side has an infinite estimate: say which."""
+    """A level, or a side of a 0/1 term, without events of the cause has an infinite sHR."""
     is_cause = status == engine.CAUSE
-    for j, term in enumerate(design.terms):
-        column = design.matrix[:, j]
-        if not np.all((column == 0) | (column == 1)):
-            continue
-        with_term = int(np.sum(is_cause & (column == 1)))
-        without = int(np.sum(is_cause & (column == 0)))
-        if with_term == 0 or without == 0:
-            side = "where it is 1" if with_term == 0 else "where it is 0"
+    for term, columns in design.assign.items():
+        if term in design.levels:  # a factor: events in every level, reference included
+            dummies = design.matrix[np.ix_(is_cause, list(columns))]
+            counts = [int(np.sum(dummies.sum(axis=1) == 0)), *dummies.sum(axis=0).astype(int)]
+            names = [f"{term}[{level}]" for level in design.levels[term]]
+        else:
+            column = design.matrix[:, columns[0]] if len(columns) == 1 else None
+            if column is None or not np.all((column == 0) | (column == 1)):
+                continue
+            counts = [int(np.sum(is_cause & (column == 0))), int(np.sum(is_cause & (column == 1)))]
+            names = [f"{term} = 0", f"{term} = 1"]
+        empty = [name for name, count in zip(names, counts, strict=True) if count == 0]
+        if empty:
             raise ModelError(
-                f"term {term!r} has no events of the cause among rows {side}: its "
-                "subdistribution hazard ratio runs to "
-                f"{'0' if with_term == 0 else 'infinity'} (monotone likelihood). Merge the "
-                "level with a neighbouring one or drop the term."
+                f"no events of the cause in {empty}: the subdistribution hazard ratio of "
+                f"{term!r} is infinite (monotone likelihood). Merge the level with a neighbour, "
+                "choose another reference, or drop the term."
             )

@@ -69,6 +69,7 @@ json_model <- function(name, dataset, cause, covariates, fits, extra = "") {
   for (ref in names(fits)) {
     f <- fits[[ref]]
     fields <- c(sprintf('"terms": %s', str_vec(f$terms)), sprintf('"coef": %s', num(f$coef)))
+    if (!is.null(f$se)) fields <- c(fields, sprintf('"se": %s', num(f$se)))
     if (!is.null(f$var)) {
       fields <- c(fields, sprintf('"var": %s', mat(f$var)),
                   sprintf('"loglik": %s', sprintf("%.17g", f$loglik)),
@@ -146,6 +147,17 @@ add("ties_cause2", "finegray_ties.csv", 2L, c("x1", "x2", "grp"),
 rep_s <- s[rep(seq_len(n), s$w), ]
 add("ties_weights", "finegray_ties.csv", 1L, c("x1", "x2", "grp"),
     list(crr = crr_fit(rep_s, f4, 1)), extra = '"weights": "w"')
+
+# no competing events (status 2 recoded as censored): Fine-Gray is then Cox with Breslow
+# ties, and crr's sandwich (its censoring term vanishes) is coxph's robust variance
+s0 <- transform(s, status = ifelse(status == 2L, 0L, status))
+cox0 <- coxph(Surv(time, status == 1) ~ x1 + x2 + grp, data = s0, ties = "breslow",
+              robust = TRUE, control = coxph.control(eps = 1e-12, toler.chol = 1e-15))
+add("ties_no_competing", "finegray_ties.csv", 1L, c("x1", "x2", "grp"),
+    list(crr = crr_fit(s0, f4, 1),
+         coxph_breslow_robust = list(terms = names(coef(cox0)), coef = coef(cox0),
+                                     se = sqrt(diag(cox0$var)))),
+    extra = '"competing_recoded_as_censored": 2')
 
 # ---- synthetic, continuous times (no censoring tied with an event) ---------------------
 # finegray() lets events at t leave before the censorings at t when it estimates G, crr

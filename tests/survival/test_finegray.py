@@ -10,9 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cohortcalc as cc
+from cohortcalc.errors import ModelError, ModelWarning
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.design import build_design
 
@@ -26,6 +31,9 @@ def _model(name: str) -> dict:
 
 def _data(model: dict) -> pd.DataFrame:
     data = pd.read_csv(REFERENCE / model["dataset"])
+    if "competing_recoded_as_censored" in model:
+        code = model["competing_recoded_as_censored"]
+        data["status"] = data["status"].where(data["status"] != code, 0)
     if "flc_group" in data:  # R's factor order; the reference level is "low"
         data["flc_group"] = pd.Categorical(data["flc_group"], ["low", "mid", "high"])
     return data
@@ -140,3 +148,124 @@ def test_stratified_loglik_is_the_sum_over_strata() -> None:
         total += engine.loglik(prepared, beta)
     assert stratified.loglik == pytest.approx(total, rel=1e-12)
     assert not np.allclose(beta, _fit(_model("ties_cause1")).coef.to_numpy(), rtol=1e-3)
+
+
+def test_without_competing_events_it_is_cox_breslow_with_robust_se() -> None:
+    # R: coxph(Surv(time, status == 1) ~ x1 + x2 + grp, ties = "breslow", robust = TRUE) on
+    #    the ties data with competing events recoded as censored: G cancels from every risk
+    #    set, crr's censoring term vanishes and its sandwich is the Lin–Wei robust variance
+    model = _model("ties_no_competing")
+    ref = model["coxph_breslow_robust"]
+    fit = _fit(model)
+    terms = [_our_term(t, model["covariates"]) for t in ref["terms"]]
+    assert fit.n_competing == 0 and fit.competing == ()
+    assert _relative_error(fit.summary.loc[terms, "coef"].to_numpy(), np.array(ref["coef"])) < 1e-8
+    assert _relative_error(fit.summary.loc[terms, "se"].to_numpy(), np.array(ref["se"])) < 1e-8
+
+
+def _ties() -> pd.DataFrame:
+    return _data(_model("ties_cause1"))
+
+
+COVARIATES = ["x1", "x2", "grp"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_row_order_does_not_matter(seed: int) -> None:
+    data = _ties()
+    shuffled = data.sample(frac=1.0, random_state=np.random.RandomState(seed % 2**32))
+    a = cc.finegray(data, "time", "status", 1, COVARIATES, strata="stratum", weights="w")
+    b = cc.finegray(shuffled, "time", "status", 1, COVARIATES, strata="stratum", weights="w")
+    pd.testing.assert_frame_equal(a.summary, b.summary, rtol=1e-10, atol=0)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+
+
+def test_frames_formula_and_text_codes_give_the_same_fit() -> None:
+    data = _ties()
+    base = cc.finegray(data, "time", "status", 1, COVARIATES)
+    labelled = data.assign(outcome=data["status"].map({0: "censored", 1: "mi", 2: "death"}))
+    others = [
+        cc.finegray(pl.from_pandas(data), "time", "status", 1, COVARIATES),
+        cc.finegray(pa.Table.from_pandas(data), "time", "status", 1, "x1 + x2 + grp"),
+        cc.finegray(labelled, "time", "outcome", "mi", COVARIATES, censor_code="censored"),
+    ]
+    for other in others:
+        pd.testing.assert_frame_equal(base.summary, other.summary, rtol=1e-12)
+    assert others[-1].competing == ("death",)
+    assert (base.n_events, base.n_competing, base.n_censored) == (
+        int((data["status"] == 1).sum()),
+        int((data["status"] == 2).sum()),
+        int((data["status"] == 0).sum()),
+    )
+
+
+def test_shifting_a_covariate_changes_nothing_but_nothing() -> None:
+    data = _ties()
+    base = cc.finegray(data, "time", "status", 1, COVARIATES)
+    shifted = cc.finegray(data.assign(x1=data["x1"] + 1000.0), "time", "status", 1, COVARIATES)
+    pd.testing.assert_frame_equal(base.summary, shifted.summary, rtol=1e-8)
+
+
+def test_printed_form_states_the_model() -> None:
+    text = str(cc.finegray(_ties(), "time", "status", 1, COVARIATES, strata="stratum"))
+    assert "Fine–Gray subdistribution hazards, cause = 1, competing = 2" in text
+    assert "Censoring distribution: Kaplan–Meier" in text
+    assert "ties: Breslow" in text
+    assert "stratified by: stratum" in text
+    assert "grp[b]" in text and "reference levels: grp = 'a'" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "kwargs", "message"),
+    [
+        ({}, {"cause": 3}, "cause 3 never occurs in column 'status'"),
+        ({"status": 0}, {}, "every row is censored"),
+        ({}, {"cause": 0}, "must differ"),
+        ({"time": 0.0}, {}, "time"),
+        ({"time": -1.0}, {}, "positive"),
+        ({"time": np.nan}, {}, "'time'"),
+        ({"time": np.inf}, {}, "'time'"),
+        ({"x1": np.inf}, {}, "'x1'"),
+        ({"w": 0.0}, {"weights": "w"}, "'w'"),
+    ],
+)
+def test_bad_input_is_a_clear_error(change: dict, kwargs: dict, message: str) -> None:
+    data = _ties().astype({"time": float, "w": float})
+    for column, value in change.items():
+        if column == "status":
+            data[column] = value
+        else:
+            data.loc[data.index[3], column] = value
+    arguments = {"cause": 1, **kwargs}
+    frame = pl.from_pandas(data.astype({"time": float}), nan_to_null=False)  # NaN, not missing
+    with pytest.raises(ModelError, match=message):
+        cc.finegray(frame, "time", "status", covariates=COVARIATES, **arguments)
+
+
+def test_missing_values_drop_rows_and_are_counted() -> None:
+    data = _ties().astype({"time": float})
+    data.loc[data.index[[3, 7]], "time"] = np.nan  # pandas NaN = missing, as R's na.omit
+    fit = cc.finegray(data, "time", "status", 1, COVARIATES)
+    assert fit.n_dropped == 2 and fit.n == len(data) - 2
+    assert "2 rows dropped" in str(fit)
+
+
+def test_a_level_without_events_is_named() -> None:
+    data = _ties()
+    data.loc[(data["grp"] == "c") & (data["status"] == 1), "status"] = 2
+    with pytest.raises(ModelError, match=r"grp\[c\]"):
+        cc.finegray(data, "time", "status", 1, COVARIATES)
+    data = _ties()
+    data.loc[(data["x2"] == 0) & (data["status"] == 1), "status"] = 0
+    with pytest.raises(ModelError, match="x2 = 0"):
+        cc.finegray(data, "time", "status", 1, COVARIATES)
+
+
+def test_monotone_likelihood_warns_naming_the_term() -> None:
+    # each event of the cause has the largest x in its risk set: the estimate runs to +inf
+    data = _ties()
+    separating = np.where(data["status"] == 2, -1e3, -data["time"].to_numpy())
+    data = data.assign(separating=separating + np.where(data["status"] == 1, 0.5, 0.0))
+    with pytest.warns(ModelWarning, match="separating"):
+        cc.finegray(data, "time", "status", 1, ["x1", "separating"])
