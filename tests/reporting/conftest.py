@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pandas as pd
 import polars as pl
@@ -49,6 +50,13 @@ def fake_summary(coefs: dict[str, tuple[float, float]], z: float = 1.95996398454
         for term, (coef, se) in coefs.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@pytest.fixture(scope="session")
+def fakes() -> SimpleNamespace:
+    """The fake result classes and summary builder (conftest is not importable under
+    pytest's importlib import mode, so tests reach them through this fixture)."""
+    return SimpleNamespace(Cox=FakeCox, FineGray=FakeFineGray, summary=fake_summary)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FakeCox, fake_summary
 
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.suppression import suppress_small_cells, suppressed_cells
@@ -44,9 +43,9 @@ def test_unknown_margin_cells_are_an_error():
 
 
 @pytest.fixture(scope="module")
-def small_events_table(cohort):
-    fit = FakeCox(
-        fake_summary({f"cac_category[{lv}]": (0.3, 0.2) for lv in ("1-100", "101-400", ">400")}),
+def small_events_table(cohort, fakes):
+    fit = fakes.Cox(
+        fakes.summary({f"cac_category[{lv}]": (0.3, 0.2) for lv in ("1-100", "101-400", ">400")}),
         cohort.height,
         50,
     )

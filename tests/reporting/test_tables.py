@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FakeCox, FakeFineGray, fake_summary
 
 from cohortcalc.errors import CohortcalcError, ModelError
 from cohortcalc.reporting.format import REFERENCE_LABEL, format_count, format_ratio_ci
@@ -19,9 +18,9 @@ def _table(cohort, fake_models, **kwargs):
     return hr_table(cohort, models=fake_models, time="mi_years", event="mi_status", **kwargs)
 
 
-def test_structure_rows_and_columns(cohort, fake_models):
+def test_structure_rows_and_columns(cohort, fake_models, fakes):
     per_sd = {
-        name: FakeCox(fake_summary({"log_cac": (0.2, 0.05)}), 1500, 80) for name in fake_models
+        name: fakes.Cox(fakes.summary({"log_cac": (0.2, 0.05)}), 1500, 80) for name in fake_models
     }
     table = _table(cohort, fake_models, p_trend={"Model 1": 1e-5, "Model 2": 0.02}, per_sd=per_sd)
     exposure = table.frame.columns[0]
@@ -80,8 +79,8 @@ def test_days_and_years_give_the_same_person_years(cohort, fake_models):
     np.testing.assert_allclose(py_days, py_years, rtol=1e-3)  # day-rounded follow-up
 
 
-def test_per_sd_row_rescales_the_fit(cohort, fake_models):
-    sd_fit = FakeCox(fake_summary({"log_cac": (0.2, 0.05), "age": (0.05, 0.01)}), 1500, 80)
+def test_per_sd_row_rescales_the_fit(cohort, fake_models, fakes):
+    sd_fit = fakes.Cox(fakes.summary({"log_cac": (0.2, 0.05), "age": (0.05, 0.01)}), 1500, 80)
     table = _table(cohort, {"Model 1": fake_models["Model 1"]}, per_sd={"Model 1": sd_fit})
     sd = float(np.std(cohort["log_cac"].to_numpy(), ddof=1))
     line = sd_fit.summary.loc["log_cac"]
@@ -105,15 +104,15 @@ def test_footnotes_state_methods_and_covariates(cohort, fake_models):
     assert "n = 1,490, events = 79" in notes
 
 
-def test_confidence_level_is_read_from_the_summary(cohort):
+def test_confidence_level_is_read_from_the_summary(cohort, fakes):
     z90 = 1.6448536269514722
-    summary = fake_summary({f"cac_category[{lv}]": (0.1, 0.1) for lv in LEVELS[1:]}, z=z90)
-    table = _table(cohort, {"Model 1": FakeCox(summary, 1500, 80)})
+    summary = fakes.summary({f"cac_category[{lv}]": (0.1, 0.1) for lv in LEVELS[1:]}, z=z90)
+    table = _table(cohort, {"Model 1": fakes.Cox(summary, 1500, 80)})
     assert any(note.startswith("90% CIs") for note in table.footnotes)
 
 
-def test_fine_gray_models_show_subdistribution_hrs(cohort, fake_models):
-    fine_gray = FakeFineGray(fake_models["Model 1"].summary, 1500, 80)
+def test_fine_gray_models_show_subdistribution_hrs(cohort, fake_models, fakes):
+    fine_gray = fakes.FineGray(fake_models["Model 1"].summary, 1500, 80)
     table = _table(cohort, {"Model 1": fake_models["Model 1"], "Model 1 (Fine–Gray)": fine_gray})
     assert "Model 1 (Fine–Gray) sHR (95% CI)" in table.frame.columns
     assert any("subdistribution hazard ratio" in note for note in table.footnotes)
@@ -134,8 +133,8 @@ def test_modifier_strata_and_interaction(cohort, fake_models):
         assert table.cell(row, "N") == format_count(ckd.height)
 
 
-def test_missing_exposure_term_is_an_error(cohort):
-    bad = FakeCox(fake_summary({"age": (0.05, 0.01)}), 1500, 80)
+def test_missing_exposure_term_is_an_error(cohort, fakes):
+    bad = fakes.Cox(fakes.summary({"age": (0.05, 0.01)}), 1500, 80)
     with pytest.raises(ModelError, match=r"cac_category\[level\]"):
         _table(cohort, {"Model 1": bad})
 

@@ -1,0 +1,364 @@
+"""Kaplan–Meier and cumulative-incidence curves with numbers at risk, and forest plots.
+
+Figures are built on ``matplotlib.figure.Figure`` (no pyplot state), sized for a journal
+column (3.5 in), drawn in the Okabe–Ito colour-blind-safe palette (Okabe & Ito 2008, "Color
+Universal Design") with distinct line styles so they survive greyscale printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from cohortcalc.errors import CohortcalcError
+from cohortcalc.reporting.format import (
+    format_count,
+    format_ratio_ci,
+    stratum_label,
+    suppressed_label,
+    variable_label,
+)
+from cohortcalc.reporting.tables import CAC_LEVELS
+
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish_green": "#009E73",
+    "orange": "#E69F00",
+    "reddish_purple": "#CC79A7",
+    "sky_blue": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+ORDERED_FOUR = ("blue", "bluish_green", "orange", "vermillion")
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+COLUMN_WIDTH_IN = 3.5
+_STYLE = {
+    "font.size": 7,
+    "axes.labelsize": 7.5,
+    "axes.titlesize": 8,
+    "xtick.labelsize": 6.5,
+    "ytick.labelsize": 6.5,
+    "legend.fontsize": 6.5,
+    "legend.title_fontsize": 6.5,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.2,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+_CURVE_COLUMNS = {
+    "time", "n_risk", "n_event", "n_competing", "n_censor", "survival", "cif", "std_err",
+    "lower", "upper",
+}  # fmt: skip
+
+
+def palette(n: int) -> list[str]:
+    """``n`` Okabe–Ito colours; four ordered groups get blue → green → orange → vermillion."""
+    if n == 4:
+        return [OKABE_ITO[name] for name in ORDERED_FOUR]
+    if n > len(OKABE_ITO):
+        raise CohortcalcError(f"{n} groups is more than the {len(OKABE_ITO)} palette colours.")
+    return list(OKABE_ITO.values())[:n]
+
+
+def plot_survival(curves: pd.DataFrame, **options: Any) -> Figure:
+    """Kaplan–Meier curves from ``cc.kaplan_meier(...)`` with a number-at-risk table.
+
+    Options: ``by`` (grouping columns; default: every non-estimate column), ``time_unit``
+    ("years"), ``xlabel``, ``ylabel`` ("Survival, %"), ``title``, ``at_risk_times`` (default:
+    the axis ticks), ``ci`` (True: shaded pointwise bands), ``min_cell`` (numbers at risk
+    below it print as "<min_cell"), ``max_time`` (end the curves there, e.g. where few remain
+    at risk; Pocock et al., Lancet 2002;359:1686), ``labels`` (variable display names),
+    ``width`` (inches).
+    """
+    options.setdefault("ylabel", "Survival, %")
+    return _curve_figure(curves, "survival", **options)
+
+
+def plot_cumulative_incidence(curves: pd.DataFrame, **options: Any) -> Figure:
+    """Cumulative-incidence curves from ``cc.cumulative_incidence(...)``, same options as
+    ``plot_survival`` (default ``ylabel`` "Cumulative incidence, %")."""
+    options.setdefault("ylabel", "Cumulative incidence, %")
+    return _curve_figure(curves, "cif", **options)
+
+
+def _groups(curves: pd.DataFrame, by: Sequence[str] | str | None) -> tuple[list[str], list]:
+    if by is None:
+        by = [c for c in curves.columns if c not in _CURVE_COLUMNS]
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in by if c not in curves.columns]
+    if missing:
+        raise CohortcalcError(f"grouping column(s) {missing} not in the curve table.")
+    if not by:
+        return by, [()]
+    keys = list(dict.fromkeys(curves[by].itertuples(index=False, name=None)))
+    if len(by) == 1 and {str(k[0]) for k in keys} <= set(CAC_LEVELS):
+        keys.sort(key=lambda k: CAC_LEVELS.index(str(k[0])))
+    elif all(isinstance(v, bool | np.bool_) for k in keys for v in k):
+        keys.sort(reverse=True)
+    return by, keys
+
+
+def _subset(curves: pd.DataFrame, by: list[str], key: tuple) -> pd.DataFrame:
+    mask = np.ones(len(curves), dtype=bool)
+    for column, value in zip(by, key, strict=True):
+        mask &= (curves[column] == value).to_numpy()
+    return curves.loc[mask].sort_values("time")
+
+
+def at_risk(curve: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+    """Number still under observation at each of ``times``, read off a curve table.
+
+    At t it is n_risk at the last tabulated time before t minus everyone who left then
+    (events, competing events, censored); at or before the first time it is that row's n_risk.
+    """
+    exits = curve["n_event"] + curve["n_censor"] + curve.get("n_competing", 0)
+    remaining = (curve["n_risk"] - exits).to_numpy()
+    position = np.searchsorted(curve["time"].to_numpy(), np.asarray(times), side="left")
+    first = int(curve["n_risk"].iloc[0]) if len(curve) else 0
+    return np.where(position == 0, first, remaining[np.maximum(position - 1, 0)])
+
+
+def _curve_figure(
+    curves: pd.DataFrame,
+    value: str,
+    *,
+    by: Sequence[str] | str | None = None,
+    time_unit: str = "years",
+    xlabel: str | None = None,
+    ylabel: str = "",
+    title: str | None = None,
+    at_risk_times: Sequence[float] | None = None,
+    ci: bool = True,
+    min_cell: int | None = None,
+    max_time: float | None = None,
+    labels: dict[str, str] | None = None,
+    width: float = COLUMN_WIDTH_IN,
+) -> Figure:
+    if value not in curves.columns:
+        raise CohortcalcError(f"curve table has no {value!r} column; columns: {list(curves)}.")
+    by, keys = _groups(curves, by)
+    if max_time is not None:
+        curves = curves.loc[curves["time"] <= max_time]
+    with mpl.rc_context(_STYLE):
+        figure = Figure(figsize=(width, 2.4 + 0.14 * len(keys) + 0.35), layout="constrained")
+        grid = figure.add_gridspec(2, 1, height_ratios=[2.4, 0.14 * len(keys) + 0.35])
+        axes = figure.add_subplot(grid[0])
+        table_axes = figure.add_subplot(grid[1], sharex=axes)
+        colours = palette(len(keys))
+        start = 1.0 if value == "survival" else 0.0
+        names = []
+        for index, key in enumerate(keys):
+            curve = _subset(curves, by, key)
+            name = ", ".join(stratum_label(v) for v in key) or "All"
+            names.append(name)
+            _draw_curve(axes, curve, value, start, colours[index], LINE_STYLES[index % 6], name, ci)
+        horizon = float(max_time if max_time is not None else curves["time"].max())
+        times = _risk_times(horizon, at_risk_times)
+        _style_curve_axes(
+            axes, value, horizon, times, xlabel or f"Time since baseline, {time_unit}"
+        )
+        axes.set_ylabel(ylabel)
+        if title:
+            axes.set_title(title, loc="left")
+        if by:
+            legend_title = ", ".join(variable_label(b, labels) for b in by)
+            legend = axes.legend(title=legend_title, loc="best", handlelength=2.2, framealpha=0.85)
+            legend.get_frame().set_linewidth(0)
+        counts = [at_risk(_subset(curves, by, key), times) for key in keys]
+        _risk_table(table_axes, times, counts, names, colours, min_cell)
+    return figure
+
+
+def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
+    time = np.concatenate([[0.0], curve["time"].to_numpy()])
+    estimate = np.concatenate([[start], curve[value].to_numpy()])
+    axes.step(time, estimate, where="post", color=colour, linestyle=style, label=name)
+    if ci:
+        lower = np.concatenate([[start], curve["lower"].to_numpy()])
+        upper = np.concatenate([[start], curve["upper"].to_numpy()])
+        axes.fill_between(time, lower, upper, step="post", color=colour, alpha=0.15, lw=0)
+
+
+def _risk_times(horizon: float, given: Sequence[float] | None) -> np.ndarray:
+    if given is not None:
+        return np.asarray(sorted(given), dtype=float)
+    ticks = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]).tick_values(0, horizon)
+    return ticks[(ticks >= 0) & (ticks <= horizon)]
+
+
+def _style_curve_axes(axes, value, horizon, times, xlabel) -> None:
+    axes.set_xlim(0, horizon * 1.01)
+    axes.set_xticks(times)
+    axes.tick_params(labelbottom=True)
+    axes.set_xlabel(xlabel)
+    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=""))
+    if value == "cif":
+        top = max(axes.get_ylim()[1], 0.01)
+        axes.set_ylim(0, min(1.0, top))
+    else:
+        axes.set_ylim(max(0.0, min(axes.get_ylim()[0], 0.9)), 1.005)
+    axes.grid(axis="y", linewidth=0.3, alpha=0.5)
+
+
+def _risk_table(axes, times, counts, names, colours, min_cell) -> None:
+    """Numbers at risk, one row per group, each number centred under its time tick."""
+    rows = len(names)
+    for row, (numbers, colour) in enumerate(zip(counts, colours, strict=True)):
+        y = rows - 1 - row
+        for t, n in zip(times, numbers, strict=True):
+            small = min_cell is not None and 0 < n < min_cell
+            text = suppressed_label(min_cell) if small else format_count(n)
+            axes.text(t, y, text, ha="center", va="center", fontsize=6, color=colour)
+    axes.set_ylim(-0.6, rows - 0.4)
+    axes.set_yticks(range(rows - 1, -1, -1), labels=names)
+    for label, colour in zip(axes.get_yticklabels(), colours, strict=True):
+        label.set_color(colour)
+    axes.tick_params(axis="y", length=0, labelsize=6, pad=14)  # clear of the t = 0 numbers
+    axes.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    axes.set_title("Number at risk", loc="left", fontsize=6.5, pad=2)
+
+
+def forest_rows(
+    fits: Mapping[str, Any], term: str, group: str | None = None, unit: float = 1.0
+) -> pd.DataFrame:
+    """One forest-plot row per fit: ``label, group, hr, hr_lower, hr_upper, n, n_events`` read
+    from ``fit.summary.loc[term]`` (raised to ``unit``, e.g. an SD, when given)."""
+    records = []
+    for label, fit in fits.items():
+        if term not in fit.summary.index:
+            raise CohortcalcError(f"{label}: term {term!r} not in {list(fit.summary.index)}.")
+        line = fit.summary.loc[term]
+        records.append(
+            {
+                "label": label,
+                "group": group,
+                "hr": line["hr"] ** unit,
+                "hr_lower": line["hr_lower"] ** unit,
+                "hr_upper": line["hr_upper"] ** unit,
+                "n": getattr(fit, "n", None),
+                "n_events": getattr(fit, "n_events", None),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def forest_plot(
+    rows: pd.DataFrame,
+    *,
+    xlabel: str = "Hazard ratio (95% CI)",
+    estimate_header: str = "HR (95% CI)",
+    title: str | None = None,
+    notes: Mapping[str, str] | None = None,
+    width: float = COLUMN_WIDTH_IN,
+) -> Figure:
+    """A forest plot of ``rows`` (from ``forest_rows``; columns label, hr, hr_lower, hr_upper,
+    optional group): labels, estimates on a log axis with a line at 1, and "HR (95% CI)" text.
+    ``notes`` maps a group to text printed on its header (e.g. "p for interaction = 0.03").
+    """
+    required = {"label", "hr", "hr_lower", "hr_upper"}
+    if not required <= set(rows.columns):
+        raise CohortcalcError(f"forest_plot needs columns {sorted(required)}; got {list(rows)}.")
+    lines = _forest_lines(rows, notes or {})
+    with mpl.rc_context(_STYLE):
+        figure = Figure(figsize=(width, 0.6 + 0.17 * len(lines)), layout="constrained")
+        grid = figure.add_gridspec(1, 3, width_ratios=[1.35, 1.25, 0.95], wspace=0.0)
+        label_axes = figure.add_subplot(grid[0])
+        axes = figure.add_subplot(grid[1], sharey=label_axes)
+        text_axes = figure.add_subplot(grid[2], sharey=label_axes)
+        y = np.arange(len(lines))[::-1]
+        for position, (label, record, is_header) in zip(y, lines, strict=True):
+            weight = "bold" if is_header else "normal"
+            indent = 0.0 if is_header or not label.startswith("  ") else 0.08
+            label_axes.text(indent, position, label.strip(), va="center", fontweight=weight)
+            if record is None:
+                continue
+            axes.plot(
+                [record["hr_lower"], record["hr_upper"]], [position] * 2, color="black", lw=0.9
+            )
+            axes.plot(record["hr"], position, marker="s", ms=3.5, color=OKABE_ITO["blue"])
+            text = format_ratio_ci(record["hr"], record["hr_lower"], record["hr_upper"])
+            text_axes.text(0.05, position, text, va="center")
+        text_axes.text(0.05, len(lines) - 0.2, estimate_header, va="bottom", fontweight="bold")
+        for side in (label_axes, text_axes):
+            side.set_xlim(0, 1)
+            side.set_axis_off()
+        axes.axvline(1.0, color="0.4", lw=0.6, linestyle="--")
+        axes.set_xscale("log")
+        axes.set_ylim(-0.7, len(lines) + 0.3)
+        axes.tick_params(axis="y", left=False, labelleft=False)
+        axes.spines["left"].set_visible(False)
+        axes.set_xlabel(xlabel)
+        _log_ticks(axes, rows)
+        if title:
+            figure.suptitle(title, x=0.02, ha="left", fontsize=8)
+    return figure
+
+
+def _forest_lines(rows: pd.DataFrame, notes: Mapping[str, str]) -> list:
+    lines: list = []
+    group_column = rows["group"] if "group" in rows else pd.Series([None] * len(rows))
+    current = object()
+    for (_, record), group in zip(rows.iterrows(), group_column, strict=True):
+        if group is not None and not pd.isna(group) and group != current:
+            header = f"{group}" + (f" ({notes[group]})" if group in notes else "")
+            lines.append((header, None, True))
+            current = group
+        indent = "  " if group is not None and not pd.isna(group) else ""
+        lines.append((f"{indent}{record['label']}", record, False))
+    return lines
+
+
+def _log_ticks(axes, rows: pd.DataFrame) -> None:
+    low = min(float(rows["hr_lower"].min()), 1.0)
+    high = max(float(rows["hr_upper"].max()), 1.0)
+    candidates = [0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 16, 32, 64]
+    ticks = [t for t in candidates if low / 1.1 <= t <= high * 1.1]
+    while len(ticks) > 5:
+        ticks = ticks[::2] if 1 in ticks[::2] else ticks[1::2]
+    axes.set_xlim(low / 1.15, high * 1.15)
+    axes.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    axes.minorticks_off()
+
+
+def save_figure(
+    figure: Figure, path: str | Path, formats: Sequence[str] = ("png", "pdf", "svg"), dpi: int = 300
+) -> list[Path]:
+    """Write ``figure`` once per format (``path`` without suffix, or with one to write just
+    that format) at ``dpi``; fonts stay text in SVG and embed as TrueType in PDF."""
+    path = Path(path)
+    if path.suffix:
+        formats, path = [path.suffix.lstrip(".")], path.with_suffix("")
+    unknown = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if unknown:
+        raise CohortcalcError(f"{path}: unsupported figure format(s) {unknown}; use png, pdf, svg.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with mpl.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "cohortcalc"}):
+        for fmt in formats:
+            target = path.with_suffix(f".{fmt}")
+            figure.savefig(
+                target, dpi=dpi, format=fmt, bbox_inches="tight", metadata=_metadata(fmt)
+            )
+            written.append(target)
+    return written
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    """No creation dates, so the same figure gives the same file."""
+    if fmt == "pdf":
+        return {"CreationDate": None, "ModDate": None}
+    if fmt == "svg":
+        return {"Date": None}
+    return {}
