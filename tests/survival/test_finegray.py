@@ -20,6 +20,7 @@ import cohortcalc as cc
 from cohortcalc.errors import ModelError, ModelWarning
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.design import build_design
+from cohortcalc.synth import SynthParams, generating_terms
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 MODELS = json.loads((REFERENCE / "finegray_reference.json").read_text())["models"]
@@ -269,3 +270,51 @@ def test_monotone_likelihood_warns_naming_the_term() -> None:
     data = data.assign(separating=separating + np.where(data["status"] == 1, 0.5, 0.0))
     with pytest.warns(ModelWarning, match="separating"):
         cc.finegray(data, "time", "status", 1, ["x1", "separating"])
+
+
+SUBDISTRIBUTION = SynthParams(outcome_model="subdistribution")
+TRUTH_TERMS = [
+    "cac_1_100",
+    "cac_101_400",
+    "cac_gt_400",
+    "ckd",
+    "cac_pos_x_ckd",
+    "age_per_10y",
+    "male",
+    "diabetes",
+    "current_smoker",
+]
+
+
+def _synthetic(n: int, seed: int) -> tuple[cc.FineGrayResult, np.ndarray]:
+    """Fit the generating model of cc.simulate's subdistribution cohort; true log sHRs."""
+    frame = cc.simulate(n, seed, SUBDISTRIBUTION).analysis_frame()
+    data = pl.concat(
+        [generating_terms(frame), frame.select("mi_days", "mi_status")], how="horizontal"
+    )
+    fit = cc.finegray(data, "mi_days", "mi_status", 1, TRUTH_TERMS)
+    ratios = SUBDISTRIBUTION.mi.hazard_ratios
+    return fit, np.log([ratios.get(term, 1.0) for term in TRUTH_TERMS])
+
+
+def test_recovers_the_true_subdistribution_hazard_ratios() -> None:
+    fit, truth = _synthetic(20_000, 7)
+    z = (fit.coef.loc[TRUTH_TERMS].to_numpy() - truth) / fit.summary.loc[TRUTH_TERMS, "se"]
+    assert fit.n_events > 500 and fit.n_competing > 1000
+    assert np.all(np.abs(z) < 2.5), z
+
+
+def test_confidence_intervals_cover_the_truth_95_percent_of_the_time() -> None:
+    # 60 cohorts of 4000 (about 200 MIs each); the five common terms give 300 intervals, whose
+    # coverage must lie within 2.5 binomial SE of 95% (0.918 to 0.982)
+    checked = ["ckd", "age_per_10y", "male", "diabetes", "current_smoker"]
+    rows = [TRUTH_TERMS.index(term) for term in checked]
+    covered = []
+    for seed in range(60):
+        fit, truth = _synthetic(4_000, 1000 + seed)
+        table = fit.summary.loc[checked]
+        hr = np.exp(truth[rows])
+        covered.extend((table["hr_lower"] <= hr) & (hr <= table["hr_upper"]))
+    coverage = float(np.mean(covered))
+    half_width = 2.5 * np.sqrt(0.95 * 0.05 / len(covered))
+    assert abs(coverage - 0.95) < half_width, coverage
