@@ -125,7 +125,7 @@ class Outcome(_Strict):
     status: str
     event_code: int = 1
     competing_code: int | None = None
-    time_unit: str = "years"
+    time_unit: Literal["years", "days"] = "years"
     methods: list[Literal["cox", "finegray"]] = Field(default_factory=lambda: ["cox"], min_length=1)
 
     @model_validator(mode="after")
@@ -286,6 +286,16 @@ def spec_from_text(text: str, source: str = "<spec>", base_dir: Path | None = No
     spec._source = source
     spec._base_dir = base_dir if base_dir is not None else Path.cwd()
     spec._lines = lines
+    return spec
+
+
+def spec_from_dict(data: Any, base_dir: Path | None = None) -> Spec:
+    """Validate a Python mapping into a ``Spec`` (errors name the key path)."""
+    try:
+        spec = Spec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError(_format_errors(exc, {}, "<spec>")) from None
+    spec._base_dir = base_dir if base_dir is not None else Path.cwd()
     return spec
 
 

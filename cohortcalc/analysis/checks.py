@@ -1,0 +1,158 @@
+"""Check a spec against the analysis frame before any model is fitted.
+
+Every problem found is reported at once, each naming the spec line and what to change:
+a column that is not there, an unknown reference level, an outcome without events (overall,
+in an exposure level or in a modifier level), a modifier with a single level.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import polars as pl
+
+from cohortcalc.analysis.spec import Outcome, Spec
+from cohortcalc.errors import SpecError
+
+
+def check_spec_against_frame(spec: Spec, frame: pl.DataFrame) -> None:
+    """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
+    problems = _missing_columns(spec, frame)
+    if not problems:
+        problems = _levels_and_events(spec, frame)
+    if problems:
+        raise SpecError(
+            f"the spec does not match the data ({frame.height} participants after the "
+            "population filters):\n  " + "\n  ".join(problems)
+        )
+
+
+def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Every column the spec names, as (spec location, role, column)."""
+    refs: list[tuple[tuple[str | int, ...], str, str]] = []
+    for i, exposure in enumerate(spec.exposures):
+        refs.append((("exposures", i, "column"), "exposure", exposure.column))
+    for i, outcome in enumerate(spec.outcomes):
+        refs.append((("outcomes", i, "time"), f"time of outcome {outcome.name!r}", outcome.time))
+        refs.append(
+            (("outcomes", i, "status"), f"status of outcome {outcome.name!r}", outcome.status)
+        )
+    for i, adjustment in enumerate(spec.models.adjustment):
+        key = "covariates" if adjustment.covariates is not None else "add"
+        for j, column in enumerate(adjustment.covariates or adjustment.add or []):
+            loc = ("models", "adjustment", i, key, j)
+            refs.append((loc, f"covariate of {adjustment.name!r}", column))
+    for i, modifier in enumerate(spec.effect_modifiers):
+        refs.append((("effect_modifiers", i, "column"), "effect modifier", modifier.column))
+    outputs = spec.outputs
+    if outputs.table_one_by is not None:
+        refs.append((("outputs", "table_one_by"), "Table 1 grouping", outputs.table_one_by))
+    for j, column in enumerate(outputs.table_one_variables or []):
+        refs.append((("outputs", "table_one_variables", j), "Table 1 variable", column))
+    for j, column in enumerate(outputs.figures_by):
+        refs.append((("outputs", "figures_by", j), "figure grouping", column))
+    return refs
+
+
+def _missing_columns(spec: Spec, frame: pl.DataFrame) -> list[str]:
+    problems = []
+    present = frame.columns
+    exposures = {e.column for e in spec.exposures}
+    for loc, role, column in referenced_columns(spec):
+        if column not in present:
+            close = difflib.get_close_matches(column, present, n=3)
+            hint = f" Did you mean {close}?" if close else " Derive it or drop it from the spec."
+            problems.append(f"{spec.where(*loc)}: {role} {column!r} is not a column.{hint}")
+        elif role.startswith("covariate") and column in exposures:
+            problems.append(
+                f"{spec.where(*loc)}: {column!r} is an exposure; remove it from the covariates."
+            )
+    for i, outcome in enumerate(spec.outcomes):
+        for column, what in ((outcome.time, "time"), (outcome.status, "status")):
+            if column in present and not frame.schema[column].is_numeric():
+                problems.append(
+                    f"{spec.where('outcomes', i, what)}: {what} column {column!r} of outcome "
+                    f"{outcome.name!r} is {frame.schema[column]}, not numeric."
+                )
+    for i, exposure in enumerate(spec.exposures):
+        dtype = frame.schema.get(exposure.column)
+        if exposure.kind == "continuous" and dtype is not None and not dtype.is_numeric():
+            problems.append(
+                f"{spec.where('exposures', i, 'kind')}: continuous exposure "
+                f"{exposure.column!r} is {dtype}, not numeric."
+            )
+    return problems
+
+
+def levels_of(frame: pl.DataFrame, column: str) -> list[str]:
+    """Distinct non-null levels of ``column`` as text, in the column's own order when ordered."""
+    series = frame.get_column(column).drop_nulls()
+    if isinstance(series.dtype, pl.Enum):
+        present = set(series.cast(pl.String).unique().to_list())
+        return [level for level in series.dtype.categories.to_list() if level in present]
+    return series.unique().sort().cast(pl.String).to_list()
+
+
+def _event_count(frame: pl.DataFrame, outcome: Outcome, code: int) -> int:
+    return int((frame.get_column(outcome.status) == code).sum())
+
+
+def _levels_and_events(spec: Spec, frame: pl.DataFrame) -> list[str]:
+    problems = []
+    for i, outcome in enumerate(spec.outcomes):
+        where = spec.where("outcomes", i)
+        if _event_count(frame, outcome, outcome.event_code) == 0:
+            problems.append(
+                f"{where}: outcome {outcome.name!r} has no events ({outcome.status} == "
+                f"{outcome.event_code}) in the analysis population."
+            )
+            continue
+        competing = outcome.competing_code
+        fine_gray = "finegray" in outcome.methods and competing is not None
+        if fine_gray and _event_count(frame, outcome, competing or 0) == 0:
+            problems.append(
+                f"{where}: outcome {outcome.name!r} has no competing events "
+                f"({outcome.status} == {competing}); drop 'finegray'."
+            )
+        groups = [e.column for e in spec.exposures if e.kind == "categorical"]
+        groups += [m.column for m in spec.effect_modifiers]
+        for column in groups:
+            problems += _events_by_level(frame, outcome, column, where)
+    problems += _reference_levels(spec, frame)
+    for i, modifier in enumerate(spec.effect_modifiers):
+        if len(levels_of(frame, modifier.column)) < 2:
+            problems.append(
+                f"{spec.where('effect_modifiers', i)}: effect modifier {modifier.column!r} has "
+                "fewer than two levels in the analysis population."
+            )
+    return problems
+
+
+def _events_by_level(frame: pl.DataFrame, outcome: Outcome, column: str, where: str) -> list[str]:
+    counts = (
+        frame.filter(pl.col(column).is_not_null())
+        .group_by(pl.col(column).cast(pl.String))
+        .agg(events=(pl.col(outcome.status) == outcome.event_code).sum())
+    )
+    empty = sorted(counts.filter(pl.col("events") == 0).get_column(column).to_list())
+    if not empty:
+        return []
+    return [
+        f"{where}: outcome {outcome.name!r} has no events where {column} is {empty}; its hazard "
+        "ratio cannot be estimated. Merge levels or restrict the population."
+    ]
+
+
+def _reference_levels(spec: Spec, frame: pl.DataFrame) -> list[str]:
+    problems = []
+    for i, exposure in enumerate(spec.exposures):
+        if exposure.kind != "categorical" or exposure.reference is None:
+            continue
+        levels = levels_of(frame, exposure.column)
+        if exposure.reference not in levels:
+            problems.append(
+                f"{spec.where('exposures', i, 'reference')}: reference level "
+                f"{exposure.reference!r} of {exposure.column!r} is not in the data; levels: "
+                f"{levels}."
+            )
+    return problems

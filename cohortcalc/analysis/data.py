@@ -1,0 +1,138 @@
+"""Load a spec's data source into canonical tables, and derive the analysis frame.
+
+A synthetic source is simulated in memory; a cohort store is read from its Parquet files; raw
+files are ingested with their mapping into a store under the output folder first. Each loader
+also returns what identifies its input for the manifest (hashes, or generator and seed).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cohortcalc.analysis.manifest import sha256_file, sha256_files
+from cohortcalc.analysis.spec import Spec, SyntheticSource
+from cohortcalc.errors import IngestError, SpecError
+from cohortcalc.features import derive
+from cohortcalc.ingest import ingest, read_store
+from cohortcalc.synth import HazardModel, SynthParams, simulate_cohort
+
+TABLES = ("participants", "cac_lesions", "events", "followup")
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """Canonical tables of one cohort and the identity of the input they came from."""
+
+    tables: dict[str, pl.DataFrame]
+    inputs: dict[str, Any]
+
+
+def load_source(spec: Spec, out: Path | None) -> SourceData:
+    """Canonical tables for the spec's ``data`` section (ingesting raw files if need be)."""
+    data = spec.data
+    if data.synthetic is not None:
+        return _synthetic(data.synthetic)
+    if data.store is not None:
+        return read_cohort_store(spec.resolve(data.store), where=spec.where("data", "store"))
+    assert data.raw is not None
+    return _ingest_raw(spec, out)
+
+
+def _synthetic(source: SyntheticSource) -> SourceData:
+    cohort = simulate_cohort(n=source.n, seed=source.seed, params=synth_params(source.params))
+    tables = {name: cohort.tables[name] for name in TABLES}
+    inputs = {
+        "kind": "synthetic",
+        "generator": "cohortcalc.synth.simulate",
+        "n": source.n,
+        "seed": source.seed,
+        "params": source.params,
+    }
+    return SourceData(tables, inputs)
+
+
+def synth_params(params: dict[str, Any]) -> SynthParams | None:
+    """``SynthParams`` from the spec's ``params`` (hazard models given as nested mappings)."""
+    if not params:
+        return None
+    defaults = SynthParams()
+    values = {}
+    for name, value in params.items():
+        if not hasattr(defaults, name):
+            raise SpecError(f"synthetic params: unknown parameter {name!r}.")
+        current = getattr(defaults, name)
+        is_model = isinstance(current, HazardModel) and isinstance(value, dict)
+        values[name] = HazardModel(**{**current.__dict__, **value}) if is_model else value
+    return SynthParams(**values)
+
+
+def read_cohort_store(store: Path, where: str = "") -> SourceData:
+    """Read the canonical tables of a cohort store (written by ``cc.ingest``)."""
+    if not store.is_dir():
+        raise SpecError(
+            f"{where}: cohort store {store} is not a folder; run `cohortcalc ingest` first "
+            "or correct the path (relative paths are read from the spec's folder)."
+        )
+    try:
+        lazy = read_store(store)
+    except IngestError as exc:
+        raise SpecError(f"{where}: {exc}") from exc
+    missing = [name for name in TABLES if name not in lazy]
+    if missing:
+        raise SpecError(f"{where}: cohort store {store} has no table(s) {missing}.")
+    tables = {name: lazy[name].collect() for name in TABLES}
+    files = [store / f"{name}.parquet" for name in TABLES if (store / f"{name}.parquet").exists()]
+    inputs = {"kind": "store", "path": str(store), "sha256": sha256_files(files, root=store)}
+    return SourceData(tables, inputs)
+
+
+def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
+    raw = spec.data.raw
+    assert raw is not None
+    sources = spec.resolve(raw.sources)
+    mapping = _mapping_path(spec, raw.mapping)
+    if not sources.exists() and raw.simulate_if_missing is not None:
+        from cohortcalc.synth import write_study_export
+
+        synthetic = raw.simulate_if_missing
+        write_study_export(sources, n=synthetic.n, seed=synthetic.seed)
+    if not sources.exists():
+        raise SpecError(
+            f"{spec.where('data', 'raw', 'sources')}: raw source folder {sources} does not exist."
+        )
+    store = (out / "cohort_store") if out is not None else Path(tempfile.mkdtemp()) / "store"
+    ingest(sources, mapping=mapping, out=store)
+    loaded = read_cohort_store(store)
+    inputs = {
+        "kind": "raw",
+        "sources": str(sources),
+        "mapping": str(mapping),
+        "mapping_sha256": sha256_file(mapping),
+        "sha256": sha256_files([sources], root=sources),
+        "store": str(store),
+    }
+    return SourceData(loaded.tables, inputs)
+
+
+def _mapping_path(spec: Spec, mapping: str) -> Path:
+    path = spec.resolve(mapping)
+    if not path.is_file():
+        raise SpecError(f"{spec.where('data', 'raw', 'mapping')}: mapping file {path} not found.")
+    return path
+
+
+def derive_frame(spec: Spec, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The analysis frame: participants with every derivable feature and the outcomes."""
+    frame = derive(
+        tables["participants"],
+        lesions=tables["cac_lesions"],
+        events=tables["events"],
+        followup=tables["followup"],
+        **spec.derive,
+    )
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame

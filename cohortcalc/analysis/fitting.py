@@ -1,0 +1,237 @@
+"""The grid of model fits a spec asks for, planned first (for progress) and then run.
+
+For the main analysis and each sensitivity analysis: every outcome x method x exposure x
+adjustment set, overall. For the main analysis also: within each level of every effect
+modifier, and the exposure x modifier interaction test (likelihood ratio for Cox, joint Wald
+for Fine-Gray or when asked). Rows with a missing value in a model's columns are left out of
+that model (available-case); the ``complete_cases`` sensitivity analysis uses one common set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from cohortcalc.analysis.spec import EffectModifier, Exposure, Outcome, Spec
+from cohortcalc.errors import ModelError
+from cohortcalc.survival.cox import cox
+from cohortcalc.survival.finegray import finegray
+from cohortcalc.survival.tests import lrtest
+
+Method = Literal["cox", "finegray"]
+MAIN = "main"
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class FitKey:
+    """Which fit: analysis (``main`` or a sensitivity name), outcome, method, exposure, model,
+    and subgroup (``all`` or ``column=level``)."""
+
+    analysis: str
+    outcome: str
+    method: Method
+    exposure: str
+    model: str
+    subgroup: str = ALL
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fitted model: key, exposure terms, covariates, the result, and (for an ordered
+    categorical exposure) the p for trend from the same model with the ordinal score."""
+
+    key: FitKey
+    exposure_terms: tuple[str, ...]
+    covariates: tuple[str, ...]
+    n_excluded_missing: int
+    result: Any
+    subgroup_value: Any = None
+    p_trend: float | None = None
+
+
+@dataclass(frozen=True)
+class InteractionTest:
+    """The exposure x modifier interaction test of one outcome, method, exposure and model."""
+
+    key: FitKey
+    modifier: str
+    test: Literal["lrt", "wald"]
+    terms: tuple[str, ...]
+    statistic: float
+    df: int
+    p: float
+
+
+@dataclass(frozen=True)
+class Task:
+    """A planned fit (``modifier`` is None) or interaction test (``modifier`` given)."""
+
+    key: FitKey
+    outcome: Outcome
+    exposure: Exposure
+    covariates: tuple[str, ...]
+    subgroup_by: str | None = None
+    modifier: EffectModifier | None = None
+
+
+def exposure_column(exposure: Exposure) -> str:
+    """The column a model uses for an exposure (``<column>_per_sd`` when scaled per SD)."""
+    return f"{exposure.column}_per_sd" if exposure.per_sd else exposure.column
+
+
+def plan(spec: Spec, analyses: list[str]) -> list[Task]:
+    """Every fit and interaction test the spec asks for, in a fixed order."""
+    tasks: list[Task] = []
+    covariate_sets = spec.models.covariate_sets()
+    for analysis in analyses:
+        for outcome in spec.outcomes:
+            for method in outcome.methods:
+                for exposure in spec.exposures:
+                    for model, covariates in covariate_sets.items():
+                        key = FitKey(analysis, outcome.name, method, exposure.column, model)
+                        tasks.append(Task(key, outcome, exposure, tuple(covariates)))
+                        if analysis == MAIN:
+                            tasks += _modifier_tasks(key, outcome, exposure, covariates, spec)
+    return tasks
+
+
+def _modifier_tasks(
+    key: FitKey, outcome: Outcome, exposure: Exposure, covariates: list[str], spec: Spec
+) -> Iterator[Task]:
+    for modifier in spec.effect_modifiers:
+        within = tuple(c for c in covariates if c != modifier.column)
+        yield Task(key, outcome, exposure, within, subgroup_by=modifier.column)
+        yield Task(key, outcome, exposure, tuple(covariates), modifier=modifier)
+
+
+def run_task(
+    task: Task, frame: pl.DataFrame, levels: Mapping[str, list[str]], ties: str
+) -> list[Fit | InteractionTest]:
+    """Run one planned task on the analysis ``frame`` (subgroup tasks fit every level)."""
+    if task.modifier is not None:
+        return [interaction_test(task, frame, levels[task.modifier.column], ties)]
+    if task.subgroup_by is None:
+        return [_fit_with_trend(task.key, frame, task, ties)]
+    column = task.subgroup_by
+    fits: list[Fit | InteractionTest] = []
+    for level in levels[column]:
+        rows = frame.filter(pl.col(column).cast(pl.String) == level)
+        key = FitKey(**{**task.key.__dict__, "subgroup": f"{column}={level}"})
+        fit = _fit_with_trend(key, rows, task, ties)
+        fits.append(replace(fit, subgroup_value=rows.get_column(column)[0]))
+    return fits
+
+
+def trend_column(exposure: Exposure) -> str:
+    """The ordinal-score column of an ordered categorical exposure (0 for the first level)."""
+    return f"{exposure.column}_score"
+
+
+def _fit_with_trend(key: FitKey, frame: pl.DataFrame, task: Task, ties: str) -> Fit:
+    fit = fit_model(key, frame, task.outcome, task.exposure, task.covariates, ties)
+    score = trend_column(task.exposure)
+    if task.exposure.kind != "categorical" or score not in frame.columns:
+        return fit
+    scored = Exposure(column=score, kind="continuous")
+    trend = fit_model(key, frame, task.outcome, scored, task.covariates, ties)
+    return replace(fit, p_trend=float(trend.result.summary.loc[score, "p"]))
+
+
+def fit_model(
+    key: FitKey,
+    frame: pl.DataFrame,
+    outcome: Outcome,
+    exposure: Exposure,
+    covariates: tuple[str, ...],
+    ties: str,
+    extra_terms: tuple[str, ...] = (),
+) -> Fit:
+    """Fit one Cox (cause-specific) or Fine-Gray model on the rows complete for its columns."""
+    terms = [exposure_column(exposure), *covariates, *extra_terms]
+    reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
+    columns = [part for term in terms for part in term.split(":")]
+    needed = list(dict.fromkeys([outcome.time, outcome.status, *columns]))
+    data = frame.select(needed)
+    complete = data.drop_nulls().filter(
+        pl.all_horizontal(
+            [~pl.col(c).is_nan() for c in needed if data.schema[c].is_float()] or [True]
+        )
+    )
+    try:
+        if key.method == "cox":
+            complete = complete.with_columns(
+                (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+            )
+            result = cox(
+                complete,
+                time=outcome.time,
+                event="_event",
+                covariates=terms,
+                ties=ties,
+                reference=reference,
+            )
+        else:
+            result = finegray(
+                complete,
+                time=outcome.time,
+                event=outcome.status,
+                cause=outcome.event_code,
+                covariates=terms,
+                reference=reference,
+            )
+    except ModelError as exc:
+        raise ModelError(f"{_describe(key)}: {exc}") from exc
+    exposure_terms = tuple(
+        t for t in result.summary.index if t == terms[0] or t.startswith(f"{terms[0]}[")
+    )
+    return Fit(key, exposure_terms, covariates, data.height - complete.height, result)
+
+
+def interaction_test(
+    task: Task, frame: pl.DataFrame, modifier_levels: list[str], ties: str
+) -> InteractionTest:
+    """Test exposure x modifier: LRT of Cox fits with/without the products, else joint Wald.
+
+    Both fits use the same rows (complete for every variable of the larger model).
+    """
+    assert task.modifier is not None
+    modifier = task.modifier
+    if len(modifier_levels) < 2:
+        raise ModelError(f"{_describe(task.key)}: {modifier.column!r} has a single level.")
+    product = f"{exposure_column(task.exposure)}:{modifier.column}"
+    base = tuple(dict.fromkeys([*task.covariates, modifier.column]))
+    full = fit_model(task.key, frame, task.outcome, task.exposure, base, ties, (product,))
+    terms = tuple(t for t in full.result.summary.index if ":" in t)
+    use_lrt = modifier.test == "lrt" and task.key.method == "cox"
+    if use_lrt:
+        rows = frame.drop_nulls([task.outcome.time, task.outcome.status, modifier.column])
+        reduced = fit_model(task.key, rows, task.outcome, task.exposure, base, ties)
+        result = lrtest(reduced.result, full.result)
+        statistic, df, p = float(result.statistic), int(result.df), float(result.p)
+    else:
+        statistic, df, p = wald_test(full.result, terms)
+    key = FitKey(**{**task.key.__dict__, "subgroup": f"{modifier.column} interaction"})
+    test: Literal["lrt", "wald"] = "lrt" if use_lrt else "wald"
+    return InteractionTest(key, modifier.column, test, terms, statistic, df, p)
+
+
+def wald_test(result: Any, terms: tuple[str, ...] | list[str]) -> tuple[float, int, float]:
+    """Joint Wald chi-square of ``terms`` = b' V^-1 b, df = len(terms) (e.g. Wald 1943)."""
+    names = list(terms)
+    coef = result.summary.loc[names, "coef"].to_numpy(dtype=float)
+    vcov = result.vcov.loc[names, names].to_numpy(dtype=float)
+    statistic = float(coef @ np.linalg.solve(vcov, coef))
+    return statistic, len(names), float(stats.chi2.sf(statistic, len(names)))
+
+
+def _describe(key: FitKey) -> str:
+    return (
+        f"{key.method} fit of outcome {key.outcome!r} on {key.exposure!r}, {key.model}, "
+        f"analysis {key.analysis!r}, subgroup {key.subgroup!r}"
+    )

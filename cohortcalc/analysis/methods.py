@@ -1,0 +1,162 @@
+"""The methods text of a run, written from the spec and what the run found (N, SDs, tests).
+
+Paragraphs in Markdown; the report renders them. Every default that can change a number
+(ties method, CI type, reference level, competing-risk method, missing-data rule) is stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cohortcalc import __version__
+from cohortcalc.analysis.spec import Spec
+
+
+def methods_paragraphs(
+    spec: Spec, n_analysed: int, per_sd_units: Mapping[str, float], inputs: Mapping[str, object]
+) -> list[str]:
+    """The methods section as a list of Markdown paragraphs."""
+    return [
+        _data(spec, inputs),
+        _population(spec, n_analysed),
+        _exposures(spec, per_sd_units),
+        _outcomes(spec),
+        _models(spec),
+        *([_modifiers(spec)] if spec.effect_modifiers else []),
+        *([_sensitivity(spec)] if spec.sensitivity else []),
+        _reporting(spec),
+    ]
+
+
+def _data(spec: Spec, inputs: Mapping[str, object]) -> str:
+    data = spec.data
+    if data.synthetic is not None:
+        source = (
+            f"the embedded synthetic cohort (cohortcalc.synth; n = {data.synthetic.n:,}, "
+            f"seed {data.synthetic.seed}), a MESA/CRIC-style cohort with known true hazard ratios"
+        )
+    elif data.store is not None:
+        source = f"the cohort store `{data.store}`"
+    else:
+        assert data.raw is not None
+        source = (
+            f"the raw study files in `{data.raw.sources}`, ingested with the mapping "
+            f"`{data.raw.mapping}` (units converted, codes mapped, invalid rows quarantined)"
+        )
+    options = ", ".join(f"{k} = {v}" for k, v in sorted(spec.derive.items()))
+    derived = f" with options {options}" if options else " with the package defaults"
+    return (
+        f"**Data.** The analysis used {source}. Features (Agatston score from lesion-level CT "
+        "data, CAC categories, eGFR by the race-free CKD-EPI 2021 creatinine equation, CKD as "
+        "eGFR < 60 mL/min/1.73 m² or UACR ≥ 30 mg/g, and time-to-event outcomes) were derived "
+        f"by `cohortcalc.derive`{derived}. Input hashes are in `manifest.json` "
+        f"(input kind: {inputs.get('kind')})."
+    )
+
+
+def _population(spec: Spec, n_analysed: int) -> str:
+    if spec.population:
+        criteria = "; ".join(rule.describe() for rule in spec.population)
+        return (
+            f"**Population.** Participants were included if: {criteria}. "
+            f"{n_analysed:,} participants were analysed (see the flow table)."
+        )
+    return f"**Population.** All {n_analysed:,} participants were analysed."
+
+
+def _exposures(spec: Spec, per_sd_units: Mapping[str, float]) -> str:
+    parts = []
+    for exposure in spec.exposures:
+        label = exposure.label or exposure.column
+        if exposure.kind == "categorical":
+            parts.append(f"{label} (`{exposure.column}`; reference level {exposure.reference!r})")
+        elif exposure.per_sd:
+            sd = per_sd_units.get(exposure.column, float("nan"))
+            parts.append(
+                f"{label} (`{exposure.column}`, per standard deviation; SD = {sd:.3f} in the "
+                "main analysis population, used for every analysis)"
+            )
+        else:
+            parts.append(f"{label} (`{exposure.column}`, per unit)")
+    return "**Exposures.** " + "; ".join(parts) + "."
+
+
+def _outcomes(spec: Spec) -> str:
+    parts = []
+    for outcome in spec.outcomes:
+        text = (
+            f"{outcome.label or outcome.name} (time `{outcome.time}` in {outcome.time_unit}; "
+            f"event `{outcome.status}` = {outcome.event_code}"
+        )
+        if outcome.competing_code is not None:
+            text += f"; competing event `{outcome.status}` = {outcome.competing_code}"
+        parts.append(text + ")")
+    return "**Outcomes.** " + "; ".join(parts) + "."
+
+
+def _models(spec: Spec) -> str:
+    sets = spec.models.covariate_sets()
+    adjustment = "; ".join(f"{name}: {', '.join(cov) or 'none'}" for name, cov in sets.items())
+    methods = {m for outcome in spec.outcomes for m in outcome.methods}
+    text = (
+        "**Models.** Hazard ratios (HR) were estimated by Cox proportional hazards regression "
+        f"({spec.models.ties.capitalize()} method for tied times); for outcomes with a "
+        "competing event this is the cause-specific hazard (competing events censored)."
+    )
+    if "finegray" in methods:
+        text += (
+            " Subdistribution hazard ratios (sHR) were estimated by Fine–Gray regression "
+            "(Fine & Gray, JASA 1999) with inverse-probability-of-censoring weights from the "
+            "Kaplan–Meier censoring distribution and the sandwich variance of cmprsk::crr."
+        )
+    return text + (
+        f" Sequential adjustment sets — {adjustment}. 95% confidence intervals are Wald "
+        "intervals on the log scale. Participants with a missing value in a model's "
+        "variables were left out of that model (available-case analysis). The p for trend "
+        "across ordered categories is the Wald p of the category's ordinal score (0, 1, 2, …) "
+        "entered in place of the categories in the same model."
+    )
+
+
+def _modifiers(spec: Spec) -> str:
+    parts = []
+    for modifier in spec.effect_modifiers:
+        test = (
+            "a likelihood-ratio test (Cox) or a joint Wald test (Fine–Gray)"
+            if modifier.test == "lrt"
+            else "a joint Wald test"
+        )
+        parts.append(
+            f"{modifier.label or modifier.column}: models were fitted within each level, and "
+            f"the exposure × {modifier.column} interaction was tested by {test} of the product "
+            "terms, in models that also contain the modifier's main effect"
+        )
+    return "**Effect modification.** " + "; ".join(parts) + "."
+
+
+def _sensitivity(spec: Spec) -> str:
+    parts = []
+    for sensitivity in spec.sensitivity:
+        steps = []
+        if sensitivity.complete_cases:
+            steps.append(
+                "restricted to participants with complete data on every exposure, covariate "
+                "and modifier"
+            )
+        if sensitivity.exclude_first_years is not None:
+            steps.append(
+                f"a landmark analysis at {sensitivity.exclude_first_years:g} year(s): "
+                "participants with an event or censored before the landmark were excluded and "
+                "follow-up was counted from the landmark"
+            )
+        parts.append(f"{sensitivity.label or sensitivity.name} — " + "; ".join(steps))
+    return "**Sensitivity analyses.** " + "; ".join(parts) + "."
+
+
+def _reporting(spec: Spec) -> str:
+    return (
+        f"**Reporting.** Counts from 1 to {spec.small_cell_threshold - 1} are suppressed "
+        f'(shown as "<{spec.small_cell_threshold}"), with complementary suppression of cells '
+        "that would reveal them. Incidence rates are per 1,000 person-years with exact "
+        f"Poisson confidence intervals. Software: cohortcalc {__version__}."
+    )

@@ -1,0 +1,310 @@
+"""Turn a run's fits into the paper's tables (via ``cohortcalc.reporting``), with small-cell
+suppression applied to every table before it leaves the process.
+
+Names: ``flow``, ``table_one``, ``hr_<outcome>_<method>`` (main analysis),
+``hr_<outcome>_<method>_<sensitivity>``, ``hr_<outcome>_<method>_by_<modifier>``,
+``interactions``, and ``estimates`` (every fit and exposure term, long format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_column
+from cohortcalc.analysis.populations import AnalysisFrames
+from cohortcalc.analysis.spec import Exposure, Outcome, Spec
+from cohortcalc.reporting.format import format_count, format_number, format_p, format_ratio_ci
+from cohortcalc.reporting.suppression import suppress_small_cells
+from cohortcalc.reporting.table import CountGrid, Table, values_frame
+from cohortcalc.reporting.table_one import table_one
+from cohortcalc.reporting.tables import hr_table
+
+METHOD_NAMES = {"cox": "Cox (cause-specific HR)", "finegray": "Fine–Gray (subdistribution HR)"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the output steps read: the spec, the main population, the flow, and the fits."""
+
+    spec: Spec
+    frame: pl.DataFrame
+    flow: pl.DataFrame
+    per_sd_units: dict[str, float]
+    fits: tuple[Fit, ...]
+    interactions: tuple[InteractionTest, ...]
+    frames: AnalysisFrames
+
+
+@dataclass(frozen=True)
+class PValue:
+    """A p-value with the test that produced it (reporting prints ``method`` in footnotes)."""
+
+    p: float
+    method: str
+
+
+def labels(spec: Spec) -> dict[str, str]:
+    """Display labels from the spec (exposures, per-SD terms, modifiers)."""
+    out: dict[str, str] = {}
+    for exposure in spec.exposures:
+        if exposure.label:
+            out[exposure.column] = exposure.label
+            out[exposure_column(exposure)] = exposure.label
+    for modifier in spec.effect_modifiers:
+        if modifier.label:
+            out[modifier.column] = modifier.label
+    return out
+
+
+def build_tables(ctx: Context) -> dict[str, Table]:
+    """Every table the spec's ``outputs.tables`` asks for, plus ``estimates``; suppressed."""
+    wanted = ctx.spec.outputs.tables
+    tables: dict[str, Table] = {}
+    if "flow" in wanted:
+        tables["flow"] = flow_table(ctx.flow)
+    if "table_one" in wanted:
+        tables["table_one"] = _table_one(ctx)
+    if "hazard_ratios" in wanted:
+        tables.update(hazard_ratio_tables(ctx))
+    if "interactions" in wanted and ctx.interactions:
+        tables["interactions"] = interaction_table(ctx.interactions)
+    tables["estimates"] = estimates_table(ctx.fits)
+    threshold = ctx.spec.small_cell_threshold
+    if threshold <= 1:
+        return tables
+    return {
+        name: suppress_small_cells(table, threshold) if table.counts is not None else table
+        for name, table in tables.items()
+    }
+
+
+def _table_one(ctx: Context) -> Table:
+    outputs = ctx.spec.outputs
+    categorical = [e.column for e in ctx.spec.exposures if e.kind == "categorical"]
+    by = outputs.table_one_by or (categorical[0] if categorical else None)
+    if by is None:
+        by = ctx.spec.exposures[0].column
+    return table_one(
+        ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec)
+    )
+
+
+def flow_table(flow: pl.DataFrame) -> Table:
+    """The participant flow: each inclusion criterion, participants remaining and excluded."""
+    rows, records, counts, location, margins = [], [], {}, {}, []
+    for i, step in enumerate(flow.iter_rows(named=True)):
+        remaining, excluded = int(step["n_remaining"]), int(step["n_excluded"])
+        rows.append(
+            {
+                "Step": str(step["step"]),
+                "Criterion": step["criterion"],
+                "Participants remaining": format_count(remaining),
+                "Excluded": format_count(excluded) if i else "",
+            }
+        )
+        records.append((i, "Participants remaining", "count", remaining, "flow"))
+        counts[f"remaining_{i}"] = remaining
+        location[f"remaining_{i}"] = (i, "Participants remaining")
+        if i:
+            counts[f"excluded_{i}"] = excluded
+            location[f"excluded_{i}"] = (i, "Excluded")
+            records.append((i, "Excluded", "count", excluded, "flow"))
+            margins.append((f"remaining_{i}", f"excluded_{i}", f"remaining_{i - 1}"))
+    return Table(
+        title="Participant flow",
+        frame=pd.DataFrame(rows),
+        footnotes=("Criteria applied in order; each row counts participants still included.",),
+        values=values_frame(records),
+        counts=CountGrid(counts, location, margins=tuple(margins)),
+    )
+
+
+def _fits_of(ctx: Context, **match: Any) -> list[Fit]:
+    return [f for f in ctx.fits if all(getattr(f.key, k) == v for k, v in match.items())]
+
+
+def _trend(fit: Fit) -> PValue | None:
+    if fit.p_trend is None:
+        return None
+    return PValue(fit.p_trend, "Wald test of the ordinal category score in the same model")
+
+
+def hazard_ratio_tables(ctx: Context) -> dict[str, Table]:
+    """One HR table per analysis x outcome x method, and per effect modifier (main only)."""
+    spec = ctx.spec
+    categorical = [e for e in spec.exposures if e.kind == "categorical"]
+    continuous = [e for e in spec.exposures if e.kind == "continuous" and e.per_sd]
+    if not categorical:
+        return {}
+    exposure, per_sd = categorical[0], (continuous[0] if continuous else None)
+    tables: dict[str, Table] = {}
+    for analysis in ctx.frames.analyses():
+        for outcome in spec.outcomes:
+            frame = ctx.frames.get(analysis, outcome)
+            for method in outcome.methods:
+                base = f"hr_{outcome.name}_{method}"
+                name = base if analysis == MAIN else f"{base}_{analysis}"
+                key = {"analysis": analysis, "outcome": outcome.name, "method": method}
+                tables[name] = _hr(ctx, frame, outcome, exposure, per_sd, key, None)
+                if analysis != MAIN:
+                    continue
+                for modifier in spec.effect_modifiers:
+                    tables[f"{base}_by_{modifier.column}"] = _hr(
+                        ctx, frame, outcome, exposure, per_sd, key, modifier.column
+                    )
+    return tables
+
+
+def _hr(
+    ctx: Context,
+    frame: pl.DataFrame,
+    outcome: Outcome,
+    exposure: Exposure,
+    per_sd: Exposure | None,
+    key: dict[str, str],
+    modifier: str | None,
+) -> Table:
+    def by_model(column: str) -> dict[str, Any]:
+        fits = [
+            f
+            for f in _fits_of(ctx, exposure=column, **key)
+            if (f.key.subgroup == ALL) == (modifier is None)
+            and (modifier is None or f.key.subgroup.startswith(f"{modifier}="))
+        ]
+        out: dict[str, Any] = {}
+        for fit in fits:
+            if modifier is None:
+                out[fit.key.model] = fit
+            else:
+                out.setdefault(fit.key.model, {})[fit.subgroup_value] = fit
+        return out
+
+    fits = by_model(exposure.column)
+    results = _map(fits, lambda f: f.result)
+    trend = _map(fits, _trend) if any(f.p_trend is not None for f in _flat(fits)) else None
+    sd_results = _map(by_model(per_sd.column), lambda f: f.result) if per_sd else None
+    interaction = None
+    if modifier is not None:
+        tests = [
+            t
+            for t in ctx.interactions
+            if t.modifier == modifier
+            and (t.key.analysis, t.key.outcome, t.key.method, t.key.exposure)
+            == (key["analysis"], key["outcome"], key["method"], exposure.column)
+        ]
+        interaction = {t.key.model: PValue(t.p, _test_name(t)) for t in tests} or None
+    kind = "subdistribution hazard ratios" if key["method"] == "finegray" else "hazard ratios"
+    title = f"{outcome.label or outcome.name}: {kind} by {exposure.label or exposure.column}"
+    if key["analysis"] != MAIN:
+        title += f" — {_sensitivity_label(ctx.spec, key['analysis'])}"
+    if modifier is not None:
+        title += f", by {modifier}"
+    return hr_table(
+        frame,
+        models=results,
+        time=outcome.time,
+        event=outcome.status,
+        exposure=exposure.column,
+        cause=outcome.event_code,
+        per_sd=sd_results,
+        per_sd_term=exposure_column(per_sd) if per_sd else "log_cac",
+        per_sd_unit=1.0,
+        modifier=modifier,
+        p_trend=trend,
+        interaction_p=interaction,
+        time_unit=outcome.time_unit,
+        labels=labels(ctx.spec),
+        title=title,
+    )
+
+
+def _flat(fits: dict[str, Any]) -> list[Fit]:
+    return [f for v in fits.values() for f in (v.values() if isinstance(v, dict) else [v])]
+
+
+def _map(fits: dict[str, Any], fn: Any) -> dict[str, Any]:
+    return {
+        model: ({k: fn(f) for k, f in v.items()} if isinstance(v, dict) else fn(v))
+        for model, v in fits.items()
+    }
+
+
+def _sensitivity_label(spec: Spec, name: str) -> str:
+    return next((s.label or s.name for s in spec.sensitivity if s.name == name), name)
+
+
+def _test_name(test: InteractionTest) -> str:
+    if test.test == "lrt":
+        return "likelihood-ratio test of the exposure × modifier product terms"
+    return "joint Wald test of the exposure × modifier product terms"
+
+
+def interaction_table(tests: tuple[InteractionTest, ...]) -> Table:
+    """One row per interaction test: outcome, method, exposure, model, test, chi², df, p."""
+    rows, records = [], []
+    for i, test in enumerate(tests):
+        rows.append(
+            {
+                "Outcome": test.key.outcome,
+                "Method": METHOD_NAMES[test.key.method],
+                "Exposure": test.key.exposure,
+                "Modifier": test.modifier,
+                "Model": test.key.model,
+                "Test": "LRT" if test.test == "lrt" else "Wald",
+                "Chi-square": format_number(test.statistic, 2),
+                "df": str(test.df),
+                "p for interaction": format_p(test.p),
+            }
+        )
+        source = f"{test.key.outcome}/{test.key.method}/{test.key.exposure}/{test.key.model}"
+        records.append((i, "Chi-square", "statistic", test.statistic, source))
+        records.append((i, "p for interaction", "p", test.p, source))
+    return Table(
+        title="Tests of effect modification",
+        frame=pd.DataFrame(rows),
+        footnotes=(
+            "LRT: likelihood-ratio test of Cox models with vs without the exposure × modifier "
+            "product terms; Wald: joint Wald test of the product terms (Fine–Gray).",
+        ),
+        values=values_frame(records),
+    )
+
+
+def estimates_table(fits: tuple[Fit, ...]) -> Table:
+    """Every fit's exposure terms in long format: keys, N, events, HR (95% CI), p."""
+    rows, records, counts, location = [], [], {}, {}
+    for fit in fits:
+        summary, k = fit.result.summary, fit.key
+        for term in fit.exposure_terms:
+            i = len(rows)
+            est = summary.loc[term]
+            rows.append(
+                {
+                    "Analysis": k.analysis,
+                    "Outcome": k.outcome,
+                    "Method": k.method,
+                    "Model": k.model,
+                    "Subgroup": k.subgroup,
+                    "Term": term,
+                    "N": format_count(fit.result.n),
+                    "Events": format_count(fit.result.n_events),
+                    "HR (95% CI)": format_ratio_ci(est["hr"], est["hr_lower"], est["hr_upper"]),
+                    "p": format_p(est["p"]),
+                }
+            )
+            source = f"{k.analysis}/{k.outcome}/{k.method}/{k.model}/{k.subgroup}"
+            for column, quantity in (("HR (95% CI)", "hr"), ("p", "p")):
+                records.append((i, column, quantity, float(est[quantity]), f"{source}:{term}"))
+            counts[f"events_{i}"] = int(fit.result.n_events)
+            location[f"events_{i}"] = (i, "Events")
+    return Table(
+        title="All estimates (exposure terms of every fitted model)",
+        frame=pd.DataFrame(rows),
+        footnotes=("HR: cause-specific hazard ratio (cox) or subdistribution HR (finegray).",),
+        values=values_frame(records),
+        counts=CountGrid(counts, location),
+    )

@@ -1,0 +1,120 @@
+"""The analysis populations: main, per-SD scaling of continuous exposures, and the frames of
+each sensitivity analysis (complete cases; landmark excluding the first years of follow-up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from cohortcalc.analysis.fitting import MAIN, exposure_column, trend_column
+from cohortcalc.analysis.spec import Outcome, Sensitivity, Spec
+from cohortcalc.errors import SpecError
+
+#: Length of one year in each outcome time unit (Julian year of 365.25 days).
+UNITS_PER_YEAR = {"years": 1.0, "days": 365.25}
+
+
+def add_per_sd(frame: pl.DataFrame, spec: Spec) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Add ``<column>_per_sd`` = column / SD for per-SD exposures (SD in the main population).
+
+    The same SD scales every sensitivity and subgroup analysis, so their HRs stay comparable.
+    """
+    scales: dict[str, float] = {}
+    for i, exposure in enumerate(spec.exposures):
+        if not exposure.per_sd:
+            continue
+        sd = frame.get_column(exposure.column).drop_nulls().drop_nans().std()
+        if sd is None or not float(sd) > 0:  # type: ignore[arg-type]
+            raise SpecError(
+                f"{spec.where('exposures', i)}: {exposure.column!r} does not vary in the analysis "
+                "population, so it cannot be scaled per SD."
+            )
+        scales[exposure.column] = float(sd)  # type: ignore[arg-type]
+        frame = frame.with_columns(
+            (pl.col(exposure.column) / float(sd)).alias(exposure_column(exposure))  # type: ignore[arg-type]
+        )
+    return frame, scales
+
+
+def add_trend_scores(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    """Add ``<column>_score`` (0, 1, 2, ... in level order) for ordered categorical exposures.
+
+    Only ordered (Enum) columns get a score, so a p for trend is never computed over an
+    arbitrary (alphabetical) order.
+    """
+    for exposure in spec.exposures:
+        dtype = frame.schema[exposure.column]
+        if exposure.kind == "categorical" and isinstance(dtype, pl.Enum):
+            score = pl.col(exposure.column).to_physical().cast(pl.Float64)
+            frame = frame.with_columns(score.alias(trend_column(exposure)))
+    return frame
+
+
+def model_columns(spec: Spec) -> list[str]:
+    """Every exposure, covariate and modifier column of the spec's models."""
+    columns = [exposure_column(e) for e in spec.exposures]
+    for covariates in spec.models.covariate_sets().values():
+        columns += covariates
+    columns += [m.column for m in spec.effect_modifiers]
+    return list(dict.fromkeys(columns))
+
+
+@dataclass
+class AnalysisFrames:
+    """Frames per (analysis, outcome), built on first use and checked for events."""
+
+    spec: Spec
+    main: pl.DataFrame
+    _cache: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
+
+    def analyses(self) -> list[str]:
+        """``main`` then the sensitivity analyses, in spec order."""
+        return [MAIN, *(s.name for s in self.spec.sensitivity)]
+
+    def get(self, analysis: str, outcome: Outcome) -> pl.DataFrame:
+        """The frame on which ``outcome`` is analysed in ``analysis``."""
+        key = (analysis, outcome.name)
+        if key not in self._cache:
+            self._cache[key] = self._build(analysis, outcome)
+        return self._cache[key]
+
+    def check_all(self) -> None:
+        """Build every sensitivity frame now, so an empty one fails before any fit."""
+        for analysis in self.analyses():
+            for outcome in self.spec.outcomes:
+                self.get(analysis, outcome)
+
+    def _build(self, analysis: str, outcome: Outcome) -> pl.DataFrame:
+        if analysis == MAIN:
+            return self.main
+        index, sensitivity = next(
+            (i, s) for i, s in enumerate(self.spec.sensitivity) if s.name == analysis
+        )
+        frame = _apply_sensitivity(self.main, sensitivity, outcome, model_columns(self.spec))
+        events = int((frame.get_column(outcome.status) == outcome.event_code).sum())
+        if frame.height == 0 or events == 0:
+            raise SpecError(
+                f"{self.spec.where('sensitivity', index)}: sensitivity analysis "
+                f"{sensitivity.name!r} leaves {frame.height} participants and {events} "
+                f"{outcome.name!r} events; loosen it or remove it."
+            )
+        return frame
+
+
+def _apply_sensitivity(
+    frame: pl.DataFrame, sensitivity: Sensitivity, outcome: Outcome, columns: list[str]
+) -> pl.DataFrame:
+    """Complete cases on ``columns``; landmark: keep time > L and restart the clock at L."""
+    if sensitivity.complete_cases:
+        frame = frame.drop_nulls(columns)
+        floats = [c for c in columns if frame.schema[c].is_float()]
+        if floats:
+            frame = frame.filter(pl.all_horizontal([pl.col(c).is_not_nan() for c in floats]))
+    if sensitivity.exclude_first_years is not None:
+        landmark = sensitivity.exclude_first_years * UNITS_PER_YEAR[outcome.time_unit]
+        frame = frame.filter(pl.col(outcome.time) > landmark).with_columns(
+            pl.col(outcome.time) - landmark
+        )
+    return frame

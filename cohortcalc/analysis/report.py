@@ -1,0 +1,160 @@
+"""Write a run to disk: ``tables/``, ``figures/`` (drawn earlier), ``report.html`` (or
+``report.md``) assembling them with the methods text, and ``manifest.json``.
+
+Nothing written here depends on the clock except ``manifest.json`` (timings, start time), so
+the same inputs give byte-identical tables and report.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cohortcalc.analysis.manifest import build_manifest, sha256_file, write_manifest
+from cohortcalc.analysis.methods import methods_paragraphs
+from cohortcalc.analysis.outputs import Context
+from cohortcalc.reporting.export import export_table, render_table
+from cohortcalc.reporting.table import Table
+
+EXTENSIONS = {"csv": "csv", "md": "md", "html": "html", "tex": "tex", "docx": "docx"}
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table.cohortcalc-table { border-collapse: collapse; margin: 1.5em 0; font-size: 0.9em; }
+table.cohortcalc-table caption { font-weight: bold; text-align: left; padding-bottom: 0.4em; }
+table.cohortcalc-table th, table.cohortcalc-table td { padding: 0.2em 0.6em; text-align: right; }
+table.cohortcalc-table th[scope=row], table.cohortcalc-table thead th:first-child
+  { text-align: left; }
+table.cohortcalc-table thead { border-bottom: 1px solid #444; border-top: 2px solid #444; }
+table.cohortcalc-table tfoot td { text-align: left; font-size: 0.85em; color: #555; }
+figure img { max-width: 100%; }
+"""
+
+
+def write_tables(tables: Mapping[str, Table], out: Path, formats: list[str]) -> dict[str, str]:
+    """Export each table in each format to ``out/tables``; return ``{path: sha256}``."""
+    written = {}
+    for name, table in tables.items():
+        for fmt in formats:
+            path = export_table(table, out / "tables" / f"{name}.{EXTENSIONS[fmt]}")
+            written[str(path.relative_to(out))] = sha256_file(path)
+    return written
+
+
+def write_all(
+    ctx: Context,
+    tables: Mapping[str, Table],
+    figures: Mapping[str, tuple[Path, ...]],
+    out: Path | None,
+    inputs: Mapping[str, Any],
+    timings: Mapping[str, float],
+    started: str,
+) -> tuple[Path | None, dict[str, Any]]:
+    """Write tables, report and manifest under ``out`` (manifest only in memory if None)."""
+    clock = time.perf_counter()
+    outputs: dict[str, str] = {}
+    report_path = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        outputs.update(write_tables(tables, out, list(ctx.spec.outputs.table_formats)))
+        for paths in figures.values():
+            outputs.update({str(p.relative_to(out)): sha256_file(p) for p in paths})
+        report_path = write_report(ctx, tables, figures, out, inputs)
+        outputs[report_path.name] = sha256_file(report_path)
+    all_timings = {**timings, "report": time.perf_counter() - clock}
+    all_timings["total"] = sum(all_timings.values())
+    manifest = build_manifest(ctx.spec, inputs, all_timings, outputs, started)
+    if out is not None:
+        write_manifest(manifest, out / "manifest.json")
+    return report_path, manifest
+
+
+def _sections(
+    ctx: Context, tables: Mapping[str, Table], figures: Mapping[str, tuple[Path, ...]]
+) -> list[tuple[str, list[str], list[str]]]:
+    """(heading, table names, figure names) in reading order."""
+    names = list(tables)
+    hr = [n for n in names if n.startswith("hr_")]
+    return [
+        ("Participants", [n for n in ("flow", "table_one") if n in tables], []),
+        ("Hazard ratios", [n for n in hr if "_by_" not in n and _is_main(ctx, n)], []),
+        ("Effect modification", [n for n in hr if "_by_" in n] + _if("interactions", tables), []),
+        ("Sensitivity analyses", [n for n in hr if not _is_main(ctx, n)], []),
+        ("Figures", [], list(figures)),
+        ("All estimates", _if("estimates", tables), []),
+    ]
+
+
+def _if(name: str, tables: Mapping[str, Table]) -> list[str]:
+    return [name] if name in tables else []
+
+
+def _is_main(ctx: Context, name: str) -> bool:
+    return not any(name.endswith(f"_{s.name}") for s in ctx.spec.sensitivity)
+
+
+def write_report(
+    ctx: Context,
+    tables: Mapping[str, Table],
+    figures: Mapping[str, tuple[Path, ...]],
+    out: Path,
+    inputs: Mapping[str, Any],
+) -> Path:
+    """``report.html`` or ``report.md``: title, methods, then every table and figure."""
+    spec = ctx.spec
+    methods = methods_paragraphs(spec, ctx.frame.height, ctx.per_sd_units, inputs)
+    sections = _sections(ctx, tables, figures)
+    if spec.outputs.report == "md":
+        lines = [f"# {spec.title}", "", *([spec.description, ""] if spec.description else [])]
+        lines += ["## Methods", ""] + [p + "\n" for p in methods]
+        for heading, table_names, figure_names in sections:
+            if not (table_names or figure_names):
+                continue
+            lines += [f"## {heading}", ""]
+            lines += [render_table(tables[n], "markdown") for n in table_names]
+            lines += [f"![{n}]({_image(figures[n], out)})\n" for n in figure_names]
+        path = out / "report.md"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
+    body = [f"<h1>{html.escape(spec.title)}</h1>"]
+    if spec.description:
+        body.append(f"<p>{html.escape(spec.description)}</p>")
+    body += ["<h2>Methods</h2>"] + [f"<p>{_inline(p)}</p>" for p in methods]
+    for heading, table_names, figure_names in sections:
+        if not (table_names or figure_names):
+            continue
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body += [render_table(tables[n], "html") for n in table_names]
+        body += [
+            f'<figure><img src="{_image(figures[n], out)}" alt="{html.escape(n)}">'
+            f"<figcaption>{html.escape(n)}</figcaption></figure>"
+            for n in figure_names
+        ]
+    document = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(spec.title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+    path = out / "report.html"
+    path.write_text(document, encoding="utf-8")
+    return path
+
+
+def _image(paths: tuple[Path, ...], out: Path) -> str:
+    """The figure file the report shows: PNG if written, else SVG, else the first."""
+    for suffix in (".png", ".svg"):
+        for path in paths:
+            if path.suffix == suffix:
+                return str(path.relative_to(out))
+    return str(paths[0].relative_to(out))
+
+
+def _inline(markdown: str) -> str:
+    """Markdown ``**bold**`` and ```code``` inside one paragraph, as escaped HTML."""
+    text = html.escape(markdown)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)

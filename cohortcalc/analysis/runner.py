@@ -1,0 +1,210 @@
+"""``run(spec, out=...)``: data -> derive -> check -> fit -> tables -> figures -> report.
+
+Progress is reported through an optional callback (the CLI draws it); nothing here prints.
+The same spec and inputs give identical tables: every step is deterministic and timings live
+only in the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import pandas as pd
+import polars as pl
+
+from cohortcalc.analysis import outputs, report
+from cohortcalc.analysis.checks import check_spec_against_frame, levels_of
+from cohortcalc.analysis.data import derive_frame, load_source
+from cohortcalc.analysis.filters import apply_population
+from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, plan, run_task
+from cohortcalc.analysis.populations import AnalysisFrames, add_per_sd, add_trend_scores
+from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
+from cohortcalc.errors import SpecError
+
+STEPS: tuple[tuple[str, str], ...] = (
+    ("data", "Load data"),
+    ("derive", "Derive features"),
+    ("check", "Check the spec against the data"),
+    ("fit", "Fit models"),
+    ("tables", "Build tables"),
+    ("figures", "Draw figures"),
+    ("report", "Write report and manifest"),
+)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress report: a step starts, advances (``completed`` of ``total``), or ends."""
+
+    step: str
+    label: str
+    index: int
+    steps: int
+    status: Literal["start", "advance", "done"]
+    completed: int = 0
+    total: int = 0
+    elapsed: float = 0.0
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything a run produced. ``fits`` and ``interactions`` hold the fitted results;
+    ``tables`` the paper tables by name; ``figures`` the written figure files by name."""
+
+    spec: Spec
+    frame: pl.DataFrame
+    flow: pl.DataFrame
+    per_sd_units: Mapping[str, float]
+    fits: tuple[Fit, ...]
+    interactions: tuple[InteractionTest, ...]
+    tables: Mapping[str, Any]
+    figures: Mapping[str, tuple[Path, ...]]
+    manifest: Mapping[str, Any]
+    out: Path | None
+    report: Path | None
+
+    def fit(
+        self,
+        outcome: str,
+        method: str = "cox",
+        exposure: str | None = None,
+        model: str | None = None,
+        analysis: str = MAIN,
+        subgroup: str = ALL,
+    ) -> Fit:
+        """The one fit matching the arguments (default: first exposure, last model)."""
+        exposure = exposure or self.spec.exposures[0].column
+        model = model or self.spec.models.adjustment[-1].name
+        for fit in self.fits:
+            k = fit.key
+            if (k.analysis, k.outcome, k.method, k.exposure, k.model, k.subgroup) == (
+                analysis, outcome, method, exposure, model, subgroup,
+            ):  # fmt: skip
+                return fit
+        raise KeyError(f"no fit for {analysis}/{outcome}/{method}/{exposure}/{model}/{subgroup}")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per fit and exposure term: keys, N, events and HR (95% CI), p."""
+        rows = []
+        for fit in self.fits:
+            summary = fit.result.summary
+            for term in fit.exposure_terms:
+                rows.append(
+                    {
+                        **fit.key.__dict__,
+                        "term": term,
+                        "n": fit.result.n,
+                        "n_events": fit.result.n_events,
+                        **summary.loc[term, ["hr", "hr_lower", "hr_upper", "p"]].to_dict(),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+@dataclass
+class _Clock:
+    """Times each step and forwards progress events to the callback."""
+
+    callback: ProgressCallback | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def emit(self, step: str, status: Literal["start", "advance", "done"], **kw: Any) -> None:
+        if self.callback is None:
+            return
+        index = next(i for i, (name, _) in enumerate(STEPS, 1) if name == step)
+        label = STEPS[index - 1][1]
+        self.callback(ProgressEvent(step, label, index, len(STEPS), status, **kw))
+
+    @contextmanager
+    def step(self, name: str, total: int = 0) -> Iterator[Callable[[int], None]]:
+        start = time.perf_counter()
+        self.emit(name, "start", total=total)
+
+        def advance(completed: int) -> None:
+            elapsed = time.perf_counter() - start
+            self.emit(name, "advance", completed=completed, total=total, elapsed=elapsed)
+
+        yield advance
+        self.timings[name] = time.perf_counter() - start
+        self.emit(name, "done", completed=total, total=total, elapsed=self.timings[name])
+
+
+def as_spec(spec: Spec | str | Path | Mapping[str, Any]) -> Spec:
+    """A ``Spec`` from a spec object, a path to a YAML file, or a dict."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, str | Path):
+        return load_spec(spec)
+    if isinstance(spec, Mapping):
+        return spec_from_dict(spec)
+    raise SpecError(f"cannot run a {type(spec).__name__}; give a Spec, a YAML path or a dict.")
+
+
+def run(
+    spec: Spec | str | Path | Mapping[str, Any],
+    out: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Run a scripted analysis; with ``out``, write tables, figures, report and manifest there.
+
+    ``progress`` receives a ``ProgressEvent`` at the start and end of each step of ``STEPS``
+    and after each model fit.
+    """
+    spec = as_spec(spec)
+    out_dir = Path(out) if out is not None else None
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    clock = _Clock(progress)
+    with clock.step("data"):
+        source = load_source(spec, out_dir)
+    with clock.step("derive"):
+        derived = derive_frame(spec, source.tables)
+    with clock.step("check"):
+        population, flow = apply_population(derived, spec)
+        check_spec_against_frame(spec, population)
+        population, per_sd_units = add_per_sd(add_trend_scores(population, spec), spec)
+        frames = AnalysisFrames(spec, population)
+        frames.check_all()
+        levels = {m.column: levels_of(population, m.column) for m in spec.effect_modifiers}
+    tasks = plan(spec, frames.analyses())
+    fits: list[Fit] = []
+    interactions: list[InteractionTest] = []
+    with clock.step("fit", total=len(tasks)) as advance:
+        for done, task in enumerate(tasks, 1):
+            frame = frames.get(task.key.analysis, task.outcome)
+            for item in run_task(task, frame, levels, spec.models.ties):
+                (interactions if isinstance(item, InteractionTest) else fits).append(item)
+            advance(done)
+    context = outputs.Context(
+        spec, population, flow, per_sd_units, tuple(fits), tuple(interactions), frames
+    )
+    with clock.step("tables"):
+        tables = outputs.build_tables(context)
+    with clock.step("figures"):
+        figures: dict[str, tuple[Path, ...]] = {}
+    with clock.step("report"):
+        report_path, manifest = report.write_all(
+            context, tables, figures, out_dir, source.inputs, clock.timings, started
+        )
+    return AnalysisResult(
+        spec=spec,
+        frame=population,
+        flow=flow,
+        per_sd_units=MappingProxyType(per_sd_units),
+        fits=tuple(fits),
+        interactions=tuple(interactions),
+        tables=MappingProxyType(tables),
+        figures=MappingProxyType(figures),
+        manifest=MappingProxyType(manifest),
+        out=out_dir,
+        report=report_path,
+    )
