@@ -65,26 +65,31 @@ def _event_counts(
     strata: str | None,
     codes: list[Any],
 ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-    """Per stratum: at-risk counts (times × groups) and event counts per code (times × groups)."""
+    """Per stratum: at-risk counts (times × groups) and event counts per code (times × groups).
+
+    One Polars group-by over (stratum, time, group); the dense arrays are built from its rows.
+    """
+    keys = [strata] if strata else []
+    table = data.group_by([*keys, time, group]).agg(
+        pl.len().alias("__n"),
+        *[(pl.col("__e") == code).sum().alias(f"__c{i}") for i, code in enumerate(codes)],
+    )
     mapping = {level: i for i, level in enumerate(levels)}
-    data = data.with_columns(
+    table = table.with_columns(
         pl.col(group).replace_strict(mapping, return_dtype=pl.Int64).alias("__g")
     )
-    parts = data.partition_by(strata, maintain_order=False) if strata else [data]
     out = []
-    for part in parts:
+    for part in table.partition_by(strata, maintain_order=False) if strata else [table]:
         times, time_index = np.unique(part[time].to_numpy(), return_inverse=True)
         cells = time_index * len(levels) + part["__g"].to_numpy()
         size = times.size * len(levels)
-        exits = np.bincount(cells, minlength=size).reshape(times.size, len(levels))
-        at_risk = np.cumsum(exits[::-1], axis=0)[::-1]
-        events = [
-            np.bincount(cells, weights=(part["__e"] == code).to_numpy(), minlength=size).reshape(
-                times.size, len(levels)
-            )
-            for code in codes
+        columns = ["__n", *[f"__c{i}" for i in range(len(codes))]]
+        dense = [
+            np.bincount(cells, weights=part[c].to_numpy(), minlength=size).reshape(times.size, -1)
+            for c in columns
         ]
-        out.append((at_risk.astype(float), events))
+        at_risk = np.cumsum(dense[0][::-1], axis=0)[::-1]
+        out.append((at_risk, dense[1:]))
     return out
 
 

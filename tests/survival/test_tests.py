@@ -100,6 +100,18 @@ def test_lrtest_reproduces_anova_from_the_log_likelihoods() -> None:
         assert result.df == R["lrtest_lung_df"]
 
 
+def test_lrtest_on_cox_fits_matches_anova_coxph() -> None:
+    small = cc.cox(LUNG, "time", "status", ["age"])
+    large = cc.cox(pl.from_pandas(LUNG), "time", "status", ["age", "sex"])
+    result = cc.lrtest(small, large)
+    close(result.statistic, "lrtest_lung_chisq", rtol=1e-8)
+    close(result.p, "lrtest_lung_p", rtol=1e-8)
+    assert result.df == 1
+    fewer_rows = cc.cox(ECOG, "time", "status", ["age", "sex"])
+    with pytest.raises(ModelError, match="not on the same data: n = 228 vs 227"):
+        cc.lrtest(small, fewer_rows)
+
+
 def test_lrtest_refuses_fits_that_are_not_nested() -> None:
     small = _Fit(-750.0, ("age",))
     with pytest.raises(ModelError, match="not on the same data"):
