@@ -72,10 +72,13 @@ def _method_note(fits: list[Any]) -> list[str]:
         )
     levels = sorted({confidence_level(fit) for fit in fits})
     level_text = "/".join(f"{100 * lv:g}%" for lv in levels)
-    robust = any(getattr(fit, "cluster", None) for fit in fits)
-    se_text = "cluster-robust (sandwich) SE" if robust else "model-based SE"
+    cox_fits = [fit for fit in fits if not hasattr(fit, "n_competing")]
+    robust = any(getattr(fit, "robust", False) or getattr(fit, "cluster", None) for fit in cox_fits)
+    se_text = ""
+    if cox_fits:
+        se_text = "; Cox SEs " + ("cluster-robust (sandwich)" if robust else "model-based")
     notes.append(
-        f"{level_text} CIs of hazard ratios are Wald intervals, exp(coef ± z·SE), {se_text}."
+        f"{level_text} CIs of hazard ratios are Wald intervals, exp(coef ± z·SE){se_text}."
     )
     return notes
 

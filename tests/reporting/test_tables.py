@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import cohortcalc as cc
 from cohortcalc.errors import CohortcalcError, ModelError
 from cohortcalc.reporting.format import REFERENCE_LABEL, format_count, format_ratio_ci
 from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
@@ -151,3 +152,52 @@ def test_every_printed_cell_has_a_traced_value(cohort, fake_models):
         for column in table.frame.columns[1:]:
             if table.cell(row, column):
                 assert (row, column) in traced, (row, column)
+
+
+@pytest.fixture(scope="module")
+def real_fits(cohort):
+    """Sequential Cox models, a Fine–Gray model and a per-SD fit (cc.cox, cc.finegray)."""
+    data = cohort.with_columns(
+        mi=(pl.col("mi_status") == 1).cast(pl.Int64),
+        log_cac_sd=(pl.col("log_cac") - pl.col("log_cac").mean()) / pl.col("log_cac").std(),
+    )
+    model1 = ["cac_category", "age", "sex"]
+    model2 = [*model1, "diabetes", "sbp"]
+    reference = {"cac_category": "0"}
+    return {
+        "data": data,
+        "Model 1": cc.cox(data, "mi_years", "mi", model1, reference=reference),
+        "Model 2": cc.cox(data, "mi_years", "mi", model2, reference=reference),
+        "Fine–Gray": cc.finegray(data, "mi_years", "mi_status", 1, model2, reference=reference),
+        "sd": cc.cox(data, "mi_years", "mi", ["log_cac_sd", "age", "sex"]),
+        "trend": cc.trend_test(data, "mi_years", "mi", "cac_category"),
+    }
+
+
+def test_real_cox_and_fine_gray_fits_trace_exactly(real_fits):
+    models = {name: real_fits[name] for name in ("Model 1", "Model 2", "Fine–Gray")}
+    table = hr_table(
+        real_fits["data"], models=models, time="mi_years", event="mi_status",
+        per_sd={"Model 1": real_fits["sd"]}, per_sd_term="log_cac_sd", per_sd_unit=1.0,
+        p_trend={"Model 1": real_fits["trend"]},
+    )  # fmt: skip
+    columns = {"Model 1": HR1, "Model 2": HR2, "Fine–Gray": "Fine–Gray sHR (95% CI)"}
+    for name, column in columns.items():
+        summary = real_fits[name].summary
+        for row, level in enumerate(LEVELS[1:], start=1):
+            line = summary.loc[f"cac_category[{level}]"]
+            traced = table.trace(row, column).set_index("quantity")["value"]
+            assert traced["hr"] == line["hr"] and traced["hr_lower"] == line["hr_lower"]
+            assert table.cell(row, column) == format_ratio_ci(
+                line["hr"], line["hr_lower"], line["hr_upper"]
+            )
+    sd_line = real_fits["sd"].summary.loc["log_cac_sd"]
+    assert table.cell(5, HR1) == format_ratio_ci(
+        sd_line["hr"], sd_line["hr_lower"], sd_line["hr_upper"]
+    )
+    assert table.trace(4, HR1)["value"].item() == real_fits["trend"].p
+    notes = " ".join(table.footnotes)
+    assert "Efron" in notes and "subdistribution" in notes and "Log-rank test for trend" in notes
+    assert "Model 2: adjusted for age, sex, diabetes, systolic blood pressure." in notes
+    events = table.values.query("quantity == 'events'")["value"].sum()
+    assert events == real_fits["Model 1"].n_events  # the table counts what the model counts
