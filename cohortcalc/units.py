@@ -33,9 +33,9 @@ CONVERSIONS: tuple[UnitConversion, ...] = (
     UnitConversion("calcium", "mEq/L", "mg/dL", 2.004, f"Ca2+ valence 2, 40.08/2; {_IUPAC}"),
     UnitConversion("phosphate", "mmol/L", "mg/dL", 3.097, f"as P, 30.97 g/mol; {_IUPAC}"),
     UnitConversion(
-        "creatinine", "µmol/L", "mg/dL", 1 / 88.42, f"molar mass 113.12 g/mol, 88.42; {_TIETZ}"
+        "creatinine", "µmol/L", "mg/dL", 1 / 88.40, f"C4H7N3O 113.12 g/mol: 88.40; {_TIETZ}"
     ),
-    UnitConversion("creatinine", "mmol/L", "mg/dL", 1000 / 88.42, f"1000 µmol/L; {_TIETZ}"),
+    UnitConversion("creatinine", "mmol/L", "mg/dL", 1000 / 88.40, f"1000 µmol/L; {_TIETZ}"),
     UnitConversion(
         "cystatin_c", "nmol/L", "mg/L", 0.01334, "molar mass 13,343 g/mol (UniProt P01034)"
     ),

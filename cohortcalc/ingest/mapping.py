@@ -16,8 +16,14 @@ Example (every key is documented in ``cohortcalc/ingest/mappings/synthetic_study
           serum_calcium: {column: CA, unit_column: CA_UNIT}
           serum_creatinine: {column: CREAT, unit_by: {column: CENTER, units: {A: umol/L}}}
           baseline_date: {column: VISIT, date_format: "%d/%m/%Y"}
+      - file: labs.dta              # more columns of the same table, one row per key
+        table: participants
+        role: columns               # joined on the table's key; default role: rows
+        columns: {participant_id: SUBJID, serum_phosphate: PHOS}
 
-Errors name the key and its line in the mapping file.
+Sources with ``role: rows`` (the default) are stacked; ``role: columns`` sources add
+variables to those rows by the table's primary key. Errors name the key and its line in the
+mapping file.
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ class SourceSpec(BaseModel):
 
     file: str
     table: str
+    role: Literal["rows", "columns"] = "rows"
     format: FileFormat | None = None
     encoding: str | None = None
     delimiter: str | None = None
@@ -189,12 +196,35 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     for index, source in enumerate(mapping.sources):
         try:
             check_source(source, dictionary)
+            check_table_coverage(mapping, source, dictionary)
         except (ValueError, DictionaryError) as err:
             loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
             raise IngestError(
                 f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
             ) from err
     return mapping
+
+
+def check_table_coverage(mapping: Mapping, source: SourceSpec, dictionary: DataDictionary) -> None:
+    """The source's table gets rows, its required variables and unique file names."""
+    table = dictionary.table(source.table)
+    siblings = [s for s in mapping.sources if s.table == source.table]
+    if [s.file for s in mapping.sources].count(source.file) > 1:
+        raise _KeyedError(f"{source.file!r} is mapped twice; map each file once", "file")
+    if not any(s.role == "rows" for s in siblings):
+        raise _KeyedError(f"no source of {source.table} has role: rows", "role")
+    provided = {n for s in siblings for n in (*s.columns, *s.constants)}
+    absent = [v.name for v in table.variables if v.required and v.name not in provided]
+    if absent:
+        raise _KeyedError(f"required variable(s) {absent} of {source.table} are not mapped")
+    if source.role == "columns":
+        missing_key = [k for k in table.key_columns if k not in source.columns]
+        if missing_key:
+            raise _KeyedError(f"a role: columns source must map the key {missing_key}", "role")
+        others = {n for s in siblings if s is not source for n in (*s.columns, *s.constants)}
+        shared = sorted((set(source.columns) & others) - set(table.key_columns))
+        if shared:
+            raise _KeyedError(f"variable(s) {shared} are also mapped by another source", "columns")
 
 
 class _KeyedError(ValueError):
@@ -218,10 +248,6 @@ def check_source(source: SourceSpec, dictionary: DataDictionary) -> None:
                 where,
                 name,
             )
-    provided = set(source.columns) | set(source.constants)
-    absent = [v.name for v in table.variables if v.required and v.name not in provided]
-    if absent:
-        raise _KeyedError(f"required variable(s) {absent} of {source.table} are not mapped")
     for name, spec in source.columns.items():
         assert isinstance(spec, ColumnSpec)
         var = table.variable(name)

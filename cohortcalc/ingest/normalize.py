@@ -63,7 +63,7 @@ def reason_list(flags: list[str]) -> pl.Expr:
 def normalize_source(
     raw: pl.LazyFrame, source: SourceSpec, mapping: Mapping, table: Table, file_label: str
 ) -> pl.LazyFrame:
-    """The source's rows in canonical names, types and units, with ``_reasons`` per row."""
+    """The source's mapped columns in canonical names, types and units, with reason flags."""
     schema = raw.collect_schema()
     _check_columns_present(schema, source, file_label)
     values: list[pl.Expr] = []
@@ -78,7 +78,7 @@ def normalize_source(
         elif var.name in source.constants:
             value = pl.lit(source.constants[var.name])
         else:
-            value = pl.lit(None)
+            continue
         values.append(value.cast(POLARS_TYPES[var.type]).alias(var.name))
     flags = {FLAG + reason: cond for cond, reason in reasons}
     return raw.select(
@@ -145,9 +145,9 @@ def _is_number(code: Scalar) -> bool:
 
 
 def _as_code_text(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Codes as text: numeric 1.0 and 1 both become "1"."""
+    """Codes as text: numeric 1.0 and 1, and the texts "1.0" and "1", all become "1"."""
     if dtype == pl.String:
-        return raw
+        return raw.str.replace(r"^(-?\d+)\.0+$", "${1}")
     if dtype.is_float():
         integral = raw == raw.floor()
         return pl.when(integral).then(raw.cast(pl.Int64).cast(pl.String)).otherwise(raw.cast(str))

@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as AnyMapping
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
 import cohortcalc
-from cohortcalc.dictionary import DataDictionary, Table, load_dictionary
+from cohortcalc.dictionary import DataDictionary, load_dictionary
 from cohortcalc.errors import IngestError
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping
 from cohortcalc.ingest.normalize import (
-    FLAG,
-    SOURCE_FILE,
-    any_flag,
     first_parse_failure,
-    flag_columns,
     normalize_source,
-    reason_list,
 )
 from cohortcalc.ingest.readers import SOURCE_ROW, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import (
-    QUARANTINE_DIR,
     commit_store,
     new_staging_dir,
     sha256_of,
     write_reports,
 )
+from cohortcalc.ingest.tables import Outcome, StagedSource, build_table
 
 Progress = Callable[[str, int, int], None]
 SourcesArg = str | Path | Iterable[str | Path] | AnyMapping[str, str | Path] | None
@@ -107,27 +104,61 @@ def _ingest_into(
     scratch.mkdir()
     tables = sorted({s.table for s in spec.sources}, key=_table_rank)
     total = len(paths) + len(tables)
-    records: list[SourceRecord] = []
-    staged: dict[str, list[Path]] = {t: [] for t in tables}
+    read: dict[str, SourceRecord] = {}
+    staged: dict[str, list[StagedSource]] = {t: [] for t in tables}
     for index, (source, path) in enumerate(zip(spec.sources, paths, strict=True)):
         progress(f"reading {path.name}", index, total)
-        record, staged_file = _stage_source(spec, source, path, dictionary, scratch, index)
-        records.append(record)
-        staged[source.table].append(staged_file)
+        read[path.name], staged_file = _stage_source(spec, source, path, dictionary, scratch, index)
+        staged[source.table].append(StagedSource(source, path.name, staged_file))
     counts: dict[str, TableCounts] = {}
+    records: list[SourceRecord] = []
     for step, table in enumerate(tables, start=len(paths)):
         progress(f"validating {table}", step, total)
-        counts[table] = _validate_table(table, staged[table], spec, dictionary, staging)
+        outcome = build_table(table, staged[table], dictionary, staging, spec.on_row_error)
+        table_records = [
+            replace(
+                read[s.label],
+                rows_accepted=outcome.accepted.get(s.label, 0),
+                rows_quarantined=outcome.quarantined.get(s.label, 0),
+                reasons=outcome.reasons.get(s.label, {}),
+            )
+            for s in staged[table]
+        ]
+        records += table_records
+        counts[table] = _table_counts(table, table_records, outcome, dictionary, staging)
     progress("done", total, total)
     shutil.rmtree(scratch)
+    order = {s.file: i for i, s in enumerate(spec.sources)}
     return IngestReport(
         out=out,
         study=spec.study,
-        sources=tuple(records),
+        sources=tuple(sorted(records, key=lambda r: order[Path(r.path).name])),
         tables=counts,
         mapping_version=spec.mapping_version,
         dictionary_version=dictionary.version,
         package_version=cohortcalc.__version__,
+    )
+
+
+def _table_counts(
+    name: str,
+    records: list[SourceRecord],
+    outcome: Outcome,
+    dictionary: DataDictionary,
+    staging: Path,
+) -> TableCounts:
+    reasons: Counter[str] = Counter()
+    for record in records:
+        reasons.update(record.reasons)
+    row_sources = [r for r in records if r.role == "rows"]
+    accepted = pl.scan_parquet(staging / f"{name}.parquet")
+    return TableCounts(
+        table=name,
+        rows_read=sum(r.rows_read for r in row_sources),
+        rows_written=outcome.rows_written,
+        rows_quarantined=sum(r.rows_quarantined for r in row_sources),
+        reasons=dict(sorted(reasons.items())),
+        soft_range=checks.soft_range_counts(dictionary.table(name), accepted),
     )
 
 
@@ -162,6 +193,7 @@ def _stage_source(
     record = SourceRecord(
         path=str(path),
         table=source.table,
+        role=source.role,
         format=info.format,
         sha256=sha256_of(path),
         rows_read=rows,
@@ -194,83 +226,4 @@ def _raise_on_parse_failure(
         f"{path}: column {column!r} (-> {source.table}.{canonical}), row {row}: value {value!r} "
         f"is {kind.replace('_', ' ')}. Fix: {fixes[kind]}; or set `on_row_error: quarantine` "
         "to quarantine such rows."
-    )
-
-
-def _validate_table(
-    name: str, files: list[Path], spec: Mapping, dictionary: DataDictionary, staging: Path
-) -> TableCounts:
-    table = dictionary.table(name)
-    scratch = staging / "_staging"
-    frame = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal")
-    frame = frame.with_columns(pl.col(f).fill_null(False) for f in flag_columns(frame))
-    frame = checks.check_duplicates(table, checks.check_rows(table, frame))
-    if name != "participants" and "participants" in dictionary.tables:
-        parents = scratch / "participants-validated.parquet"
-        if not parents.is_file():
-            raise IngestError(
-                f"the mapping feeds {name} but no source feeds participants; add the "
-                "participants file to the mapping."
-            )
-        frame = checks.check_parent(frame, checks.participant_status(pl.scan_parquet(parents)))
-        deaths = scratch / "events-validated.parquet"
-        if name in ("events", "followup"):
-            deaths_frame = (
-                checks.death_dates(frame)
-                if name == "events"
-                else checks.death_dates(pl.scan_parquet(deaths))
-                if deaths.is_file()
-                else pl.LazyFrame(schema={"participant_id": pl.String, "_death_date": pl.Date})
-            )
-            check = checks.check_event_dates if name == "events" else checks.check_followup_dates
-            frame = check(frame, deaths_frame)
-    flags = flag_columns(frame)
-    validated = scratch / f"{name}-validated.parquet"
-    frame.select(*table.names, SOURCE_FILE, SOURCE_ROW, *flags).sink_parquet(validated)
-    _raise_on_duplicates(validated, spec, name, table.key_columns)
-    bad = any_flag(flags)
-    rows = pl.scan_parquet(validated)
-    rows.filter(~bad).select(table.names).sink_parquet(staging / f"{name}.parquet")
-    quarantined = rows.filter(bad).select(*table.names, SOURCE_FILE, SOURCE_ROW, reason_list(flags))
-    quarantined.sink_parquet(staging / QUARANTINE_DIR / f"{name}.parquet")
-    return _count(name, validated, table, staging / f"{name}.parquet")
-
-
-def _raise_on_duplicates(validated: Path, spec: Mapping, table: str, key: tuple[str, ...]) -> None:
-    if spec.on_row_error != "error":
-        return
-    rows = pl.scan_parquet(validated)
-    if FLAG + "duplicate_id" not in flag_columns(rows):
-        return
-    flagged = rows.filter(pl.col(FLAG + "duplicate_id"))
-    first = flagged.select(*key).head(1).collect()
-    if first.height == 0:
-        return
-    same_key = pl.all_horizontal(pl.col(k) == first[k][0] for k in key)
-    dupes = flagged.filter(same_key).select(*key, SOURCE_FILE, SOURCE_ROW).head(2).collect()
-    rows = zip(dupes[SOURCE_FILE], dupes[SOURCE_ROW], strict=True)
-    where = " and ".join(f"{f} row {r}" for f, r in rows)
-    shown = ", ".join(f"{k}={dupes[k][0]!r}" for k in key)
-    raise IngestError(
-        f"{table}: duplicate id {shown} in column {key[0]!r} ({where}). Fix: remove or correct "
-        "the duplicate in the source, or set `on_row_error: quarantine` to quarantine every copy."
-    )
-
-
-def _count(name: str, validated: Path, table_def: Table, accepted: Path) -> TableCounts:
-    frame = pl.scan_parquet(validated)
-    flags = flag_columns(frame)
-    totals = frame.select(
-        pl.len().alias("_read"),
-        any_flag(flags).sum().alias("_bad"),
-        *(pl.col(f).sum() for f in flags),
-    ).collect()
-    reasons = {f.removeprefix(FLAG): int(totals[f][0]) for f in sorted(flags) if totals[f][0]}
-    return TableCounts(
-        table=name,
-        rows_read=int(totals["_read"][0]),
-        rows_written=pl.scan_parquet(accepted).select(pl.len()).collect().item(),
-        rows_quarantined=int(totals["_bad"][0]),
-        reasons=reasons,
-        soft_range=checks.soft_range_counts(table_def, pl.scan_parquet(accepted)),
     )

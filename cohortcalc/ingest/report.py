@@ -9,13 +9,21 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One source file as read: where, its hash, and its rows."""
+    """One source file: where, its hash, how it was read; rows read = accepted + quarantined.
+
+    ``role`` is "rows" (its rows are the table's rows) or "columns" (joined on the key).
+    ``reasons`` counts this file's quarantined rows per reason.
+    """
 
     path: str
     table: str
+    role: str
     format: str
     sha256: str
     rows_read: int
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
     encoding: str | None = None
     delimiter: str | None = None
 
@@ -24,7 +32,9 @@ class SourceRecord:
 class TableCounts:
     """Row counts of one canonical table: read = written + quarantined.
 
-    ``reasons`` counts quarantined rows per reason (a row with two reasons counts in both);
+    Rows read and quarantined are those of the table's ``role: rows`` sources (columns
+    sources reconcile in their own SourceRecord). ``reasons`` counts every quarantined row of
+    the table, from any source, per reason (a row with two reasons counts in both);
     ``soft_range`` counts accepted values outside the soft range per variable.
     """
 
@@ -75,11 +85,12 @@ class IngestReport:
             "",
             "## Sources",
             "",
-            "| file | table | format | rows read | SHA-256 |",
-            "|---|---|---|---:|---|",
+            "| file | table (role) | format | read | accepted | quarantined | SHA-256 |",
+            "|---|---|---|---:|---:|---:|---|",
         ]
         lines += [
-            f"| {s.path} | {s.table} | {s.format} | {s.rows_read} | `{s.sha256[:16]}…` |"
+            f"| {s.path} | {s.table} ({s.role}) | {s.format} | {s.rows_read} | "
+            f"{s.rows_accepted} | {s.rows_quarantined} | `{s.sha256[:16]}…` |"
             for s in self.sources
         ]
         lines += [

@@ -49,9 +49,13 @@ def _outside(var: Variable, bounds: tuple[float | dt.date, float | dt.date]) -> 
 
 
 def check_rows(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Required values present, values inside the hard range, codes allowed."""
+    """Required values present, values inside the hard range, codes allowed.
+
+    Only the variables present in ``frame`` are checked (a source may carry a subset).
+    """
+    present = set(frame.collect_schema().names())
     checks: list[tuple[pl.Expr, str]] = []
-    for var in table.variables:
+    for var in (v for v in table.variables if v.name in present):
         column = pl.col(var.name)
         if var.required:
             checks.append((column.is_null(), f"missing_required:{var.name}"))
@@ -63,29 +67,38 @@ def check_rows(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
-    """``duplicate_id`` on every row whose primary key occurs more than once."""
+    """``duplicate_id`` on every later row whose primary key was seen before.
+
+    The first occurrence is kept; repeats (exact or conflicting) are quarantined, so the
+    quarantine shows what was dropped next to the row that was kept.
+    """
     key = list(table.key_columns)
-    counts = frame.group_by(key).agg(pl.len().alias("_key_count"))
-    joined = frame.join(counts, on=key, how="left", maintain_order="left")
-    return _add_reasons(joined, [(pl.col("_key_count") > 1, "duplicate_id")]).drop("_key_count")
+    indexed = frame.with_row_index("_row_order")
+    first = indexed.group_by(key).agg(pl.col("_row_order").min().alias("_first_row"))
+    joined = indexed.join(first, on=key, how="left", maintain_order="left")
+    repeat = pl.col("_row_order") != pl.col("_first_row")
+    return _add_reasons(joined, [(repeat, "duplicate_id")]).drop("_row_order", "_first_row")
 
 
-def participant_status(participants: pl.LazyFrame) -> pl.LazyFrame:
-    """Per participant id: baseline date (when unique) and whether the row was accepted."""
-    ok = participants.with_columns(is_accepted(participants).alias("_ok"))
-    return ok.group_by(PID).agg(
-        pl.col("baseline_date").first().alias("_baseline"),
-        (pl.col("_ok").all() & (pl.len() == 1)).alias("_accepted"),
-    )
+def key_status(rows: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
+    """Per key: whether a row was accepted, and its baseline date when the table has one."""
+    ok = rows.with_columns(is_accepted(rows).alias("_ok"))
+    status = [pl.col("_ok").any().alias("_accepted")]
+    if "baseline_date" in rows.collect_schema().names():
+        status.append(pl.col("baseline_date").filter(pl.col("_ok")).first().alias("_baseline"))
+    return ok.group_by(key).agg(status)
 
 
-def check_parent(frame: pl.LazyFrame, status: pl.LazyFrame) -> pl.LazyFrame:
-    """``unknown_participant`` / ``participant_quarantined`` for rows of child tables."""
-    joined = frame.join(status, on=PID, how="left", maintain_order="left")
+def check_parent(frame: pl.LazyFrame, status: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
+    """``unknown_participant`` / ``participant_quarantined``: rows whose key has no accepted row.
+
+    Used for child tables (key participant_id) and for ``role: columns`` sources.
+    """
+    joined = frame.join(status, on=key, how="left", maintain_order="left")
     return _add_reasons(
         joined,
         [
-            (pl.col(PID).is_not_null() & pl.col("_accepted").is_null(), "unknown_participant"),
+            (pl.col(key[0]).is_not_null() & pl.col("_accepted").is_null(), "unknown_participant"),
             (pl.col("_accepted") == False, "participant_quarantined"),  # noqa: E712
         ],
     )

@@ -1,0 +1,184 @@
+"""End to end: the synthetic study's messy six-format export, ingested with the shipped mapping.
+
+Known truth: truth.json lists every injected defect (file, row, kind, column) and every
+missing-value code. Expected quarantine rows are computed from truth.json and from the raw files
+read directly (pyreadstat/Polars), not from the ingest code.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyreadstat
+import pytest
+
+import cohortcalc as cc
+from cohortcalc.synth import simulate_cohort
+from cohortcalc.synth.export import write_study_export
+
+MAPPING = resources.files("cohortcalc") / "ingest" / "mappings" / "synthetic_study.yaml"
+ADDED_ROW_REASONS = {
+    "duplicate_id_exact": "duplicate_id",
+    "duplicate_id_conflicting": "duplicate_id",
+    "event_before_baseline": "event_before_baseline",
+    "event_after_death": "event_after_death",
+}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("synthetic_export")
+    cohort = simulate_cohort(n=5000, seed=11)
+    write_study_export(cohort, folder)
+    report = cc.ingest(folder, mapping=str(MAPPING), out=folder / "cohort")
+    truth = json.loads((folder / "truth.json").read_text())["export"]
+    return {"folder": folder, "cohort": cohort, "report": report, "truth": truth}
+
+
+def _raw_ids(path: Path) -> pl.Series:
+    """PTID per 1-based data row, read straight from the file (not through ingest)."""
+    readers = {".xpt": pyreadstat.read_xport, ".dta": pyreadstat.read_dta}
+    readers[".sav"] = pyreadstat.read_sav
+    if path.suffix in readers:
+        return pl.Series(readers[path.suffix](str(path), usecols=["PTID"])[0]["PTID"])
+    if path.suffix == ".xlsx":
+        return pl.read_excel(path, columns=["PTID"])["PTID"]
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path, columns=["PTID"])["PTID"]
+    return pl.read_csv(path, columns=["PTID"], infer_schema=False)["PTID"]
+
+
+def _expected_reason(defect: dict[str, Any], sources: dict[str, Any]) -> str:
+    if defect["kind"] == "impossible_value":
+        canonical = sources[defect["file"]]["columns"][defect["column"]]["canonical"]
+        return f"hard_range:{canonical}"
+    return ADDED_ROW_REASONS[defect["kind"]]
+
+
+def _quarantine(store: Path) -> pl.DataFrame:
+    frames = cc.read_store(store, quarantine=True)
+    return pl.concat(
+        [
+            f.select("participant_id", "_source_file", "_source_row", "_reasons")
+            for f in frames.values()
+        ]
+    ).collect()
+
+
+def test_every_defect_is_quarantined_with_its_reason(study: dict[str, Any]) -> None:
+    truth = study["truth"]
+    quarantine = _quarantine(study["folder"] / "cohort")
+    reasons = {
+        (f, r): set(rs)
+        for f, r, rs in quarantine.select("_source_file", "_source_row", "_reasons").iter_rows()
+    }
+    assert truth["defects"], "the export should contain defects"
+    for defect in truth["defects"]:
+        where = (defect["file"], defect["row"])
+        assert where in reasons, f"defect not quarantined: {defect}"
+        assert _expected_reason(defect, truth["sources"]) in reasons[where], defect
+
+
+def test_quarantine_holds_exactly_the_defects_and_their_participants_rows(
+    study: dict[str, Any],
+) -> None:
+    truth, folder = study["truth"], study["folder"]
+    bad_participants = {
+        d["participant_id"]
+        for d in truth["defects"]
+        if d["file"] == "mesa_demog.xpt" and d["kind"] == "impossible_value"
+    }
+    quarantine = _quarantine(folder / "cohort")
+    for file in truth["files"]:
+        expected = {d["row"] for d in truth["defects"] if d["file"] == file}
+        if file != "mesa_demog.xpt":
+            ids = _raw_ids(folder / file)
+            expected |= {i + 1 for i, pid in enumerate(ids) if pid in bad_participants}
+        got = set(quarantine.filter(pl.col("_source_file") == file)["_source_row"].to_list())
+        assert got == expected, file
+    cascaded = quarantine.filter(pl.col("_reasons").list.contains("participant_quarantined"))
+    assert set(cascaded["participant_id"]) <= bad_participants
+
+
+def test_counts_reconcile_with_truth(study: dict[str, Any]) -> None:
+    truth, report = study["truth"], study["report"]
+    by_file = {Path(s.path).name: s for s in report.sources}
+    assert set(by_file) == set(truth["files"])
+    for file, facts in truth["files"].items():
+        record = by_file[file]
+        assert record.rows_read == facts["rows"]
+        assert record.rows_read == record.rows_accepted + record.rows_quarantined
+    for counts in report.tables.values():
+        assert counts.reconciles, counts
+    n_bad_age = sum(1 for d in truth["defects"] if d["column"] == "AGE")
+    demog = truth["files"]["mesa_demog.xpt"]
+    assert report.tables["participants"].rows_written == demog["clean_rows"] - n_bad_age
+    kinds = truth["defect_counts"]
+    reasons = report.tables["participants"].reasons
+    assert (
+        reasons["duplicate_id"] == kinds["duplicate_id_exact"] + kinds["duplicate_id_conflicting"]
+    )
+    assert reasons["hard_range:age"] + reasons["hard_range:serum_creatinine"] == sum(
+        1 for d in truth["defects"] if d["column"] in ("AGE", "CREAT_UMOL")
+    )
+    events = report.tables["events"].reasons
+    for kind in ("event_before_baseline", "event_after_death"):
+        assert events[kind] == kinds[kind]
+
+
+def test_accepted_values_equal_the_clean_cohort(study: dict[str, Any]) -> None:
+    tables = {k: v.collect() for k, v in cc.read_store(study["folder"] / "cohort").items()}
+    clean = study["cohort"].tables["participants"]
+    got = tables["participants"]
+    joined = got.join(clean, on="participant_id", suffix="_clean", how="left")
+    assert joined.height == got.height
+    assert joined["site_clean"].null_count() == 0, "every accepted id is a real participant"
+    tolerance = {"serum_calcium": 0.021}  # mmol/L rounded to 0.01 before export
+    for var in got.columns[1:]:
+        pair = joined.select(var, f"{var}_clean").drop_nulls()
+        assert pair.height >= 0.9 * got.height, var
+        if got[var].dtype == pl.Float64:
+            diff = (pair[var] - pair[f"{var}_clean"]).abs().max()
+            assert diff <= tolerance.get(var, 1e-6), var
+        else:
+            assert (pair[var] == pair[f"{var}_clean"]).all(), var
+
+
+def test_missing_codes_become_nulls(study: dict[str, Any]) -> None:
+    truth, folder = study["truth"], study["folder"]
+    participants = cc.read_store(folder / "cohort")["participants"].collect()
+    accepted = set(participants["participant_id"])
+    for record in truth["missing_values"]:
+        canonical = truth["sources"][record["file"]]["columns"][record["column"]]["canonical"]
+        ids = _raw_ids(folder / record["file"])
+        coded = {ids[row - 1] for row in record["rows"]} & accepted
+        # an impossible value quarantines the participant's whole row of this file
+        lost = {
+            d["participant_id"]
+            for d in truth["defects"]
+            if d["file"] == record["file"] and d["kind"] == "impossible_value"
+        }
+        expected = len(coded) + len(lost & accepted)
+        assert participants[canonical].null_count() == expected, canonical
+
+
+def test_other_tables_match_the_clean_cohort(study: dict[str, Any]) -> None:
+    truth = study["truth"]
+    bad = {d["participant_id"] for d in truth["defects"] if d["column"] == "AGE"}
+    store = {k: v.collect() for k, v in cc.read_store(study["folder"] / "cohort").items()}
+    bad_lesion_rows = [d["row"] for d in truth["defects"] if d["file"] == "ct_lesions.parquet"]
+    for name in ("events", "followup", "cac_lesions"):
+        clean = study["cohort"].tables[name].with_row_index("_row", offset=1)
+        if name == "cac_lesions":  # no added rows: file row = clean row
+            clean = clean.filter(~pl.col("_row").is_in(bad_lesion_rows))
+        clean = clean.filter(~pl.col("participant_id").is_in(list(bad))).drop("_row")
+        clean = clean.cast(dict(store[name].schema))  # type: ignore[arg-type]
+        assert (
+            store[name]
+            .sort(store[name].columns)
+            .equals(clean.select(store[name].columns).sort(store[name].columns))
+        ), name
