@@ -20,6 +20,18 @@ from cohortcalc.errors import (
     SpecError,
 )
 from cohortcalc.ingest import IngestReport, ingest, read_store
+from cohortcalc.reporting import (
+    Table,
+    export_table,
+    forest_plot,
+    forest_rows,
+    hr_table,
+    plot_cumulative_incidence,
+    plot_survival,
+    save_figure,
+    suppress_small_cells,
+    table_one,
+)
 from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
 from cohortcalc.survival.finegray_result import FineGrayResult
@@ -49,18 +61,28 @@ __all__ = [
     "ModelError",
     "ModelWarning",
     "SpecError",
+    "Table",
     "__version__",
     "cox",
     "cumulative_incidence",
+    "export_table",
     "finegray",
+    "forest_plot",
+    "forest_rows",
     "gray_test",
+    "hr_table",
     "incidence_rates",
     "ingest",
     "kaplan_meier",
     "load_dictionary",
     "logrank",
     "lrtest",
+    "plot_cumulative_incidence",
+    "plot_survival",
     "read_store",
+    "save_figure",
     "simulate",
+    "suppress_small_cells",
+    "table_one",
     "trend_test",
 ]
