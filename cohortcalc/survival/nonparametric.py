@@ -18,95 +18,17 @@ import polars as pl
 from scipy.stats import norm
 
 from cohortcalc.errors import ModelError
-from cohortcalc.frames import to_polars
+from cohortcalc.survival.inputs import (
+    N_EXIT,
+    as_list,
+    check_binary_event,
+    check_cause,
+    check_times,
+    counts_by_time,
+    load_columns,
+)
 
 ConfType = Literal["log", "log-log", "plain"]
-_N_EXIT = "__n_exit"
-_N_ENTER = "__n_enter"
-
-
-def as_list(by: str | Sequence[str] | None) -> list[str]:
-    """Normalise a grouping argument (None, one name or several) to a list of names."""
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
-def load_columns(frame: Any, columns: Sequence[str | None]) -> pl.DataFrame:
-    """Load ``columns`` from any supported frame; error if empty or if a column has nulls."""
-    wanted = [c for c in dict.fromkeys(columns) if c is not None]
-    data = to_polars(frame, wanted)
-    if data.height == 0:
-        raise ModelError("the frame has no rows; nothing to estimate.")
-    for name in wanted:
-        nulls = data[name].null_count()
-        if nulls:
-            row = int(data[name].is_null().arg_true()[0])
-            raise ModelError(
-                f"column {name!r} has {nulls} missing value(s) (first at row {row}); "
-                "drop or impute them before the analysis."
-            )
-    return data
-
-
-def check_times(data: pl.DataFrame, column: str, *, allow_negative: bool = False) -> None:
-    """Raise ``ModelError`` unless ``column`` is numeric, finite and (by default) ≥ 0."""
-    series = data[column]
-    if not series.dtype.is_numeric():
-        raise ModelError(
-            f"time column {column!r} has type {series.dtype}; it must be numeric "
-            "(convert dates to days or years since baseline first)."
-        )
-    values = series.cast(pl.Float64)
-    bad = ~values.is_finite()
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise ModelError(
-            f"time column {column!r} has {int(bad.sum())} NaN or infinite value(s) "
-            f"(first at row {row}: {values[row]}); fix or drop those rows."
-        )
-    if not allow_negative and values.min() < 0:  # type: ignore[operator]
-        row = int((values < 0).arg_true()[0])
-        raise ModelError(
-            f"time column {column!r} has {int((values < 0).sum())} negative value(s) "
-            f"(first at row {row}: {values[row]}); times must be ≥ 0."
-        )
-
-
-def check_binary_event(data: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Return ``data`` with ``column`` as 0/1 integers; error on any other code."""
-    series = data[column]
-    if series.dtype == pl.Boolean:
-        return data.with_columns(series.cast(pl.Int64))
-    if not series.dtype.is_numeric():
-        raise ModelError(
-            f"event column {column!r} has type {series.dtype}; code it 1 = event, 0 = censored."
-        )
-    bad = ~series.cast(pl.Float64).is_in([0.0, 1.0])
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        codes = sorted(set(series.filter(bad).unique().to_list()), key=str)[:5]
-        raise ModelError(
-            f"event column {column!r} must be 0 (censored) or 1 (event), but has {codes} "
-            f"(first at row {row}); for competing risks use cumulative_incidence()."
-        )
-    return data.with_columns(series.cast(pl.Int64))
-
-
-def check_cause(data: pl.DataFrame, column: str, cause: Any, censor_code: Any) -> list[Any]:
-    """Validate competing-risk codes; return the event codes (all but ``censor_code``)."""
-    series = data[column]
-    if series.dtype.is_float() and not series.is_finite().all():
-        raise ModelError(f"event column {column!r} has NaN or infinite codes; fix those rows.")
-    codes = series.unique().sort().to_list()
-    if cause == censor_code:
-        raise ModelError(f"cause {cause!r} equals censor_code; choose the event of interest.")
-    if cause not in codes:
-        raise ModelError(
-            f"cause {cause!r} never occurs in event column {column!r} (codes present: "
-            f"{codes}); check the code or the censor_code."
-        )
-    return [c for c in codes if c != censor_code]
 
 
 def confidence_limits(
@@ -135,18 +57,6 @@ def confidence_limits(
         half = z * se_log / np.log(xx)
         loglog = np.log(-np.log(xx))
         return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
-
-
-def counts_by_time(
-    data: pl.DataFrame, by: list[str], time: str, aggregations: list[pl.Expr]
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """One group-by pass: a table sorted by (by, time) and the start offset of each group."""
-    table = data.group_by([*by, time]).agg(pl.len().alias(_N_EXIT), *aggregations)
-    table = table.sort([*by, time])
-    if not by:
-        return table, np.array([0, table.height])
-    first = table.select(pl.struct(by).is_first_distinct()).to_series().to_numpy()
-    return table, np.append(np.flatnonzero(first), table.height)
 
 
 def entries_before(entry: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -197,7 +107,7 @@ def kaplan_meier(
             )
     table, starts = counts_by_time(data, by, time, [pl.col(event).sum().alias("n_event")])
     times = table[time].cast(pl.Float64).to_numpy()
-    exits = table[_N_EXIT].to_numpy().astype(np.int64)
+    exits = table[N_EXIT].to_numpy().astype(np.int64)
     events = table["n_event"].to_numpy().astype(np.int64)
     at_risk = np.empty_like(exits)
     for start, stop in pairwise(starts):
@@ -278,7 +188,7 @@ def cumulative_incidence(
     codes = check_cause(data, event, cause, censor_code)
     counts = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
     table, starts = counts_by_time(data, by, time, counts)
-    exits = table[_N_EXIT].to_numpy().astype(np.int64)
+    exits = table[N_EXIT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
     target = codes.index(cause)
     at_risk = np.empty_like(exits)

@@ -11,7 +11,7 @@ import polars as pl
 from scipy.stats import gamma
 
 from cohortcalc.errors import ModelError
-from cohortcalc.survival.nonparametric import as_list, check_binary_event, check_times, load_columns
+from cohortcalc.survival.inputs import as_list, check_binary_event, check_times, load_columns
 
 DAYS_PER_YEAR = 365.25  # Julian year, the usual person-time convention
 _YEARS_PER_UNIT = {"days": 1 / DAYS_PER_YEAR, "months": 1 / 12, "years": 1.0}

@@ -17,7 +17,7 @@ import polars as pl
 from scipy.stats import chi2
 
 from cohortcalc.errors import ModelError
-from cohortcalc.survival.nonparametric import (
+from cohortcalc.survival.inputs import (
     check_binary_event,
     check_cause,
     check_times,
