@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from scipy import stats
 
@@ -80,9 +81,26 @@ class Task:
     modifier: EffectModifier | None = None
 
 
-def exposure_column(exposure: Exposure) -> str:
-    """The column a model uses for an exposure (``<column>_per_sd`` when scaled per SD)."""
-    return f"{exposure.column}_per_sd" if exposure.per_sd else exposure.column
+def exposure_estimates(fit: Fit, per_sd_units: Mapping[str, float]) -> pd.DataFrame:
+    """The fit's exposure terms: coef, se, hr, hr_lower, hr_upper, p, per SD where asked.
+
+    A per-SD exposure is fitted on its own scale; its log ratio and SE are multiplied by the
+    SD (from the main population), which leaves z and p unchanged.
+    """
+    summary = fit.result.summary.loc[list(fit.exposure_terms)]
+    scale = per_sd_units.get(fit.key.exposure, 1.0)
+    coef, se = summary["coef"] * scale, summary["se"] * scale
+    z = float(stats.norm.ppf(0.975))
+    return pd.DataFrame(
+        {
+            "coef": coef,
+            "se": se,
+            "hr": np.exp(coef),
+            "hr_lower": np.exp(coef - z * se),
+            "hr_upper": np.exp(coef + z * se),
+            "p": summary["p"],
+        }
+    )
 
 
 def plan(spec: Spec, analyses: list[str]) -> list[Task]:
@@ -136,7 +154,7 @@ def trend_column(exposure: Exposure) -> str:
 def _fit_with_trend(key: FitKey, frame: pl.DataFrame, task: Task, ties: str) -> Fit:
     fit = fit_model(key, frame, task.outcome, task.exposure, task.covariates, ties)
     score = trend_column(task.exposure)
-    if task.exposure.kind != "categorical" or score not in frame.columns:
+    if key.analysis != MAIN or task.exposure.kind != "categorical" or score not in frame.columns:
         return fit
     scored = Exposure(column=score, kind="continuous")
     trend = fit_model(key, frame, task.outcome, scored, task.covariates, ties)
@@ -153,7 +171,7 @@ def fit_model(
     extra_terms: tuple[str, ...] = (),
 ) -> Fit:
     """Fit one Cox (cause-specific) or Fine-Gray model on the rows complete for its columns."""
-    terms = [exposure_column(exposure), *covariates, *extra_terms]
+    terms = [exposure.column, *covariates, *extra_terms]
     reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
     columns = [part for term in terms for part in term.split(":")]
     needed = list(dict.fromkeys([outcome.time, outcome.status, *columns]))
@@ -204,7 +222,7 @@ def interaction_test(
     modifier = task.modifier
     if len(modifier_levels) < 2:
         raise ModelError(f"{_describe(task.key)}: {modifier.column!r} has a single level.")
-    product = f"{exposure_column(task.exposure)}:{modifier.column}"
+    product = f"{task.exposure.column}:{modifier.column}"
     base = tuple(dict.fromkeys([*task.covariates, modifier.column]))
     full = fit_model(task.key, frame, task.outcome, task.exposure, base, ties, (product,))
     terms = tuple(t for t in full.result.summary.index if ":" in t)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_column
+from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
 from cohortcalc.reporting.format import format_count, format_number, format_p, format_ratio_ci
@@ -53,7 +53,6 @@ def labels(spec: Spec) -> dict[str, str]:
     for exposure in spec.exposures:
         if exposure.label:
             out[exposure.column] = exposure.label
-            out[exposure_column(exposure)] = exposure.label
     for modifier in spec.effect_modifiers:
         if modifier.label:
             out[modifier.column] = modifier.label
@@ -72,7 +71,7 @@ def build_tables(ctx: Context) -> dict[str, Table]:
         tables.update(hazard_ratio_tables(ctx))
     if "interactions" in wanted and ctx.interactions:
         tables["interactions"] = interaction_table(ctx.interactions)
-    tables["estimates"] = estimates_table(ctx.fits)
+    tables["estimates"] = estimates_table(ctx.fits, ctx.per_sd_units)
     threshold = ctx.spec.small_cell_threshold
     if threshold <= 1:
         return tables
@@ -211,8 +210,8 @@ def _hr(
         exposure=exposure.column,
         cause=outcome.event_code,
         per_sd=sd_results,
-        per_sd_term=exposure_column(per_sd) if per_sd else "log_cac",
-        per_sd_unit=1.0,
+        per_sd_term=per_sd.column if per_sd else "log_cac",
+        per_sd_unit=ctx.per_sd_units.get(per_sd.column) if per_sd else None,
         modifier=modifier,
         p_trend=trend,
         interaction_p=interaction,
@@ -274,11 +273,11 @@ def interaction_table(tests: tuple[InteractionTest, ...]) -> Table:
     )
 
 
-def estimates_table(fits: tuple[Fit, ...]) -> Table:
+def estimates_table(fits: tuple[Fit, ...], per_sd_units: dict[str, float]) -> Table:
     """Every fit's exposure terms in long format: keys, N, events, HR (95% CI), p."""
     rows, records, counts, location = [], [], {}, {}
     for fit in fits:
-        summary, k = fit.result.summary, fit.key
+        summary, k = exposure_estimates(fit, per_sd_units), fit.key
         for term in fit.exposure_terms:
             i = len(rows)
             est = summary.loc[term]
@@ -289,7 +288,7 @@ def estimates_table(fits: tuple[Fit, ...]) -> Table:
                     "Method": k.method,
                     "Model": k.model,
                     "Subgroup": k.subgroup,
-                    "Term": term,
+                    "Term": f"{term}, per SD" if k.exposure in per_sd_units else term,
                     "N": format_count(fit.result.n),
                     "Events": format_count(fit.result.n_events),
                     "HR (95% CI)": format_ratio_ci(est["hr"], est["hr_lower"], est["hr_upper"]),

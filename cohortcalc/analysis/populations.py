@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cohortcalc.analysis.fitting import MAIN, exposure_column, trend_column
+from cohortcalc.analysis.fitting import MAIN, trend_column
 from cohortcalc.analysis.spec import Outcome, Sensitivity, Spec
 from cohortcalc.errors import SpecError
 
@@ -16,8 +16,8 @@ from cohortcalc.errors import SpecError
 UNITS_PER_YEAR = {"years": 1.0, "days": 365.25}
 
 
-def add_per_sd(frame: pl.DataFrame, spec: Spec) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Add ``<column>_per_sd`` = column / SD for per-SD exposures (SD in the main population).
+def per_sd_units(frame: pl.DataFrame, spec: Spec) -> dict[str, float]:
+    """The SD of each per-SD exposure in the main population.
 
     The same SD scales every sensitivity and subgroup analysis, so their HRs stay comparable.
     """
@@ -32,10 +32,7 @@ def add_per_sd(frame: pl.DataFrame, spec: Spec) -> tuple[pl.DataFrame, dict[str,
                 "population, so it cannot be scaled per SD."
             )
         scales[exposure.column] = float(sd)  # type: ignore[arg-type]
-        frame = frame.with_columns(
-            (pl.col(exposure.column) / float(sd)).alias(exposure_column(exposure))  # type: ignore[arg-type]
-        )
-    return frame, scales
+    return scales
 
 
 def add_trend_scores(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
@@ -54,7 +51,7 @@ def add_trend_scores(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
 
 def model_columns(spec: Spec) -> list[str]:
     """Every exposure, covariate and modifier column of the spec's models."""
-    columns = [exposure_column(e) for e in spec.exposures]
+    columns = [e.column for e in spec.exposures]
     for covariates in spec.models.covariate_sets().values():
         columns += covariates
     columns += [m.column for m in spec.effect_modifiers]

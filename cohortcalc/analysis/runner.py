@@ -22,9 +22,18 @@ import polars as pl
 from cohortcalc.analysis import outputs, report
 from cohortcalc.analysis.checks import check_spec_against_frame, levels_of
 from cohortcalc.analysis.data import derive_frame, load_source
+from cohortcalc.analysis.figures import draw_figures
 from cohortcalc.analysis.filters import apply_population
-from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, plan, run_task
-from cohortcalc.analysis.populations import AnalysisFrames, add_per_sd, add_trend_scores
+from cohortcalc.analysis.fitting import (
+    ALL,
+    MAIN,
+    Fit,
+    InteractionTest,
+    exposure_estimates,
+    plan,
+    run_task,
+)
+from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, per_sd_units
 from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
 from cohortcalc.errors import SpecError
 
@@ -94,15 +103,17 @@ class AnalysisResult:
         raise KeyError(f"no fit for {analysis}/{outcome}/{method}/{exposure}/{model}/{subgroup}")
 
     def summary(self) -> pd.DataFrame:
-        """One row per fit and exposure term: keys, N, events and HR (95% CI), p."""
+        """One row per fit and exposure term: keys, N, events, HR (95% CI, per SD where the
+        spec asks), p."""
         rows = []
         for fit in self.fits:
-            summary = fit.result.summary
+            summary = exposure_estimates(fit, self.per_sd_units)
             for term in fit.exposure_terms:
                 rows.append(
                     {
                         **fit.key.__dict__,
                         "term": term,
+                        "per_sd": fit.key.exposure in self.per_sd_units,
                         "n": fit.result.n,
                         "n_events": fit.result.n_events,
                         **summary.loc[term, ["hr", "hr_lower", "hr_upper", "p"]].to_dict(),
@@ -171,7 +182,8 @@ def run(
     with clock.step("check"):
         population, flow = apply_population(derived, spec)
         check_spec_against_frame(spec, population)
-        population, per_sd_units = add_per_sd(add_trend_scores(population, spec), spec)
+        population = add_trend_scores(population, spec)
+        sd_units = per_sd_units(population, spec)
         frames = AnalysisFrames(spec, population)
         frames.check_all()
         levels = {m.column: levels_of(population, m.column) for m in spec.effect_modifiers}
@@ -185,12 +197,12 @@ def run(
                 (interactions if isinstance(item, InteractionTest) else fits).append(item)
             advance(done)
     context = outputs.Context(
-        spec, population, flow, per_sd_units, tuple(fits), tuple(interactions), frames
+        spec, population, flow, sd_units, tuple(fits), tuple(interactions), frames
     )
     with clock.step("tables"):
         tables = outputs.build_tables(context)
     with clock.step("figures"):
-        figures: dict[str, tuple[Path, ...]] = {}
+        figures = draw_figures(context, out_dir) if out_dir is not None else {}
     with clock.step("report"):
         report_path, manifest = report.write_all(
             context, tables, figures, out_dir, source.inputs, clock.timings, started
@@ -199,7 +211,7 @@ def run(
         spec=spec,
         frame=population,
         flow=flow,
-        per_sd_units=MappingProxyType(per_sd_units),
+        per_sd_units=MappingProxyType(sd_units),
         fits=tuple(fits),
         interactions=tuple(interactions),
         tables=MappingProxyType(tables),
