@@ -47,7 +47,10 @@ def covariate_names(fit: Any, exclude: tuple[str, ...]) -> list[str]:
 
 def _model_note(name: str, fit: Any, exposure: str, labels: dict | None) -> str:
     covariates = covariate_names(fit, (exposure,))
-    adjusted = ", ".join(short_label(c, labels) for c in covariates) or "nothing (crude)"
+    adjusted = ", ".join(
+        " × ".join(short_label(part, labels) for part in c.split(":")) for c in covariates
+    )
+    adjusted = adjusted or "nothing (crude)"
     strata = getattr(fit, "strata", None)
     strata_text = ""
     if strata:
@@ -133,7 +136,7 @@ def hr_footnotes(
             flat = [
                 w for v in given.values() for w in (v.values() if isinstance(v, Mapping) else [v])
             ]
-            methods = {getattr(v, "method", None) for v in flat} - {None}
+            methods = {str(getattr(v, "method", "")).split(":")[0] for v in flat} - {""}
             how = ", ".join(sorted(methods)) if methods else "as computed by the analysis"
             notes.append(f"{label}: {how}.")
     return notes

@@ -91,8 +91,9 @@ def hr_table(
     whose covariates include ``exposure`` (dummy terms ``exposure[level]``); with a
     ``modifier`` it maps each model name to ``{modifier value: fit within that stratum}``.
     ``per_sd`` has the same shape with fits of the continuous ``per_sd_term``; its HR is
-    rescaled to one SD (``hr ** per_sd_unit``; the SD of the column in ``frame``, or in the
-    stratum, when ``per_sd_unit`` is None; pass 1.0 for a term already standardised).
+    rescaled to one SD (``hr ** per_sd_unit``; the SD of the column over the whole ``frame``,
+    the same in every stratum, when ``per_sd_unit`` is None; pass 1.0 for a term already
+    standardised).
     ``p_trend`` maps model name to a p (or a result with ``.p``), per stratum with a modifier;
     ``interaction_p`` maps model name to the p for interaction. Counts use rows with
     ``event == cause`` as events and ``time`` in ``time_unit`` ("years" or "days") for
@@ -122,7 +123,7 @@ def hr_table(
             _p_row(context, "p for trend", trend)
         if per_sd is not None:
             sd_fits = {n: _by_stratum(per_sd[n], modifier, strata, n)[stratum] for n in per_sd}
-            unit = per_sd_unit or float(subset[per_sd_term].drop_nulls().std())
+            unit = per_sd_unit or float(data[per_sd_term].drop_nulls().std())
             _per_sd_row(context, sd_fits, per_sd_term, unit, labels)
     if modifier is not None:
         _add_stratum_margins(rows, strata, levels)

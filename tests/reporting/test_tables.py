@@ -201,3 +201,36 @@ def test_real_cox_and_fine_gray_fits_trace_exactly(real_fits):
     assert "Model 2: adjusted for age, sex, diabetes, systolic blood pressure." in notes
     events = table.values.query("quantity == 'events'")["value"].sum()
     assert events == real_fits["Model 1"].n_events  # the table counts what the model counts
+
+
+def test_real_fits_within_ckd_strata_with_interaction(real_fits):
+    data = real_fits["data"]
+    covariates = ["cac_category", "age", "sex"]
+    reference = {"cac_category": "0"}
+    by_ckd = {
+        value: cc.cox(
+            data.filter(pl.col("ckd") == value), "mi_years", "mi", covariates, reference=reference
+        )
+        for value in (True, False)
+    }
+    main = cc.cox(data, "mi_years", "mi", [*covariates, "ckd"], reference=reference)
+    product = cc.cox(
+        data, "mi_years", "mi", [*covariates, "ckd", "cac_category:ckd"], reference=reference
+    )
+    interaction = cc.lrtest(main, product)
+    table = hr_table(
+        data, models={"Model 1": by_ckd}, time="mi_years", event="mi_status",
+        modifier="ckd", interaction_p={"Model 1": interaction},
+    )  # fmt: skip
+    for offset, value in ((0, True), (4, False)):
+        summary = by_ckd[value].summary
+        for index, level in enumerate(LEVELS[1:], start=1):
+            line = summary.loc[f"cac_category[{level}]"]
+            expected = format_ratio_ci(line["hr"], line["hr_lower"], line["hr_upper"])
+            assert table.cell(offset + index, HR1) == expected
+        stratum_events = table.values.query(
+            f"quantity == 'events' and row < {offset + 4} and row >= {offset}"
+        )
+        assert stratum_events["value"].sum() == by_ckd[value].n_events
+    assert table.trace(8, HR1)["value"].item() == interaction.p
+    assert any("Likelihood" in note or "likelihood" in note for note in table.footnotes)
