@@ -28,8 +28,18 @@ mi_status (0 censored, 1 MI, 2 death without prior MI), death_days/death_years, 
 (0/1), cv_death_status (0, 1 CV, 2 non-CV), age_entry = age, age_exit = age + mi_years.
 
 ``cohort.truth`` (JSON-able): params, ``true_hazard_ratios`` per model, ``ratio_kinds``
-(whether each ratio is cause-specific or subdistribution), term definitions, row counts and
-realised prevalences/rates. ``generating_terms(frame)`` rebuilds the terms the hazard ratios
+(whether each ratio is cause-specific or subdistribution), term definitions, exact MI CIFs and
+implied subdistribution HRs per CAC category x CKD (``true_mi_cif_by_profile``; constant in
+time only in the subdistribution mode), row counts and realised prevalences/rates.
+Hazard ratios act on the terms of ``TERMS``: cac_1_100, cac_101_400, cac_gt_400 (vs CAC 0),
+ckd, cac_pos_x_ckd (interaction), age_per_10y = (age - 62)/10, male, diabetes, current_smoker.
+
+``write_study_export(cohort, out_dir)`` (cohortcalc.synth.export; CLI ``cohortcalc simulate``)
+writes the messy study files (xpt, csv, dta, parquet, xlsx, sav) and truth.json, whose
+``export`` section describes every file's columns, codes, units and missing codes
+(``sources``), per-file row counts, and every injected defect and missing-code cell.
+
+``generating_terms(frame)`` rebuilds the terms the hazard ratios
 act on; ``true_mi_cif(params, terms, years)`` gives exact MI cumulative incidences.
 """
 

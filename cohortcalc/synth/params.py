@@ -9,7 +9,8 @@ Their meaning depends on `SynthParams.outcome_model`:
 - ``"subdistribution"``: the MI ratios ARE subdistribution HRs (Fine & Gray 1999, JASA 94:496,
   §6; Beyersmann et al. 2009, Stat Med 28:956): P(MI ever | x) = 1 - (1 - p)^exp(xβ), with
   MI times from the conditional subdistribution ``F0`` (Weibull, `mi_subdist_scale_years`,
-  `mi_subdist_shape`); participants without MI die from the competing CV / non-CV hazards.
+  `mi_subdist_shape`; ``mi.rate`` and ``mi.shape`` are then unused); participants without MI
+  die from the CV / non-CV hazards (their ratios are then not those of the observed hazards).
 """
 
 from __future__ import annotations

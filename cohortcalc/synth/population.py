@@ -71,7 +71,7 @@ def simulate_population(
 
     sbp = 126 + 6.5 * a10 + 6 * black + 3 * diabetes - 2 * chinese + rng.normal(0, 19, n)
     sbp = np.round(np.clip(sbp, 80, 230))
-    bp_logit = -0.75 + 0.75 * a10 + 0.025 * (sbp - 126) + 0.6 * black + 0.7 * diabetes
+    bp_logit = -0.98 + 0.75 * a10 + 0.025 * (sbp - 126) + 0.6 * black + 0.7 * diabetes
     bp_treated = rng.random(n) < expit(bp_logit)
     statin = rng.random(n) < expit(-1.95 + 0.35 * a10 + 0.9 * diabetes + 0.2 * male)
 
