@@ -179,7 +179,7 @@ def _check_terms_have_events(design: Design, status: np.ndarray) -> None:
             names = [f"{term}[{level}]" for level in design.levels[term]]
         else:
             column = design.matrix[:, columns[0]] if len(columns) == 1 else None
-            if column is None or not np.all((column == 0) | (column == 1)):
+            if column is None or not _is_binary(column):
                 continue
             counts = [int(np.sum(is_cause & (column == 0))), int(np.sum(is_cause & (column == 1)))]
             names = [f"{term} = 0", f"{term} = 1"]
@@ -190,3 +190,9 @@ def _check_terms_have_events(design: Design, status: np.ndarray) -> None:
                 f"{term!r} is infinite (monotone likelihood). Merge the level with a neighbour, "
                 "choose another reference, or drop the term."
             )
+
+
+def _is_binary(column: np.ndarray) -> bool:
+    """All values 0 or 1 (a cheap look at the first rows rules out most continuous columns)."""
+    head = column[:1000]
+    return bool(np.all((head == 0) | (head == 1)) and np.all((column == 0) | (column == 1)))

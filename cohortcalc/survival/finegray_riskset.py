@@ -19,8 +19,10 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
+from cohortcalc.survival import _finegray_kernels as kernels
 from cohortcalc.survival.censoring import product_limit
 
 CENSORED, CAUSE, COMPETING = 0, 1, 2
@@ -33,7 +35,8 @@ class FineGrayData:
 
     `x` is centred (the fit is invariant to the shift; sums lose no digits). Per-bin arrays
     have one entry per distinct (stratum, time); `strata` holds each stratum's bin range.
-    The competing rows are also kept apart (`competing_*`), with 1/G(Tᵢ-) per row.
+    `inverse_g` is 1/G(Tᵢ-) on competing rows, 0 elsewhere; `chunk_start` splits the rows
+    for the compiled passes at bin boundaries.
     """
 
     x: np.ndarray
@@ -46,8 +49,8 @@ class FineGrayData:
     n_censored: np.ndarray
     n_at_risk: np.ndarray
     cause_x: np.ndarray
-    competing_rows: np.ndarray
-    competing_inverse_g: np.ndarray
+    inverse_g: np.ndarray
+    chunk_start: np.ndarray
 
     @property
     def n_bins(self) -> int:
@@ -97,7 +100,7 @@ def prepare(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
         )
     is_cause = status == CAUSE
-    competing_rows = np.flatnonzero(status == COMPETING)
+    competing = status == COMPETING
     data = FineGrayData(
         x=sorted_x,
         weights=weights,
@@ -109,25 +112,24 @@ def prepare(
         n_censored=n_censored,
         n_at_risk=n_at_risk,
         cause_x=weights[is_cause] @ sorted_x[is_cause],
-        competing_rows=competing_rows,
-        competing_inverse_g=1.0 / g_before[row_bin[competing_rows]],
+        inverse_g=np.where(competing, 1.0 / g_before[row_bin], 0.0),
+        chunk_start=_chunks_at_bin_starts(np.flatnonzero(new_bin), time.size),
     )
     return data, order
+
+
+def _chunks_at_bin_starts(bin_start: np.ndarray, n: int) -> np.ndarray:
+    """About 4 chunks per thread, each boundary moved to the next bin start."""
+    n_chunks = max(1, min(4 * numba.get_num_threads(), n // 20_000))
+    targets = np.linspace(0, n, n_chunks + 1)[1:-1]
+    index = np.searchsorted(bin_start, targets)
+    cuts = np.where(index < bin_start.size, bin_start[np.minimum(index, bin_start.size - 1)], n)
+    return np.unique(np.r_[0, cuts, n]).astype(np.int64)
 
 
 def _row_chunks(n: int) -> Iterator[slice]:
     for start in range(0, n, _CHUNK_ROWS):
         yield slice(start, min(n, start + _CHUNK_ROWS))
-
-
-def _sums_by_bin(scale: np.ndarray, x: np.ndarray, row_bin: np.ndarray, n_bins: int) -> np.ndarray:
-    """Σ scaleᵢ·xᵢ per bin, for rows sorted by bin, in chunks (no N x p temporary)."""
-    out = np.zeros((n_bins, x.shape[1]))
-    for rows in _row_chunks(scale.size):
-        bins = row_bin[rows]
-        starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-        out[bins[starts]] += np.add.reduceat(scale[rows, None] * x[rows], starts, axis=0)
-    return out
 
 
 def _reverse_cumsum(values: np.ndarray, strata: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -154,23 +156,19 @@ def _forward_cumsum(
 
 def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = True) -> RiskSums:
     """S0(t) (and S1(t)) at every bin: Fine & Gray (1999) §2's weighted risk set."""
-    risk = data.weights * np.exp(data.x @ beta)
-    comp = data.competing_rows
-    comp_risk = risk[comp] * data.competing_inverse_g
-    comp_bin = data.row_bin[comp]
-    f0 = _forward_cumsum(
-        np.bincount(comp_bin, comp_risk, data.n_bins), data.strata, inclusive=False
+    risk, every, competing = kernels.risk_bins(
+        data.x,
+        beta,
+        data.weights,
+        data.row_bin,
+        data.inverse_g,
+        data.chunk_start,
+        data.n_bins,
+        first_moment,
     )
-    s0 = _reverse_cumsum(np.bincount(data.row_bin, risk, data.n_bins), data.strata)
-    s0 += data.g_before * f0
-    if not first_moment:
-        empty = np.empty((0, 0))
-        return RiskSums(risk=risk, s0=s0, s1=empty, f0=f0, f1=empty)
-    bins1 = _sums_by_bin(risk, data.x, data.row_bin, data.n_bins)
-    comp1 = _sums_by_bin(comp_risk, data.x[comp], comp_bin, data.n_bins)
-    f1 = _forward_cumsum(comp1, data.strata, inclusive=False)
-    s1 = _reverse_cumsum(bins1, data.strata) + data.g_before[:, None] * f1
-    return RiskSums(risk=risk, s0=s0, s1=s1, f0=f0, f1=f1)
+    f = _forward_cumsum(competing, data.strata, inclusive=False)
+    s = _reverse_cumsum(every, data.strata) + data.g_before[:, None] * f
+    return RiskSums(risk=risk, s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
 
 
 def loglik(data: FineGrayData, beta: np.ndarray) -> float:
@@ -204,9 +202,7 @@ def loglik_score_information(
     cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
     weighted = hazard * data.g_before
     after = _reverse_cumsum(weighted, data.strata) - weighted
-    a = sums.risk * cumulative[data.row_bin]
-    comp = data.competing_rows
-    a[comp] += sums.risk[comp] * data.competing_inverse_g * after[data.row_bin[comp]]
+    a = sums.risk * (cumulative[data.row_bin] + data.inverse_g * after[data.row_bin])
     information = -(xbar.T * data.n_cause) @ xbar
     for rows in _row_chunks(a.size):
         information += data.x[rows].T @ (a[rows, None] * data.x[rows])
@@ -219,7 +215,7 @@ def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
     Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
     [I(Tᵢ ≥ t) + cᵢG(t-)/G(Tᵢ-)I(Tᵢ < t)]; ψᵢ = ∫q(u)/Y(u)dMᶜᵢ(u), the term for the
     estimated G, q(u) = Σ_{t ≥ u} G(t-)dΛ(t) Σ_{competing, Tⱼ < u} wⱼe^{xⱼβ}(xⱼ - x̄(t))/G(Tⱼ-).
-    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built chunk by chunk. Case weights act as
+    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass. Case weights act as
     replication counts, so integer weights equal replicated rows.
     """
     sums = risk_set_sums(data, beta)
@@ -236,17 +232,16 @@ def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
         q_over_y * (data.n_censored / data.n_at_risk)[:, None], data.strata, inclusive=True
     )
     exp_eta = sums.risk / data.weights
-    competing = np.zeros_like(exp_eta)
-    competing[data.competing_rows] = exp_eta[data.competing_rows] * data.competing_inverse_g
-    after = from_here - weighted
-    after_x = from_here_x - weighted[:, None] * xbar
-    meat = np.zeros((beta.size, beta.size))
-    for rows in _row_chunks(exp_eta.size):
-        b = data.row_bin[rows]
-        is_cause = (data.status[rows] == CAUSE)[:, None]
-        alpha = is_cause[:, 0] - exp_eta[rows] * cumulative[b] - competing[rows] * after[b]
-        residual = data.x[rows] * alpha[:, None] - is_cause * xbar[b] - compensator[b]
-        residual += exp_eta[rows, None] * cumulative_x[b] + competing[rows, None] * after_x[b]
-        residual += (data.status[rows] == CENSORED)[:, None] * q_over_y[b]
-        meat += residual.T @ (data.weights[rows, None] * residual)
-    return (meat + meat.T) / 2
+    return kernels.residual_cross_products(
+        data.x,
+        data.weights,
+        data.status,
+        data.row_bin,
+        exp_eta,
+        exp_eta * data.inverse_g,
+        np.column_stack((cumulative, from_here - weighted)),
+        np.stack(
+            (xbar, cumulative_x, from_here_x - weighted[:, None] * xbar, q_over_y, compensator)
+        ),
+        data.chunk_start,
+    )
