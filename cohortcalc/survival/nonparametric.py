@@ -24,6 +24,7 @@ from cohortcalc.survival.inputs import (
     check_binary_event,
     check_cause,
     check_times,
+    check_weights,
     counts_by_time,
     load_columns,
 )
@@ -59,11 +60,6 @@ def confidence_limits(
         return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
 
 
-def entries_before(entry: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Number of entry times strictly below each time (for left-truncated risk sets)."""
-    return np.searchsorted(np.sort(entry), times, side="left")
-
-
 def _tidy(
     table: pl.DataFrame, by: list[str], time: str, columns: dict[str, np.ndarray]
 ) -> pd.DataFrame:
@@ -83,50 +79,54 @@ def kaplan_meier(
     conf_type: ConfType = "log",
     conf_level: float = 0.95,
     entry: str | None = None,
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Kaplan–Meier survival by group, as R ``survfit(Surv([entry,] time, event) ~ by)``.
 
     Returns a pandas DataFrame, one row per distinct time per group: ``[by...], time, n_risk,
-    n_event, n_censor, survival, std_err, lower, upper``. ``std_err`` is the Greenwood standard
-    error of the survival estimate (Greenwood 1926; on the survival scale, as
-    ``summary.survfit``). ``entry`` gives delayed-entry (left-truncation) times: a subject is
-    at risk at t when entry < t ≤ time.
+    n_event, n_censor, survival, std_err, lower, upper``. ``std_err`` is the standard error of
+    the survival estimate (survival scale, as ``summary.survfit``): Greenwood's (1926), or, with
+    non-integer case ``weights``, the infinitesimal jackknife, as R chooses. With ``weights``
+    the counts are weighted sums. ``entry`` gives delayed-entry (left-truncation) times: a
+    subject is at risk at t when entry < t ≤ time.
     """
     by = as_list(by)
-    data = load_columns(frame, [*by, time, event, entry])
+    data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)
     data = check_binary_event(data, event)
     if entry is not None:
-        check_times(data, entry, allow_negative=True)
-        bad = data[entry] >= data[time]
-        if bad.any():
-            row = int(bad.arg_true()[0])
-            raise ModelError(
-                f"entry column {entry!r} is not before time column {time!r} in "
-                f"{int(bad.sum())} row(s) (first at row {row}); entry must be < exit."
-            )
-    table, starts = counts_by_time(data, by, time, [pl.col(event).sum().alias("n_event")])
-    times = table[time].cast(pl.Float64).to_numpy()
-    exits = table[N_EXIT].to_numpy().astype(np.int64)
-    events = table["n_event"].to_numpy().astype(np.int64)
-    at_risk = np.empty_like(exits)
-    for start, stop in pairwise(starts):
-        at_risk[start:stop] = np.cumsum(exits[start:stop][::-1])[::-1]
+        _check_entry(data, entry, time, weights)
+    table, starts, sums = _weighted_counts(data, by, time, event, weights)
+    exits, events = sums["exit_w"], sums["event_w"]
+    at_risk = _reverse_cumsum(exits, starts)
     if entry is not None:
-        _subtract_late_entries(data, by, entry, table, starts, times, at_risk)
-    n = at_risk.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = events / n
-        greenwood = np.where(events > 0, events / (n * (n - events)), 0.0)
-    survival = np.empty_like(n)
-    var_log = np.empty_like(n)
+        at_risk -= _late_entries(data, by, entry, table, starts)
+    jackknife = weights is not None and not _integer_valued(data[weights])
+    survival, std_err, se_log = (np.empty(exits.size) for _ in range(3))
     for start, stop in pairwise(starts):
-        survival[start:stop] = np.cumprod(1.0 - hazard[start:stop])
-        var_log[start:stop] = np.cumsum(greenwood[start:stop])
-    se_log = np.sqrt(var_log)
+        part = slice(start, stop)
+        n, d = at_risk[part], events[part]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            survival[part] = np.cumprod(1.0 - d / n)
+            if jackknife:
+                still = _reverse_cumsum(sums["exit_w2"][part], [0, stop - start])
+                std_err[part] = (
+                    np.sqrt(
+                        _km_jackknife_variance(
+                            n,
+                            d,
+                            sums["exit_w2"][part] - sums["event_w2"][part],
+                            sums["event_w2"][part],
+                            still - sums["exit_w2"][part],
+                        )
+                    )
+                    * survival[part]
+                )
+                se_log[part] = np.where(std_err[part] == 0, 0.0, std_err[part] / survival[part])
+            else:
+                se_log[part] = np.sqrt(np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0)))
+                std_err[part] = survival[part] * se_log[part]
     lower, upper = confidence_limits(survival, se_log, conf_type, conf_level, log_se=True)
-    with np.errstate(invalid="ignore"):
-        std_err = survival * se_log
     return _tidy(
         table,
         by,
@@ -143,24 +143,91 @@ def kaplan_meier(
     )
 
 
-def _subtract_late_entries(
-    data: pl.DataFrame,
-    by: list[str],
-    entry: str,
-    table: pl.DataFrame,
-    starts: np.ndarray,
-    times: np.ndarray,
-    at_risk: np.ndarray,
-) -> None:
-    """Remove from the risk set at t everyone who enters at or after t (in place)."""
-    if not by:
-        at_risk -= data.height - entries_before(data[entry].to_numpy(), times)
-        return
-    parts = data.partition_by(by, as_dict=True, maintain_order=False)
+def _check_entry(data: pl.DataFrame, entry: str, time: str, weights: str | None) -> None:
+    check_times(data, entry, allow_negative=True)
+    bad = data[entry] >= data[time]
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise ModelError(
+            f"entry column {entry!r} is not before time column {time!r} in "
+            f"{int(bad.sum())} row(s) (first at row {row}); entry must be < exit."
+        )
+    if weights is not None:
+        raise ModelError("weights together with entry are not supported; drop one of them.")
+
+
+def _weighted_counts(
+    data: pl.DataFrame, by: list[str], time: str, event: str, weights: str | None
+) -> tuple[pl.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """Per (group, time): exits and events, their weighted sums and sums of squared weights."""
+    if weights is None:
+        table, starts = counts_by_time(data, by, time, [pl.col(event).sum().alias("event")])
+        exits = table[N_EXIT].to_numpy().astype(np.int64)
+        events = table["event"].to_numpy().astype(np.int64)
+        sums = {"exit_w": exits, "event_w": events}
+        return table, starts, sums | {"exit_w2": exits, "event_w2": events}
+    check_weights(data, weights)
+    w, d = pl.col(weights).cast(pl.Float64), pl.col(event)
+    aggregations = [
+        w.sum().alias("exit_w"),
+        (w * d).sum().alias("event_w"),
+        (w * w).sum().alias("exit_w2"),
+        (w * w * d).sum().alias("event_w2"),
+    ]
+    table, starts = counts_by_time(data, by, time, aggregations)
+    names = ["exit_w", "event_w", "exit_w2", "event_w2"]
+    return table, starts, {name: table[name].to_numpy() for name in names}
+
+
+def _integer_valued(values: pl.Series) -> bool:
+    return bool((values.cast(pl.Float64).round(0) == values.cast(pl.Float64)).all())
+
+
+def _reverse_cumsum(values: np.ndarray, starts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Within each group segment: the sum over this and all later times (the risk set)."""
+    out = np.empty_like(values)
+    for start, stop in pairwise(starts):
+        out[start:stop] = np.cumsum(values[start:stop][::-1])[::-1]
+    return out
+
+
+def _km_jackknife_variance(
+    n: np.ndarray,
+    d: np.ndarray,
+    censored_sq: np.ndarray,
+    events_sq: np.ndarray,
+    still_sq: np.ndarray,
+) -> np.ndarray:
+    """Infinitesimal-jackknife variance of log S(t) for one group (as survfitkm.c).
+
+    Subject i's influence is S(t)·V_i(t), V_i accumulating h/(n(1−h)) while at risk and
+    −1/n at its own event; summed in closed form over exit classes (squared weights).
+    """
+    hazard = d / n
+    jump = np.where(d > 0, hazard / (n * (1.0 - hazard)), 0.0)
+    cum_jump = np.cumsum(jump)
+    jump_before = np.concatenate([[0.0], cum_jump[:-1]])
+    v_censor = np.where(censored_sq > 0, cum_jump, 0.0)
+    v_event = jump_before - 1.0 / n
+    exited = np.cumsum(censored_sq * v_censor**2 + events_sq * v_event**2)
+    at_risk_part = np.where(still_sq > 0, still_sq * cum_jump**2, 0.0)
+    return at_risk_part + exited
+
+
+def _late_entries(
+    data: pl.DataFrame, by: list[str], entry: str, table: pl.DataFrame, starts: np.ndarray
+) -> np.ndarray:
+    """Per (group, time) row: how many of the group enter at or after that time."""
+    times = table[table.columns[len(by)]].cast(pl.Float64).to_numpy()
+    late = np.empty(times.size, dtype=np.int64)
+    parts = data.partition_by(by, as_dict=True, maintain_order=False) if by else {(): data}
     for start, stop in pairwise(starts):
         key = tuple(table.row(int(start))[: len(by)])
-        group_entries = parts[key][entry].to_numpy()
-        at_risk[start:stop] -= group_entries.size - entries_before(group_entries, times[start:stop])
+        group_entries = np.sort(parts[key][entry].to_numpy())
+        late[start:stop] = group_entries.size - np.searchsorted(
+            group_entries, times[start:stop], side="left"
+        )
+    return late
 
 
 def cumulative_incidence(
@@ -172,33 +239,57 @@ def cumulative_incidence(
     censor_code: Any = 0,
     conf_level: float = 0.95,
     conf_type: ConfType = "log",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence of ``cause`` in the presence of competing events.
 
-    As R ``survfit(Surv(time, factor(event)) ~ by)`` (survival 3.5, multi-state): estimate
+    As R ``survfit(Surv(time, factor(event)) ~ by, weights)`` (survival 3.5, multi-state):
     F_k(t) = Σ_{s≤t} S(s−) d_k(s)/n(s) (Aalen & Johansen 1978), standard error from the
     infinitesimal jackknife (Therneau, survival "methods" vignette), log confidence limits on
     the CIF scale. Returns a pandas DataFrame, one row per distinct time per group:
-    ``[by...], time, n_risk, n_event, n_competing, n_censor, cif, std_err, lower, upper``.
-    Every event code other than ``censor_code`` is a competing state; ties are exact.
+    ``[by...], time, n_risk, n_event, n_competing, n_censor, cif, std_err, lower, upper``
+    (counts unweighted, as R). Every code other than ``censor_code`` is a competing state;
+    ties are exact.
     """
     by = as_list(by)
-    data = load_columns(frame, [*by, time, event])
+    data = load_columns(frame, [*by, time, event, weights])
     check_times(data, time)
     codes = check_cause(data, event, cause, censor_code)
-    counts = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
-    table, starts = counts_by_time(data, by, time, counts)
+    if weights is not None:
+        check_weights(data, weights)
+    aggregations = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
+    if weights is not None:
+        w = pl.col(weights).cast(pl.Float64)
+        aggregations += [w.sum().alias("__w"), (w * w).sum().alias("__w2")]
+        for i, code in enumerate(codes):
+            hit = (pl.col(event) == code).cast(pl.Float64)
+            aggregations += [
+                (w * hit).sum().alias(f"__dw{i}"),
+                (w * w * hit).sum().alias(f"__dw2{i}"),
+            ]
+    table, starts = counts_by_time(data, by, time, aggregations)
+
+    def matrix(prefix: str) -> np.ndarray:
+        return table.select([f"{prefix}{i}" for i in range(len(codes))]).to_numpy()
+
     exits = table[N_EXIT].to_numpy().astype(np.int64)
-    events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
+    events = matrix("__d").astype(np.int64)
     target = codes.index(cause)
-    at_risk = np.empty_like(exits)
-    cif = np.empty(exits.size)
-    variance = np.empty(exits.size)
+    at_risk = _reverse_cumsum(exits, starts)
+    if weights is None:
+        weighted_risk, squared_risk = at_risk, at_risk
+        weighted_events, squared_events = events, events
+    else:
+        weighted_risk = _reverse_cumsum(table["__w"].to_numpy(), starts)
+        squared_risk = _reverse_cumsum(table["__w2"].to_numpy(), starts)
+        weighted_events, squared_events = matrix("__dw"), matrix("__dw2")
+    cif, variance = np.empty(exits.size), np.empty(exits.size)
     for start, stop in pairwise(starts):
-        at_risk[start:stop] = np.cumsum(exits[start:stop][::-1])[::-1]
-        cif_all, var_all = aalen_johansen(at_risk[start:stop], events[start:stop])
-        cif[start:stop] = cif_all[:, target]
-        variance[start:stop] = var_all[:, target]
+        part = slice(start, stop)
+        cif_all, var_all = aalen_johansen(
+            weighted_risk[part], weighted_events[part], squared_risk[part], squared_events[part]
+        )
+        cif[part], variance[part] = cif_all[:, target], var_all[:, target]
     std_err = np.sqrt(np.maximum(variance, 0.0))
     lower, upper = confidence_limits(cif, std_err, conf_type, conf_level, log_se=False)
     n_event = events[:, target]
@@ -219,15 +310,23 @@ def cumulative_incidence(
     )
 
 
-def aalen_johansen(at_risk: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def aalen_johansen(
+    at_risk: np.ndarray,
+    events: np.ndarray,
+    at_risk_sq: np.ndarray | None = None,
+    events_sq: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """CIFs and their infinitesimal-jackknife variances for one group (times sorted).
 
-    ``at_risk[m]`` is the number at risk at the m-th distinct time, ``events[m, k]`` the number
-    of events of type k there (right-censored data, everyone starting event-free). The
-    per-subject influence of F_k(t) depends only on the subject's exit time and status: it is
-    G_k(t) while at risk and α + β·F_k(t) after exit, so Σ_i U_i(t)² is a sum of cumulative
-    sums over times; O(T·K) with no N×T matrix (the recursion of R's survfitci.c, summed).
+    ``at_risk[m]`` is the (weighted) number at risk at the m-th distinct time, ``events[m, k]``
+    the (weighted) events of type k there; ``*_sq`` the same sums of squared case weights
+    (default: unit weights). Right-censored data, everyone starting event-free. A subject's
+    influence on F_k(t) depends only on its exit time and status: G_k(t) while at risk and
+    α + β·F_k(t) after exit, so Σ_i w_i² U_i(t)² is a sum of cumulative sums over times;
+    O(T·K) with no N×T matrix (the recursion of R's survfitci.c, summed in closed form).
     """
+    at_risk_sq = at_risk if at_risk_sq is None else at_risk_sq
+    events_sq = events if events_sq is None else events_sq
     n = at_risk.astype(float)
     total = events.sum(axis=1).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -241,7 +340,9 @@ def aalen_johansen(at_risk: np.ndarray, events: np.ndarray) -> tuple[np.ndarray,
     jump_before = np.concatenate([[0.0], cum_jump[:-1]])
     increment = surv_before[:, None] * cause_hazard * (jump_before - 1 / n)[:, None]
     at_risk_part = np.cumsum(increment, axis=0)
-    censored = n - np.concatenate([n[1:], [0.0]]) - total  # exits without an event
+    still_at_risk = np.concatenate([at_risk_sq[1:], [0.0]])
+    total_sq = events_sq.sum(axis=1)
+    censored = at_risk_sq - still_at_risk - total_sq  # squared weights of censored exits
     v_event = jump_before - 1.0 / n
     v_censor = np.where(censored > 0, cum_jump, 0.0)
     own = (surv_before / n)[:, None]
@@ -249,16 +350,15 @@ def aalen_johansen(at_risk: np.ndarray, events: np.ndarray) -> tuple[np.ndarray,
     base_censor = at_risk_part - v_censor[:, None] * cif
     sq = (
         censored[:, None] * base_censor**2
-        + total[:, None] * base_event**2
-        + events * (2 * base_event * own + own**2)
+        + total_sq[:, None] * base_event**2
+        + events_sq * (2 * base_event * own + own**2)
     )
     cross = censored[:, None] * base_censor * v_censor[:, None] + v_event[:, None] * (
-        total[:, None] * base_event + events * own
+        total_sq[:, None] * base_event + events_sq * own
     )
-    slope = censored * v_censor**2 + total * v_event**2
-    still_at_risk = np.concatenate([n[1:], [0.0]])[:, None]
+    slope = censored * v_censor**2 + total_sq * v_event**2
     variance = (
-        still_at_risk * at_risk_part**2
+        still_at_risk[:, None] * at_risk_part**2
         + np.cumsum(sq, axis=0)
         + 2 * cif * np.cumsum(cross, axis=0)
         + cif**2 * np.cumsum(slope, axis=0)[:, None]

@@ -20,6 +20,8 @@ lung_data <- data.frame(time = lung$time, status = lung$status - 1L,
                         sex = ifelse(lung$sex == 1, "male", "female"),
                         ph_ecog = lung$ph.ecog, age = lung$age,
                         karno_high = as.integer(!is.na(lung$ph.karno) & lung$ph.karno >= 80))
+lung_data$w <- 0.5 + (seq_len(nrow(lung_data)) %% 7) / 4    # non-integer case weights
+lung_data$wi <- 1L + seq_len(nrow(lung_data)) %% 3L         # integer (frequency) weights
 write_ref(lung_data, "lung.csv")
 mg <- data.frame(
   id = mgus2$id,
@@ -33,6 +35,7 @@ mg <- data.frame(
   entry_months = mgus2$age * 12L,
   exit_months = mgus2$age * 12L + mgus2$futime
 )
+mg$w <- 0.5 + (seq_len(nrow(mg)) %% 5) / 3
 write_ref(mg, "mgus2.csv")
 
 # ---- Kaplan-Meier ---------------------------------------------------------------------
@@ -41,7 +44,8 @@ km_table <- function(fit, label, by = NULL) {
     rep(sub(".*=", "", names(fit$strata)), fit$strata)
   data.frame(case = label, group = strata, time = fit$time, n_risk = fit$n.risk,
              n_event = fit$n.event, n_censor = fit$n.censor, survival = fit$surv,
-             std_err = fit$std.err * fit$surv,   # survival scale, as summary.survfit
+             # survival scale, as summary.survfit (the IJ std.err already is: logse = FALSE)
+             std_err = if (fit$logse) fit$std.err * fit$surv else fit$std.err,
              lower = fit$lower, upper = fit$upper)
 }
 km <- rbind(
@@ -55,7 +59,11 @@ km <- rbind(
            "lung_sex_log90"),
   km_table(survfit(Surv(futime, death) ~ sex, data = mg), "mgus2_sex_ties"),
   km_table(survfit(Surv(entry_months, exit_months, death) ~ 1, data = mg),
-           "mgus2_age_scale_entry")
+           "mgus2_age_scale_entry"),
+  # non-integer weights: survfit switches to the infinitesimal-jackknife SE (logse = FALSE)
+  km_table(survfit(Surv(time, status) ~ sex, data = lung_data, weights = w), "lung_sex_weighted"),
+  km_table(survfit(Surv(time, status) ~ sex, data = lung_data, weights = wi),
+           "lung_sex_integer_weights")
 )
 write_ref(km, "km_reference.csv")
 
@@ -79,7 +87,8 @@ mg$fevent <- factor(mg$event, 0:2, c("censor", "1", "2"))
 aj <- rbind(
   aj_table(survfit(Surv(etime, fevent) ~ 1, data = mg), "mgus2_all"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg), "mgus2_sex"),
-  aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, conf.int = 0.9), "mgus2_sex_90")
+  aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, conf.int = 0.9), "mgus2_sex_90"),
+  aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, weights = w), "mgus2_sex_weighted")
 )
 write_ref(aj, "aj_reference.csv")
 

@@ -41,6 +41,11 @@ KM_CASES = {
     ),
     "lung_sex_log90": (LUNG, {"time": "time", "event": "status", "by": "sex", "conf_level": 0.9}),
     "mgus2_sex_ties": (MGUS2, {"time": "futime", "event": "death", "by": "sex"}),
+    "lung_sex_weighted": (LUNG, {"time": "time", "event": "status", "by": "sex", "weights": "w"}),
+    "lung_sex_integer_weights": (
+        LUNG,
+        {"time": "time", "event": "status", "by": "sex", "weights": "wi"},
+    ),
     "mgus2_age_scale_entry": (
         MGUS2,
         {"time": "exit_months", "event": "death", "entry": "entry_months"},
@@ -50,6 +55,7 @@ AJ_CASES = {
     "mgus2_all": {},
     "mgus2_sex": {"by": "sex"},
     "mgus2_sex_90": {"by": "sex", "conf_level": 0.9},
+    "mgus2_sex_weighted": {"by": "sex", "weights": "w"},
 }
 
 
@@ -208,6 +214,16 @@ def test_cumulative_incidence_rejects_absent_cause_and_bad_entry() -> None:
     bad_entry = MGUS2.assign(entry_months=MGUS2["exit_months"])
     with pytest.raises(ModelError, match="entry column 'entry_months' is not before"):
         cc.kaplan_meier(bad_entry, "exit_months", "death", entry="entry_months")
+
+
+def test_bad_weights_are_named() -> None:
+    negative = LUNG.assign(w=-LUNG["w"])
+    with pytest.raises(ModelError, match="weights column 'w' has 228 value"):
+        cc.kaplan_meier(negative, "time", "status", weights="w")
+    with pytest.raises(ModelError, match="weights column 'w'"):
+        cc.cumulative_incidence(MGUS2.assign(w=0.0), "etime", "event", 1, weights="w")
+    with pytest.raises(ModelError, match="weights together with entry"):
+        cc.kaplan_meier(MGUS2, "exit_months", "death", entry="entry_months", weights="w")
 
 
 def test_missing_columns_empty_frames_and_null_groups_are_named() -> None:
