@@ -26,11 +26,11 @@ from cohortcalc.reporting.format import (
     variable_label,
 )
 from cohortcalc.reporting.table import Cell, CountGrid, Table, values_frame
-from cohortcalc.survival.rates import incidence_rates
+from cohortcalc.survival.rates import DAYS_PER_YEAR, incidence_rates
 
 CAC_LEVELS = ("0", "1-100", "101-400", ">400")
 RATE_COLUMN = "Rate per 1,000 PY (95% CI)"
-_DAYS_PER_YEAR = 365.25
+_YEARS_PER_UNIT = {"years": 1.0, "months": 1 / 12, "days": 1 / DAYS_PER_YEAR}
 
 
 class _Rows:
@@ -96,15 +96,16 @@ def hr_table(
     standardised).
     ``p_trend`` maps model name to a p (or a result with ``.p``), per stratum with a modifier;
     ``interaction_p`` maps model name to the p for interaction. Counts use rows with
-    ``event == cause`` as events and ``time`` in ``time_unit`` ("years" or "days") for
+    ``event == cause`` as events and ``time`` in ``time_unit`` ("years", "months", "days") for
     person-years, via ``cc.incidence_rates``.
     """
     strata = _strata(models, modifier)
     names = list(models)
     interaction_p = _single_model_p(interaction_p, names)
-    data = _analysis_data(frame, time, event, exposure, modifier, cause, time_unit)
-    if per_sd is not None and per_sd_unit is None:
-        data = data.with_columns(to_polars(frame, [per_sd_term])[per_sd_term])
+    sd_column = per_sd_term if per_sd is not None and per_sd_unit is None else None
+    data = _analysis_data(frame, time, event, exposure, modifier, cause, time_unit, sd_column)
+    if sd_column is not None:
+        per_sd_unit = float(data[sd_column].drop_nulls().std())  # whole cohort, every stratum
     levels = list(levels) if levels is not None else _levels(data, exposure)
     fits = {name: _by_stratum(models[name], modifier, strata, name) for name in names}
     headers = {name: _model_header(name, fits[name]) for name in names}
@@ -123,8 +124,7 @@ def hr_table(
             _p_row(context, "p for trend", trend)
         if per_sd is not None:
             sd_fits = {n: _by_stratum(per_sd[n], modifier, strata, n)[stratum] for n in per_sd}
-            unit = per_sd_unit or float(data[per_sd_term].drop_nulls().std())
-            _per_sd_row(context, sd_fits, per_sd_term, unit, labels)
+            _per_sd_row(context, sd_fits, per_sd_term, float(per_sd_unit), labels)
     if modifier is not None:
         _add_stratum_margins(rows, strata, levels)
         if interaction_p is not None:
@@ -175,12 +175,19 @@ def _by_stratum(value: Any, modifier: str | None, strata: list[Any], name: str) 
 
 
 def _analysis_data(
-    frame: Any, time: str, event: str, exposure: str, modifier: str | None, cause: int, unit: str
+    frame: Any,
+    time: str,
+    event: str,
+    exposure: str,
+    modifier: str | None,
+    cause: int,
+    unit: str,
+    extra: str | None,
 ) -> pl.DataFrame:
-    if unit not in ("years", "days"):
-        raise CohortcalcError(f"time_unit must be 'years' or 'days', got {unit!r}.")
-    data = to_polars(frame, [time, event, exposure, modifier])
-    years = pl.col(time) / _DAYS_PER_YEAR if unit == "days" else pl.col(time)
+    if unit not in _YEARS_PER_UNIT:
+        raise CohortcalcError(f"time_unit must be one of {list(_YEARS_PER_UNIT)}, got {unit!r}.")
+    data = to_polars(frame, [time, event, exposure, modifier, extra])
+    years = pl.col(time) * _YEARS_PER_UNIT[unit]
     return data.filter(pl.col(exposure).is_not_null()).with_columns(
         pl.col(exposure).cast(pl.String),
         _years=years.cast(pl.Float64),

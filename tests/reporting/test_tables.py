@@ -234,3 +234,18 @@ def test_real_fits_within_ckd_strata_with_interaction(real_fits):
         assert stratum_events["value"].sum() == by_ckd[value].n_events
     assert table.trace(8, HR1)["value"].item() == interaction.p
     assert any("Likelihood" in note or "likelihood" in note for note in table.footnotes)
+
+
+def test_rows_without_exposure_are_left_out(cohort, fake_models, fakes):
+    blanked = cohort.with_columns(
+        pl.when(pl.int_range(pl.len()) < 25)
+        .then(None)
+        .otherwise(pl.col("cac_category"))
+        .alias("cac_category")
+    )
+    sd_fit = fakes.Cox(fakes.summary({"log_cac": (0.2, 0.05)}), 1475, 80)
+    table = _table(blanked, {"Model 1": fake_models["Model 1"]}, per_sd={"Model 1": sd_fit})
+    total = table.values.query("quantity == 'n'")["value"].sum()
+    assert total == cohort.height - 25
+    sd = float(np.std(blanked.drop_nulls("cac_category")["log_cac"].to_numpy(), ddof=1))
+    assert f"(SD {sd:.2f})" in table.frame.iloc[4, 0]
