@@ -5,6 +5,7 @@ The public API, re-exported; nothing else lives here.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
 from cohortcalc.dictionary import load_dictionary
 from cohortcalc.errors import (
     CohortcalcError,
@@ -47,6 +48,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AnalysisResult",
     "CohortcalcError",
     "CohortcalcWarning",
     "ConvergenceWarning",
@@ -62,6 +64,7 @@ __all__ = [
     "ModelWarning",
     "SpecError",
     "Table",
+    "ValidationResult",
     "__version__",
     "cox",
     "cumulative_incidence",
@@ -80,9 +83,11 @@ __all__ = [
     "plot_cumulative_incidence",
     "plot_survival",
     "read_store",
+    "run",
     "save_figure",
     "simulate",
     "suppress_small_cells",
     "table_one",
     "trend_test",
+    "validate",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from cohortcalc.errors import IngestError, SpecError
 from cohortcalc.features import derive
 from cohortcalc.ingest import ingest, read_store
 from cohortcalc.synth import HazardModel, SynthParams, simulate_cohort
+from cohortcalc.synth.export import write_study_export
 
 TABLES = ("participants", "cac_lesions", "events", "followup")
+BUILTIN = "builtin:"
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,12 @@ def read_cohort_store(store: Path, where: str = "") -> SourceData:
 def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
     raw = spec.data.raw
     assert raw is not None
-    sources = spec.resolve(raw.sources)
+    sources = _sources_path(spec, raw.sources, out)
     mapping = _mapping_path(spec, raw.mapping)
     if not sources.exists() and raw.simulate_if_missing is not None:
-        from cohortcalc.synth import write_study_export
-
         synthetic = raw.simulate_if_missing
-        write_study_export(sources, n=synthetic.n, seed=synthetic.seed)
+        cohort = simulate_cohort(synthetic.n, synthetic.seed, synth_params(synthetic.params))
+        write_study_export(cohort, sources)
     if not sources.exists():
         raise SpecError(
             f"{spec.where('data', 'raw', 'sources')}: raw source folder {sources} does not exist."
@@ -119,7 +121,31 @@ def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
     return SourceData(loaded.tables, inputs)
 
 
+def _sources_path(spec: Spec, sources: str, out: Path | None) -> Path:
+    """The raw files' folder; ``{out}`` stands for the run's output folder."""
+    if "{out}" not in sources:
+        return spec.resolve(sources)
+    if out is None:
+        raise SpecError(
+            f"{spec.where('data', 'raw', 'sources')}: sources {sources!r} uses {{out}}, so the "
+            "run needs an output folder (cohortcalc run SPEC --out DIR)."
+        )
+    return Path(sources.replace("{out}", str(out)))
+
+
 def _mapping_path(spec: Spec, mapping: str) -> Path:
+    """The mapping file; ``builtin:NAME`` is a mapping shipped in cohortcalc/ingest/mappings."""
+    if mapping.startswith(BUILTIN):
+        name = mapping.removeprefix(BUILTIN)
+        builtin = files("cohortcalc.ingest") / "mappings" / f"{name}.yaml"
+        path = Path(str(builtin))
+        if not path.is_file():
+            shipped = sorted(p.stem for p in path.parent.glob("*.yaml"))
+            raise SpecError(
+                f"{spec.where('data', 'raw', 'mapping')}: no built-in mapping {name!r}; "
+                f"built-in mappings: {shipped}."
+            )
+        return path
     path = spec.resolve(mapping)
     if not path.is_file():
         raise SpecError(f"{spec.where('data', 'raw', 'mapping')}: mapping file {path} not found.")

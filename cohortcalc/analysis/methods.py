@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cohortcalc import __version__
+from cohortcalc.analysis.manifest import package_versions
 from cohortcalc.analysis.spec import Spec
+from cohortcalc.reporting.format import short_label
 
 
 def methods_paragraphs(
@@ -40,8 +41,9 @@ def _data(spec: Spec, inputs: Mapping[str, object]) -> str:
     else:
         assert data.raw is not None
         source = (
-            f"the raw study files in `{data.raw.sources}`, ingested with the mapping "
-            f"`{data.raw.mapping}` (units converted, codes mapped, invalid rows quarantined)"
+            f"the raw study files in `{inputs.get('sources', data.raw.sources)}`, ingested "
+            f"with the mapping `{data.raw.mapping}` (units converted, codes mapped, rows "
+            "failing validation quarantined)"
         )
     options = ", ".join(f"{k} = {v}" for k, v in sorted(spec.derive.items()))
     derived = f" with options {options}" if options else " with the package defaults"
@@ -96,7 +98,9 @@ def _outcomes(spec: Spec) -> str:
 
 def _models(spec: Spec) -> str:
     sets = spec.models.covariate_sets()
-    adjustment = "; ".join(f"{name}: {', '.join(cov) or 'none'}" for name, cov in sets.items())
+    adjustment = "; ".join(
+        f"{name}: {', '.join(short_label(c) for c in cov) or 'none'}" for name, cov in sets.items()
+    )
     methods = {m for outcome in spec.outcomes for m in outcome.methods}
     text = (
         "**Models.** Hazard ratios (HR) were estimated by Cox proportional hazards regression "
@@ -154,9 +158,14 @@ def _sensitivity(spec: Spec) -> str:
 
 
 def _reporting(spec: Spec) -> str:
+    threshold = spec.small_cell_threshold
+    suppression = (
+        f'Counts from 1 to {threshold - 1} are suppressed (shown as "<{threshold}"), with '
+        "complementary suppression of cells that would reveal them."
+        if threshold > 1
+        else "No small-cell suppression was applied."
+    )
     return (
-        f"**Reporting.** Counts from 1 to {spec.small_cell_threshold - 1} are suppressed "
-        f'(shown as "<{spec.small_cell_threshold}"), with complementary suppression of cells '
-        "that would reveal them. Incidence rates are per 1,000 person-years with exact "
-        f"Poisson confidence intervals. Software: cohortcalc {__version__}."
+        f"**Reporting.** {suppression} Incidence rates are per 1,000 person-years with exact "
+        f"Poisson confidence intervals. Software: cohortcalc {package_versions()['cohortcalc']}."
     )
