@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.suppression import suppress_small_cells, suppressed_cells
@@ -113,3 +115,33 @@ def test_suppression_needs_a_count_layout(small_events_table):
     once = suppress_small_cells(small_events_table)
     with pytest.raises(CohortcalcError, match="count layout"):
         suppress_small_cells(once)
+
+
+@given(
+    cells=st.lists(
+        st.lists(st.integers(min_value=0, max_value=60), min_size=2, max_size=4),
+        min_size=2,
+        max_size=4,
+    ).filter(lambda rows: len({len(r) for r in rows}) == 1),
+    threshold=st.sampled_from([5, 11]),
+)
+@settings(max_examples=150, deadline=None)
+def test_no_hidden_count_can_be_recovered_from_one_margin(cells, threshold):
+    """A two-way table with printed row, column and grand totals: after suppression every small
+    count is hidden and no margin has exactly one hidden member (it could be subtracted out)."""
+    counts: dict[str, int] = {}
+    for i, row in enumerate(cells):
+        for j, n in enumerate(row):
+            counts[f"c{i}.{j}"] = n
+        counts[f"r{i}"] = sum(row)
+    for j in range(len(cells[0])):
+        counts[f"k{j}"] = sum(row[j] for row in cells)
+    counts["all"] = sum(map(sum, cells))
+    margins = [(*(f"c{i}.{j}" for j in range(len(cells[0]))), f"r{i}") for i in range(len(cells))]
+    margins += [(*(f"c{i}.{j}" for i in range(len(cells))), f"k{j}") for j in range(len(cells[0]))]
+    margins += [(*(f"r{i}" for i in range(len(cells))), "all")]
+    margins += [(*(f"k{j}" for j in range(len(cells[0]))), "all")]
+    hidden = suppressed_cells(counts, tuple(margins), threshold)
+    assert {cid for cid, n in counts.items() if 0 < n < threshold} <= hidden
+    for margin in margins:
+        assert sum(cid in hidden for cid in margin) != 1
