@@ -1,6 +1,7 @@
 """Compiled loops of the risk-set engine (numba, cached). Called only from ``riskset.py``.
 
-Layout of a bin row of sums: [S0, S1 (p), S2 packed upper triangle (p(p+1)/2, row-major)].
+Layout of a bin row of sums: [S0, S1 (p), S2 (p x p, row-major)]; the full square (not the
+triangle) lets the inner loop vectorise.
 """
 
 from __future__ import annotations
@@ -11,13 +12,64 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True)
+def integer_range(values: np.ndarray) -> tuple[bool, int, int]:
+    """(all values are integers, min, max) — day-resolution times take the lookup-table path."""
+    if values.shape[0] == 0:
+        return False, 0, 0
+    lo = values[0]
+    hi = values[0]
+    for v in values:
+        if v != math.floor(v):
+            return False, 0, 0
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return True, int(lo), int(hi)
+
+
+@njit(cache=True)
+def integer_event_bins(
+    time: np.ndarray, event: np.ndarray, strata: np.ndarray, n_strata: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (stratum, integer time) pairs among events, in order, without sorting."""
+    span = hi - lo + 1
+    seen = np.zeros(n_strata * span, dtype=np.bool_)
+    for i in range(time.shape[0]):
+        if event[i]:
+            seen[strata[i] * span + int(time[i]) - lo] = True
+    where = np.flatnonzero(seen)
+    bin_time = (where % span + lo).astype(np.float64)
+    return bin_time, where // span
+
+
 @njit(cache=True, parallel=True)
 def locate_bins(
-    values: np.ndarray, strata: np.ndarray, bin_time: np.ndarray, stratum_start: np.ndarray
+    values: np.ndarray,
+    strata: np.ndarray,
+    bin_time: np.ndarray,
+    stratum_start: np.ndarray,
+    lookup_lo: int,
+    lookup_hi: int,
 ) -> np.ndarray:
-    """Index of the last bin (within the row's stratum) whose time is <= value, else -1."""
+    """Index of the last bin (within the row's stratum) whose time is <= value, else -1.
+
+    With ``lookup_lo <= lookup_hi`` the values are integers in that range and a lookup table
+    per stratum replaces the binary search."""
     n = values.shape[0]
     out = np.empty(n, dtype=np.int64)
+    n_strata = stratum_start.shape[0] - 1
+    span = lookup_hi - lookup_lo + 1
+    if span > 0:
+        table = np.empty(n_strata * span, dtype=np.int64)
+        for s in range(n_strata):
+            k = stratum_start[s]
+            for v in range(span):
+                while k < stratum_start[s + 1] and bin_time[k] <= v + lookup_lo:
+                    k += 1
+                table[s * span + v] = k - 1 if k > stratum_start[s] else -1
+        for i in prange(n):
+            out[i] = table[strata[i] * span + int(values[i]) - lookup_lo]
+        return out
     for i in prange(n):
         lo = stratum_start[strata[i]]
         hi = stratum_start[strata[i] + 1]
@@ -33,20 +85,18 @@ def locate_bins(
     return out
 
 
-@njit(cache=True)
-def _add_row(target: np.ndarray, x: np.ndarray, r: float) -> None:
-    p = x.shape[0]
-    target[0] += r
-    t = 1 + p
+@njit(cache=True, inline="always")
+def _add_row(acc: np.ndarray, b: int, x: np.ndarray, r: float, p: int) -> None:
+    acc[b, 0] += r
     for i in range(p):
         rx = r * x[i]
-        target[1 + i] += rx
-        for j in range(i, p):
-            target[t] += rx * x[j]
-            t += 1
+        acc[b, 1 + i] += rx
+        base = 1 + p + i * p
+        for j in range(p):
+            acc[b, base + j] += rx * x[j]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"contract"})
 def bin_sums(
     matrix: np.ndarray,
     center: np.ndarray,
@@ -60,15 +110,17 @@ def bin_sums(
     n_chunks: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One fused pass: each row's w·e^{(x-c)β}·(1, x, xxᵀ) into its exit bin (minus its entry
-    bin); event rows also into the tie sums. One accumulator per chunk, summed at the end."""
+    bin). With ``events``, event rows go to the tie sums instead, and are added back to the
+    exit sums at the end. One accumulator per chunk (thread), summed at the end."""
     n, p = matrix.shape
-    width = 1 + p + p * (p + 1) // 2
+    width = 1 + p + p * p
     has_entry = entry_bin.shape[0] == n
     by_exit = np.zeros((n_chunks, n_bins, width))
-    tie_bins = n_bins if events else 0
-    tied = np.zeros((n_chunks, tie_bins, width))
+    tied = np.zeros((n_chunks, n_bins if events else 0, width))
     step = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
+        acc = by_exit[c]
+        tacc = tied[c]
         x = np.empty(p)
         for i in range(c * step, min(n, (c + 1) * step)):
             b = stop_bin[i]
@@ -79,16 +131,42 @@ def bin_sums(
                 x[j] = matrix[i, j] - center[j]
                 eta += x[j] * beta[j]
             r = weights[i] * math.exp(eta)
-            _add_row(by_exit[c, b], x, r)
             if events and event[i]:
-                _add_row(tied[c, b], x, r)
+                _add_row(tacc, b, x, r, p)
+            else:
+                _add_row(acc, b, x, r, p)
             if has_entry and entry_bin[i] >= 0:
-                _add_row(by_exit[c, entry_bin[i]], x, -r)
+                _add_row(acc, entry_bin[i], x, -r, p)
     for c in range(1, n_chunks):
         by_exit[0] += by_exit[c]
         if events:
             tied[0] += tied[c]
+    if events:
+        by_exit[0] += tied[0]
     return by_exit[0], tied[0]
+
+
+@njit(cache=True)
+def center_and_event_sums(
+    matrix: np.ndarray, event: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted column means c (R's centring) and Σ over events of w·(x - c), in one pass."""
+    n, p = matrix.shape
+    total = np.zeros(p)
+    event_total = np.zeros(p)
+    wsum = 0.0
+    event_wsum = 0.0
+    for i in range(n):
+        w = weights[i]
+        wsum += w
+        for j in range(p):
+            total[j] += w * matrix[i, j]
+        if event[i]:
+            event_wsum += w
+            for j in range(p):
+                event_total[j] += w * matrix[i, j]
+    center = total / wsum
+    return center, event_total - event_wsum * center
 
 
 @njit(cache=True)
@@ -125,34 +203,52 @@ def event_time_terms(
     death_weight: np.ndarray,
     efron: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per bin: Σ_j a·log(den_j), Σ_j a·x̄_j, packed Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ)."""
+    """Per bin: Σ_j a·log(den_j), Σ_j a·x̄_j, Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ) (p x p, flat).
+
+    With den_j = S0 - c_j·T0, S1_j = S1 - c_j·T1 (T: tie sums, c_j = j/d), the sums over j
+    reduce to scalar weights times S2, T2, S1S1ᵀ, S1T1ᵀ + T1S1ᵀ and T1T1ᵀ: O(d + p²) per bin."""
     n_bins, width = at_risk.shape
-    p = int((math.sqrt(8 * width + 1) - 3) / 2 + 0.5)
+    p = int(math.sqrt(width - 0.75))  # width = 1 + p + p²
     log_den = np.zeros(n_bins)
     mean_x = np.zeros((n_bins, p))
-    info = np.zeros((n_bins, width - 1 - p))
-    xbar = np.empty(p)
+    info = np.zeros((n_bins, p * p))
     for k in range(n_bins):
         m = n_deaths[k]
         if m == 0:
             continue
         n_terms = m if (efron and m > 1) else 1
         a = death_weight[k] / n_terms
+        w_s = 0.0  # Σ a/den
+        w_t = 0.0  # Σ a c/den
+        q_ss = 0.0  # Σ a/den²
+        q_st = 0.0  # Σ a c/den²
+        q_tt = 0.0  # Σ a c²/den²
         for j in range(n_terms):
             frac = j / m if n_terms > 1 else 0.0
             den = at_risk[k, 0] - (frac * tied[k, 0] if frac > 0 else 0.0)
             log_den[k] += a * math.log(den)
-            for i in range(p):
-                s1 = at_risk[k, 1 + i] - (frac * tied[k, 1 + i] if frac > 0 else 0.0)
-                xbar[i] = s1 / den
-                mean_x[k, i] += a * xbar[i]
-            t = 0
-            for i in range(p):
-                for l in range(i, p):
-                    col = 1 + p + t
-                    s2 = at_risk[k, col] - (frac * tied[k, col] if frac > 0 else 0.0)
-                    info[k, t] += a * (s2 / den - xbar[i] * xbar[l])
-                    t += 1
+            w_s += a / den
+            w_t += a * frac / den
+            q_ss += a / (den * den)
+            q_st += a * frac / (den * den)
+            q_tt += a * frac * frac / (den * den)
+        has_ties = n_terms > 1
+        for i in range(p):
+            s1_i = at_risk[k, 1 + i]
+            t1_i = tied[k, 1 + i] if has_ties else 0.0
+            mean_x[k, i] = w_s * s1_i - w_t * t1_i
+            for l in range(p):
+                s1_l = at_risk[k, 1 + l]
+                col = 1 + p + i * p + l
+                value = w_s * at_risk[k, col] - q_ss * s1_i * s1_l
+                if has_ties:
+                    t1_l = tied[k, 1 + l]
+                    value += (
+                        -w_t * tied[k, col]
+                        + q_st * (s1_i * t1_l + t1_i * s1_l)
+                        - q_tt * t1_i * t1_l
+                    )
+                info[k, i * p + l] = value
     return log_den, mean_x, info
 
 
@@ -168,7 +264,7 @@ def hazard_terms(
     Efron down-weight (1 - j/d) that applies to the tied events, and the mean of x̄_j.
     haz_j = a/den_j (R coxscore2)."""
     n_bins, width = at_risk.shape
-    p = int((math.sqrt(8 * width + 1) - 3) / 2 + 0.5)
+    p = int(math.sqrt(width - 0.75))  # width = 1 + p + p²
     out = np.zeros((n_bins, 2 + 3 * p))
     for k in range(n_bins):
         m = n_deaths[k]
@@ -233,16 +329,3 @@ def cluster_scores(
             resid -= r * (x[j] * h0 - h1)
             out[cluster[i], j] += weights[i] * resid
     return out
-
-
-@njit(cache=True)
-def weighted_column_means(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σ_i w_i x_i / Σ_i w_i, column by column, in one row-major pass."""
-    n, p = matrix.shape
-    total = np.zeros(p)
-    wsum = 0.0
-    for i in range(n):
-        wsum += weights[i]
-        for j in range(p):
-            total[j] += weights[i] * matrix[i, j]
-    return total / wsum

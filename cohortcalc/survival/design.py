@@ -267,16 +267,21 @@ def _assemble(
         start = len(plan)
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
-    matrix = np.empty((n, len(plan)), dtype=np.float64)
-    for j, (label, parts) in enumerate(plan):
-        column = np.ones(n) if len(parts) > 1 else None
+    columns_out = []
+    for label, parts in plan:
+        column = None
         for var, code in parts:
             values = var.values if code is None else (var.values == code).astype(np.float64)
             column = values if column is None else column * values
-        if n and np.all(column == column[0]):
+        if n and column.min() == column.max():
             raise ModelError(
                 f"term {label!r} is constant (every row equals {column[0]:g}); remove it or "
                 "check the data — a Cox model cannot estimate it."
             )
-        matrix[:, j] = column
+        columns_out.append(column)
+    matrix = np.empty((n, len(plan)), dtype=np.float64)
+    block = 65_536  # row blocks keep the strided column writes in cache
+    for start in range(0, n, block):
+        for j, column in enumerate(columns_out):
+            matrix[start : start + block, j] = column[start : start + block]
     return matrix, [label for label, _ in plan], assign

@@ -62,18 +62,19 @@ def prepare_risk_sets(
         else np.ascontiguousarray(strata, dtype=np.int64)
     )
     n_strata = int(codes.max()) + 1 if n else 1
-    event_time, event_stratum = time[event], codes[event]
-    order = np.lexsort((event_time, event_stratum))
-    event_time, event_stratum = event_time[order], event_stratum[order]
-    new_bin = np.ones(event_time.shape[0], dtype=bool)
-    new_bin[1:] = (np.diff(event_time) != 0) | (np.diff(event_stratum) != 0)
-    bin_time = event_time[new_bin]
-    stratum_start = np.searchsorted(event_stratum[new_bin], np.arange(n_strata + 1))
-    stop_bin = _kernels.locate_bins(time, codes, bin_time, stratum_start)
-    entry_bin = None
+    integral, lo, hi = _kernels.integer_range(time)
     if entry is not None:
         entry = np.ascontiguousarray(entry, dtype=np.float64)
-        entry_bin = _kernels.locate_bins(entry, codes, bin_time, stratum_start)
+        entry_integral, entry_lo, entry_hi = _kernels.integer_range(entry)
+        integral, lo, hi = integral and entry_integral, min(lo, entry_lo), max(hi, entry_hi)
+    if not (integral and (hi - lo + 1) * n_strata <= 4 * n + 4096):
+        lo, hi = 0, -1  # no lookup table: sort the event times and search
+    bin_time, bin_stratum = _distinct_event_times(time, event, codes, n_strata, lo, hi)
+    stratum_start = np.searchsorted(bin_stratum, np.arange(n_strata + 1))
+    stop_bin = _kernels.locate_bins(time, codes, bin_time, stratum_start, lo, hi)
+    entry_bin = None
+    if entry is not None:
+        entry_bin = _kernels.locate_bins(entry, codes, bin_time, stratum_start, lo, hi)
         stop_bin[stop_bin <= entry_bin] = -1  # no event time in (entry, exit]
     w = np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     n_bins = bin_time.shape[0]
@@ -90,6 +91,20 @@ def prepare_risk_sets(
     )
 
 
+def _distinct_event_times(
+    time: np.ndarray, event: np.ndarray, codes: np.ndarray, n_strata: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct (stratum, time) pairs among the events: (bin_time, bin_stratum)."""
+    if lo <= hi:
+        return _kernels.integer_event_bins(time, event, codes, n_strata, lo, hi)
+    event_time, event_stratum = time[event], codes[event]
+    order = np.lexsort((event_time, event_stratum))
+    event_time, event_stratum = event_time[order], event_stratum[order]
+    new_bin = np.ones(event_time.shape[0], dtype=bool)
+    new_bin[1:] = (np.diff(event_time) != 0) | (np.diff(event_stratum) != 0)
+    return event_time[new_bin], event_stratum[new_bin]
+
+
 def risk_set_sums(
     matrix: np.ndarray,
     center: np.ndarray,
@@ -100,10 +115,16 @@ def risk_set_sums(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin sums of (1, x, packed xxᵀ)·w·e^{(x-c)β}: rows added at exit, subtracted at entry.
 
-    Returns ``(by_exit, events_only)``, each n_bins x (1 + p + p(p+1)/2); ``events_only`` (the
-    Efron tie sums) is empty unless ``events``. This is the single pass over the rows.
+    Returns ``(by_exit, events_only)``, each n_bins x (1 + p + p²) (S2 as a flat p x p);
+    ``events_only`` (the Efron tie sums) is empty unless ``events``. This is the single pass
+    over the rows.
     """
-    n_chunks = max(1, min(numba.get_num_threads(), matrix.shape[0] // 50_000 + 1))
+    p = matrix.shape[1]
+    accumulator_bytes = index.n_bins * (1 + p + p * p) * 8 * (2 if events else 1)
+    threads = min(numba.get_num_threads(), matrix.shape[0] // 50_000 + 1)
+    if accumulator_bytes * threads > max(matrix.nbytes // 2, 64 * 2**20):
+        threads = 1  # many distinct times: one accumulator keeps memory O(T·p²)
+    n_chunks = max(1, threads)
     entry_bin = index.entry_bin if index.entry_bin is not None else index.stop_bin[:0]
     return _kernels.bin_sums(
         matrix,
@@ -130,8 +151,8 @@ def event_time_terms(
     """Per-bin log-denominator, mean-covariate and information terms (Efron or Breslow).
 
     With d tied events of total weight W and a = W/d, term j = 0..d-1 uses the denominator
-    S0 - (j/d)·D0 (Efron 1977; R coxfit6): returns Σ_j a·log(den_j), Σ_j a·x̄_j and the packed
-    Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ), one row per bin.
+    S0 - (j/d)·D0 (Efron 1977; R coxfit6): returns Σ_j a·log(den_j), Σ_j a·x̄_j and the flat
+    p x p Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ), one row per bin.
     """
     return _kernels.event_time_terms(
         at_risk, events_only, index.n_deaths, index.death_weight, efron
@@ -151,11 +172,7 @@ class CoxLikelihood:
     @classmethod
     def build(cls, matrix: np.ndarray, index: RiskSetIndex, *, efron: bool) -> CoxLikelihood:
         """Centre at the weighted column means (as R's coxph) and precompute the event sums."""
-        center = _kernels.weighted_column_means(matrix, index.weights)
-        beta0 = np.zeros(matrix.shape[1])
-        _, events_only = risk_set_sums(matrix, center, beta0, index, events=True)
-        p = matrix.shape[1]
-        event_sum = events_only[:, 1 : 1 + p].sum(axis=0)
+        center, event_sum = _kernels.center_and_event_sums(matrix, index.event, index.weights)
         return cls(matrix, index, efron, center, event_sum)
 
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -167,16 +184,8 @@ class CoxLikelihood:
         log_den, mean_x, info = event_time_terms(at_risk, events_only, self.index, efron=self.efron)
         loglik = float(self.event_sum @ beta - log_den.sum())
         score = self.event_sum - mean_x.sum(axis=0)
-        return loglik, score, unpack_symmetric(info.sum(axis=0), p)
-
-
-def unpack_symmetric(packed: np.ndarray, p: int) -> np.ndarray:
-    """p x p symmetric matrix from its packed upper triangle (row-major, i <= j)."""
-    full = np.zeros((p, p))
-    rows, cols = np.triu_indices(p)
-    full[rows, cols] = packed
-    full[cols, rows] = packed
-    return full
+        information = info.sum(axis=0).reshape(p, p)
+        return loglik, score, (information + information.T) / 2.0
 
 
 def score_residuals_by_cluster(
