@@ -51,6 +51,12 @@ def _rows(table: Table) -> list[list[str]]:
     return [[str(v) for v in row] for row in table.frame.itertuples(index=False)]
 
 
+def _indent(label: str) -> tuple[int, str]:
+    """A row label's indent level (two leading spaces each, e.g. a category's levels) and text."""
+    stripped = label.lstrip(" ")
+    return (len(label) - len(stripped)) // 2, stripped
+
+
 def _csv(table: Table) -> str:
     """Header and rows as RFC 4180 CSV; title and footnotes as trailing "# " comment lines."""
     buffer = io.StringIO()
@@ -70,8 +76,10 @@ def _markdown(table: Table) -> str:
     lines = [f"**{cell(table.title)}**", "", "| " + " | ".join(header) + " |"]
     aligns = ["---"] + ["--:"] * (len(header) - 1)
     lines.append("| " + " | ".join(aligns) + " |")
-    for row in _rows(table):
-        lines.append("| " + " | ".join(cell(v) if v else " " for v in row) + " |")
+    for first, *rest in _rows(table):
+        level, label = _indent(first)
+        row = ["\u00a0" * (3 * level) + cell(label), *(cell(v) if v else " " for v in rest)]
+        lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.extend(f"{i}. {note}" for i, note in enumerate(table.footnotes, start=1))
     return "\n".join(lines) + "\n"
@@ -86,7 +94,11 @@ def _html(table: Table) -> str:
     out.append("  </thead>")
     out.append("  <tbody>")
     for row in _rows(table):
-        cells = [f'<th scope="row">{esc(row[0])}</th>'] + [f"<td>{esc(v)}</td>" for v in row[1:]]
+        level, label = _indent(row[0])
+        style = f' style="padding-left:{1.5 * level:g}em"' if level else ""
+        cells = [f'<th scope="row"{style}>{esc(label)}</th>'] + [
+            f"<td>{esc(v)}</td>" for v in row[1:]
+        ]
         out.append("    <tr>" + "".join(cells) + "</tr>")
     out.append("  </tbody>")
     if table.footnotes:
@@ -143,8 +155,10 @@ def _latex(table: Table) -> str:
         " & ".join(latex_escape(str(c)) for c in columns) + r" \\",
         r"\midrule",
     ]
-    for row in _rows(table):
-        lines.append(" & ".join(latex_escape(v) for v in row) + r" \\")
+    for first, *rest in _rows(table):
+        level, label = _indent(first)
+        row = [r"\quad " * level + latex_escape(label), *(latex_escape(v) for v in rest)]
+        lines.append(" & ".join(row) + r" \\")
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabular}")
     if table.footnotes:
@@ -179,11 +193,13 @@ def _docx(table: Table):
         run.font.size = Pt(9)
     for values in _rows(table):
         cells = grid.add_row().cells
-        for position, (cell, value) in enumerate(zip(cells, values, strict=True)):
+        level, label = _indent(values[0])
+        for position, (cell, value) in enumerate(zip(cells, [label, *values[1:]], strict=True)):
             run = cell.paragraphs[0].add_run(value)
             run.font.size = Pt(9)
             if position > 0:
                 cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        cells[0].paragraphs[0].paragraph_format.left_indent = Pt(9 * level)
     for note in table.footnotes:
         paragraph = document.add_paragraph()
         paragraph.add_run(note).font.size = Pt(8)

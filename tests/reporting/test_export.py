@@ -13,6 +13,7 @@ from docx import Document
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.export import export_table, latex_escape, render_table
 from cohortcalc.reporting.suppression import suppress_small_cells
+from cohortcalc.reporting.table_one import table_one
 from cohortcalc.reporting.tables import hr_table
 
 
@@ -138,3 +139,15 @@ def test_every_suffix_writes_a_file(table, tmp_path):
         assert path.stat().st_size > 200
     with pytest.raises(CohortcalcError, match="unknown table format"):
         export_table(table, tmp_path / "t.xls")
+
+
+def test_category_levels_stay_indented_in_every_format(cohort, tmp_path):
+    table = table_one(cohort, variables=["smoking"])
+    level_row = list(table.frame["Characteristic"]).index("  never")
+    assert "\u00a0\u00a0\u00a0never |" in render_table(table, "markdown")
+    assert '<th scope="row" style="padding-left:1.5em">never</th>' in render_table(table, "html")
+    assert r"\quad never &" in render_table(table, "latex")
+    document = Document(str(export_table(table, tmp_path / "t1.docx")))
+    cell = document.tables[0].rows[1 + level_row].cells[0]
+    assert cell.text == "never"
+    assert cell.paragraphs[0].paragraph_format.left_indent.pt == 9
