@@ -64,14 +64,17 @@ def _method_note(fits: list[Any]) -> list[str]:
     ties = sorted({str(fit.ties) for fit in fits if hasattr(fit, "ties")})
     if ties:
         methods = " and ".join(t.capitalize() for t in ties)
-        notes.append(f"Cox proportional hazards models; tied event times handled by {methods}.")
+        notes.append(
+            f"Cox proportional hazards models; tied event times handled by the {methods} method."
+        )
     fine_gray = [fit for fit in fits if hasattr(fit, "n_competing")]
     if fine_gray:
         notes.append(
             "sHR, subdistribution hazard ratio from the Fine–Gray model (Fine & Gray, JASA "
             "1999;94:496–509): participants with a competing event stay in the risk set with "
-            "inverse-probability-of-censoring weights, and the variance is the sandwich "
-            "estimator of cmprsk::crr."
+            "inverse-probability-of-censoring weights (Kaplan–Meier censoring distribution), "
+            "ties by the Breslow method and the variance is the sandwich estimator of "
+            f"cmprsk::crr. Competing event(s): {_competing_text(fine_gray)}."
         )
     levels = sorted({confidence_level(fit) for fit in fits})
     level_text = "/".join(f"{100 * lv:g}%" for lv in levels)
@@ -86,6 +89,14 @@ def _method_note(fits: list[Any]) -> list[str]:
     return notes
 
 
+def _competing_text(fits: list[Any]) -> str:
+    event = next((getattr(fit, "event", None) for fit in fits if getattr(fit, "event", None)), None)
+    codes = sorted({str(c) for fit in fits for c in getattr(fit, "competing", ())})
+    if not codes:
+        return "none observed"
+    return ", ".join(f"{event} = {c}" if event else f"code {c}" for c in codes)
+
+
 def _analysed_n_notes(fits: Mapping[str, Mapping[Any, Any]]) -> list[str]:
     lines = []
     for name, by_stratum in fits.items():
@@ -94,7 +105,11 @@ def _analysed_n_notes(fits: Mapping[str, Mapping[Any, Any]]) -> list[str]:
             for stratum, fit in by_stratum.items()
         ]
         events = [format_count(fit.n_events) for fit in by_stratum.values()]
-        lines.append(f"{name}: n = {' / '.join(parts)}, events = {' / '.join(events)}")
+        line = f"{name}: n = {' / '.join(parts)}, events = {' / '.join(events)}"
+        if all(hasattr(fit, "n_competing") for fit in by_stratum.values()):
+            competing = [format_count(fit.n_competing) for fit in by_stratum.values()]
+            line += f", competing events = {' / '.join(competing)}"
+        lines.append(line)
     return ["Analysed: " + "; ".join(lines) + "."]
 
 

@@ -124,7 +124,8 @@ def hr_table(
             _p_row(context, "p for trend", trend)
         if per_sd is not None:
             sd_fits = {n: _by_stratum(per_sd[n], modifier, strata, n)[stratum] for n in per_sd}
-            _per_sd_row(context, sd_fits, per_sd_term, float(per_sd_unit), labels)
+            show_sd = sd_column is not None or per_sd_unit != 1.0
+            _per_sd_row(context, sd_fits, per_sd_term, float(per_sd_unit), labels, show_sd)
     if modifier is not None:
         _add_stratum_margins(rows, strata, levels)
         if interaction_p is not None:
@@ -301,9 +302,11 @@ def _p_row(context: tuple, label: str, values: Mapping[str, Any]) -> None:
         rows.record(row, headers[name], "p", p, f"{label}, {name} (as supplied)")
 
 
-def _per_sd_row(context: tuple, fits: dict, term: str, unit: float, labels: dict | None) -> None:
+def _per_sd_row(
+    context: tuple, fits: dict, term: str, unit: float, labels: dict | None, show_sd: bool
+) -> None:
     rows, prefix, headers, _, _ = context
-    label = f"Per SD {variable_label(term, labels)} (SD {unit:.2f})"
+    label = f"Per SD {variable_label(term, labels)}" + (f" (SD {unit:.2f})" if show_sd else "")
     row = rows.add({**prefix, rows.label: label})
     for name, fit in fits.items():
         line = _summary_row(fit, term, name)
