@@ -1,0 +1,139 @@
+"""derive(): same values on every engine, same kind of frame back, require= and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from cohortcalc import FeatureError
+from cohortcalc.features import derive
+from cohortcalc.synth import simulate_cohort
+
+TABLES = ("participants", "cac_lesions", "events", "followup")
+
+
+@pytest.fixture(scope="module")
+def cohort() -> dict[str, pl.DataFrame]:
+    return simulate_cohort(n=400, seed=7).tables
+
+
+@pytest.fixture(scope="module")
+def reference(cohort: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    p, les, ev, fu = (cohort[t] for t in TABLES)
+    return derive(p, lesions=les, events=ev, followup=fu)
+
+
+def _assert_same_values(got: pl.DataFrame, reference: pl.DataFrame) -> None:
+    """Every derived column equal (floats to 1e-9, categories as strings), matched by id."""
+    got = got.sort("participant_id")
+    reference = reference.sort("participant_id")
+    derived = reference.columns[reference.columns.index("alkaline_phosphatase") + 1 :]
+    assert "egfr" in derived and "mi_status" in derived
+    assert set(derived) <= set(got.columns)
+    for column in derived:
+        ref, new = reference[column], got[column]
+        if ref.dtype.is_float():
+            assert (ref.is_null() == new.is_null()).all(), column
+            assert ((ref - new.cast(pl.Float64)).abs().fill_null(0.0) < 1e-9).all(), column
+        else:
+            assert ref.cast(pl.String).to_list() == new.cast(pl.String).to_list(), column
+
+
+def _convert(kind: str, table: pl.DataFrame) -> Any:
+    return {
+        "polars": lambda: table,
+        "lazy": table.lazy,
+        "pandas": table.to_pandas,
+        "pyarrow": table.to_arrow,
+        "duckdb": lambda: duckdb.from_arrow(table.to_arrow()),
+    }[kind]()
+
+
+@pytest.mark.parametrize(
+    ("kind", "native_type"),
+    [("polars", pl.DataFrame), ("lazy", pl.LazyFrame), ("pandas", pd.DataFrame),
+     ("pyarrow", pa.Table), ("duckdb", duckdb.DuckDBPyRelation)],
+)  # fmt: skip
+def test_identical_values_and_same_frame_kind(
+    cohort: dict[str, pl.DataFrame], reference: pl.DataFrame, kind: str, native_type: type
+) -> None:
+    p, les, ev, fu = (_convert(kind, cohort[t]) for t in TABLES)
+    out = derive(p, lesions=les, events=ev, followup=fu)
+    assert isinstance(out, native_type)
+    as_polars = {
+        "polars": lambda: out,
+        "lazy": lambda: out.collect(),
+        "pandas": lambda: pl.from_pandas(out),
+        "pyarrow": lambda: pl.from_arrow(out),
+        "duckdb": lambda: out.pl(),
+    }[kind]()
+    _assert_same_values(as_polars, reference)
+
+
+@pytest.mark.spark
+def test_identical_values_on_pyspark(
+    spark: Any, cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
+) -> None:
+    small = {t: cohort[t] for t in TABLES}
+    p, les, ev, fu = (spark.createDataFrame(small[t].to_pandas()) for t in TABLES)
+    out = derive(p, lesions=les, events=ev, followup=fu)
+    assert type(out).__module__.startswith("pyspark.sql")
+    _assert_same_values(pl.from_pandas(out.toPandas()), reference)
+
+
+def test_eager_row_order_is_kept(cohort: dict[str, pl.DataFrame]) -> None:
+    shuffled = cohort["participants"].sample(fraction=1.0, shuffle=True, seed=3).to_pandas()
+    shuffled.index = range(100, 100 + len(shuffled))
+    out = derive(shuffled, lesions=cohort["cac_lesions"])
+    assert out["participant_id"].tolist() == shuffled["participant_id"].tolist()
+
+
+def test_parquet_paths(
+    tmp_path: Path, cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
+) -> None:
+    for t in TABLES:
+        cohort[t].write_parquet(tmp_path / f"{t}.parquet")
+    out = derive(*(tmp_path / f"{t}.parquet" for t in TABLES[:1]), lesions=tmp_path /
+                 "cac_lesions.parquet", events=tmp_path / "events.parquet",
+                 followup=tmp_path / "followup.parquet")  # fmt: skip
+    assert isinstance(out, pl.LazyFrame)
+    _assert_same_values(out.collect(), reference)
+
+
+def test_derive_is_idempotent(cohort: dict[str, pl.DataFrame], reference: pl.DataFrame) -> None:
+    again = derive(reference, lesions=cohort["cac_lesions"])
+    assert sorted(again.columns) == sorted(reference.columns)
+    _assert_same_values(again, reference)
+
+
+def test_missing_inputs_leave_features_out() -> None:
+    out = derive(pl.DataFrame({"age": [50.0], "sex": ["male"], "uacr": [12.0]}))
+    assert set(out.columns) == {"age", "sex", "uacr", "ckd_stage_a"}
+
+
+def test_require_names_missing_inputs() -> None:
+    frame = pl.DataFrame({"participant_id": ["P1"], "age": [50.0], "sex": ["male"]})
+    with pytest.raises(FeatureError, match=r"egfr needs \['serum_creatinine'\]"):
+        derive(frame, require=["egfr"])
+    with pytest.raises(FeatureError, match=r"ckd_stage_g needs \['serum_creatinine'\]"):
+        derive(frame, require=["ckd_stage_g"])
+    with pytest.raises(FeatureError, match=r"cac_category needs \['lesions= table"):
+        derive(frame, require=["cac_category"])
+    with pytest.raises(FeatureError, match="unknown feature"):
+        derive(frame, require=["egfr_mdrd"])
+    # 142 x (1.2/0.9)^-1.2 x 0.9938^50 = 73.7 -> G2
+    ok = derive(frame.with_columns(serum_creatinine=1.2), require=["egfr", "ckd_stage_g"])
+    assert ok["ckd_stage_g"].cast(pl.String).to_list() == ["G2"]
+
+
+def test_unsupported_frame_type_is_a_frame_error() -> None:
+    from cohortcalc import FrameError
+
+    with pytest.raises(FrameError, match="unsupported frame type"):
+        derive([1, 2, 3])
