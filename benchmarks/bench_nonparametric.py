@@ -10,6 +10,7 @@ Run: `python -m benchmarks.bench_nonparametric [--quick]`.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,9 +18,38 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 N_FULL, N_QUICK = 1_000_000, 100_000
 LIFELINES_AJ_MAX_N = 100_000  # lifelines jitters ties: ~2 s at 1e5, far slower beyond
+R_AJ_MAX_N = 20_000  # survfit's multi-state C code updates every subject at every time: O(N*T)
+
+R_SCRIPT = textwrap.dedent(
+    """
+    suppressPackageStartupMessages(library(survival))
+    args <- commandArgs(trailingOnly = TRUE)
+    d <- read.csv(args[2])
+    best <- Inf
+    for (i in seq_len(as.integer(args[3]))) {
+      elapsed <- system.time(switch(args[1],
+        kaplan_meier = survfit(Surv(time, event > 0) ~ 1, data = d),
+        aalen_johansen = survfit(Surv(time, factor(event, 0:2)) ~ 1, data = d),
+        logrank = survdiff(Surv(time, event > 0) ~ group, data = d)))[["elapsed"]]
+      best <- min(best, elapsed)
+    }
+    cat(sprintf("%.6f\\n", best))
+    """
+)
+
+R_CHILD = textwrap.dedent(
+    """
+    import json, resource, subprocess, sys
+    done = subprocess.run(["Rscript", "-e", sys.argv[1], *sys.argv[2:]],
+                          capture_output=True, text=True, check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": float(done.stdout.split()[-1]), "peak_mb": peak}))
+    """
+)
 
 CHILD = textwrap.dedent(
     """
@@ -62,13 +92,14 @@ CHILD = textwrap.dedent(
 
     call = {"cohortcalc": cohortcalc_call, "lifelines": lifelines_call,
             "scikit-survival": sksurv_call}[tool]()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         best = min(best, time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": best, "peak_mb": peak}))
+    print(json.dumps({"seconds": best, "peak_mb": peak, "base_mb": base}))
     """
 )
 
@@ -81,6 +112,15 @@ NOTES = {
     ("aalen_johansen", "scikit-survival"): "cumulative_incidence_competing_risks, no CI",
     ("logrank", "cohortcalc"): "two-group log-rank (survdiff)",
     ("logrank", "lifelines"): "statistics.logrank_test",
+    ("kaplan_meier", "R"): "survival 3.5 survfit (compiled), timed inside R",
+    ("aalen_johansen", "R"): "survival 3.5 multi-state survfit with IJ SE, timed inside R",
+    ("logrank", "R"): "survival 3.5 survdiff, timed inside R",
+}
+
+
+SMALL_ONLY = {
+    ("aalen_johansen", "lifelines"): LIFELINES_AJ_MAX_N,
+    ("aalen_johansen", "R"): R_AJ_MAX_N,
 }
 
 
@@ -91,11 +131,19 @@ def make_data(path: Path, n: int, seed: int = 5) -> None:
     days = np.minimum(rng.exponential(3000 * (1 + 0.3 * group)).astype(np.int64) + 1, 3650)
     event = rng.choice([0, 1, 2], n, p=[0.6, 0.25, 0.15])
     np.savez(path, time=days.astype(float), event=event, group=group)
+    if shutil.which("Rscript"):
+        pl.DataFrame({"time": days, "event": event, "group": group}).write_csv(
+            path.with_suffix(".csv")
+        )
 
 
 def _child(task: str, tool: str, path: Path, repeats: int) -> dict:
+    if tool == "R":
+        command = ["-c", R_CHILD, R_SCRIPT, task, str(path.with_suffix(".csv")), str(repeats)]
+    else:
+        command = ["-c", CHILD, task, tool, str(path), str(repeats)]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, task, tool, str(path), str(repeats)],
+        [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=900,
@@ -113,14 +161,18 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         paths = {n: Path(folder) / f"data_{n}.npz"}
         make_data(paths[n], n)
-        if n > LIFELINES_AJ_MAX_N:
-            paths[LIFELINES_AJ_MAX_N] = Path(folder) / "data_small.npz"
-            make_data(paths[LIFELINES_AJ_MAX_N], LIFELINES_AJ_MAX_N)
+        for size in {min(n, small) for small in SMALL_ONLY.values()} - {n}:
+            paths[size] = Path(folder) / f"data_{size}.npz"
+            make_data(paths[size], size)
         for (task, tool), note in NOTES.items():
-            size = LIFELINES_AJ_MAX_N if (task, tool) == ("aalen_johansen", "lifelines") else n
-            result = _child(task, tool, paths[size], repeats=1 if tool == "lifelines" else 3)
+            if tool == "R" and not shutil.which("Rscript"):
+                continue
+            size = min(n, SMALL_ONLY.get((task, tool), n))
+            result = _child(task, tool, paths[size], repeats=1 if tool != "cohortcalc" else 3)
             if size != n:
                 note += f"; run at n={size} only (too slow at n={n})"
+            if "base_mb" in result:
+                note += f"; {result['base_mb']:.0f} MB resident before the call"
             if "error" in result:
                 note += f"; FAILED: {result['error']}"
             rows.append(
