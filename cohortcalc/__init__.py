@@ -20,6 +20,7 @@ from cohortcalc.errors import (
     ModelWarning,
     SpecError,
 )
+from cohortcalc.features import agatston, derive
 from cohortcalc.ingest import IngestReport, ingest, read_store
 from cohortcalc.reporting import (
     Table,
@@ -66,8 +67,10 @@ __all__ = [
     "Table",
     "ValidationResult",
     "__version__",
+    "agatston",
     "cox",
     "cumulative_incidence",
+    "derive",
     "export_table",
     "finegray",
     "forest_plot",
