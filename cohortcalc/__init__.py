@@ -38,6 +38,7 @@ from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
+from cohortcalc.survival.proportionality import ph_test
 from cohortcalc.survival.rates import incidence_rates
 from cohortcalc.survival.results import CoxResult
 from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
@@ -83,6 +84,7 @@ __all__ = [
     "load_dictionary",
     "logrank",
     "lrtest",
+    "ph_test",
     "plot_cumulative_incidence",
     "plot_survival",
     "read_store",

@@ -4,81 +4,33 @@ synthetic cohort's known truth, invariances, and every refusal of the "never sil
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 import cohortcalc as cc
 
-LUNG3 = ["age", "sex", "ph_ecog"]
-
-# Each reference case: the data file and the cc.cox arguments reproducing the R call in the JSON.
-CASES: dict[str, dict[str, Any]] = {
-    "lung_efron": {"time": "time", "event": "event", "covariates": LUNG3},
-    "lung_breslow": {"time": "time", "event": "event", "covariates": LUNG3, "ties": "breslow"},
-    "lung_strata": {"time": "time", "event": "event", "covariates": LUNG3, "strata": "inst"},
-    "lung_weights_int": {"time": "time", "event": "event", "covariates": LUNG3, "weights": "w_int"},
-    "lung_weights_frac": {
-        "time": "time",
-        "event": "event",
-        "covariates": LUNG3,
-        "weights": "w_frac",
-    },
-    "lung_cluster": {"time": "time", "event": "event", "covariates": LUNG3, "cluster": "inst"},
-    "lung_cluster_breslow": {
-        "time": "time",
-        "event": "event",
-        "covariates": LUNG3,
-        "cluster": "inst",
-        "ties": "breslow",
-        "weights": "w_int",
-    },
-    "heart_counting": {
-        "time": "stop",
-        "entry": "start",
-        "event": "event",
-        "covariates": ["age", "year", "surgery", "transplant"],
-        "cluster": "id",
-    },
-    "heart_strata_breslow": {
-        "time": "stop",
-        "entry": "start",
-        "event": "event",
-        "covariates": ["age", "year", "transplant"],
-        "strata": "surgery",
-        "cluster": "id",
-        "ties": "breslow",
-    },
-    "mgus2_age_scale": {
-        "time": "exit_months",
-        "entry": "entry_months",
-        "event": "death",
-        "covariates": ["sex", "hgb", "creat"],
-    },
-    "flchain_interaction": {
-        "time": "futime",
-        "event": "death",
-        "covariates": "age * sex + C(flc_grp) + mgus",
-    },
-    "flchain_reference": {
-        "time": "futime",
-        "event": "death",
-        "covariates": ["age", "sex", "creatinine", "C(flc_grp)"],
-        "reference": {"flc_grp": "10"},
-        "ties": "breslow",
-    },
-}
+REFERENCE_FITS = [
+    "lung_efron",
+    "lung_breslow",
+    "lung_strata",
+    "lung_weights_int",
+    "lung_weights_frac",
+    "lung_cluster",
+    "lung_cluster_breslow",
+    "heart_counting",
+    "heart_strata_breslow",
+    "mgus2_age_scale",
+    "flchain_interaction",
+    "flchain_reference",
+]
 
 
-def fit_case(name: str, cox_reference: dict, reference_data: dict) -> tuple[Any, dict]:
+@pytest.mark.parametrize("name", REFERENCE_FITS)
+def test_matches_r_coxph(
+    name: str, cox_reference: dict, reference_data: dict, cox_cases: dict
+) -> None:
     expected = cox_reference["fits"][name]
-    return cc.cox(reference_data[expected["data"]], **CASES[name]), expected
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_matches_r_coxph(name: str, cox_reference: dict, reference_data: dict) -> None:
-    fit, expected = fit_case(name, cox_reference, reference_data)
+    fit = cc.cox(reference_data[expected["data"]], **cox_cases[name])
     terms = list(expected["coef"])
     assert sorted(fit.terms) == sorted(terms)
     summary = fit.summary.loc[terms]
