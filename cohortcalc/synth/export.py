@@ -79,6 +79,22 @@ def _to_pandas_with_dates(frame: pl.DataFrame) -> Any:
     return pdf
 
 
+def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
+    """One sheet 'events', header row, real Excel dates; row by row (constant memory)."""
+    workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+    workbook.set_properties({"created": dt.datetime.combine(_FREEZE, dt.time())})
+    sheet = workbook.add_worksheet("events")
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_row(0, 0, frame.columns)
+    for r, row in enumerate(frame.iter_rows(), start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_format)
+            elif value is not None:
+                sheet.write(r, c, value)
+    workbook.close()
+
+
 def _write(file: str, frame: pl.DataFrame, path: Path) -> None:
     suffix = path.suffix
     if suffix == ".csv":
@@ -86,12 +102,7 @@ def _write(file: str, frame: pl.DataFrame, path: Path) -> None:
     elif suffix == ".parquet":
         frame.write_parquet(path)
     elif suffix == ".xlsx":
-        workbook = xlsxwriter.Workbook(path)
-        workbook.set_properties({"created": dt.datetime.combine(_FREEZE, dt.time())})
-        frame.write_excel(
-            workbook, worksheet="events", autofilter=False, dtype_formats={pl.Date: "yyyy-mm-dd"}
-        )
-        workbook.close()
+        _write_xlsx(frame, path)
     else:
         pdf, labels = _to_pandas_with_dates(frame), _labels(file, frame)
         if suffix == ".xpt":

@@ -95,11 +95,12 @@ def added_row_defects(file: str, frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _eligible_rows(frame: pl.DataFrame) -> np.ndarray:
-    """0-based rows that are clean and not the source of a duplicate."""
+def _eligible_rows(frame: pl.DataFrame, avoid: set[int]) -> np.ndarray:
+    """0-based rows that are clean, not the source of a duplicate, and not in `avoid`."""
     duplicated = frame.filter(pl.col("_kind").str.starts_with("duplicate"))["PTID"]
-    ok = frame["_kind"].is_null() & ~frame["PTID"].is_in(duplicated.implode())
-    return np.flatnonzero(ok.to_numpy())
+    ok = (frame["_kind"].is_null() & ~frame["PTID"].is_in(duplicated.implode())).to_numpy()
+    ok[np.fromiter(avoid, dtype=np.int64, count=len(avoid))] = False
+    return np.flatnonzero(ok)
 
 
 def inject_impossible(
@@ -109,7 +110,7 @@ def inject_impossible(
     defects: list[dict[str, Any]] = []
     taken: set[int] = set()
     for column, kind in IMPOSSIBLE_PLAN.get(file, {}).items():
-        pool = np.setdiff1d(_eligible_rows(frame), np.fromiter(taken, dtype=np.int64))
+        pool = _eligible_rows(frame, taken)
         rows = np.sort(rng.choice(pool, size=k, replace=False))
         taken.update(rows.tolist())
         values = frame[column].to_numpy().copy()
@@ -138,7 +139,7 @@ def inject_missing(
     """Replace a planned share of clean cells by the column's missing-value code."""
     records: list[dict[str, Any]] = []
     n_clean = int(frame["_kind"].is_null().sum())
-    pool = np.setdiff1d(_eligible_rows(frame), np.fromiter(avoid, dtype=np.int64))
+    pool = _eligible_rows(frame, avoid)
     for column, (code, share) in MISSING_PLAN.get(file, {}).items():
         rows = np.sort(rng.choice(pool, size=round(share * n_clean), replace=False))
         mask = np.zeros(frame.height, dtype=bool)
