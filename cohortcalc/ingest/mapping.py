@@ -121,12 +121,14 @@ class SourceSpec(BaseModel):
     missing_codes: tuple[Scalar, ...] | None = None
     on_row_error: RowErrorPolicy | None = None
     constants: dict[str, Scalar] = Field(default_factory=dict)
-    columns: dict[str, str | ColumnSpec]
+    columns: dict[str, ColumnSpec]
 
-    @field_validator("columns", mode="after")
+    @field_validator("columns", mode="before")
     @classmethod
-    def _expand_short_form(cls, value: dict[str, str | ColumnSpec]) -> dict[str, ColumnSpec]:
-        return {k: ColumnSpec(column=v) if isinstance(v, str) else v for k, v in value.items()}
+    def _expand_short_form(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {k: {"column": v} if isinstance(v, str) else v for k, v in value.items()}
 
     @property
     def file_format(self) -> FileFormat:
@@ -143,8 +145,7 @@ class SourceSpec(BaseModel):
 
     def column(self, name: str) -> ColumnSpec:
         """The spec of canonical column ``name`` (short forms expanded)."""
-        spec = self.columns[name]
-        return spec if isinstance(spec, ColumnSpec) else ColumnSpec(column=spec)
+        return self.columns[name]
 
 
 class Mapping(BaseModel):
@@ -183,7 +184,10 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     except (OSError, UnicodeDecodeError) as err:
         raise IngestError(f"{path}: cannot read the mapping file ({err}).") from err
     except yaml.YAMLError as err:
-        raise IngestError(f"{path}: not valid YAML: {err}. Fix the syntax.") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise IngestError(f"{path}{where}: not valid YAML ({problem}). Fix the syntax.") from err
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
@@ -249,7 +253,6 @@ def check_source(source: SourceSpec, dictionary: DataDictionary) -> None:
                 name,
             )
     for name, spec in source.columns.items():
-        assert isinstance(spec, ColumnSpec)
         var = table.variable(name)
         units = [spec.unit] if spec.unit else []
         units += list(spec.unit_by.units.values()) if spec.unit_by else []

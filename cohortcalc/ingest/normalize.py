@@ -9,6 +9,8 @@ the list of reasons is built only for quarantined rows (``reason_list``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from cohortcalc.dictionary import Table, Variable
@@ -60,32 +62,59 @@ def reason_list(flags: list[str]) -> pl.Expr:
     return pl.concat_list(named).list.drop_nulls().alias(REASONS)
 
 
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one canonical column is computed, in three stages over temporary columns.
+
+    ``clean``: the source value with missing codes nulled (as text for codes); ``parsed``:
+    typed value computed from ``clean``; ``factor``: per-row unit factor (optional). Staging
+    lets every expression run once: the reason flags reuse the stage columns.
+    """
+
+    clean: pl.Expr
+    parsed: pl.Expr | None = None
+    factor: pl.Expr | None = None
+    parse_reason: str | None = None
+
+
 def normalize_source(
     raw: pl.LazyFrame, source: SourceSpec, mapping: Mapping, table: Table, file_label: str
 ) -> pl.LazyFrame:
     """The source's mapped columns in canonical names, types and units, with reason flags."""
     schema = raw.collect_schema()
     _check_columns_present(schema, source, file_label)
-    values: list[pl.Expr] = []
-    reasons: list[tuple[pl.Expr, str]] = []
+    plans: dict[str, ColumnPlan] = {}
+    constants: dict[str, pl.Expr] = {}
     for var in table.variables:
         if var.name in source.columns:
             spec = source.column(var.name)
-            value, var_reasons = _normalize_column(
-                var, spec, schema, mapping.missing_codes_for(source, spec)
-            )
-            reasons += var_reasons
+            missing = mapping.missing_codes_for(source, spec)
+            plans[var.name] = _plan_column(var, spec, schema, missing)
         elif var.name in source.constants:
-            value = pl.lit(source.constants[var.name])
-        else:
+            constants[var.name] = pl.lit(source.constants[var.name])
+    first = {f"_c:{n}": p.clean for n, p in plans.items()}
+    first |= {f"_u:{n}": p.factor for n, p in plans.items() if p.factor is not None}
+    staged = raw.select(*(e.alias(k) for k, e in first.items()), SOURCE_ROW)
+    second = {f"_p:{n}": p.parsed for n, p in plans.items() if p.parsed is not None}
+    staged = staged.with_columns(e.alias(k) for k, e in second.items())
+    values, flags = [], []
+    for var in table.variables:
+        if var.name in constants:
+            values.append(constants[var.name].cast(POLARS_TYPES[var.type]).alias(var.name))
+        if var.name not in plans:
             continue
-        values.append(value.cast(POLARS_TYPES[var.type]).alias(var.name))
-    flags = {FLAG + reason: cond for cond, reason in reasons}
-    return raw.select(
-        *values,
-        pl.lit(file_label).alias(SOURCE_FILE),
-        pl.col(SOURCE_ROW).cast(pl.Int64),
-        *(cond.fill_null(False).alias(name) for name, cond in flags.items()),
+        plan, name = plans[var.name], var.name
+        value = pl.col(f"_p:{name}") if plan.parsed is not None else pl.col(f"_c:{name}")
+        if plan.parse_reason is not None:
+            bad = pl.col(f"_c:{name}").is_not_null() & value.is_null()
+            flags.append(bad.alias(f"{FLAG}{plan.parse_reason}:{name}"))
+        if plan.factor is not None:
+            unknown = value.is_not_null() & pl.col(f"_u:{name}").is_null()
+            flags.append(unknown.alias(f"{FLAG}unknown_unit:{name}"))
+            value = value * pl.col(f"_u:{name}")
+        values.append(value.cast(POLARS_TYPES[var.type]).alias(name))
+    return staged.select(
+        *values, pl.lit(file_label).alias(SOURCE_FILE), pl.col(SOURCE_ROW).cast(pl.Int64), *flags
     )
 
 
@@ -103,24 +132,33 @@ def _check_columns_present(schema: pl.Schema, source: SourceSpec, file_label: st
                 )
 
 
-def _normalize_column(
+def _plan_column(
     var: Variable, spec: ColumnSpec, schema: pl.Schema, missing: tuple[Scalar, ...]
-) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
+) -> ColumnPlan:
     dtype = schema[spec.column]
     raw = _without_missing(pl.col(spec.column), dtype, missing)
+    clean = pl.col(f"_c:{var.name}")
     if var.type in ("float", "int"):
-        return _numeric(var, spec, raw, dtype, schema)
+        return ColumnPlan(
+            raw,
+            _parse_number(clean, dtype, var.type),
+            _unit_factor(var, spec, schema),
+            "unparseable",
+        )
     if var.type == "date":
-        return _date(var, spec, raw, dtype)
+        return ColumnPlan(
+            raw, _parse_date(clean, dtype, spec.date_format), None, "unparseable_date"
+        )
     text = _as_code_text(raw, dtype)
     if var.type == "bool":
         codes = {k.lower(): v for k, v in (spec.codes or BOOL_CODES).items()}
-        value = text.str.to_lowercase().replace_strict(codes, default=None, return_dtype=pl.Boolean)
-        bad = text.is_not_null() & value.is_null()
-        return value, [(bad, f"invalid_code:{var.name}")]
+        parsed = clean.str.to_lowercase().replace_strict(
+            codes, default=None, return_dtype=pl.Boolean
+        )
+        return ColumnPlan(text, parsed, None, "invalid_code")
     if spec.codes:
-        text = text.replace(spec.codes)  # unmapped codes stay and fail the code check
-    return text, []
+        return ColumnPlan(text, clean.replace(spec.codes))  # unmapped codes fail the code check
+    return ColumnPlan(text)
 
 
 def _without_missing(column: pl.Expr, dtype: pl.DataType, missing: tuple[Scalar, ...]) -> pl.Expr:
@@ -147,34 +185,24 @@ def _is_number(code: Scalar) -> bool:
 def _as_code_text(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Codes as text: numeric 1.0 and 1, and the texts "1.0" and "1", all become "1"."""
     if dtype == pl.String:
-        return raw.str.replace(r"^(-?\d+)\.0+$", "${1}")
+        return raw.str.strip_suffix(".0")
     if dtype.is_float():
         integral = raw == raw.floor()
         return pl.when(integral).then(raw.cast(pl.Int64).cast(pl.String)).otherwise(raw.cast(str))
     return raw.cast(pl.String)
 
 
-def _numeric(
-    var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType, schema: pl.Schema
-) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
+def _parse_number(clean: pl.Expr, dtype: pl.DataType, kind: str) -> pl.Expr:
     if dtype == pl.String:
-        parsed = raw.cast(pl.Float64, strict=False)
+        parsed = clean.cast(pl.Float64, strict=False)
         parsed = pl.when(parsed.is_finite()).then(parsed)
     elif dtype.is_numeric() or dtype == pl.Boolean:
-        parsed = raw.cast(pl.Float64)
+        parsed = clean.cast(pl.Float64)
     else:
         parsed = pl.lit(None, pl.Float64)
-    unparseable = raw.is_not_null() & parsed.is_null()
-    if var.type == "int":
-        unparseable = unparseable | (parsed != parsed.floor())
+    if kind == "int":
         parsed = pl.when(parsed == parsed.floor()).then(parsed)
-    reasons = [(unparseable, f"unparseable:{var.name}")]
-    factor = _unit_factor(var, spec, schema)
-    if factor is None:
-        return parsed, reasons
-    unknown = parsed.is_not_null() & factor.is_null()
-    reasons.append((unknown, f"unknown_unit:{var.name}"))
-    return parsed * factor, reasons
+    return parsed
 
 
 def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr | None:
@@ -197,22 +225,17 @@ def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr 
     return None
 
 
-def _date(
-    var: Variable, spec: ColumnSpec, raw: pl.Expr, dtype: pl.DataType
-) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
+def _parse_date(clean: pl.Expr, dtype: pl.DataType, date_format: str | None) -> pl.Expr:
     if dtype == pl.Date:
-        return raw, []
+        return clean
     if isinstance(dtype, pl.Datetime):
-        return raw.dt.date(), []
+        return clean.dt.date()
     if dtype == pl.String:
-        formats = (spec.date_format,) if spec.date_format else DEFAULT_DATE_FORMATS
-        parsed = pl.coalesce(
-            [raw.str.strptime(pl.Date, f, strict=False, exact=True) for f in formats]
+        formats = (date_format,) if date_format else DEFAULT_DATE_FORMATS
+        return pl.coalesce(
+            [clean.str.strptime(pl.Date, f, strict=False, exact=True) for f in formats]
         )
-    else:
-        parsed = pl.lit(None, pl.Date)
-    bad = raw.is_not_null() & parsed.is_null()
-    return parsed, [(bad, f"unparseable_date:{var.name}")]
+    return pl.lit(None, pl.Date)
 
 
 def first_parse_failure(frame: pl.LazyFrame) -> tuple[str, int] | None:

@@ -34,7 +34,7 @@ from cohortcalc.ingest.store import (
     sha256_of,
     write_reports,
 )
-from cohortcalc.ingest.tables import Outcome, StagedSource, build_table
+from cohortcalc.ingest.tables import SCRATCH_COMPRESSION, Outcome, StagedSource, build_table
 
 Progress = Callable[[str, int, int], None]
 SourcesArg = str | Path | Iterable[str | Path] | AnyMapping[str, str | Path] | None
@@ -179,7 +179,7 @@ def _stage_source(
     normalized = normalize_source(raw, source, spec, table, path.name)
     target = scratch / f"{index:03d}-{source.table}.parquet"
     try:
-        normalized.sink_parquet(target)
+        normalized.sink_parquet(target, compression=SCRATCH_COMPRESSION)
     except pl.exceptions.PolarsError as err:
         raise IngestError(
             f"{path}: cannot be parsed as {info.format} ({err}). Check the delimiter, quoting "

@@ -29,6 +29,7 @@ from cohortcalc.ingest.readers import SOURCE_ROW
 from cohortcalc.ingest.store import QUARANTINE_DIR
 
 PARTICIPANTS = "participants"
+SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Polars' zstd
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _check_against_participants(name: str, rows: pl.LazyFrame, scratch: Path) ->
 def _sink_validated(frame: pl.LazyFrame, table: Table, target: Path) -> Path:
     present = frame.collect_schema().names()
     canonical = [n for n in table.names if n in present]
-    frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame)).sink_parquet(target)
+    selected = frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame))
+    selected.sink_parquet(target, compression=SCRATCH_COMPRESSION)
     return target
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyreadstat
@@ -52,6 +53,11 @@ sources:
       peak_hu: PEAK
 """
 
+
+def _d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
 PARTICIPANTS_CSV = """\
 ID,CENTER,VISIT,AGE,SEX,CA,CREAT,ALB,ALB_UNIT,DM
 P001,A,15/03/2001,61,1,9.5,88.42,4.1,g/dL,1
@@ -62,24 +68,24 @@ P005,A,19/03/2001,49,1,10.2,.,4.3,g/dL,0
 """
 
 
-def _d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
+EVENTS = {
+    "ID": ["P001", "P002", "P003", "P001"],
+    "TYPE": [1, 1, 2, 2],
+    "DATE": [_d("2005-01-01"), _d("2006-02-01"), _d("2007-03-01"), _d("2009-01-01")],
+    "CAUSE": [None, None, "CV", "NCV"],
+}
 
 
 def write_tiny_study(
-    folder: Path, policy: str = "error", participants: str = PARTICIPANTS_CSV
+    folder: Path,
+    policy: str = "error",
+    participants: str = PARTICIPANTS_CSV,
+    events: dict[str, list[Any]] | None = None,
 ) -> Path:
     """Write the tiny study's files and mapping into ``folder``; return the mapping path."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "participants.csv").write_text(participants, encoding="utf-8")
-    pl.DataFrame(
-        {
-            "ID": ["P001", "P002", "P003", "P001"],
-            "TYPE": [1, 1, 2, 2],
-            "DATE": [_d("2005-01-01"), _d("2006-02-01"), _d("2007-03-01"), _d("2009-01-01")],
-            "CAUSE": [None, None, "CV", "NCV"],
-        }
-    ).write_parquet(folder / "events.parquet")
+    pl.DataFrame(events or EVENTS).write_parquet(folder / "events.parquet")
     followup = pl.DataFrame(
         {
             "ID": ["P001", "P002", "P003", "P004", "P005"],
