@@ -39,6 +39,7 @@ from cohortcalc.reporting.tables import CAC_LEVELS, _Rows
 Compare = Literal["smd", "p", "both"]
 OVERALL = "Overall"
 MISSING = "Missing, n"
+MAX_GROUPS = 12
 
 
 def table_one(
@@ -63,6 +64,7 @@ def table_one(
     if variables is None:
         present = to_polars(frame).columns
         variables = [v for v in VARIABLE_LABELS if v in present and v != by]
+    variables = [v for v in variables if v != by]
     data = to_polars(frame, [by, *variables])
     kinds = {v: _kind(data[v], v in categorical) for v in variables}
     data = data.with_columns(
@@ -71,27 +73,36 @@ def table_one(
     dropped = data[by].null_count()
     data = data.filter(pl.col(by).is_not_null())
     groups = _groups(data, by)
-    group_columns = [stratum_label(g) for g in groups]
+    group_columns = [_group_column(g, by, labels) for g in groups]
     stat_columns = {"smd": ["SMD"], "p": ["p"], "both": ["SMD", "p"]}[compare]
     columns = ["Characteristic", *([OVERALL] if overall else []), *group_columns]
     rows = _Rows([*columns, *stat_columns, MISSING])
     parts = [data.filter(pl.col(by) == g) for g in groups]
     context = _Context(rows, data, parts, group_columns, overall, labels)
     _n_row(context)
-    summaries = {}
     for variable in variables:
         if kinds[variable] == "continuous":
-            summaries[variable] = _continuous(context, variable, skew_threshold, nonnormal)
+            _continuous(context, variable, skew_threshold, nonnormal)
         else:
-            summaries[variable] = _categorical(context, variable, kinds[variable] == "binary")
-    notes = _footnotes(by, labels, summaries, skew_threshold, compare, dropped)
+            _categorical(context, variable, kinds[variable] == "binary")
+    notes = _footnotes(by, skew_threshold, compare, dropped)
     default = f"Baseline characteristics by {variable_label(by, labels)}"
     return rows.table(title or default, notes)
 
 
 class _Context:
-    def __init__(self, rows, data, parts, group_columns, overall, labels) -> None:
-        self.rows: _Rows = rows
+    """What every row builder needs: the rows so far, the columns and their samples."""
+
+    def __init__(
+        self,
+        rows: _Rows,
+        data: pl.DataFrame,
+        parts: list[pl.DataFrame],
+        group_columns: list[str],
+        overall: bool,
+        labels: dict[str, str] | None,
+    ) -> None:
+        self.rows = rows
         self.columns = ([OVERALL] if overall else []) + list(group_columns)
         self.samples: list[pl.DataFrame] = ([data] if overall else []) + list(parts)
         self.parts: list[pl.DataFrame] = list(parts)
@@ -103,6 +114,11 @@ def _groups(data: pl.DataFrame, by: str) -> list[Any]:
     values = [v for v in data[by].unique().to_list() if v is not None]
     if not values:
         raise CohortcalcError(f"grouping column {by!r} has no non-missing values.")
+    if len(values) > MAX_GROUPS:
+        raise CohortcalcError(
+            f"grouping column {by!r} has {len(values)} distinct values; Table 1 takes at most "
+            f"{MAX_GROUPS} groups. Group a categorical column (e.g. cac_category), not a number."
+        )
     if set(map(str, values)) <= set(CAC_LEVELS):
         return [v for level in CAC_LEVELS for v in values if str(v) == level]
     if all(isinstance(v, bool) for v in values):
@@ -283,7 +299,14 @@ def _p_continuous(groups: list[np.ndarray], use_median: bool) -> float | None:
     return float(test(*usable).pvalue)
 
 
-def _footnotes(by, labels, summaries, threshold, compare, dropped) -> list[str]:
+def _group_column(group: Any, by: str, labels: dict[str, str] | None) -> str:
+    """Column header of a group: its value, or "CKD: Yes" for a yes/no grouping."""
+    if isinstance(group, bool):
+        return f"{variable_label(by, labels)}: {stratum_label(group)}"
+    return str(group)
+
+
+def _footnotes(by: str, threshold: float, compare: str, dropped: int) -> list[str]:
     notes = [
         "Continuous variables: mean (SD), or median [IQR] when |skewness| > "
         f"{threshold:g}; categorical variables: n (% of non-missing).",

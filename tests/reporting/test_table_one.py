@@ -136,3 +136,14 @@ def test_rows_with_missing_group_are_excluded_and_said(two_groups):
 def test_bad_compare_is_an_error(two_groups):
     with pytest.raises(CohortcalcError, match="compare"):
         table_one(two_groups, by="grp", variables=["normal"], compare="t-test")
+
+
+def test_yes_no_grouping_names_its_columns(cohort):
+    table = table_one(cohort, by="ckd", variables=["age"])
+    assert list(table.frame.columns)[1:4] == ["Overall", "CKD: Yes", "CKD: No"]
+    assert table.cell(0, "CKD: Yes") == f"{int(cohort['ckd'].sum()):,}"
+
+
+def test_numeric_grouping_column_is_refused(cohort):
+    with pytest.raises(CohortcalcError, match="distinct values"):
+        table_one(cohort, by="age", variables=["sex"])
