@@ -63,12 +63,12 @@ def confidence_limits(
 def _tidy(
     table: pl.DataFrame, by: list[str], time: str, columns: dict[str, np.ndarray]
 ) -> pd.DataFrame:
-    keys = table.select([*by, time]).rename({time: "time"}) if time not in by else None
-    out = keys.to_pandas() if keys is not None else pd.DataFrame({"time": table[time]})
-    out["time"] = out["time"].astype(float)
-    for name, values in columns.items():
-        out[name] = values
-    return out
+    """The output table: group keys, time (float) and the estimate columns, built at once."""
+    clash = sorted(set(by) & {"time", *columns})
+    if clash:
+        raise ModelError(f"grouping column(s) {clash} clash with output column names; rename them.")
+    keys = {name: table[name].to_numpy() for name in by}
+    return pd.DataFrame(keys | {"time": table[time].cast(pl.Float64).to_numpy()} | columns)
 
 
 def kaplan_meier(
