@@ -159,3 +159,25 @@ def test_tests_reject_bad_input() -> None:
     negative = LUNG.assign(time=np.where(LUNG.index == 3, -1, LUNG["time"]))
     with pytest.raises(ModelError, match="time column 'time' has 1 negative value"):
         cc.logrank(negative, "time", "status", "sex")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 15), st.integers(0, 2), st.sampled_from(["a", "b", "c"])),
+        min_size=9,
+        max_size=50,
+    ).filter(lambda rows: len({g for _, _, g in rows}) == 3 and {1, 2} <= {e for _, e, _ in rows})
+)
+def test_gray_test_is_invariant_to_group_labels_and_row_order(rows: list) -> None:
+    frame = pd.DataFrame(rows, columns=["time", "status", "group"])
+    relabelled = frame.assign(group=frame["group"].map({"a": "z", "b": "m", "c": "a"})).iloc[::-1]
+    try:
+        result = cc.gray_test(frame, "time", "status", 1, "group")
+    except ModelError:  # singular variance (a group without events): both must refuse
+        with pytest.raises(ModelError):
+            cc.gray_test(relabelled, "time", "status", 1, "group")
+        return
+    again = cc.gray_test(relabelled, "time", "status", 1, "group")
+    assert again.statistic == pytest.approx(result.statistic, rel=1e-8, abs=1e-10)
+    assert result.df == 2 and 0.0 <= result.p <= 1.0
