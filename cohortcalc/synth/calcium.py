@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from cohortcalc.synth.population import truncated_normal
+
 ARTERIES: tuple[str, ...] = ("LM", "LAD", "LCX", "RCA")
 _ARTERY_P = np.array([0.10, 0.42, 0.22, 0.26])
 #: Agatston density-weight thresholds (HU) and minimum lesion area (mm²), Agatston et al. 1990.
@@ -23,6 +25,8 @@ DENSITY_THRESHOLDS_HU: tuple[int, ...] = (130, 200, 300, 400)
 MIN_LESION_AREA_MM2 = 1.0
 #: Category labels and right-closed upper bounds: 0 | (0, 100] | (100, 400] | > 400.
 CAC_CATEGORIES: tuple[str, ...] = ("0", "1-100", "101-400", ">400")
+#: Upper truncation of the latent score (MESA's largest scores are of this order).
+MAX_LATENT_SCORE = 8000.0
 
 
 def density_weight(peak_hu: np.ndarray) -> np.ndarray:
@@ -67,8 +71,8 @@ def _latent_score(
     )
     positive = rng.random(n) < expit(logit)
     mean_log = 4.2 + 0.35 * a10 + 0.45 * pop["male"] + 0.3 * pop["diabetes"] + 0.4 * ckd
-    log_score = mean_log + rng.normal(0, 1.7, n)
-    return np.where(positive, np.maximum(np.exp(log_score), 1.0), 0.0)
+    log_score = truncated_normal(rng, n, 0.0, 1.7, -np.inf, np.log(MAX_LATENT_SCORE) - mean_log)
+    return np.where(positive, np.maximum(np.exp(mean_log + log_score), 1.0), 0.0)
 
 
 def simulate_lesions(

@@ -29,8 +29,8 @@ SMOKING: tuple[str, ...] = ("never", "former", "current")
 AGE_MIN, AGE_MAX, AGE_MEAN, AGE_SD = 45.0, 84.0, 62.0, 11.5
 
 
-def _truncated_normal(
-    rng: np.random.Generator, n: int, mean: float, sd: float, low: float, high: float
+def truncated_normal(
+    rng: np.random.Generator, n: int, mean: float, sd: float, low: float, high: float | np.ndarray
 ) -> np.ndarray:
     """Inverse-CDF draw from N(mean, sd) truncated to [low, high]."""
     a, b = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
@@ -56,7 +56,7 @@ def simulate_population(
     race_idx = np.minimum(race_idx, len(RACES) - 1)
     black, hispanic, chinese = (race_idx == 1), (race_idx == 2), (race_idx == 3)
 
-    age = np.round(_truncated_normal(rng, n, AGE_MEAN, AGE_SD, AGE_MIN, AGE_MAX), 1)
+    age = np.round(truncated_normal(rng, n, AGE_MEAN, AGE_SD, AGE_MIN, AGE_MAX), 1)
     age = np.clip(age, AGE_MIN, AGE_MAX)
     male = rng.random(n) < 0.47
     a10 = (age - AGE_MEAN) / 10
