@@ -182,3 +182,11 @@ def test_other_tables_match_the_clean_cohort(study: dict[str, Any]) -> None:
             .sort(store[name].columns)
             .equals(clean.select(store[name].columns).sort(store[name].columns))
         ), name
+
+
+def test_reingest_is_byte_identical(study: dict[str, Any]) -> None:
+    folder = study["folder"]
+    again = cc.ingest(folder, mapping=str(MAPPING), out=folder / "again").out
+    for path in (folder / "cohort").rglob("*.parquet"):
+        twin = again / path.relative_to(folder / "cohort")
+        assert path.read_bytes() == twin.read_bytes(), path.name
