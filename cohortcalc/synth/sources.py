@@ -141,11 +141,10 @@ def _recode(column: str, mapping: dict[str, Any]) -> pl.Expr:
     return pl.col(column).replace_strict(mapping)
 
 
-def clean_source_frames(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The clean tables in the study's source layouts (no defects yet), keyed by file name."""
-    p = tables["participants"]
+def _labs_frame(p: pl.DataFrame) -> pl.DataFrame:
+    """exam1_labs: creatinine in µmol/L everywhere, calcium in mmol/L at some sites."""
     ca_mmol = pl.col("site").is_in(CALCIUM_MMOL_SITES)
-    labs = p.select(
+    return p.select(
         PTID="participant_id",
         CREAT_UMOL=(pl.col("serum_creatinine") * CREATININE_UMOL_PER_MG_DL).round(3),
         CYSC="cystatin_c",
@@ -160,6 +159,11 @@ def clean_source_frames(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFra
         VITD25="vitamin_d_25oh",
         ALKPHOS="alkaline_phosphatase",
     )
+
+
+def clean_source_frames(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The clean tables in the study's source layouts (no defects yet), keyed by file name."""
+    p = tables["participants"]
     events = tables["events"]
     return {
         "mesa_demog.xpt": p.select(
@@ -180,7 +184,7 @@ def clean_source_frames(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFra
             HTNMED=pl.col("bp_treated").cast(pl.Int64).cast(pl.String),
             STATIN=pl.when("statin").then(pl.lit("Y")).otherwise(pl.lit("N")),
         ),
-        "exam1_labs.dta": labs,
+        "exam1_labs.dta": _labs_frame(p),
         "ct_lesions.parquet": tables["cac_lesions"].select(
             PTID="participant_id",
             VESSEL=_recode("artery", VESSEL_CODES),
