@@ -12,7 +12,18 @@ from cohortcalc.errors import SpecError
 
 
 def filter_expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
-    """The Polars expression keeping the rows that satisfy ``rule`` (nulls never satisfy it)."""
+    """The Polars expression keeping the rows that satisfy ``rule``.
+
+    Null and NaN never satisfy a comparison (Polars orders NaN above every number, so
+    ``age >= 45`` alone would keep a NaN age).
+    """
+    expression = _expression(rule, dtype)
+    if dtype.is_float() and rule.op not in ("is_null", "not_null"):
+        expression = expression & pl.col(rule.column).is_not_nan().fill_null(False)
+    return expression
+
+
+def _expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
     column = pl.col(rule.column)
     value = rule.value
     if rule.op == "is_null":
