@@ -260,17 +260,20 @@ def run_command(
         with _StepProgress(console) as progress:
             result = run(loaded, out=target, progress=progress.update)
     except cohortcalc.CohortcalcError as err:
-        console.print(f"[bold red]run failed:[/] {err}", highlight=False)
+        console.print(f"[bold red]run failed:[/] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     timings = result.manifest["timings_seconds"]
     console.print(
         f"{len(result.fits)} models fitted on {result.frame.height:,} participants in "
         f"{timings['total']:.1f} s."
     )
-    console.print(f"Report:   {result.report}", highlight=False)
-    console.print(f"Tables:   {target / 'tables'}", highlight=False)
-    console.print(f"Figures:  {target / 'figures'}", highlight=False)
-    console.print(f"Manifest: {target / 'manifest.json'}", highlight=False)
+    for label, path in (
+        ("Report:  ", result.report),
+        ("Tables:  ", target / "tables"),
+        ("Figures: ", target / "figures"),
+        ("Manifest:", target / "manifest.json"),
+    ):
+        console.print(f"{label} {path}", highlight=False, soft_wrap=True)
 
 
 class _StepProgress:
