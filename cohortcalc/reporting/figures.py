@@ -73,7 +73,8 @@ def palette(n: int) -> list[str]:
 def plot_survival(curves: pd.DataFrame, **options: Any) -> Figure:
     """Kaplan–Meier curves from ``cc.kaplan_meier(...)`` with a number-at-risk table.
 
-    Options: ``by`` (grouping columns; default: every non-estimate column), ``time_unit``
+    Options: ``by`` (grouping columns; default: every non-estimate column but ``facet``),
+    ``facet`` (one panel per value of this column, side by side, shared y axis), ``time_unit``
     ("years"), ``xlabel``, ``ylabel`` ("Survival, %"), ``title``, ``at_risk_times`` (default:
     the axis ticks), ``ci`` (True: shaded pointwise bands), ``min_cell`` (numbers at risk
     below it print as "<min_cell"), ``max_time`` (end the curves there, e.g. where few remain
@@ -91,9 +92,7 @@ def plot_cumulative_incidence(curves: pd.DataFrame, **options: Any) -> Figure:
     return _curve_figure(curves, "cif", **options)
 
 
-def _groups(curves: pd.DataFrame, by: Sequence[str] | str | None) -> tuple[list[str], list]:
-    if by is None:
-        by = [c for c in curves.columns if c not in _CURVE_COLUMNS]
+def _groups(curves: pd.DataFrame, by: Sequence[str] | str) -> tuple[list[str], list]:
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by if c not in curves.columns]
     if missing:
@@ -133,6 +132,7 @@ def _curve_figure(
     value: str,
     *,
     by: Sequence[str] | str | None = None,
+    facet: str | None = None,
     time_unit: str = "years",
     xlabel: str | None = None,
     ylabel: str = "",
@@ -146,37 +146,63 @@ def _curve_figure(
 ) -> Figure:
     if value not in curves.columns:
         raise CohortcalcError(f"curve table has no {value!r} column; columns: {list(curves)}.")
+    if facet is not None and facet not in curves.columns:
+        raise CohortcalcError(f"facet column {facet!r} not in the curve table {list(curves)}.")
+    if by is None:
+        by = [c for c in curves.columns if c not in _CURVE_COLUMNS and c != facet]
     by, keys = _groups(curves, by)
+    panels = [()] if facet is None else _groups(curves, facet)[1]
     if max_time is not None:
         curves = curves.loc[curves["time"] <= max_time]
+    horizon = float(max_time if max_time is not None else curves["time"].max())
+    times = _risk_times(horizon, at_risk_times)
+    table_height = 0.14 * len(keys) + 0.35
     with mpl.rc_context(_STYLE):
-        figure = Figure(figsize=(width, 2.4 + 0.14 * len(keys) + 0.35), layout="constrained")
-        grid = figure.add_gridspec(2, 1, height_ratios=[2.4, 0.14 * len(keys) + 0.35])
-        axes = figure.add_subplot(grid[0])
-        table_axes = figure.add_subplot(grid[1], sharex=axes)
-        colours = palette(len(keys))
-        start = 1.0 if value == "survival" else 0.0
-        names = []
-        for index, key in enumerate(keys):
-            curve = _subset(curves, by, key)
-            name = ", ".join(stratum_label(v) for v in key) or "All"
-            names.append(name)
-            _draw_curve(axes, curve, value, start, colours[index], LINE_STYLES[index % 6], name, ci)
-        horizon = float(max_time if max_time is not None else curves["time"].max())
-        times = _risk_times(horizon, at_risk_times)
-        _style_curve_axes(
-            axes, value, horizon, times, xlabel or f"Time since baseline, {time_unit}"
-        )
-        axes.set_ylabel(ylabel)
-        if title:
-            axes.set_title(title, loc="left")
+        size = (width * len(panels), 2.4 + table_height)
+        figure = Figure(figsize=size, layout="constrained")
+        grid = figure.add_gridspec(2, len(panels), height_ratios=[2.4, table_height])
+        first = None
+        for column, panel in enumerate(panels):
+            axes = figure.add_subplot(grid[0, column], sharey=first)
+            table_axes = figure.add_subplot(grid[1, column], sharex=axes)
+            first = first or axes
+            subset = curves if facet is None else _subset(curves, [facet], panel)
+            _panel(axes, table_axes, subset, value, by, keys, times, ci, min_cell)
+            _style_curve_axes(axes, horizon, times, xlabel or f"Time since baseline, {time_unit}")
+            if facet is not None:
+                axes.set_title(f"{variable_label(facet, labels)}: {stratum_label(panel[0])}")
+        first.set_ylim(*_value_limits(curves, value, ci))
+        first.set_ylabel(ylabel)
         if by:
             legend_title = ", ".join(variable_label(b, labels) for b in by)
-            legend = axes.legend(title=legend_title, loc="best", handlelength=2.2, framealpha=0.85)
+            options = {"title": legend_title, "handlelength": 2.2, "framealpha": 0.85}
+            if facet is None:
+                legend = first.legend(loc="best", **options)
+            else:  # one legend for all panels, above them
+                handles, names = first.get_legend_handles_labels()
+                legend = figure.legend(
+                    handles, names, loc="outside upper center", ncols=len(names), **options
+                )
             legend.get_frame().set_linewidth(0)
-        counts = [at_risk(_subset(curves, by, key), times) for key in keys]
-        _risk_table(table_axes, times, counts, names, colours, min_cell)
+        if title:
+            figure.suptitle(title, x=0.02, ha="left", fontsize=8)
     return figure
+
+
+def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell) -> None:
+    """One panel: a curve per group with its confidence band, and the at-risk rows below."""
+    colours = palette(len(keys))
+    start = 1.0 if value == "survival" else 0.0
+    names, counts = [], []
+    for index, key in enumerate(keys):
+        curve = _subset(curves, by, key)
+        name = ", ".join(stratum_label(v) for v in key) or "All"
+        names.append(name)
+        counts.append(at_risk(curve, times) if len(curve) else np.zeros(len(times), dtype=int))
+        if len(curve):
+            style = LINE_STYLES[index % len(LINE_STYLES)]
+            _draw_curve(axes, curve, value, start, colours[index], style, name, ci)
+    _risk_table(table_axes, times, counts, names, colours, min_cell)
 
 
 def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
@@ -196,18 +222,22 @@ def _risk_times(horizon: float, given: Sequence[float] | None) -> np.ndarray:
     return ticks[(ticks >= 0) & (ticks <= horizon)]
 
 
-def _style_curve_axes(axes, value, horizon, times, xlabel) -> None:
+def _style_curve_axes(axes, horizon, times, xlabel) -> None:
     axes.set_xlim(0, horizon * 1.01)
     axes.set_xticks(times)
     axes.tick_params(labelbottom=True)
     axes.set_xlabel(xlabel)
     axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=""))
-    if value == "cif":
-        top = max(axes.get_ylim()[1], 0.01)
-        axes.set_ylim(0, min(1.0, top))
-    else:
-        axes.set_ylim(max(0.0, min(axes.get_ylim()[0], 0.9)), 1.005)
     axes.grid(axis="y", linewidth=0.3, alpha=0.5)
+
+
+def _value_limits(curves: pd.DataFrame, value: str, ci: bool) -> tuple[float, float]:
+    """y range from the data of every panel: CIF from 0 up, survival down from 100%."""
+    if value == "cif":
+        top = np.nanmax(curves["upper" if ci else "cif"].to_numpy(), initial=0.01)
+        return 0.0, min(1.0, 1.05 * top)
+    bottom = np.nanmin(curves["lower" if ci else "survival"].to_numpy(), initial=0.9)
+    return max(0.0, bottom - 0.02), 1.005
 
 
 def _risk_table(axes, times, counts, names, colours, min_cell) -> None:

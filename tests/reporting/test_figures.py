@@ -141,3 +141,27 @@ def test_save_figure_writes_every_format_at_300_dpi(km_by_cac, tmp_path):
     assert "<svg" in paths[2].read_text()
     with pytest.raises(CohortcalcError, match="unsupported"):
         save_figure(plot_survival(km_by_cac), tmp_path / "km.jpg")
+
+
+def test_facets_give_one_panel_per_stratum_on_a_shared_axis(cohort):
+    curves = cc.cumulative_incidence(
+        cohort, time="mi_years", event="mi_status", cause=1, by=["ckd", "cac_category"]
+    )
+    figure = plot_cumulative_incidence(curves, facet="ckd", max_time=10)
+    yes, _, no, no_table = figure.axes
+    assert [yes.get_title(), no.get_title()] == ["CKD: Yes", "CKD: No"]
+    assert yes.get_ylim() == no.get_ylim() and yes.get_ylim()[0] == 0
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == CAC
+    assert figure.get_size_inches()[0] == pytest.approx(7.0)
+    ticks = list(no.get_xticks())
+    for level, y in zip(CAC, (3, 2, 1, 0), strict=True):
+        times = cohort.filter(~pl.col("ckd") & (pl.col("cac_category") == level))[
+            "mi_years"
+        ].to_numpy()
+        texts = sorted(
+            (t for t in no_table.texts if t.get_position()[1] == y),
+            key=lambda t: t.get_position()[0],
+        )
+        assert [t.get_text() for t in texts] == [f"{int((times >= t).sum()):,}" for t in ticks]
+    with pytest.raises(CohortcalcError, match="facet"):
+        plot_cumulative_incidence(curves, facet="sex")
