@@ -27,6 +27,8 @@ SCORE_DECIMALS = 6
 # Agatston 1990 scanned 3-mm contiguous slices (electron-beam CT); volume = area x slice thickness.
 DEFAULT_SLICE_THICKNESS_MM = 3.0
 ARTERIES = ("LM", "LAD", "LCX", "RCA")
+# Per-participant counts of invalid lesion rows computed alongside the scores.
+LESION_PROBLEMS = ("_lesions_missing_values", "_lesions_negative_area", "_lesions_unknown_artery")
 
 # Category upper bounds: standard clinical (Rumberger et al., Mayo Clin Proc 1999; 2019 ACC/AHA
 # primary-prevention guideline) 0 / 1-100 / 101-400 / >400; MESA (Detrano et al., NEJM 2008)
@@ -124,19 +126,41 @@ def resolve_category_cuts(cuts: str | Sequence[float]) -> tuple[float, ...]:
 
 
 def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.LazyFrame:
-    """Per-participant Agatston total and per artery, counted area, volume (one group-by)."""
+    """Per-participant Agatston total and per artery, counted area, volume (one group-by).
+
+    Also counts each participant's invalid lesion rows (``LESION_PROBLEMS``) for the caller to
+    check, so the lesion table is read once.
+    """
     area, hu = nw.col("area_mm2"), nw.col("peak_hu")
     score = agatston(area, hu)
     per_artery = {
         f"cac_agatston_{a.lower()}": nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
         for a in ARTERIES
     }
+    problems = {
+        name: nw.when(condition).then(1).otherwise(0)
+        for name, condition in _lesion_problems().items()
+    }
     scored = lesions.select(
-        "participant_id", cac_agatston=score, cac_area=lesion_area(area, hu), **per_artery
+        "participant_id",
+        cac_agatston=score,
+        cac_area=lesion_area(area, hu),
+        **per_artery,
+        **problems,
     )
-    sums = [nw.col(c).sum() for c in ["cac_agatston", "cac_area", *per_artery]]
+    totals = ["cac_agatston", "cac_area", *per_artery]
     return (
         scored.group_by("participant_id")
-        .agg(*sums)
+        .agg(*[nw.col(c).sum() for c in [*totals, *problems]])
+        .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)
     )
+
+
+def _lesion_problems() -> dict[str, nw.Expr]:
+    area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
+    return {
+        LESION_PROBLEMS[0]: area.is_null() | hu.is_null() | artery.is_null(),
+        LESION_PROBLEMS[1]: area < 0,
+        LESION_PROBLEMS[2]: ~artery.is_in(ARTERIES),
+    }

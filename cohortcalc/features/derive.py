@@ -10,7 +10,7 @@ from typing import Any
 import narwhals as nw
 
 from cohortcalc.errors import FeatureError
-from cohortcalc.features import cac, kidney, mineral, outcomes
+from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import ROW_INDEX, align, to_lazy
 
@@ -79,6 +79,13 @@ def participant_features(
             lambda: mineral.ca_x_p(c("serum_calcium"), c("serum_phosphate")),
         ),
         *_flags(hyperphosphatemia_above),
+        Feature("pce_risk", risk_scores.PCE_INPUTS, risk_scores.pce_risk),
+        Feature(
+            "pce_risk_group",
+            ("pce_risk",),
+            lambda: risk_scores.risk_group(c("pce_risk")),
+            risk_scores.RISK_GROUPS,
+        ),
     ]
 
 
@@ -125,6 +132,7 @@ IMPOSSIBLE = (
     ("alkaline_phosphatase", "<", 0.0), ("cac_agatston", "<", 0.0), ("sbp", "<=", 0.0),
     ("total_cholesterol", "<=", 0.0), ("hdl_cholesterol", "<=", 0.0),
 )  # fmt: skip
+CODED_VALUES = {"sex": ("female", "male"), "smoking": ("never", "former", "current")}
 LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
 LESION_OUTPUTS = (
     "cac_agatston", *(f"cac_agatston_{a.lower()}" for a in cac.ARTERIES), "cac_area",
@@ -142,9 +150,10 @@ def _value_checks(schema: nw.Schema) -> dict[str, nw.Expr]:
         checks[f"{column} {op} {bound:g}"] = value < bound if op == "<" else value <= bound
         if schema[column].is_float():
             checks[f"{column} is NaN (use null for a missing value)"] = value.is_nan()
-    if "sex" in schema:
-        sex = nw.col("sex")
-        checks["sex not 'female' or 'male'"] = ~sex.is_null() & ~sex.is_in(["female", "male"])
+    for column, allowed in CODED_VALUES.items():
+        if column in schema:
+            value = nw.col(column)
+            checks[f"{column} not one of {allowed}"] = ~value.is_null() & ~value.is_in(allowed)
     return checks
 
 
@@ -153,11 +162,18 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    checks = {f"{c} missing": nw.col(c).is_null() for c in LESION_COLUMNS}
-    checks["area_mm2 < 0"] = nw.col("area_mm2") < 0
-    checks[f"artery not one of {cac.ARTERIES}"] = ~nw.col("artery").is_in(cac.ARTERIES)
-    raise_violations(table, checks, "participant_id", "lesions")
     scores = cac.participant_scores(table, slice_thickness_mm)
+    if scores.implementation is nw.Implementation.POLARS:
+        scores = scores.collect().lazy()  # one pass over the lesions serves checks and scores
+    missing_value, negative_area, unknown_artery = (nw.col(c) > 0 for c in cac.LESION_PROBLEMS)
+    checks = {
+        "participant_id missing": nw.col("participant_id").is_null(),
+        "area_mm2, peak_hu or artery missing": missing_value,
+        "area_mm2 < 0": negative_area,
+        f"artery not one of {cac.ARTERIES}": unknown_artery,
+    }
+    raise_violations(scores, checks, "participant_id", "lesions (counts are participants)")
+    scores = scores.drop(*cac.LESION_PROBLEMS)
     present = frame.collect_schema().names()
     joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
         scores, on="participant_id", how="left"
