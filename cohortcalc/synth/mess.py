@@ -50,8 +50,8 @@ ADDED_ROW_KINDS: dict[str, str] = {
 
 
 def defects_per_kind(n: int) -> int:
-    """How many defects of each kind a cohort of `n` gets (at least 2)."""
-    return max(2, n // 5000)
+    """Defects of each kind for a cohort of `n`: n // 5000, at least 2, at most n // 10."""
+    return min(max(2, n // 5000), n // 10)
 
 
 def _json_value(value: Any) -> Any:
@@ -204,5 +204,5 @@ def impossible_events(
     )
     added = pl.concat([before, after_death])
     kinds = ["event_before_baseline"] * before.height + ["event_after_death"] * dead.height
-    after = rng.integers(0, events.height, added.height)
+    after = rng.integers(0, max(events.height, 1), added.height)
     return insert_rows(events, added, after, kinds)

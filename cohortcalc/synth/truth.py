@@ -136,27 +136,28 @@ def _profile_cifs(params: SynthParams) -> dict[str, Any]:
 
 
 def _realised(analysis: pl.DataFrame) -> dict[str, Any]:
-    person_years = float(analysis["mi_years"].sum())
-    middle_aged = analysis.filter(pl.col("age") < 65)
+    """Realised prevalences and rates (null where the cohort has no one to count)."""
+    summary = analysis.select(
+        ckd_prevalence=pl.col("ckd").mean(),
+        egfr_lt_60_prevalence=(pl.col("egfr") < 60).mean(),
+        uacr_ge_30_prevalence=(pl.col("uacr") >= 30).mean(),
+        cac_zero_share_age_lt_65=(pl.col("cac_agatston") == 0).filter(pl.col("age") < 65).mean(),
+        mi_events=(pl.col("mi_status") == 1).sum().cast(pl.Int64),
+        deaths_without_mi=(pl.col("mi_status") == 2).sum().cast(pl.Int64),
+        deaths=pl.col("death_status").sum().cast(pl.Int64),
+        mi_person_years=pl.col("mi_years").sum(),
+        median_follow_up_years=pl.col("death_years").median(),
+    ).row(0, named=True)
     shares = analysis["cac_category"].value_counts(normalize=True).sort("cac_category")
-    return {
-        "ckd_prevalence": float(analysis["ckd"].mean()),
-        "egfr_lt_60_prevalence": float((analysis["egfr"] < 60).mean()),
-        "uacr_ge_30_prevalence": float((analysis["uacr"] >= 30).mean()),
-        "cac_zero_share_age_lt_65": float((middle_aged["cac_agatston"] == 0).mean()),
-        "cac_category_shares": {
-            str(c): float(s)
-            for c, s in zip(shares["cac_category"], shares["proportion"], strict=True)
-        },
-        "mi_events": int((analysis["mi_status"] == 1).sum()),
-        "deaths_without_mi": int((analysis["mi_status"] == 2).sum()),
-        "deaths": int(analysis["death_status"].sum()),
-        "mi_person_years": person_years,
-        "mi_rate_per_1000_person_years": 1000
-        * float((analysis["mi_status"] == 1).sum())
-        / person_years,
-        "median_follow_up_years": float(analysis["death_years"].median()),
+    summary["cac_category_shares"] = {
+        str(c): float(s) for c, s in zip(shares["cac_category"], shares["proportion"], strict=True)
     }
+    summary["mi_rate_per_1000_person_years"] = (
+        1000 * summary["mi_events"] / summary["mi_person_years"]
+        if summary["mi_person_years"] > 0
+        else None
+    )
+    return summary
 
 
 def build_truth(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import cohortcalc as cc
 from cohortcalc.errors import SpecError
 from cohortcalc.synth import SynthParams, simulate_cohort
+from cohortcalc.synth.export import write_study_export
 
 CANONICAL_COLUMNS = {
     "participants": [
@@ -64,3 +69,35 @@ def test_bad_parameters_raise_spec_errors():
         SynthParams(outcome_model="fine_gray")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="at least one"):
         simulate_cohort(n=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    seed=st.integers(0, 2**32 - 1),
+    model=st.sampled_from(["cause_specific", "subdistribution"]),
+)
+def test_outcome_invariants_hold_for_any_size_seed_and_model(n, seed, model):
+    cohort = simulate_cohort(n=n, seed=seed, params=SynthParams(outcome_model=model))
+    f = cohort.analysis_frame()
+    assert f.height == n == cohort.truth["row_counts"]["participants"]
+    assert (f["mi_days"] >= 1).all() and (f["mi_days"] <= f["death_days"]).all()
+    assert f["mi_status"].is_in([0, 1, 2]).all() and f["cv_death_status"].is_in([0, 1, 2]).all()
+    assert ((f["mi_status"] == 2) <= (f["death_status"] == 1)).all()
+    assert ((f["cv_death_status"] > 0) == (f["death_status"] == 1)).all()
+    no_mi = f.filter(pl.col("mi_status") != 1)
+    assert (no_mi["mi_days"] == no_mi["death_days"]).all()  # censored or dead: same exit day
+    assert ((f["cac_agatston"] > 0) == (f["cac_category"] != "0")).all()
+    assert cohort.tables["events"].height == int(
+        (f["mi_status"] == 1).sum() + f["death_status"].sum()
+    )
+
+
+@pytest.mark.parametrize("n", [1, 10, 37])
+def test_tiny_cohorts_export_and_reconcile(n, tmp_path):
+    cohort = simulate_cohort(n=n, seed=n)
+    truth = json.loads((write_study_export(cohort, tmp_path) / "truth.json").read_text())
+    k = truth["export"]["defects_per_kind"]
+    assert k == min(max(2, n // 5000), n // 10)
+    for name, info in truth["export"]["files"].items():
+        assert info["clean_rows"] == cohort.tables[info["table"]].height, name
