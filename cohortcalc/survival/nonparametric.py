@@ -18,6 +18,7 @@ import polars as pl
 from scipy.stats import norm
 
 from cohortcalc.errors import ModelError
+from cohortcalc.survival.aalen_johansen import aalen_johansen, aalen_johansen_truncated
 from cohortcalc.survival.inputs import (
     N_EXIT,
     as_list,
@@ -240,57 +241,40 @@ def cumulative_incidence(
     conf_level: float = 0.95,
     conf_type: ConfType = "log",
     weights: str | None = None,
+    entry: str | None = None,
 ) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence of ``cause`` in the presence of competing events.
 
-    As R ``survfit(Surv(time, factor(event)) ~ by, weights)`` (survival 3.5, multi-state):
-    F_k(t) = Σ_{s≤t} S(s−) d_k(s)/n(s) (Aalen & Johansen 1978), standard error from the
-    infinitesimal jackknife (Therneau, survival "methods" vignette), log confidence limits on
-    the CIF scale. Returns a pandas DataFrame, one row per distinct time per group:
+    As R ``survfit(Surv([entry,] time, factor(event)) ~ by, weights, id)`` (survival 3.5,
+    multi-state): F_k(t) = Σ_{s≤t} S(s−) d_k(s)/n(s) (Aalen & Johansen 1978), standard error
+    from the infinitesimal jackknife (Therneau, survival "methods" vignette), log confidence
+    limits on the CIF scale. Returns a pandas DataFrame, one row per distinct time per group:
     ``[by...], time, n_risk, n_event, n_competing, n_censor, cif, std_err, lower, upper``
     (counts unweighted, as R). Every code other than ``censor_code`` is a competing state;
-    ties are exact.
+    ties are exact. ``entry``: delayed entry (at risk when entry < t ≤ time), one row each.
     """
     by = as_list(by)
-    data = load_columns(frame, [*by, time, event, weights])
+    data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)
     codes = check_cause(data, event, cause, censor_code)
     if weights is not None:
         check_weights(data, weights)
-    aggregations = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
-    if weights is not None:
-        w = pl.col(weights).cast(pl.Float64)
-        aggregations += [w.sum().alias("__w"), (w * w).sum().alias("__w2")]
-        for i, code in enumerate(codes):
-            hit = (pl.col(event) == code).cast(pl.Float64)
-            aggregations += [
-                (w * hit).sum().alias(f"__dw{i}"),
-                (w * w * hit).sum().alias(f"__dw2{i}"),
-            ]
-    table, starts = counts_by_time(data, by, time, aggregations)
-
-    def matrix(prefix: str) -> np.ndarray:
-        return table.select([f"{prefix}{i}" for i in range(len(codes))]).to_numpy()
-
+    if entry is not None:
+        _check_entry(data, entry, time, None)
+    counts = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
+    table, starts = counts_by_time(data, by, time, counts)
     exits = table[N_EXIT].to_numpy().astype(np.int64)
-    events = matrix("__d").astype(np.int64)
+    events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
     target = codes.index(cause)
     at_risk = _reverse_cumsum(exits, starts)
-    if weights is None:
-        weighted_risk, squared_risk = at_risk, at_risk
-        weighted_events, squared_events = events, events
+    if entry is not None:
+        at_risk -= _late_entries(data, by, entry, table, starts)
+    if entry is None and weights is None:
+        curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
     else:
-        weighted_risk = _reverse_cumsum(table["__w"].to_numpy(), starts)
-        squared_risk = _reverse_cumsum(table["__w2"].to_numpy(), starts)
-        weighted_events, squared_events = matrix("__dw"), matrix("__dw2")
-    cif, variance = np.empty(exits.size), np.empty(exits.size)
-    for start, stop in pairwise(starts):
-        part = slice(start, stop)
-        cif_all, var_all = aalen_johansen(
-            weighted_risk[part], weighted_events[part], squared_risk[part], squared_events[part]
-        )
-        cif[part], variance[part] = cif_all[:, target], var_all[:, target]
-    std_err = np.sqrt(np.maximum(variance, 0.0))
+        curves = _per_subject_curves(data, by, time, event, codes, entry, weights, table, starts)
+    cif = np.concatenate([curve[:, target] for curve, _ in curves])
+    std_err = np.sqrt(np.maximum(np.concatenate([var[:, target] for _, var in curves]), 0.0))
     lower, upper = confidence_limits(cif, std_err, conf_type, conf_level, log_se=False)
     n_event = events[:, target]
     return _tidy(
@@ -310,57 +294,38 @@ def cumulative_incidence(
     )
 
 
-def aalen_johansen(
-    at_risk: np.ndarray,
-    events: np.ndarray,
-    at_risk_sq: np.ndarray | None = None,
-    events_sq: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """CIFs and their infinitesimal-jackknife variances for one group (times sorted).
-
-    ``at_risk[m]`` is the (weighted) number at risk at the m-th distinct time, ``events[m, k]``
-    the (weighted) events of type k there; ``*_sq`` the same sums of squared case weights
-    (default: unit weights). Right-censored data, everyone starting event-free. A subject's
-    influence on F_k(t) depends only on its exit time and status: G_k(t) while at risk and
-    α + β·F_k(t) after exit, so Σ_i w_i² U_i(t)² is a sum of cumulative sums over times;
-    O(T·K) with no N×T matrix (the recursion of R's survfitci.c, summed in closed form).
-    """
-    at_risk_sq = at_risk if at_risk_sq is None else at_risk_sq
-    events_sq = events if events_sq is None else events_sq
-    n = at_risk.astype(float)
-    total = events.sum(axis=1).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = total / n
-        cause_hazard = events / n[:, None]
-        jump = np.where(total > 0, hazard / (n * (1.0 - hazard)), 0.0)
-    survival = np.cumprod(1.0 - hazard)
-    surv_before = np.concatenate([[1.0], survival[:-1]])
-    cif = np.cumsum(surv_before[:, None] * cause_hazard, axis=0)
-    cum_jump = np.cumsum(jump)
-    jump_before = np.concatenate([[0.0], cum_jump[:-1]])
-    increment = surv_before[:, None] * cause_hazard * (jump_before - 1 / n)[:, None]
-    at_risk_part = np.cumsum(increment, axis=0)
-    still_at_risk = np.concatenate([at_risk_sq[1:], [0.0]])
-    total_sq = events_sq.sum(axis=1)
-    censored = at_risk_sq - still_at_risk - total_sq  # squared weights of censored exits
-    v_event = jump_before - 1.0 / n
-    v_censor = np.where(censored > 0, cum_jump, 0.0)
-    own = (surv_before / n)[:, None]
-    base_event = at_risk_part - v_event[:, None] * cif
-    base_censor = at_risk_part - v_censor[:, None] * cif
-    sq = (
-        censored[:, None] * base_censor**2
-        + total_sq[:, None] * base_event**2
-        + events_sq * (2 * base_event * own + own**2)
-    )
-    cross = censored[:, None] * base_censor * v_censor[:, None] + v_event[:, None] * (
-        total_sq[:, None] * base_event + events_sq * own
-    )
-    slope = censored * v_censor**2 + total_sq * v_event**2
-    variance = (
-        still_at_risk[:, None] * at_risk_part**2
-        + np.cumsum(sq, axis=0)
-        + 2 * cif * np.cumsum(cross, axis=0)
-        + cif**2 * np.cumsum(slope, axis=0)[:, None]
-    )
-    return cif, variance
+def _per_subject_curves(
+    data: pl.DataFrame,
+    by: list[str],
+    time: str,
+    event: str,
+    codes: list[Any],
+    entry: str | None,
+    weights: str | None,
+    table: pl.DataFrame,
+    starts: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Aalen–Johansen per group from subject rows (delayed entry and/or case weights)."""
+    grid = table[time].cast(pl.Float64).to_numpy()
+    parts = data.partition_by(by, as_dict=True, maintain_order=False) if by else {(): data}
+    state = {code: i + 1 for i, code in enumerate(codes)}
+    curves = []
+    for start, stop in pairwise(starts):
+        rows = parts[tuple(table.row(int(start))[: len(by)])]
+        times = grid[start:stop]
+        exit_index = np.searchsorted(times, rows[time].cast(pl.Float64).to_numpy())
+        entry_index = (
+            np.searchsorted(times, rows[entry].cast(pl.Float64).to_numpy(), side="right")
+            if entry is not None
+            else np.zeros(rows.height, dtype=np.int64)
+        )
+        status = rows[event].replace_strict(state, default=0, return_dtype=pl.Int64).to_numpy()
+        case_weights = (
+            rows[weights].cast(pl.Float64).to_numpy() if weights else np.ones(rows.height)
+        )
+        curves.append(
+            aalen_johansen_truncated(
+                entry_index, exit_index, status, case_weights, stop - start, len(codes)
+            )
+        )
+    return curves

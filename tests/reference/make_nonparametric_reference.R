@@ -36,6 +36,7 @@ mg <- data.frame(
   exit_months = mgus2$age * 12L + mgus2$futime
 )
 mg$w <- 0.5 + (seq_len(nrow(mg)) %% 5) / 3
+mg$exit_cr_months <- mg$entry_months + mg$etime   # age scale (months) for the competing risks
 write_ref(mg, "mgus2.csv")
 
 # ---- Kaplan-Meier ---------------------------------------------------------------------
@@ -78,8 +79,7 @@ aj_table <- function(fit, label) {
     rows[[k - 1]] <- data.frame(case = label, group = strata, cause = cause, time = fit$time,
       n_risk = fit$n.risk[, 1], n_event = fit$n.event[, k], n_censor = fit$n.censor,
       cif = fit$pstate[, k], std_err = fit$std.err[, k],
-      lower = fit$lower[, k], upper = fit$upper[, k], survival = fit$pstate[, 1],
-      survival_se = fit$std.err[, 1])
+      lower = fit$lower[, k], upper = fit$upper[, k])
   }
   do.call(rbind, rows)
 }
@@ -88,7 +88,12 @@ aj <- rbind(
   aj_table(survfit(Surv(etime, fevent) ~ 1, data = mg), "mgus2_all"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg), "mgus2_sex"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, conf.int = 0.9), "mgus2_sex_90"),
-  aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, weights = w), "mgus2_sex_weighted")
+  aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, weights = w), "mgus2_sex_weighted"),
+  # delayed entry (age as the time scale): counting-process form, one row per id
+  aj_table(survfit(Surv(entry_months, exit_cr_months, fevent) ~ sex, data = mg, id = id),
+           "mgus2_sex_age_scale"),
+  aj_table(survfit(Surv(entry_months, exit_cr_months, fevent) ~ 1, data = mg, id = id,
+                   weights = w), "mgus2_age_scale_weighted")
 )
 write_ref(aj, "aj_reference.csv")
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import cohortcalc as cc
 from cohortcalc.errors import FrameError, ModelError
-from cohortcalc.survival.nonparametric import aalen_johansen
+from cohortcalc.survival.aalen_johansen import aalen_johansen
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 LUNG = pd.read_csv(REFERENCE / "lung.csv")
@@ -56,6 +56,12 @@ AJ_CASES = {
     "mgus2_sex": {"by": "sex"},
     "mgus2_sex_90": {"by": "sex", "conf_level": 0.9},
     "mgus2_sex_weighted": {"by": "sex", "weights": "w"},
+    "mgus2_sex_age_scale": {"by": "sex", "entry": "entry_months", "time": "exit_cr_months"},
+    "mgus2_age_scale_weighted": {
+        "entry": "entry_months",
+        "time": "exit_cr_months",
+        "weights": "w",
+    },
 }
 
 
@@ -80,7 +86,8 @@ def test_kaplan_meier_matches_survfit(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(AJ_CASES))
 @pytest.mark.parametrize("cause", [1, 2])
 def test_cumulative_incidence_matches_survfit_multistate(case: str, cause: int) -> None:
-    ours = cc.cumulative_incidence(MGUS2, "etime", "event", cause, **AJ_CASES[case])
+    kwargs = {"time": "etime"} | AJ_CASES[case]
+    ours = cc.cumulative_incidence(MGUS2, event="event", cause=cause, **kwargs)
     ref = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == cause)]
     assert_matches(ours, ref, AJ_COLUMNS)
     competing = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == 3 - cause)]
