@@ -88,6 +88,8 @@ aj <- rbind(
   aj_table(survfit(Surv(etime, fevent) ~ 1, data = mg), "mgus2_all"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg), "mgus2_sex"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, conf.int = 0.9), "mgus2_sex_90"),
+  aj_table(survfit(Surv(etime, fevent) ~ 1, data = mg, conf.type = "log-log"), "mgus2_loglog"),
+  aj_table(survfit(Surv(etime, fevent) ~ 1, data = mg, conf.type = "plain"), "mgus2_plain"),
   aj_table(survfit(Surv(etime, fevent) ~ sex, data = mg, weights = w), "mgus2_sex_weighted"),
   # delayed entry (age as the time scale): counting-process form, one row per id
   aj_table(survfit(Surv(entry_months, exit_cr_months, fevent) ~ sex, data = mg, id = id),

@@ -56,6 +56,8 @@ AJ_CASES = {
     "mgus2_sex": {"by": "sex"},
     "mgus2_sex_90": {"by": "sex", "conf_level": 0.9},
     "mgus2_sex_weighted": {"by": "sex", "weights": "w"},
+    "mgus2_loglog": {"conf_type": "log-log"},
+    "mgus2_plain": {"conf_type": "plain"},
     "mgus2_sex_age_scale": {"by": "sex", "entry": "entry_months", "time": "exit_cr_months"},
     "mgus2_age_scale_weighted": {
         "entry": "entry_months",
@@ -92,6 +94,17 @@ def test_cumulative_incidence_matches_survfit_multistate(case: str, cause: int) 
     assert_matches(ours, ref, AJ_COLUMNS)
     competing = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == 3 - cause)]
     np.testing.assert_array_equal(ours["n_competing"], competing["n_event"])
+
+
+def test_string_event_codes_work_like_integers() -> None:
+    names = {0: "censored", 1: "pcm", 2: "death"}
+    labelled = MGUS2.assign(event=MGUS2["event"].map(names))
+    ours = cc.cumulative_incidence(labelled, "etime", "event", "pcm", censor_code="censored")
+    pd.testing.assert_frame_equal(ours, cc.cumulative_incidence(MGUS2, "etime", "event", 1))
+    gray = cc.gray_test(labelled, "etime", "event", "death", "sex", censor_code="censored")
+    assert gray.statistic == pytest.approx(
+        cc.gray_test(MGUS2, "etime", "event", 2, "sex").statistic
+    )
 
 
 def test_frame_kinds_give_identical_tables(tmp_path: Path) -> None:
