@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import matplotlib.colors as mcolors
-import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
 
 import cohortcalc as cc
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.figures import (
     OKABE_ITO,
     at_risk,
-    forest_plot,
-    forest_rows,
     plot_cumulative_incidence,
     plot_survival,
-    save_figure,
 )
-from cohortcalc.reporting.format import format_ratio_ci
 
 CAC = ["0", "1-100", "101-400", ">400"]
 
@@ -108,39 +102,6 @@ def test_cumulative_incidence_figure(cif_by_ckd):
 def test_missing_estimate_column_is_an_error(km_by_cac):
     with pytest.raises(CohortcalcError, match="'cif'"):
         plot_cumulative_incidence(km_by_cac)
-
-
-def test_forest_plot_rows_trace_to_the_fits(fakes):
-    fits = {
-        "Yes": fakes.Cox(fakes.summary({"log_cac": (0.25, 0.06)}), 500, 30),
-        "No": fakes.Cox(fakes.summary({"log_cac": (0.15, 0.05)}), 1000, 50),
-    }
-    rows = forest_rows(fits, "log_cac", group="CKD")
-    line = fits["Yes"].summary.loc["log_cac"]
-    assert rows.loc[0, "hr"] == line["hr"] and rows.loc[0, "hr_upper"] == line["hr_upper"]
-    figure = forest_plot(rows, notes={"CKD": "p for interaction = 0.21"})
-    labels, plot, text = figure.axes
-    assert plot.get_xscale() == "log"
-    assert any(np.allclose(ln.get_xdata(), [1.0, 1.0]) for ln in plot.get_lines())  # null line
-    label_texts = [t.get_text() for t in labels.texts]
-    assert label_texts == ["CKD (p for interaction = 0.21)", "Yes", "No"]
-    assert labels.texts[0].get_fontweight() == "bold"
-    estimates = [t.get_text() for t in text.texts]
-    assert format_ratio_ci(line["hr"], line["hr_lower"], line["hr_upper"]) in estimates
-    with pytest.raises(CohortcalcError, match="term"):
-        forest_rows(fits, "age")
-
-
-def test_save_figure_writes_every_format_at_300_dpi(km_by_cac, tmp_path):
-    paths = save_figure(plot_survival(km_by_cac), tmp_path / "km")
-    assert [p.suffix for p in paths] == [".png", ".pdf", ".svg"]
-    with Image.open(paths[0]) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
-        assert image.size[0] > 3 * 300  # about a journal column wide at 300 dpi
-    assert paths[1].read_bytes().startswith(b"%PDF")
-    assert "<svg" in paths[2].read_text()
-    with pytest.raises(CohortcalcError, match="unsupported"):
-        save_figure(plot_survival(km_by_cac), tmp_path / "km.jpg")
 
 
 def test_facets_give_one_panel_per_stratum_on_a_shared_axis(cohort):
