@@ -23,6 +23,8 @@ _ARTERY_P = np.array([0.10, 0.42, 0.22, 0.26])
 #: Agatston density-weight thresholds (HU) and minimum lesion area (mm²), Agatston et al. 1990.
 DENSITY_THRESHOLDS_HU: tuple[int, ...] = (130, 200, 300, 400)
 MIN_LESION_AREA_MM2 = 1.0
+#: Largest simulated lesion (mm²); bigger shares are cut, so the score is what lesions imply.
+MAX_AREA_MM2 = 300.0
 #: Category labels and right-closed upper bounds: 0 | (0, 100] | (100, 400] | > 400.
 CAC_CATEGORIES: tuple[str, ...] = ("0", "1-100", "101-400", ">400")
 #: Upper truncation of the latent score (MESA's largest scores are of this order).
@@ -90,7 +92,9 @@ def simulate_lesions(
     peak_real = 130 + rng.gamma(2.0, 45 + 12 * np.log(score))
     share = rng.exponential(1.0, owner_real.size)
     share /= np.bincount(owner_real, weights=share, minlength=n)[owner_real]
-    area_real = np.maximum(score * share / density_weight(peak_real), MIN_LESION_AREA_MM2)
+    area_real = np.clip(
+        score * share / density_weight(peak_real), MIN_LESION_AREA_MM2, MAX_AREA_MM2
+    )
     area_speck = rng.uniform(0.2, 0.95, owner_speck.size)
     peak_speck = 130 + rng.gamma(1.5, 30, owner_speck.size)
 
