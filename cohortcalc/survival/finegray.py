@@ -49,7 +49,7 @@ def finegray(
     case_weights = _case_weights(design, weights)
     stratum_codes = _stratum_codes(design, strata)
     _check_terms_have_events(design, status)
-    data, _ = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
+    data = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
     vcov = _sandwich_variance(data, fit.beta, fit.variance)

@@ -9,8 +9,10 @@ censoring survival (`censoring.py`). G(t-) factors out of the risk-set sum at t,
 is a reverse cumulative sum plus a forward one over per-time bins: O(N·p) per pass, no
 expanded data. Ties are Breslow's, as `cmprsk::crr`. The information matrix and the sandwich
 variance (Fine & Gray 1999, §3: η for the score, ψ for the estimated G) are reorganised as
-cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic). Passes
-over the rows go in chunks, so temporaries stay small (peak memory ≈ two design matrices).
+cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic). Only
+the 1-D columns are sorted (to bin the times and estimate G); the design matrix is read in
+place, centred on the fly, by compiled passes (`_finegray_kernels.py`) or by chunks into
+BLAS, so no copy of it is made.
 """
 
 from __future__ import annotations
@@ -26,20 +28,21 @@ from cohortcalc.survival import _finegray_kernels as kernels
 from cohortcalc.survival.censoring import product_limit
 
 CENSORED, CAUSE, COMPETING = 0, 1, 2
-_CHUNK_ROWS = 1 << 15
+_CHUNK_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
 class FineGrayData:
-    """Rows sorted by (stratum, time) and binned by distinct time, prepared once per fit.
+    """Rows binned by distinct (stratum, time), prepared once per fit; rows stay in input order.
 
-    `x` is centred (the fit is invariant to the shift; sums lose no digits). Per-bin arrays
-    have one entry per distinct (stratum, time); `strata` holds each stratum's bin range.
-    `inverse_g` is 1/G(Tᵢ-) on competing rows, 0 elsewhere; `chunk_start` splits the rows
-    for the compiled passes at bin boundaries.
+    `x` is the caller's matrix and `center` its weighted mean, subtracted on the fly (the fit
+    is invariant to the shift; sums lose no digits). Per-bin arrays are ordered by (stratum,
+    time); `strata` holds each stratum's bin range. `inverse_g` is 1/G(Tᵢ-) on competing
+    rows, 0 elsewhere.
     """
 
     x: np.ndarray
+    center: np.ndarray
     weights: np.ndarray
     status: np.ndarray
     row_bin: np.ndarray
@@ -50,7 +53,6 @@ class FineGrayData:
     n_at_risk: np.ndarray
     cause_x: np.ndarray
     inverse_g: np.ndarray
-    chunk_start: np.ndarray
 
     @property
     def n_bins(self) -> int:
@@ -75,21 +77,19 @@ def prepare(
     x: np.ndarray,
     weights: np.ndarray,
     strata: np.ndarray,
-) -> tuple[FineGrayData, np.ndarray]:
-    """Sort, bin and compute G within stratum. `status` is 0/1/2 (censored/cause/competing).
+) -> FineGrayData:
+    """Bin the rows by (stratum, time) and compute G within stratum (x is not copied).
 
-    Returns the prepared data and the row order (positions in the input, sorted).
+    `status` is 0/1/2 (censored/cause/competing), `strata` integer codes.
     """
-    single = strata.size == 0 or np.all(strata == strata[0])
-    order = np.argsort(time, kind="stable") if single else np.lexsort((time, strata))
-    time, status, strata, weights = time[order], status[order], strata[order], weights[order]
-    sorted_x = np.take(x, order, axis=0)
-    sorted_x -= (weights @ sorted_x) / weights.sum()
+    order = _sort_order(time, strata)
+    sorted_time, sorted_strata = time[order], strata[order]
     new_bin = np.ones(time.size, dtype=bool)
-    new_bin[1:] = (time[1:] != time[:-1]) | (strata[1:] != strata[:-1])
-    row_bin = np.cumsum(new_bin) - 1
-    n_bins = int(row_bin[-1]) + 1
-    bin_stratum = strata[new_bin]
+    new_bin[1:] = (sorted_time[1:] != sorted_time[:-1]) | (sorted_strata[1:] != sorted_strata[:-1])
+    row_bin = np.empty(time.size, dtype=np.int64)
+    row_bin[order] = np.cumsum(new_bin) - 1
+    n_bins = int(new_bin.sum())
+    bin_stratum = sorted_strata[new_bin]
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
     n_censored = np.bincount(row_bin, weights * (status == CENSORED), n_bins)
@@ -100,31 +100,47 @@ def prepare(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
         )
     is_cause = status == CAUSE
-    competing = status == COMPETING
-    data = FineGrayData(
-        x=sorted_x,
+    center = (weights @ x) / weights.sum()
+    cause_weights = np.where(is_cause, weights, 0.0)
+    return FineGrayData(
+        x=x,
+        center=center,
         weights=weights,
         status=status,
         row_bin=row_bin,
         strata=stratum_ranges,
         g_before=g_before,
-        n_cause=np.bincount(row_bin, weights * is_cause, n_bins),
+        n_cause=np.bincount(row_bin, cause_weights, n_bins),
         n_censored=n_censored,
         n_at_risk=n_at_risk,
-        cause_x=weights[is_cause] @ sorted_x[is_cause],
-        inverse_g=np.where(competing, 1.0 / g_before[row_bin], 0.0),
-        chunk_start=_chunks_at_bin_starts(np.flatnonzero(new_bin), time.size),
+        cause_x=cause_weights @ x - cause_weights.sum() * center,
+        inverse_g=np.where(status == COMPETING, 1.0 / g_before[row_bin], 0.0),
     )
-    return data, order
 
 
-def _chunks_at_bin_starts(bin_start: np.ndarray, n: int) -> np.ndarray:
-    """About 4 chunks per thread, each boundary moved to the next bin start."""
-    n_chunks = max(1, min(4 * numba.get_num_threads(), n // 20_000))
-    targets = np.linspace(0, n, n_chunks + 1)[1:-1]
-    index = np.searchsorted(bin_start, targets)
-    cuts = np.where(index < bin_start.size, bin_start[np.minimum(index, bin_start.size - 1)], n)
-    return np.unique(np.r_[0, cuts, n]).astype(np.int64)
+def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Rows by (stratum, time): a radix sort on a 16-bit key when the times are whole
+    numbers in a short range (days, with few strata), else a comparison sort."""
+    codes = strata - strata.min()
+    low, span = time.min(), time.max() - time.min()
+    if (span + 1) * (codes.max() + 1) < 2**16 and np.all(time == np.floor(time)):
+        key = (codes * (span + 1) + (time - low)).astype(np.uint16)
+        return np.argsort(key, kind="stable")
+    if np.all(codes == 0):
+        return np.argsort(time, kind="stable")
+    return np.lexsort((time, strata))
+
+
+def _centred_rows(data: FineGrayData) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """The centred design matrix chunk by chunk, in one reused buffer, with a scratch buffer
+    of the same shape (BLAS-sized pieces, no N x p temporary)."""
+    n, p = data.x.shape
+    centred = np.empty((min(n, _CHUNK_ROWS), p))
+    scratch = np.empty_like(centred)
+    for rows in _row_chunks(n):
+        m = rows.stop - rows.start
+        np.subtract(data.x[rows], data.center, out=centred[:m])
+        yield rows, centred[:m], scratch[:m]
 
 
 def _row_chunks(n: int) -> Iterator[slice]:
@@ -158,13 +174,14 @@ def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = 
     """S0(t) (and S1(t)) at every bin: Fine & Gray (1999) §2's weighted risk set."""
     risk, every, competing = kernels.risk_bins(
         data.x,
+        data.center,
         beta,
         data.weights,
         data.row_bin,
         data.inverse_g,
-        data.chunk_start,
         data.n_bins,
         first_moment,
+        numba.get_num_threads(),
     )
     f = _forward_cumsum(competing, data.strata, inclusive=False)
     s = _reverse_cumsum(every, data.strata) + data.g_before[:, None] * f
@@ -202,10 +219,11 @@ def loglik_score_information(
     cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
     weighted = hazard * data.g_before
     after = _reverse_cumsum(weighted, data.strata) - weighted
-    a = sums.risk * (cumulative[data.row_bin] + data.inverse_g * after[data.row_bin])
     information = -(xbar.T * data.n_cause) @ xbar
-    for rows in _row_chunks(a.size):
-        information += data.x[rows].T @ (a[rows, None] * data.x[rows])
+    for rows, x, scratch in _centred_rows(data):
+        bins = data.row_bin[rows]
+        a = sums.risk[rows] * (cumulative[bins] + data.inverse_g[rows] * after[bins])
+        information += x.T @ np.multiply(x, a[:, None], out=scratch)
     return value, score, (information + information.T) / 2
 
 
@@ -232,16 +250,23 @@ def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
         q_over_y * (data.n_censored / data.n_at_risk)[:, None], data.strata, inclusive=True
     )
     exp_eta = sums.risk / data.weights
-    return kernels.residual_cross_products(
-        data.x,
-        data.weights,
-        data.status,
-        data.row_bin,
-        exp_eta,
-        exp_eta * data.inverse_g,
-        np.column_stack((cumulative, from_here - weighted)),
-        np.stack(
-            (xbar, cumulative_x, from_here_x - weighted[:, None] * xbar, q_over_y, compensator)
-        ),
-        data.chunk_start,
+    scalars = np.column_stack((cumulative, from_here - weighted))
+    vectors = np.stack(
+        (xbar, cumulative_x, from_here_x - weighted[:, None] * xbar, q_over_y, compensator)
     )
+    competing = exp_eta * data.inverse_g
+    meat = np.zeros((beta.size, beta.size))
+    for rows, x, residuals in _centred_rows(data):
+        kernels.score_residual_rows(
+            x,
+            data.status,
+            data.row_bin,
+            exp_eta,
+            competing,
+            scalars,
+            vectors,
+            rows.start,
+            residuals,
+        )
+        meat += residuals.T @ (data.weights[rows, None] * residuals)
+    return (meat + meat.T) / 2

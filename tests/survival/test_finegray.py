@@ -139,7 +139,7 @@ def test_stratified_loglik_is_the_sum_over_strata() -> None:
     total = 0.0
     for _, part in data.groupby("stratum"):
         design = build_design(part, covariates, columns=("time", "status"))
-        prepared, _ = engine.prepare(
+        prepared = engine.prepare(
             design.columns["time"],
             design.columns["status"].astype(np.int64),
             design.matrix,
