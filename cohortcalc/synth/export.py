@@ -21,6 +21,7 @@ import polars as pl
 import pyreadstat
 import xlsxwriter
 
+from cohortcalc.errors import CohortcalcError
 from cohortcalc.synth.cohort import SyntheticCohort
 from cohortcalc.synth.mess import (
     added_row_defects,
@@ -61,7 +62,9 @@ def _pin_timestamp(path: Path) -> None:
     data = path.read_bytes()
     head, count = re.subn(pattern, pinned, data[:_HEADER_BYTES])
     if count == 0:
-        raise RuntimeError(f"{path.name}: no creation stamp found to pin; ReadStat changed?")
+        raise CohortcalcError(
+            f"{path.name}: no creation stamp found to pin; has pyreadstat changed its header?"
+        )
     path.write_bytes(head + data[_HEADER_BYTES:])
 
 
