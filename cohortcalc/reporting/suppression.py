@@ -10,6 +10,7 @@ methodology and statistical disclosure control", JASA 75:377-385).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -64,6 +65,26 @@ COMPLEMENT_LABEL = "[c]"
 147 hidden to protect a cell of 3 must not print as "<11", which would be false."""
 
 
+_ITEM = r"\d[\d,]*(?: \([^)]*\))?"
+_FOOTNOTE_COUNTS = re.compile(rf"\b((?:n|events|competing events) = )({_ITEM}(?: / {_ITEM})*)")
+
+
+def _suppress_footnote(note: str, threshold: int, lower: int) -> str:
+    """Small counts quoted in a footnote ("events = 8", "n = 12 (Yes) / 7 (No)") print as
+    "<threshold"."""
+
+    def small(item: str) -> str:
+        number, _, label = item.partition(" ")
+        value = int(number.replace(",", ""))
+        shown = suppressed_label(threshold) if lower <= value < threshold else number
+        return f"{shown} {label}" if label else shown
+
+    def each(match: re.Match[str]) -> str:
+        return match.group(1) + " / ".join(small(v) for v in match.group(2).split(" / "))
+
+    return _FOOTNOTE_COUNTS.sub(each, note)
+
+
 def suppress_small_cells(
     table: Table,
     threshold: int = 11,
@@ -108,11 +129,12 @@ def suppress_small_cells(
         f'allow them to be back-calculated are shown as "{complement_label}"; rates and '
         f'percentages computed from hidden counts are shown as "{MISSING_VALUE}".'
     )
+    footnotes = tuple(_suppress_footnote(n, threshold, lower) for n in table.footnotes)
     return replace(
         table,
         frame=frame,
         values=values,
-        footnotes=(*table.footnotes, note),
+        footnotes=(*footnotes, note),
         counts=None,
         suppressed_below=threshold,
     )

@@ -145,3 +145,19 @@ def test_no_hidden_count_can_be_recovered_from_one_margin(cells, threshold):
     assert {cid for cid, n in counts.items() if 0 < n < threshold} <= hidden
     for margin in margins:
         assert sum(cid in hidden for cid in margin) != 1
+
+
+def test_small_counts_in_footnotes_are_suppressed(cohort, fakes):
+    levels = ("1-100", "101-400", ">400")
+    summary = fakes.summary({f"cac_category[{lv}]": (0.3, 0.2) for lv in levels})
+    fit, small = fakes.Cox(summary, 1500, 8), fakes.Cox(summary, 9, 2)
+    table = hr_table(
+        cohort,
+        models={"Model 1": {True: fit, False: small}},
+        time="mi_years",
+        event="mi_status",
+        modifier="ckd",
+    )
+    assert any("n = 1,500 (Yes) / 9 (No), events = 8 / 2" in note for note in table.footnotes)
+    out = suppress_small_cells(table)
+    assert any("n = 1,500 (Yes) / <11 (No), events = <11 / <11" in note for note in out.footnotes)
