@@ -67,6 +67,7 @@ def aalen_johansen(
     return cif, variance
 
 
+@np.errstate(divide="ignore", invalid="ignore")  # inf/NaN only after an emptied risk set
 def aalen_johansen_truncated(
     entry_index: np.ndarray,
     exit_index: np.ndarray,
@@ -92,10 +93,9 @@ def aalen_johansen_truncated(
         axis=1,
     )
     total = events.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = total / n
-        cause_hazard = events / n[:, None]
-        jump = np.where(total > 0, hazard / (n * (1.0 - hazard)), 0.0)
+    hazard = total / n
+    cause_hazard = events / n[:, None]
+    jump = np.where(total > 0, hazard / (n * (1.0 - hazard)), 0.0)
     surv_before = np.concatenate([[1.0], np.cumprod(1.0 - hazard)[:-1]])
     cif = np.cumsum(surv_before[:, None] * cause_hazard, axis=0)
     cum_jump = np.cumsum(jump)
@@ -135,6 +135,10 @@ def aalen_johansen_truncated(
         + 2 * cif * _cumulative_by(exit_index, w2 * alpha * beta[:, None], n_times)
         + cif**2 * _cumulative_by(exit_index, squared * beta**2, n_times)[:, None]
     )
+    emptied = surv_before == 0  # after everyone at risk has had an event, nothing moves again
+    if emptied.any():
+        last = int(np.argmax(emptied)) - 1
+        cif[emptied], variance[emptied] = cif[last], variance[last]
     return cif, variance
 
 

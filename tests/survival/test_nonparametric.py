@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import cohortcalc as cc
 from cohortcalc.errors import FrameError, ModelError
-from cohortcalc.survival.aalen_johansen import aalen_johansen
+from cohortcalc.survival.aalen_johansen import aalen_johansen, aalen_johansen_truncated
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 LUNG = pd.read_csv(REFERENCE / "lung.csv")
@@ -124,28 +124,37 @@ def test_boolean_event_and_two_by_columns() -> None:
     pd.testing.assert_frame_equal(part[one.columns], one)
 
 
-def _influence_by_recursion(times: np.ndarray, status: np.ndarray, n_causes: int) -> np.ndarray:
-    """Σ_i U_i(t)² by stepping every subject's influence through each event time (O(N·T))."""
+def _influence_by_recursion(
+    times: np.ndarray,
+    status: np.ndarray,
+    n_causes: int,
+    entry: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Σ_i w_i² U_i(t)² by stepping every subject's influence through each time (O(N·T)),
+    the recursion of R's survfitci.c written out directly."""
+    entry = np.full(times.size, -np.inf) if entry is None else entry
+    weights = np.ones(times.size) if weights is None else weights
     grid = np.unique(times)
     influence = np.zeros((times.size, n_causes + 1))
     prob = np.zeros(n_causes + 1)
     prob[0] = 1.0
     out = np.zeros((grid.size, n_causes))
     for m, t in enumerate(grid):
-        at_risk = times >= t
-        n = at_risk.sum()
+        at_risk = (entry < t) & (times >= t)
+        n = weights[at_risk].sum()
         here = at_risk & (times == t) & (status > 0)
         if here.any():
             step = np.eye(n_causes + 1)
             for k in range(1, n_causes + 1):
-                step[0, k] = np.sum(here & (status == k)) / n
-            step[0, 0] = 1 - here.sum() / n
+                step[0, k] = weights[here & (status == k)].sum() / n
+            step[0, 0] = 1 - weights[here].sum() / n
             influence = influence @ step
             target = np.where(here, status, 0)
             influence[at_risk] -= step[0] * prob[0] / n
             influence[at_risk, target[at_risk]] += prob[0] / n
             prob = prob @ step
-        out[m] = (influence[:, 1:] ** 2).sum(axis=0)
+        out[m] = (weights[:, None] ** 2 * influence[:, 1:] ** 2).sum(axis=0)
     return out
 
 
@@ -166,6 +175,29 @@ def test_jackknife_variance_equals_the_per_subject_recursion(rows: list[tuple[in
     at_risk = np.cumsum(exits[::-1])[::-1]
     _, variance = aalen_johansen(at_risk, events)
     np.testing.assert_allclose(variance, _influence_by_recursion(times, status, 3), atol=1e-13)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10), st.integers(1, 6), st.integers(0, 2), st.sampled_from([0.5, 1, 2.5])
+        ),
+        min_size=2,
+        max_size=30,
+    ).filter(lambda rows: any(s == 1 for *_, s, _ in rows))
+)
+def test_delayed_entry_variance_equals_the_per_subject_recursion(rows: list[tuple]) -> None:
+    entry = np.array([r[0] for r in rows], dtype=float)
+    times = entry + np.array([r[1] for r in rows])
+    status = np.array([r[2] for r in rows])
+    weights = np.array([r[3] for r in rows], dtype=float)
+    grid = np.unique(times)
+    entry_index = np.searchsorted(grid, entry, side="right")
+    exit_index = np.searchsorted(grid, times)
+    _, variance = aalen_johansen_truncated(entry_index, exit_index, status, weights, grid.size, 2)
+    expected = _influence_by_recursion(times, status, 2, entry, weights)
+    np.testing.assert_allclose(variance, expected, rtol=1e-9, atol=1e-12)
 
 
 survival_rows = st.lists(
