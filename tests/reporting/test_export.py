@@ -151,3 +151,11 @@ def test_category_levels_stay_indented_in_every_format(cohort, tmp_path):
     cell = document.tables[0].rows[1 + level_row].cells[0]
     assert cell.text == "never"
     assert cell.paragraphs[0].paragraph_format.left_indent.pt == 9
+
+
+def test_csv_reads_back_with_pandas(table, tmp_path):
+    import pandas as pd
+
+    path = export_table(table, tmp_path / "hr.csv")
+    frame = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    assert frame.equals(table.frame.astype(str))

@@ -147,3 +147,10 @@ def test_yes_no_grouping_names_its_columns(cohort):
 def test_numeric_grouping_column_is_refused(cohort):
     with pytest.raises(CohortcalcError, match="distinct values"):
         table_one(cohort, by="age", variables=["sex"])
+
+
+def test_pandas_frames_give_the_same_table(cohort):
+    variables = ["age", "sex", "diabetes", "uacr"]
+    from_polars = table_one(cohort, variables=variables, compare="both")
+    from_pandas = table_one(cohort.to_pandas(), variables=variables, compare="both")
+    assert from_pandas.frame.equals(from_polars.frame)

@@ -252,3 +252,10 @@ def test_rows_without_exposure_are_left_out(cohort, fake_models, fakes):
     assert total == cohort.height - 25
     sd = float(np.std(blanked.drop_nulls("cac_category")["log_cac"].to_numpy(), ddof=1))
     assert f"(SD {sd:.2f})" in table.frame.iloc[4, 0]
+
+
+def test_pandas_frames_give_the_same_table(cohort, fake_models):
+    from_polars = _table(cohort, fake_models)
+    from_pandas = _table(cohort.to_pandas(), fake_models)
+    assert from_pandas.frame.equals(from_polars.frame)
+    assert from_pandas.footnotes == from_polars.footnotes
