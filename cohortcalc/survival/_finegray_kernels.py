@@ -10,8 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
-def risk_bins(
+def _risk_bins(
     x: np.ndarray,
     center: np.ndarray,
     beta: np.ndarray,
@@ -51,6 +50,11 @@ def risk_bins(
                     if rc != 0.0:
                         competing[c, b, 1 + j] += rc * centred[j]
     return risk, every.sum(axis=0), competing.sum(axis=0)
+
+
+# Threads pay off on big inputs only; on small ones (and busy machines) the serial build wins.
+risk_bins_serial = njit(cache=True)(_risk_bins)
+risk_bins_parallel = njit(cache=True, parallel=True)(_risk_bins)
 
 
 @njit(cache=True)

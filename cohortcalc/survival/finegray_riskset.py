@@ -29,6 +29,7 @@ from cohortcalc.survival.censoring import product_limit
 
 CENSORED, CAUSE, COMPETING = 0, 1, 2
 _CHUNK_ROWS = 1 << 16
+_PARALLEL_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,9 @@ def _forward_cumsum(
 
 def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = True) -> RiskSums:
     """S0(t) (and S1(t)) at every bin: Fine & Gray (1999) §2's weighted risk set."""
-    risk, every, competing = kernels.risk_bins(
+    parallel = data.weights.size >= _PARALLEL_ROWS
+    kernel = kernels.risk_bins_parallel if parallel else kernels.risk_bins_serial
+    risk, every, competing = kernel(
         data.x,
         data.center,
         beta,
@@ -181,7 +184,7 @@ def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = 
         data.inverse_g,
         data.n_bins,
         first_moment,
-        numba.get_num_threads(),
+        numba.get_num_threads() if parallel else 1,
     )
     f = _forward_cumsum(competing, data.strata, inclusive=False)
     s = _reverse_cumsum(every, data.strata) + data.g_before[:, None] * f
