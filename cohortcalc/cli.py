@@ -262,6 +262,8 @@ def run_command(
     except cohortcalc.CohortcalcError as err:
         console.print(f"[bold red]run failed:[/] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     timings = result.manifest["timings_seconds"]
     console.print(
         f"{len(result.fits)} models fitted on {result.frame.height:,} participants in "

@@ -114,10 +114,14 @@ def _levels_and_events(spec: Spec, frame: pl.DataFrame) -> list[str]:
                 f"{where}: outcome {outcome.name!r} has no competing events "
                 f"({outcome.status} == {competing}); drop 'finegray'."
             )
-        groups = [e.column for e in spec.exposures if e.kind == "categorical"]
-        groups += [m.column for m in spec.effect_modifiers]
-        for column in groups:
-            problems += _events_by_level(frame, outcome, column, where)
+        for columns in cells_to_check(spec):
+            empty = cells_without_events(frame, outcome, columns)
+            if empty:
+                problems.append(
+                    f"{where}: outcome {outcome.name!r} has no events where "
+                    f"{_describe_cells(columns, empty)}; its hazard ratio cannot be estimated. "
+                    "Merge levels or restrict the population."
+                )
     problems += _reference_levels(spec, frame)
     for i, modifier in enumerate(spec.effect_modifiers):
         if len(levels_of(frame, modifier.column)) < 2:
@@ -128,19 +132,33 @@ def _levels_and_events(spec: Spec, frame: pl.DataFrame) -> list[str]:
     return problems
 
 
-def _events_by_level(frame: pl.DataFrame, outcome: Outcome, column: str, where: str) -> list[str]:
+def cells_to_check(spec: Spec) -> list[tuple[str, ...]]:
+    """Groupings whose every cell needs an event: each categorical exposure and modifier, and
+    each categorical exposure within each modifier level (the subgroup fits)."""
+    exposures = [e.column for e in spec.exposures if e.kind == "categorical"]
+    modifiers = [m.column for m in spec.effect_modifiers]
+    cells: list[tuple[str, ...]] = [(c,) for c in exposures + modifiers]
+    return cells + [(m, e) for m in modifiers for e in exposures]
+
+
+def cells_without_events(
+    frame: pl.DataFrame, outcome: Outcome, columns: tuple[str, ...]
+) -> list[tuple[str, ...]]:
+    """The level combinations of ``columns`` present in ``frame`` with no ``outcome`` event."""
     counts = (
-        frame.filter(pl.col(column).is_not_null())
-        .group_by(pl.col(column).cast(pl.String))
+        frame.drop_nulls(list(columns))
+        .group_by([pl.col(c).cast(pl.String) for c in columns])
         .agg(events=(pl.col(outcome.status) == outcome.event_code).sum())
+        .filter(pl.col("events") == 0)
+        .sort(list(columns))
     )
-    empty = sorted(counts.filter(pl.col("events") == 0).get_column(column).to_list())
-    if not empty:
-        return []
-    return [
-        f"{where}: outcome {outcome.name!r} has no events where {column} is {empty}; its hazard "
-        "ratio cannot be estimated. Merge levels or restrict the population."
-    ]
+    return [tuple(row) for row in counts.select(columns).iter_rows()]
+
+
+def _describe_cells(columns: tuple[str, ...], cells: list[tuple[str, ...]]) -> str:
+    return " or ".join(
+        " and ".join(f"{c} is {v!r}" for c, v in zip(columns, cell, strict=True)) for cell in cells
+    )
 
 
 def _reference_levels(spec: Spec, frame: pl.DataFrame) -> list[str]:

@@ -9,6 +9,7 @@ that model (available-case); the ``complete_cases`` sensitivity analysis uses on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -19,7 +20,7 @@ import polars as pl
 from scipy import stats
 
 from cohortcalc.analysis.spec import EffectModifier, Exposure, Outcome, Spec
-from cohortcalc.errors import ModelError
+from cohortcalc.errors import CohortcalcWarning, ModelError
 from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
 from cohortcalc.survival.tests import lrtest
@@ -54,6 +55,7 @@ class Fit:
     result: Any
     subgroup_value: Any = None
     p_trend: float | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class InteractionTest:
     statistic: float
     df: int
     p: float
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ def _fit_with_trend(key: FitKey, frame: pl.DataFrame, task: Task, ties: str) -> 
         return fit
     scored = Exposure(column=score, kind="continuous")
     trend = fit_model(key, frame, task.outcome, scored, task.covariates, ties)
-    return replace(fit, p_trend=float(trend.result.summary.loc[score, "p"]))
+    p_trend = float(trend.result.summary.loc[score, "p"])
+    return replace(fit, p_trend=p_trend, warnings=fit.warnings + trend.warnings)
 
 
 def fit_model(
@@ -170,45 +174,59 @@ def fit_model(
     ties: str,
     extra_terms: tuple[str, ...] = (),
 ) -> Fit:
-    """Fit one Cox (cause-specific) or Fine-Gray model on the rows complete for its columns."""
+    """Fit one Cox (cause-specific) or Fine-Gray model on the rows complete for its columns.
+
+    Warnings of the engine (e.g. a term running to infinity) are passed on and also kept in
+    ``Fit.warnings``, prefixed with the fit they came from.
+    """
     terms = [exposure.column, *covariates, *extra_terms]
-    reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
     columns = [part for term in terms for part in term.split(":")]
     needed = list(dict.fromkeys([outcome.time, outcome.status, *columns]))
     data = frame.select(needed)
-    complete = data.drop_nulls().filter(
-        pl.all_horizontal(
-            [~pl.col(c).is_nan() for c in needed if data.schema[c].is_float()] or [True]
-        )
+    not_nan = [pl.col(c).is_not_nan() for c in needed if data.schema[c].is_float()]
+    complete = data.drop_nulls().filter(pl.all_horizontal(not_nan or [pl.lit(True)]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = _engine(key.method, complete, outcome, exposure, terms, ties)
+        except ModelError as exc:
+            raise ModelError(f"{_describe(key)}: {exc}") from exc
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    notes = tuple(
+        f"{_describe(key)}: {w.message}"
+        for w in caught
+        if issubclass(w.category, CohortcalcWarning)
     )
-    try:
-        if key.method == "cox":
-            complete = complete.with_columns(
-                (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
-            )
-            result = cox(
-                complete,
-                time=outcome.time,
-                event="_event",
-                covariates=terms,
-                ties=ties,
-                reference=reference,
-            )
-        else:
-            result = finegray(
-                complete,
-                time=outcome.time,
-                event=outcome.status,
-                cause=outcome.event_code,
-                covariates=terms,
-                reference=reference,
-            )
-    except ModelError as exc:
-        raise ModelError(f"{_describe(key)}: {exc}") from exc
     exposure_terms = tuple(
         t for t in result.summary.index if t == terms[0] or t.startswith(f"{terms[0]}[")
     )
-    return Fit(key, exposure_terms, covariates, data.height - complete.height, result)
+    excluded = data.height - complete.height
+    return Fit(key, exposure_terms, covariates, excluded, result, warnings=notes)
+
+
+def _engine(
+    method: Method,
+    data: pl.DataFrame,
+    outcome: Outcome,
+    exposure: Exposure,
+    terms: list[str],
+    ties: str,
+) -> Any:
+    """Call ``cox`` (event = status == event code; others censored) or ``finegray``."""
+    reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
+    if method == "cox":
+        data = data.with_columns(
+            (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+        )
+        return cox(
+            data, time=outcome.time, event="_event", covariates=terms, ties=ties,
+            reference=reference,
+        )  # fmt: skip
+    return finegray(
+        data, time=outcome.time, event=outcome.status, cause=outcome.event_code,
+        covariates=terms, reference=reference,
+    )  # fmt: skip
 
 
 def interaction_test(
@@ -227,16 +245,17 @@ def interaction_test(
     full = fit_model(task.key, frame, task.outcome, task.exposure, base, ties, (product,))
     terms = tuple(t for t in full.result.summary.index if ":" in t)
     use_lrt = modifier.test == "lrt" and task.key.method == "cox"
-    if use_lrt:
-        rows = frame.drop_nulls([task.outcome.time, task.outcome.status, modifier.column])
-        reduced = fit_model(task.key, rows, task.outcome, task.exposure, base, ties)
+    notes = full.warnings
+    if use_lrt:  # same covariates without the products: the same complete rows
+        reduced = fit_model(task.key, frame, task.outcome, task.exposure, base, ties)
         result = lrtest(reduced.result, full.result)
         statistic, df, p = float(result.statistic), int(result.df), float(result.p)
+        notes += reduced.warnings
     else:
         statistic, df, p = wald_test(full.result, terms)
     key = FitKey(**{**task.key.__dict__, "subgroup": f"{modifier.column} interaction"})
     test: Literal["lrt", "wald"] = "lrt" if use_lrt else "wald"
-    return InteractionTest(key, modifier.column, test, terms, statistic, df, p)
+    return InteractionTest(key, modifier.column, test, terms, statistic, df, p, notes)
 
 
 def wald_test(result: Any, terms: tuple[str, ...] | list[str]) -> tuple[float, int, float]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from cohortcalc.analysis.checks import cells_without_events
 from cohortcalc.analysis.fitting import MAIN, trend_column
 from cohortcalc.analysis.spec import Outcome, Sensitivity, Spec
 from cohortcalc.errors import SpecError
@@ -91,12 +92,22 @@ class AnalysisFrames:
         )
         frame = _apply_sensitivity(self.main, sensitivity, outcome, model_columns(self.spec))
         events = int((frame.get_column(outcome.status) == outcome.event_code).sum())
+        where = self.spec.where("sensitivity", index)
         if frame.height == 0 or events == 0:
             raise SpecError(
-                f"{self.spec.where('sensitivity', index)}: sensitivity analysis "
-                f"{sensitivity.name!r} leaves {frame.height} participants and {events} "
-                f"{outcome.name!r} events; loosen it or remove it."
+                f"{where}: sensitivity analysis {sensitivity.name!r} leaves {frame.height} "
+                f"participants and {events} {outcome.name!r} events; loosen it or remove it."
             )
+        for exposure in self.spec.exposures:
+            if exposure.kind != "categorical":
+                continue
+            empty = cells_without_events(frame, outcome, (exposure.column,))
+            if empty:
+                raise SpecError(
+                    f"{where}: sensitivity analysis {sensitivity.name!r} leaves no "
+                    f"{outcome.name!r} events where {exposure.column} is "
+                    f"{[cell[0] for cell in empty]}; its hazard ratios cannot be estimated."
+                )
         return frame
 
 

@@ -52,6 +52,7 @@ def write_all(
     inputs: Mapping[str, Any],
     timings: Mapping[str, float],
     started: str,
+    warnings: tuple[str, ...] = (),
 ) -> tuple[Path | None, dict[str, Any]]:
     """Write tables, report and manifest under ``out`` (manifest only in memory if None)."""
     clock = time.perf_counter()
@@ -67,6 +68,7 @@ def write_all(
     all_timings = {**timings, "report": time.perf_counter() - clock}
     all_timings["total"] = sum(all_timings.values())
     manifest = build_manifest(ctx.spec, inputs, all_timings, outputs, started)
+    manifest["warnings"] = list(warnings)
     if out is not None:
         write_manifest(manifest, out / "manifest.json")
     return report_path, manifest

@@ -81,6 +81,7 @@ class AnalysisResult:
     manifest: Mapping[str, Any]
     out: Path | None
     report: Path | None
+    warnings: tuple[str, ...] = ()
 
     def fit(
         self,
@@ -203,9 +204,10 @@ def run(
         tables = outputs.build_tables(context)
     with clock.step("figures"):
         figures = draw_figures(context, out_dir) if out_dir is not None else {}
+    warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     with clock.step("report"):
         report_path, manifest = report.write_all(
-            context, tables, figures, out_dir, source.inputs, clock.timings, started
+            context, tables, figures, out_dir, source.inputs, clock.timings, started, warnings
         )
     return AnalysisResult(
         spec=spec,
@@ -219,4 +221,5 @@ def run(
         manifest=MappingProxyType(manifest),
         out=out_dir,
         report=report_path,
+        warnings=warnings,
     )

@@ -58,7 +58,18 @@ def test_exposure_level_without_events(small_spec, frame):
         .otherwise(pl.col("mi_status"))
         .alias("mi_status")
     )
-    with pytest.raises(SpecError, match=r"no events where cac_category is \['>400'\]"):
+    with pytest.raises(SpecError, match="no events where cac_category is '>400';"):
+        check_spec_against_frame(spec_from_dict(small_spec()), emptied)
+
+
+def test_exposure_level_without_events_within_a_modifier_level(small_spec, frame):
+    emptied = frame.with_columns(
+        pl.when((pl.col("cac_category") == "1-100") & pl.col("ckd"))
+        .then(0)
+        .otherwise(pl.col("mi_status"))
+        .alias("mi_status")
+    )
+    with pytest.raises(SpecError, match="where ckd is 'true' and cac_category is '1-100'"):
         check_spec_against_frame(spec_from_dict(small_spec()), emptied)
 
 
