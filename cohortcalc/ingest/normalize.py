@@ -16,7 +16,7 @@ import polars as pl
 from cohortcalc.dictionary import Table, Variable
 from cohortcalc.errors import IngestError
 from cohortcalc.ingest.mapping import ColumnSpec, Mapping, Scalar, SourceSpec, code_key
-from cohortcalc.ingest.readers import SOURCE_ROW
+from cohortcalc.ingest.readers import SOURCE_ROW, TextTypes
 from cohortcalc.units import UNIT_ALIASES, canonical_unit_spelling
 
 SOURCE_FILE = "_source_file"
@@ -118,6 +118,28 @@ def normalize_source(
     )
 
 
+def text_types(source: SourceSpec, mapping: Mapping, table: Table) -> TextTypes:
+    """Columns a CSV reader may parse as numbers directly, with each one's text null code.
+
+    Only number columns with at most one non-numeric missing code qualify (Polars takes one
+    null text per column); numeric missing codes are nulled after parsing, as usual.
+    """
+    unit_columns = {s.unit_column for s in source.columns.values()}
+    unit_columns |= {s.unit_by.column for s in source.columns.values() if s.unit_by}
+    dtypes: dict[str, pl.DataType] = {}
+    nulls: dict[str, str] = {}
+    for name, spec in source.columns.items():
+        if table.variable(name).type not in ("float", "int") or spec.column in unit_columns:
+            continue
+        texts = [code_key(c) for c in mapping.missing_codes_for(source, spec) if not _is_number(c)]
+        if len(texts) > 1:
+            continue
+        dtypes[spec.column] = pl.Float64()
+        if texts:
+            nulls[spec.column] = texts[0]
+    return dtypes, nulls
+
+
 def _check_columns_present(schema: pl.Schema, source: SourceSpec, file_label: str) -> None:
     for name in source.columns:
         spec = source.column(name)
@@ -196,6 +218,8 @@ def _parse_number(clean: pl.Expr, dtype: pl.DataType, kind: str) -> pl.Expr:
     if dtype == pl.String:
         parsed = clean.cast(pl.Float64, strict=False)
         parsed = pl.when(parsed.is_finite()).then(parsed)
+    elif dtype.is_float():
+        parsed = pl.when(clean.is_finite()).then(clean)
     elif dtype.is_numeric() or dtype == pl.Boolean:
         parsed = clean.cast(pl.Float64)
     else:

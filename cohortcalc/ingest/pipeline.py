@@ -22,10 +22,7 @@ from cohortcalc.dictionary import DataDictionary, load_dictionary
 from cohortcalc.errors import IngestError
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping
-from cohortcalc.ingest.normalize import (
-    first_parse_failure,
-    normalize_source,
-)
+from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
 from cohortcalc.ingest.readers import SOURCE_ROW, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import (
@@ -34,11 +31,12 @@ from cohortcalc.ingest.store import (
     sha256_of,
     write_reports,
 )
-from cohortcalc.ingest.tables import SCRATCH_COMPRESSION, Outcome, StagedSource, build_table
+from cohortcalc.ingest.tables import Outcome, StagedSource, build_table, materialize
 
 Progress = Callable[[str, int, int], None]
 SourcesArg = str | Path | Iterable[str | Path] | AnyMapping[str, str | Path] | None
 TABLE_ORDER = ("participants", "events", "followup", "cac_lesions", "cac_scores")
+IN_MEMORY_MAX_BYTES = 512 * 1024**2  # larger sources are streamed through scratch Parquet
 
 
 def ingest(
@@ -108,13 +106,16 @@ def _ingest_into(
     staged: dict[str, list[StagedSource]] = {t: [] for t in tables}
     for index, (source, path) in enumerate(zip(spec.sources, paths, strict=True)):
         progress(f"reading {path.name}", index, total)
-        read[path.name], staged_file = _stage_source(spec, source, path, dictionary, scratch, index)
-        staged[source.table].append(StagedSource(source, path.name, staged_file))
+        record, frame = _stage_source(spec, source, path, dictionary, scratch, index)
+        read[path.name] = record
+        staged[source.table].append(StagedSource(source, path.name, frame, record.rows_read))
     counts: dict[str, TableCounts] = {}
     records: list[SourceRecord] = []
+    parents: dict[str, pl.LazyFrame] = {}
     for step, table in enumerate(tables, start=len(paths)):
         progress(f"validating {table}", step, total)
-        outcome = build_table(table, staged[table], dictionary, staging, spec.on_row_error)
+        outcome = build_table(table, staged[table], dictionary, staging, spec.on_row_error, parents)
+        parents[table] = outcome.validated_rows
         table_records = [
             replace(
                 read[s.label],
@@ -173,23 +174,30 @@ def _stage_source(
     dictionary: DataDictionary,
     scratch: Path,
     index: int,
-) -> tuple[SourceRecord, Path]:
-    raw, info = scan_source(path, source, scratch)
+) -> tuple[SourceRecord, pl.LazyFrame]:
     table = dictionary.table(source.table)
-    normalized = normalize_source(raw, source, spec, table, path.name)
     target = scratch / f"{index:03d}-{source.table}.parquet"
-    try:
-        normalized.sink_parquet(target, compression=SCRATCH_COMPRESSION)
-    except pl.exceptions.PolarsError as err:
-        raise IngestError(
-            f"{path}: cannot be parsed as {info.format} ({err}). Check the delimiter, quoting "
-            "and that every line has the same number of fields; set `delimiter:` if needed."
-        ) from err
-    rows = pl.scan_parquet(target).select(pl.len()).collect().item()
+    in_memory = path.stat().st_size <= IN_MEMORY_MAX_BYTES if path.is_file() else True
+    raw, info = scan_source(path, source, scratch, text_types(source, spec, table))
+    try:  # fast path: numbers parsed by the CSV reader
+        normalized = normalize_source(raw, source, spec, table, path.name)
+        staged = materialize(normalized, target, in_memory)
+    except pl.exceptions.PolarsError:  # a value did not parse: read as text to find it
+        raw, info = scan_source(path, source, scratch)
+        try:
+            normalized = normalize_source(raw, source, spec, table, path.name)
+            staged = materialize(normalized, target, in_memory)
+        except pl.exceptions.PolarsError as err:
+            raise IngestError(
+                f"{path}: cannot be parsed as {info.format} ({err}). Check the delimiter, "
+                "quoting and that every line has the same number of fields; set `delimiter:` "
+                "if needed."
+            ) from err
+    rows = staged.select(pl.len()).collect().item()
     if rows == 0:
         raise IngestError(f"{path}: the file has a header but no data rows. Export it again.")
     if spec.row_error_policy(source) == "error":
-        _raise_on_parse_failure(pl.scan_parquet(target), raw, source, path)
+        _raise_on_parse_failure(staged, raw, source, path)
     record = SourceRecord(
         path=str(path),
         table=source.table,
@@ -200,7 +208,7 @@ def _stage_source(
         encoding=info.encoding,
         delimiter=info.delimiter,
     )
-    return record, target
+    return record, staged
 
 
 def _raise_on_parse_failure(

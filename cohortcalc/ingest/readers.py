@@ -31,10 +31,18 @@ class ReadInfo:
     delimiter: str | None = None
 
 
-def scan_source(path: Path, source: SourceSpec, scratch: Path) -> tuple[pl.LazyFrame, ReadInfo]:
+TextTypes = tuple[dict[str, pl.DataType], dict[str, str]]
+
+
+def scan_source(
+    path: Path, source: SourceSpec, scratch: Path, text_types: TextTypes | None = None
+) -> tuple[pl.LazyFrame, ReadInfo]:
     """A LazyFrame of ``path``'s raw columns and ``_source_row``, and how it was read.
 
     ``scratch`` is a private folder for transcoded copies (non-UTF-8 text files).
+    ``text_types``: for CSV/TSV, (dtype per column, null text per column) to parse columns
+    directly instead of as text: fast, but a value that does not parse fails the whole scan,
+    so callers retry without it to find and name the row.
     """
     if not path.is_file():
         raise IngestError(f"{path}: no such file. Fix `file:` in the mapping or the sources path.")
@@ -42,7 +50,7 @@ def scan_source(path: Path, source: SourceSpec, scratch: Path) -> tuple[pl.LazyF
         raise IngestError(f"{path}: the file is empty (0 bytes). Export it again.")
     fmt = source.file_format
     if fmt in ("csv", "tsv"):
-        return _scan_text(path, source, fmt, scratch)
+        return _scan_text(path, source, fmt, scratch, text_types or ({}, {}))
     if fmt == "parquet":
         try:
             pl.read_parquet_schema(path)
@@ -62,7 +70,7 @@ def _corrupt(path: Path, kind: str, err: Exception) -> IngestError:
 
 
 def _scan_text(
-    path: Path, source: SourceSpec, fmt: FileFormat, scratch: Path
+    path: Path, source: SourceSpec, fmt: FileFormat, scratch: Path, text_types: TextTypes
 ) -> tuple[pl.LazyFrame, ReadInfo]:
     encoding = source.encoding or detect_encoding(path)
     if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
@@ -75,6 +83,8 @@ def _scan_text(
         text_path,
         separator=delimiter,
         infer_schema=False,
+        schema_overrides=text_types[0] or None,
+        null_values=text_types[1] or None,
         row_index_name=SOURCE_ROW,
         row_index_offset=1,
         encoding="utf8",

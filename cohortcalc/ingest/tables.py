@@ -1,9 +1,12 @@
 """Build one canonical table from its staged sources: validate, merge, split, count.
 
 Rows sources are stacked and checked together (so a duplicate id across two files is seen);
-each ``role: columns`` source is checked on its own and joined on the table's key. Every
-intermediate is a Parquet file in the staging folder, so tables stream through in bounded
-memory. Accepted rows go to ``<table>.parquet``, the rest to ``_quarantine/<table>.parquet``.
+each ``role: columns`` source is checked on its own and joined on the table's key. Accepted
+rows go to ``<table>.parquet``, the rest to ``_quarantine/<table>.parquet``.
+
+Intermediates are held in memory for tables up to ``IN_MEMORY_MAX_ROWS`` rows (fastest), and
+streamed through Parquet files in the staging folder above it, so a table of any length is
+processed in bounded memory (``materialize``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from cohortcalc.ingest.mapping import RowErrorPolicy, SourceSpec
 from cohortcalc.ingest.normalize import (
     FLAG,
     POLARS_TYPES,
+    REASONS,
     SOURCE_FILE,
     any_flag,
     flag_columns,
@@ -30,15 +34,33 @@ from cohortcalc.ingest.store import QUARANTINE_DIR
 
 PARTICIPANTS = "participants"
 SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Polars' zstd
+IN_MEMORY_MAX_ROWS = 2_000_000
+
+
+def materialize(frame: pl.LazyFrame, target: Path, in_memory: bool) -> pl.LazyFrame:
+    """Compute ``frame`` once: into memory, or streamed into the scratch file ``target``."""
+    if in_memory:
+        return frame.collect().lazy()
+    frame.sink_parquet(target, compression=SCRATCH_COMPRESSION)
+    return pl.scan_parquet(target)
+
+
+def write(frame: pl.LazyFrame, target: Path, in_memory: bool) -> None:
+    """Write a store file (Polars' default zstd), in memory or streaming."""
+    if in_memory:
+        frame.collect().write_parquet(target)
+    else:
+        frame.sink_parquet(target)
 
 
 @dataclass(frozen=True)
 class StagedSource:
-    """A source after normalization: its spec, its file label and its staged Parquet."""
+    """A source after normalization: its spec, its file label, its rows (lazy) and count."""
 
     spec: SourceSpec
     label: str
-    staged: Path
+    frame: pl.LazyFrame
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,7 @@ class Outcome:
     quarantined: dict[str, int]
     reasons: dict[str, dict[str, int]]
     rows_written: int
+    validated_rows: pl.LazyFrame  # the rows sources after checks (children check against it)
 
 
 def build_table(
@@ -57,104 +80,105 @@ def build_table(
     dictionary: DataDictionary,
     staging: Path,
     policy: RowErrorPolicy,
+    parents: dict[str, pl.LazyFrame],
 ) -> Outcome:
-    """Validate, merge and write table ``name``; return its counts."""
+    """Validate, merge and write table ``name``; return its counts.
+
+    ``parents``: validated rows of tables built before (participants, events), by name.
+    """
     table = dictionary.table(name)
     scratch = staging / "_staging"
     key = list(table.key_columns)
-    rows = _stack([s.staged for s in sources if s.spec.role == "rows"])
+    in_memory = sum(s.rows for s in sources) <= IN_MEMORY_MAX_ROWS
+    rows = _stack([s.frame for s in sources if s.spec.role == "rows"])
     rows = checks.check_duplicates(table, checks.check_rows(table, rows))
     if name != PARTICIPANTS:
-        rows = _check_against_participants(name, rows, scratch)
-    validated = [_sink_validated(rows, table, scratch / f"{name}-rows.parquet")]
-    status = checks.key_status(pl.scan_parquet(validated[0]), key)
+        rows = _check_against_participants(name, rows, parents)
+    target = scratch / f"{name}-rows.parquet"
+    validated = [materialize(_validated_columns(rows, table), target, in_memory)]
+    status = checks.key_status(validated[0], key)
     for index, source in enumerate(s for s in sources if s.spec.role == "columns"):
-        columns = pl.scan_parquet(source.staged)
-        columns = checks.check_duplicates(table, checks.check_rows(table, columns))
+        columns = checks.check_duplicates(table, checks.check_rows(table, source.frame))
         columns = checks.check_parent(columns, status, key)
         target = scratch / f"{name}-columns-{index}.parquet"
-        validated.append(_sink_validated(columns, table, target))
-    for path in validated:
-        _raise_on_duplicates(path, policy, name, table.key_columns)
-    _write_accepted(table, key, validated, staging / f"{name}.parquet")
-    _write_quarantine(table, validated, staging / QUARANTINE_DIR / f"{name}.parquet")
-    return _count(validated, staging / f"{name}.parquet")
+        validated.append(materialize(_validated_columns(columns, table), target, in_memory))
+    for frame in validated:
+        _raise_on_duplicates(frame, policy, name, table.key_columns)
+    accepted = _accepted(table, key, validated)
+    write(accepted, staging / f"{name}.parquet", in_memory)
+    quarantine = _quarantined(table, validated)
+    write(quarantine, staging / QUARANTINE_DIR / f"{name}.parquet", in_memory)
+    return _count(validated, pl.scan_parquet(staging / f"{name}.parquet"))
 
 
-def _stack(files: list[Path]) -> pl.LazyFrame:
-    frame = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal")
+def _stack(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
+    frame = pl.concat(frames, how="diagonal")
     return frame.with_columns(pl.col(f).fill_null(False) for f in flag_columns(frame))
 
 
-def _check_against_participants(name: str, rows: pl.LazyFrame, scratch: Path) -> pl.LazyFrame:
-    parents = scratch / f"{PARTICIPANTS}-rows.parquet"
-    if not parents.is_file():
+def _check_against_participants(
+    name: str, rows: pl.LazyFrame, parents: dict[str, pl.LazyFrame]
+) -> pl.LazyFrame:
+    if PARTICIPANTS not in parents:
         raise IngestError(
             f"the mapping feeds {name} but no source feeds participants; add the participants "
             "file(s) to the mapping."
         )
-    status = checks.key_status(pl.scan_parquet(parents), [checks.PID])
+    status = checks.key_status(parents[PARTICIPANTS], [checks.PID])
     rows = checks.check_parent(rows, status, [checks.PID])
     if name == "events":
         return checks.check_event_dates(rows, checks.death_dates(rows))
     if name == "followup":
-        events = scratch / "events-rows.parquet"
         deaths = (
-            checks.death_dates(pl.scan_parquet(events))
-            if events.is_file()
+            checks.death_dates(parents["events"])
+            if "events" in parents
             else pl.LazyFrame(schema={checks.PID: pl.String, "_death_date": pl.Date})
         )
         return checks.check_followup_dates(rows, deaths)
     return rows
 
 
-def _sink_validated(frame: pl.LazyFrame, table: Table, target: Path) -> Path:
+def _validated_columns(frame: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     present = frame.collect_schema().names()
     canonical = [n for n in table.names if n in present]
-    selected = frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame))
-    selected.sink_parquet(target, compression=SCRATCH_COMPRESSION)
-    return target
+    return frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame))
 
 
-def _write_accepted(table: Table, key: list[str], validated: list[Path], target: Path) -> None:
-    def accepted(path: Path) -> pl.LazyFrame:
-        frame = pl.scan_parquet(path)
+def _accepted(table: Table, key: list[str], validated: list[pl.LazyFrame]) -> pl.LazyFrame:
+    def accepted(frame: pl.LazyFrame) -> pl.LazyFrame:
         present = [n for n in table.names if n in frame.collect_schema().names()]
         return frame.filter(~any_flag(flag_columns(frame))).select(present)
 
     merged = accepted(validated[0])
-    for path in validated[1:]:
-        merged = merged.join(accepted(path), on=key, how="left", maintain_order="left")
-    present = merged.collect_schema().names()
-    absent = [pl.lit(None, POLARS_TYPES[v.type]).alias(v.name) for v in table.variables]
-    merged = merged.with_columns(e for e in absent if e.meta.output_name() not in present)
-    merged.select(table.names).sink_parquet(target)
+    for frame in validated[1:]:
+        merged = merged.join(accepted(frame), on=key, how="left", maintain_order="left")
+    return _with_every_variable(table, merged).select(table.names)
 
 
-def _write_quarantine(table: Table, validated: list[Path], target: Path) -> None:
+def _quarantined(table: Table, validated: list[pl.LazyFrame]) -> pl.LazyFrame:
     parts = []
-    for path in validated:
-        frame = pl.scan_parquet(path)
+    for frame in validated:
         flags = flag_columns(frame)
         present = [n for n in table.names if n in frame.collect_schema().names()]
         bad = frame.filter(any_flag(flags))
         parts.append(bad.select(*present, SOURCE_FILE, SOURCE_ROW, reason_list(flags)))
-    frame = pl.concat(parts, how="diagonal")
-    present = frame.collect_schema().names()
-    absent = [
+    merged = _with_every_variable(table, pl.concat(parts, how="diagonal"))
+    return merged.select(*table.names, SOURCE_FILE, SOURCE_ROW, REASONS)
+
+
+def _with_every_variable(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the table's variables that no source provided, as typed nulls."""
+    present = set(frame.collect_schema().names())
+    return frame.with_columns(
         pl.lit(None, POLARS_TYPES[v.type]).alias(v.name)
         for v in table.variables
         if v.name not in present
-    ]
-    frame.with_columns(absent).select(
-        *table.names, SOURCE_FILE, SOURCE_ROW, "_reasons"
-    ).sink_parquet(target)
+    )
 
 
 def _raise_on_duplicates(
-    validated: Path, policy: RowErrorPolicy, table: str, key: tuple[str, ...]
+    rows: pl.LazyFrame, policy: RowErrorPolicy, table: str, key: tuple[str, ...]
 ) -> None:
-    rows = pl.scan_parquet(validated)
     if policy != "error" or FLAG + "duplicate_id" not in flag_columns(rows):
         return
     repeat = rows.filter(pl.col(FLAG + "duplicate_id")).select(*key, SOURCE_FILE, SOURCE_ROW)
@@ -172,12 +196,11 @@ def _raise_on_duplicates(
     )
 
 
-def _count(validated: list[Path], accepted: Path) -> Outcome:
+def _count(validated: list[pl.LazyFrame], accepted: pl.LazyFrame) -> Outcome:
     kept: dict[str, int] = {}
     dropped: dict[str, int] = {}
     reasons: dict[str, dict[str, int]] = {}
-    for path in validated:
-        frame = pl.scan_parquet(path)
+    for frame in validated:
         flags = flag_columns(frame)
         totals = (
             frame.group_by(SOURCE_FILE)
@@ -192,5 +215,5 @@ def _count(validated: list[Path], accepted: Path) -> Outcome:
             label = row[SOURCE_FILE]
             kept[label], dropped[label] = row["_read"] - row["_bad"], row["_bad"]
             reasons[label] = {f.removeprefix(FLAG): row[f] for f in sorted(flags) if row[f]}
-    written = pl.scan_parquet(accepted).select(pl.len()).collect().item()
-    return Outcome(kept, dropped, reasons, written)
+    written = accepted.select(pl.len()).collect().item()
+    return Outcome(kept, dropped, reasons, written, validated[0])
