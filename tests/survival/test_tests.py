@@ -67,6 +67,10 @@ def test_trend_test_matches_survdiff_variance() -> None:
     by_order = cc.trend_test(ordered, "futime", "death", "age_group")
     close(by_order.statistic, "trend_mgus2_agegroup_chisq")
     assert list(by_order.table.index) == AGE_ORDER
+    enum = pl.from_pandas(MGUS2).with_columns(pl.col("age_group").cast(pl.Enum(AGE_ORDER)))
+    close(
+        cc.trend_test(enum, "futime", "death", "age_group").statistic, "trend_mgus2_agegroup_chisq"
+    )
 
 
 @pytest.mark.parametrize("cause", [1, 2])
