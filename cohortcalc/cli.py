@@ -266,7 +266,7 @@ def run_command(
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     timings = result.manifest["timings_seconds"]
     console.print(
-        f"{len(result.fits)} models fitted on {result.frame.height:,} participants in "
+        f"{result.n_models} models fitted on {result.frame.height:,} participants in "
         f"{timings['total']:.1f} s."
     )
     for label, path in (

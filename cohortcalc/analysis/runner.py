@@ -103,6 +103,13 @@ class AnalysisResult:
                 return fit
         raise KeyError(f"no fit for {analysis}/{outcome}/{method}/{exposure}/{model}/{subgroup}")
 
+    @property
+    def n_models(self) -> int:
+        """Number of models fitted: the fits, their trend models and the interaction models."""
+        trends = sum(fit.p_trend is not None for fit in self.fits)
+        interactions = sum(2 if t.test == "lrt" else 1 for t in self.interactions)
+        return len(self.fits) + trends + interactions
+
     def summary(self) -> pd.DataFrame:
         """One row per fit and exposure term: keys, N, events, HR (95% CI, per SD where the
         spec asks), p."""
