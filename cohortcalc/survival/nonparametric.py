@@ -62,14 +62,24 @@ def confidence_limits(
 
 
 def _tidy(
-    table: pl.DataFrame, by: list[str], time: str, columns: dict[str, np.ndarray]
+    table: pl.DataFrame,
+    by: list[str],
+    time: str,
+    columns: dict[str, np.ndarray],
+    method: dict[str, Any],
 ) -> pd.DataFrame:
-    """The output table: group keys, time (float) and the estimate columns, built at once."""
+    """The output table: group keys, time (float) and the estimate columns, built at once.
+
+    ``method`` (estimator, variance, confidence limits) is kept in ``DataFrame.attrs`` so that
+    reports can state it in a footnote.
+    """
     clash = sorted(set(by) & {"time", *columns})
     if clash:
         raise ModelError(f"grouping column(s) {clash} clash with output column names; rename them.")
     keys = {name: table[name].to_numpy() for name in by}
-    return pd.DataFrame(keys | {"time": table[time].cast(pl.Float64).to_numpy()} | columns)
+    out = pd.DataFrame(keys | {"time": table[time].cast(pl.Float64).to_numpy()} | columns)
+    out.attrs.update(method)
+    return out
 
 
 def kaplan_meier(
@@ -140,6 +150,12 @@ def kaplan_meier(
             "std_err": std_err,
             "lower": lower,
             "upper": upper,
+        },
+        {
+            "estimator": "Kaplan–Meier",
+            "variance": "infinitesimal jackknife" if jackknife else "Greenwood",
+            "conf_type": conf_type,
+            "conf_level": conf_level,
         },
     )
 
@@ -290,6 +306,14 @@ def cumulative_incidence(
             "std_err": std_err,
             "lower": lower,
             "upper": upper,
+        },
+        {
+            "estimator": "Aalen–Johansen",
+            "variance": "infinitesimal jackknife",
+            "conf_type": conf_type,
+            "conf_level": conf_level,
+            "cause": cause,
+            "competing": [code for code in codes if code != cause],
         },
     )
 

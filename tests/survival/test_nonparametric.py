@@ -83,6 +83,9 @@ def test_kaplan_meier_matches_survfit(case: str) -> None:
     assert_matches(ours, ref, KM_COLUMNS)
     if "by" in kwargs:
         assert ours["sex"].tolist() == ref["group"].tolist()
+    weighted = kwargs.get("weights") == "w"
+    assert ours.attrs["variance"] == ("infinitesimal jackknife" if weighted else "Greenwood")
+    assert ours.attrs["conf_type"] == kwargs.get("conf_type", "log")
 
 
 @pytest.mark.parametrize("case", sorted(AJ_CASES))
@@ -92,6 +95,7 @@ def test_cumulative_incidence_matches_survfit_multistate(case: str, cause: int) 
     ours = cc.cumulative_incidence(MGUS2, event="event", cause=cause, **kwargs)
     ref = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == cause)]
     assert_matches(ours, ref, AJ_COLUMNS)
+    assert ours.attrs["cause"] == cause and ours.attrs["competing"] == [3 - cause]
     competing = AJ_REF[(AJ_REF["case"] == case) & (AJ_REF["cause"] == 3 - cause)]
     np.testing.assert_array_equal(ours["n_competing"], competing["n_event"])
 
