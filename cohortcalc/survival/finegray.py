@@ -19,7 +19,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.finegray_result import FineGrayResult
-from cohortcalc.survival.newton import newton_raphson
+from cohortcalc.survival.newton import NewtonResult, newton_raphson
 from cohortcalc.survival.results import coefficient_table, vcov_frame
 
 
@@ -52,9 +52,13 @@ def finegray(
     data = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
-    vcov = _sandwich_variance(data, fit.beta, fit.variance)
+    beta = _last_newton_step(fit)
+    loglik, information, meat = engine.sandwich(data, beta)
+    bread = _inverse(information, fit.variance)
+    vcov = bread @ meat @ bread
+    vcov = (vcov + vcov.T) / 2
     return FineGrayResult(
-        summary=coefficient_table(fit.beta, vcov, terms),
+        summary=coefficient_table(beta, vcov, terms),
         vcov=vcov_frame(vcov, terms),
         terms=terms,
         time=time,
@@ -67,7 +71,7 @@ def finegray(
         n_competing=int(np.sum(status == engine.COMPETING)),
         n_censored=int(np.sum(status == engine.CENSORED)),
         n_dropped=design.n_dropped,
-        loglik=fit.loglik,
+        loglik=loglik,
         loglik_null=fit.loglik_init,
         converged=fit.converged,
         iterations=fit.iterations,
@@ -84,13 +88,22 @@ def _objective(data: engine.FineGrayData, beta: np.ndarray) -> tuple[float, np.n
         return engine.loglik_score_information(data, beta)
 
 
-def _sandwich_variance(
-    data: engine.FineGrayData, beta: np.ndarray, inverse_information: np.ndarray
-) -> np.ndarray:
-    """I⁻¹·meat·I⁻¹ (Fine & Gray 1999, §3); NaN if the information was singular."""
-    meat = engine.sandwich_meat(data, beta)
-    vcov = inverse_information @ meat @ inverse_information
-    return (vcov + vcov.T) / 2
+def _last_newton_step(fit: NewtonResult) -> np.ndarray:
+    """One more Newton step from the converged β with the score and information the driver
+    already evaluated there: the log-likelihood stop (R's, relative change ≤ 1e-9) can leave
+    β ~1e-7 short, crr stops on the gradient. Skipped unless the step is tiny (a term
+    running to infinity keeps the driver's value and its warning)."""
+    step = fit.variance @ fit.score
+    small = np.all(np.abs(step) <= 1e-5 * np.maximum(np.abs(fit.beta), 1.0))
+    return fit.beta + step if fit.converged and small else fit.beta
+
+
+def _inverse(information: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """I⁻¹ for the bread of the sandwich (Fine & Gray 1999, §3)."""
+    try:
+        return np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        return fallback
 
 
 def _positive_times(design: Design, time: str) -> np.ndarray:

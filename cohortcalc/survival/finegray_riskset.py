@@ -214,7 +214,12 @@ def loglik_score_information(
     I(β) = Σᵢ aᵢxᵢxᵢᵀ - Σ_t d(t)x̄(t)x̄(t)ᵀ with aᵢ = wᵢe^{xᵢβ}[Λ(Tᵢ) + cᵢ/G(Tᵢ-) Σ_{t>Tᵢ}
     G(t-)dΛ(t)]: the sum over event times of S2/S0 regrouped by subject.
     """
-    sums = risk_set_sums(data, beta)
+    return _loglik_score_information(data, beta, risk_set_sums(data, beta))
+
+
+def _loglik_score_information(
+    data: FineGrayData, beta: np.ndarray, sums: RiskSums
+) -> tuple[float, np.ndarray, np.ndarray]:
     hazard, xbar = _hazard_and_mean(data, sums)
     failing = data.n_cause > 0
     value = float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
@@ -230,7 +235,14 @@ def loglik_score_information(
     return value, score, (information + information.T) / 2
 
 
-def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
+def sandwich(data: FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log-likelihood, information I and meat at β, from one pass of risk-set sums."""
+    sums = risk_set_sums(data, beta)
+    value, _, information = _loglik_score_information(data, beta, sums)
+    return value, information, _meat(data, sums)
+
+
+def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
     """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
 
     Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
@@ -239,7 +251,6 @@ def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
     Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass. Case weights act as
     replication counts, so integer weights equal replicated rows.
     """
-    sums = risk_set_sums(data, beta)
     hazard, xbar = _hazard_and_mean(data, sums)
     weighted = hazard * data.g_before
     cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
@@ -258,7 +269,8 @@ def sandwich_meat(data: FineGrayData, beta: np.ndarray) -> np.ndarray:
         (xbar, cumulative_x, from_here_x - weighted[:, None] * xbar, q_over_y, compensator)
     )
     competing = exp_eta * data.inverse_g
-    meat = np.zeros((beta.size, beta.size))
+    p = data.x.shape[1]
+    meat = np.zeros((p, p))
     for rows, x, residuals in _centred_rows(data):
         kernels.score_residual_rows(
             x,

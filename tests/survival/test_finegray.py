@@ -78,10 +78,11 @@ def test_coef_se_and_loglik_match_crr(name: str) -> None:
     coef = fit.summary.loc[terms, "coef"].to_numpy()
     se = fit.summary.loc[terms, "se"].to_numpy()
     variance = fit.vcov.loc[terms, terms].to_numpy()
-    # crr's own Newton loop stops ~1e-8 short of the maximum (its line search stalls at
-    # rounding level); ours converges further, so 1e-6 (the contract) is what is asserted.
-    assert _relative_error(coef, np.array(ref["coef"])) < 1e-6
-    assert _relative_error(se, np.sqrt(np.diag(ref["var"]))) < 1e-6
+    # The contract is 1e-6. crr's own Newton loop stops up to ~3e-8 short of the maximum
+    # (its line search stalls at rounding level; mgus2's uncentred age costs it digits), so
+    # 1e-7 is asserted; where an exact reference exists (coxph) the agreement is ~1e-14.
+    assert _relative_error(coef, np.array(ref["coef"])) < 1e-7
+    assert _relative_error(se, np.sqrt(np.diag(ref["var"]))) < 1e-7
     np.testing.assert_allclose(variance, ref["var"], rtol=1e-5, atol=1e-12)
     assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-10)
     assert fit.loglik_null == pytest.approx(ref["loglik_null"], rel=1e-12)
@@ -108,7 +109,7 @@ def test_point_estimates_match_finegray_plus_coxph(name: str) -> None:
     ref = model["finegray_coxph"]
     fit = _fit(model)
     terms = [_our_term(t, model["covariates"]) for t in ref["terms"]]
-    assert _relative_error(fit.summary.loc[terms, "coef"].to_numpy(), np.array(ref["coef"])) < 1e-6
+    assert _relative_error(fit.summary.loc[terms, "coef"].to_numpy(), np.array(ref["coef"])) < 1e-10
 
 
 def test_integer_weights_equal_replicated_rows() -> None:
@@ -160,8 +161,8 @@ def test_without_competing_events_it_is_cox_breslow_with_robust_se() -> None:
     fit = _fit(model)
     terms = [_our_term(t, model["covariates"]) for t in ref["terms"]]
     assert fit.n_competing == 0 and fit.competing == ()
-    assert _relative_error(fit.summary.loc[terms, "coef"].to_numpy(), np.array(ref["coef"])) < 1e-8
-    assert _relative_error(fit.summary.loc[terms, "se"].to_numpy(), np.array(ref["se"])) < 1e-8
+    assert _relative_error(fit.summary.loc[terms, "coef"].to_numpy(), np.array(ref["coef"])) < 1e-10
+    assert _relative_error(fit.summary.loc[terms, "se"].to_numpy(), np.array(ref["se"])) < 1e-10
 
 
 def _ties() -> pd.DataFrame:
