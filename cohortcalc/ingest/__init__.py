@@ -1,6 +1,6 @@
 """Ingest stage: raw study files -> mapping -> validation -> an atomic Parquet cohort store."""
 
-from cohortcalc.ingest.mapping import Mapping, load_mapping
+from cohortcalc.ingest.mapping import Mapping, builtin_mappings, load_mapping, resolve_mapping
 from cohortcalc.ingest.pipeline import ingest
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import read_manifest, read_store
@@ -10,8 +10,10 @@ __all__ = [
     "Mapping",
     "SourceRecord",
     "TableCounts",
+    "builtin_mappings",
     "ingest",
     "load_mapping",
     "read_manifest",
     "read_store",
+    "resolve_mapping",
 ]

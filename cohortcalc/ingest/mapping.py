@@ -28,6 +28,7 @@ mapping file.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,6 +170,26 @@ class Mapping(BaseModel):
     def row_error_policy(self, source: SourceSpec) -> RowErrorPolicy:
         """The source's policy, else the mapping's."""
         return source.on_row_error or self.on_row_error
+
+
+def builtin_mappings() -> dict[str, Path]:
+    """The mappings shipped with cohortcalc (``cohortcalc/ingest/mappings/*.yaml``) by name."""
+    folder = Path(str(resources.files("cohortcalc") / "ingest" / "mappings"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_mapping(mapping: str | Path) -> Path:
+    """A mapping file path: ``mapping`` itself, or the shipped mapping of that name."""
+    path = Path(mapping)
+    if path.is_file():
+        return path
+    shipped = builtin_mappings()
+    if str(mapping) in shipped:
+        return shipped[str(mapping)]
+    raise IngestError(
+        f"{mapping}: no such mapping file, and no shipped mapping of that name (shipped: "
+        f"{sorted(shipped)}). Give the path of your study's mapping YAML."
+    )
 
 
 def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:

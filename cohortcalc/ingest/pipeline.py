@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as AnyMapping
@@ -19,13 +20,14 @@ import polars as pl
 
 import cohortcalc
 from cohortcalc.dictionary import DataDictionary, load_dictionary
-from cohortcalc.errors import IngestError
+from cohortcalc.errors import DataQualityWarning, IngestError
 from cohortcalc.ingest import validate as checks
-from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping
+from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping, resolve_mapping
 from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
 from cohortcalc.ingest.readers import SOURCE_ROW, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import (
+    REPORT_MD,
     commit_store,
     new_staging_dir,
     sha256_of,
@@ -51,12 +53,16 @@ def ingest(
 
     ``sources``: the folder holding the mapping's files (default: the mapping's folder), a
     list of file paths (matched by name), or a dict from the mapping's ``file:`` to a path.
+    ``mapping``: a mapping YAML path, or the name of one shipped with cohortcalc (e.g.
+    ``"synthetic_study"``, for the export of ``cohortcalc simulate``).
     ``progress(step_description, step, total_steps)`` is called as work proceeds.
     Raises ``IngestError`` (naming file, column, row and the fix); ``out`` is then untouched.
+    Warns ``DataQualityWarning`` when values outside a soft range were kept.
     """
     dictionary = dictionary or load_dictionary()
-    spec = load_mapping(mapping, dictionary)
-    paths = _resolve_paths(spec, Path(mapping), sources)
+    mapping_path = resolve_mapping(mapping)
+    spec = load_mapping(mapping_path, dictionary)
+    paths = _resolve_paths(spec, mapping_path, sources)
     out = Path(out)
     staging = new_staging_dir(out)
     try:
@@ -66,7 +72,23 @@ def ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _warn_soft_range(report)
     return report
+
+
+def _warn_soft_range(report: IngestReport) -> None:
+    kept = [
+        f"{counts.table}.{var} ({n})"
+        for counts in report.tables.values()
+        for var, n in counts.soft_range.items()
+    ]
+    if kept:
+        warnings.warn(
+            f"implausible values (outside the soft range) were kept: {', '.join(kept)}; see "
+            f"{report.out / REPORT_MD}",
+            DataQualityWarning,
+            stacklevel=3,
+        )
 
 
 def _silent(_description: str, _step: int, _total: int) -> None:

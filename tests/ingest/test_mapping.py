@@ -122,3 +122,12 @@ def test_shipped_synthetic_mapping_is_valid() -> None:
     mapping = load_mapping(path, load_dictionary())
     formats = {s.file_format for s in mapping.sources}
     assert formats == {"xpt", "csv", "dta", "parquet", "xlsx", "sav"}
+
+
+def test_shipped_mappings_resolve_by_name(tmp_path: Path) -> None:
+    from cohortcalc.ingest import builtin_mappings, resolve_mapping
+
+    assert "synthetic_study" in builtin_mappings()
+    assert resolve_mapping("synthetic_study").name == "synthetic_study.yaml"
+    with pytest.raises(IngestError, match="no shipped mapping"):
+        resolve_mapping(tmp_path / "nope.yaml")

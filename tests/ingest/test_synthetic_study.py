@@ -8,6 +8,7 @@ read directly (pyreadstat/Polars), not from the ingest code.
 from __future__ import annotations
 
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,17 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("synthetic_export")
     cohort = simulate_cohort(n=5000, seed=11)
     write_study_export(cohort, folder)
-    report = cc.ingest(folder, mapping=str(MAPPING), out=folder / "cohort")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = cc.ingest(folder, mapping=str(MAPPING), out=folder / "cohort")
     truth = json.loads((folder / "truth.json").read_text())["export"]
-    return {"folder": folder, "cohort": cohort, "report": report, "truth": truth}
+    return {
+        "folder": folder,
+        "cohort": cohort,
+        "report": report,
+        "truth": truth,
+        "warnings": [w.message for w in caught],
+    }
 
 
 def _raw_ids(path: Path) -> pl.Series:
@@ -208,3 +217,15 @@ def test_streaming_path_gives_the_same_store(
         got = cc.read_store(folder / "streamed", quarantine=quarantine)
         for name, frame in expected.items():
             assert got[name].collect().equals(frame.collect()), (name, quarantine)
+
+
+def test_soft_range_warning_matches_the_report(study: dict[str, Any]) -> None:
+    soft = {
+        f"{t.table}.{var}": n
+        for t in study["report"].tables.values()
+        for var, n in t.soft_range.items()
+    }
+    quality = [w for w in study["warnings"] if isinstance(w, cc.DataQualityWarning)]
+    assert len(quality) == (1 if soft else 0)
+    for name, n in soft.items():
+        assert f"{name} ({n})" in str(quality[0])

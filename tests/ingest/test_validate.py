@@ -39,7 +39,9 @@ EVENTS = {
 def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[IngestReport, Path]:
     folder = tmp_path_factory.mktemp("validate")
     mapping = write_tiny_study(folder / "raw", "quarantine", PARTICIPANTS, EVENTS)
-    return cc.ingest(mapping=mapping, out=folder / "cohort"), folder / "cohort"
+    with pytest.warns(cc.DataQualityWarning, match="serum_calcium"):
+        report = cc.ingest(mapping=mapping, out=folder / "cohort")
+    return report, folder / "cohort"
 
 
 def _reasons(store: Path, table: str) -> dict[int, list[str]]:
@@ -112,3 +114,13 @@ def test_followup_end_before_baseline_and_after_death(tmp_path: Path) -> None:
         1: ["end_after_death"],
         2: ["end_before_baseline"],
     }
+
+
+def test_soft_range_values_warn_and_are_kept(tmp_path: Path) -> None:
+    text = PARTICIPANTS.splitlines()
+    mapping = write_tiny_study(
+        tmp_path / "raw", "quarantine", "\n".join(text[:2] + text[4:5]) + "\n"
+    )
+    with pytest.warns(cc.DataQualityWarning, match=r"participants\.serum_calcium \(1\)"):
+        report = cc.ingest(mapping=mapping, out=tmp_path / "cohort")
+    assert report.tables["participants"].rows_written == 2
