@@ -17,11 +17,19 @@ import polars as pl
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
-from cohortcalc.reporting.format import format_count, format_number, format_p, format_ratio_ci
+from cohortcalc.reporting.format import (
+    format_count,
+    format_number,
+    format_p,
+    format_ratio_ci,
+    stratum_label,
+    variable_label,
+)
 from cohortcalc.reporting.suppression import suppress_small_cells
 from cohortcalc.reporting.table import CountGrid, Table, values_frame
 from cohortcalc.reporting.table_one import table_one
-from cohortcalc.reporting.tables import hr_table
+from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
+from cohortcalc.survival.rates import incidence_rates
 
 METHOD_NAMES = {"cox": "Cox (cause-specific HR)", "finegray": "Fine–Gray (subdistribution HR)"}
 
@@ -67,6 +75,8 @@ def build_tables(ctx: Context) -> dict[str, Table]:
         tables["flow"] = flow_table(ctx.flow)
     if "table_one" in wanted:
         tables["table_one"] = _table_one(ctx)
+    if "incidence_rates" in wanted:
+        tables["incidence_rates"] = incidence_rate_table(ctx)
     if "hazard_ratios" in wanted:
         tables.update(hazard_ratio_tables(ctx))
     if "interactions" in wanted and ctx.interactions:
@@ -119,6 +129,54 @@ def flow_table(flow: pl.DataFrame) -> Table:
         footnotes=("Criteria applied in order; each row counts participants still included.",),
         values=values_frame(records),
         counts=CountGrid(counts, location, margins=tuple(margins)),
+    )
+
+
+def incidence_rate_table(ctx: Context) -> Table:
+    """Events, person-years and rate per 1,000 PY (exact Poisson CI) of every outcome, overall
+    and by the first categorical exposure (within each level of the first modifier)."""
+    spec = ctx.spec
+    by = [e.column for e in spec.exposures if e.kind == "categorical"][:1]
+    by = [m.column for m in spec.effect_modifiers][:1] + by
+    columns = ["Outcome", *(variable_label(c, labels(spec)) for c in by), "Events",
+               "Person-years", RATE_COLUMN]  # fmt: skip
+    rows: list[dict[str, str]] = []
+    records, counts, location, dependents, margins = [], {}, {}, {}, []
+    for outcome in spec.outcomes:
+        data = ctx.frame.drop_nulls([outcome.time, outcome.status, *by]).with_columns(
+            (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+        )
+        rate_by = incidence_rates(data, time=outcome.time, event="_event", by=by or None,
+                                  time_unit=outcome.time_unit)  # fmt: skip
+        overall = incidence_rates(data, time=outcome.time, event="_event",
+                                  time_unit=outcome.time_unit)  # fmt: skip
+        ids = []
+        for group, line in [*(("all", r) for r in overall.to_dict("records")),
+                            *(("cell", r) for r in rate_by.to_dict("records"))]:  # fmt: skip
+            i = len(rows)
+            cells = {c: stratum_label(line[c]) if group == "cell" else "All" for c in by}
+            rows.append(
+                {
+                    "Outcome": outcome.label or outcome.name,
+                    **{variable_label(c, labels(spec)): v for c, v in cells.items()},
+                    "Events": format_count(line["events"]),
+                    "Person-years": format_number(line["person_years"], 1),
+                    RATE_COLUMN: format_ratio_ci(line["rate"], line["lower"], line["upper"]),
+                }
+            )
+            cid = f"{outcome.name}_{i}"
+            counts[cid], location[cid] = int(line["events"]), (i, "Events")
+            dependents[cid] = ((i, RATE_COLUMN),)
+            records.append((i, RATE_COLUMN, "rate", float(line["rate"]), cid))
+            ids.append(cid)
+        if by:
+            margins.append((*ids[1:], ids[0]))
+    return Table(
+        title="Incidence rates",
+        frame=pd.DataFrame(rows, columns=columns),
+        footnotes=("Rates per 1,000 person-years with exact Poisson 95% CIs.",),
+        values=values_frame(records),
+        counts=CountGrid(counts, location, dependents, tuple(margins)),
     )
 
 

@@ -34,7 +34,7 @@ SMALL_SPEC: dict[str, Any] = {
     "effect_modifiers": [{"column": "ckd", "test": "lrt"}],
     "sensitivity": [{"name": "landmark_1y", "exclude_first_years": 1.0}],
     "outputs": {
-        "tables": ["flow", "table_one", "hazard_ratios", "interactions"],
+        "tables": ["flow", "table_one", "incidence_rates", "hazard_ratios", "interactions"],
         "figures": ["cumulative_incidence", "forest"],
         "table_formats": ["csv", "md"],
         "figure_formats": ["png"],

@@ -219,3 +219,27 @@ def test_raw_files_and_the_store_they_make_give_the_same_fits(small_spec, tmp_pa
     assert from_store.manifest["inputs"]["kind"] == "store"
     a, b = raw.fit("mi").result.summary, from_store.fit("mi").result.summary
     np.testing.assert_array_equal(a["coef"].to_numpy(), b["coef"].to_numpy())
+
+
+def test_incidence_rates_are_counted_and_small_cells_suppressed(small_run, population):
+    result, out, _ = small_run
+    frame = result.tables["incidence_rates"].frame
+    cac = next(c for c in frame.columns if c.startswith("CAC"))
+    counts = population.group_by("ckd", pl.col("cac_category").cast(pl.String)).agg(
+        events=(pl.col("mi_status") == 1).sum()
+    )
+    expected = {
+        ("Yes" if ckd else "No", level): events for ckd, level, events in counts.iter_rows()
+    }
+    shown = {(r["CKD"], r[cac]): r for _, r in frame.iterrows() if r["CKD"] != "All"}
+    assert set(shown) == set(expected)
+    for cell, events in expected.items():
+        if 0 < events < 11:
+            assert shown[cell]["Events"] == "<11"
+            assert shown[cell]["Rate per 1,000 PY (95% CI)"] == "—"
+        else:
+            assert shown[cell]["Events"] == f"{events:,}"
+    assert 0 < min(expected.values()) < 11  # the small cohort exercises suppression
+    total = frame.loc[frame["CKD"] == "All", "Events"].item()
+    assert total == f"{int(population['mi_event'].sum()):,}"
+    assert "<11" in (out / "tables" / "incidence_rates.csv").read_text()
