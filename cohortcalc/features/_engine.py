@@ -75,3 +75,18 @@ def _read_parquet(path: str | Path, engine: nw.Implementation, session: Any) -> 
 
         return duckdb.read_parquet(str(location))
     return session.read.parquet(str(Path(path)))
+
+
+def materialize(frame: nw.LazyFrame, *, streaming: bool = False) -> nw.LazyFrame:
+    """On Polars, compute ``frame`` once in memory so validation and features reuse it.
+
+    derive() must read its inputs once for the checks anyway; holding per-participant tables in
+    memory (never the lesion rows) turns the later passes into in-memory work. DuckDB and
+    PySpark frames stay lazy: their engines plan and spill on their own. ``streaming`` selects
+    Polars' streaming engine (faster for the big lesion group-by, slower for joins).
+    """
+    if frame.implementation is nw.Implementation.POLARS:
+        native: pl.LazyFrame = frame.to_native()
+        engine = "streaming" if streaming else "auto"
+        return nw.from_native(native.collect(engine=engine).lazy())
+    return frame

@@ -27,8 +27,8 @@ SCORE_DECIMALS = 6
 # Agatston 1990 scanned 3-mm contiguous slices (electron-beam CT); volume = area x slice thickness.
 DEFAULT_SLICE_THICKNESS_MM = 3.0
 ARTERIES = ("LM", "LAD", "LCX", "RCA")
-# Per-participant counts of invalid lesion rows computed alongside the scores.
-LESION_PROBLEMS = ("_lesions_missing_values", "_lesions_negative_area", "_lesions_unknown_artery")
+# Per-participant count of invalid lesion rows, computed alongside the scores.
+INVALID_LESIONS = "_invalid_lesions"
 
 # Category upper bounds: standard clinical (Rumberger et al., Mayo Clin Proc 1999; 2019 ACC/AHA
 # primary-prevention guideline) 0 / 1-100 / 101-400 / >400; MESA (Detrano et al., NEJM 2008)
@@ -128,39 +128,36 @@ def resolve_category_cuts(cuts: str | Sequence[float]) -> tuple[float, ...]:
 def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.LazyFrame:
     """Per-participant Agatston total and per artery, counted area, volume (one group-by).
 
-    Also counts each participant's invalid lesion rows (``LESION_PROBLEMS``) for the caller to
-    check, so the lesion table is read once.
+    Also counts each participant's invalid lesion rows (``INVALID_LESIONS``: a missing value,
+    area < 0 or an unknown artery) so that one pass over the lesions serves checks and scores.
     """
-    area, hu = nw.col("area_mm2"), nw.col("peak_hu")
-    score = agatston(area, hu)
+    area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
+    invalid = area.is_null() | hu.is_null() | artery.is_null() | (area < 0)
+    scored = lesions.select(
+        "participant_id",
+        "artery",
+        cac_agatston=agatston(area, hu),
+        cac_area=lesion_area(area, hu),
+        **{INVALID_LESIONS: nw.when(invalid | ~artery.is_in(ARTERIES)).then(1).otherwise(0)},
+    )
+    score = nw.col("cac_agatston")  # computed once above, then split by artery
     per_artery = {
         f"cac_agatston_{a.lower()}": nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
         for a in ARTERIES
     }
-    problems = {
-        name: nw.when(condition).then(1).otherwise(0)
-        for name, condition in _lesion_problems().items()
-    }
-    scored = lesions.select(
-        "participant_id",
-        cac_agatston=score,
-        cac_area=lesion_area(area, hu),
-        **per_artery,
-        **problems,
-    )
     totals = ["cac_agatston", "cac_area", *per_artery]
     return (
-        scored.group_by("participant_id")
-        .agg(*[nw.col(c).sum() for c in [*totals, *problems]])
+        scored.with_columns(**per_artery)
+        .group_by("participant_id")
+        .agg(*[nw.col(c).sum() for c in [*totals, INVALID_LESIONS]])
         .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)
     )
 
 
-def _lesion_problems() -> dict[str, nw.Expr]:
-    area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    return {
-        LESION_PROBLEMS[0]: area.is_null() | hu.is_null() | artery.is_null(),
-        LESION_PROBLEMS[1]: area < 0,
-        LESION_PROBLEMS[2]: ~artery.is_in(ARTERIES),
-    }
+def lesion_problems() -> dict[str, nw.Expr]:
+    """Row-level lesion checks (description -> condition), run when any lesion is invalid."""
+    checks = {f"{c} missing": nw.col(c).is_null() for c in ("artery", "area_mm2", "peak_hu")}
+    checks["area_mm2 < 0"] = nw.col("area_mm2") < 0
+    checks[f"artery not one of {ARTERIES}"] = ~nw.col("artery").is_in(ARTERIES)
+    return checks

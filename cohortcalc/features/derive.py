@@ -12,7 +12,7 @@ import narwhals as nw
 from cohortcalc.errors import FeatureError
 from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
 from cohortcalc.features._checks import raise_violations
-from cohortcalc.features._engine import ROW_INDEX, align, to_lazy
+from cohortcalc.features._engine import ROW_INDEX, align, materialize, to_lazy
 
 
 @dataclass(frozen=True)
@@ -162,18 +162,17 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    scores = cac.participant_scores(table, slice_thickness_mm)
-    if scores.implementation is nw.Implementation.POLARS:
-        scores = scores.collect().lazy()  # one pass over the lesions serves checks and scores
-    missing_value, negative_area, unknown_artery = (nw.col(c) > 0 for c in cac.LESION_PROBLEMS)
-    checks = {
+    scores = materialize(cac.participant_scores(table, slice_thickness_mm), streaming=True)
+    invalid = {
         "participant_id missing": nw.col("participant_id").is_null(),
-        "area_mm2, peak_hu or artery missing": missing_value,
-        "area_mm2 < 0": negative_area,
-        f"artery not one of {cac.ARTERIES}": unknown_artery,
+        "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
     }
-    raise_violations(scores, checks, "participant_id", "lesions (counts are participants)")
-    scores = scores.drop(*cac.LESION_PROBLEMS)
+    try:
+        raise_violations(scores, invalid, "participant_id", "lesions")
+    except FeatureError:  # rare path: a second, row-level pass names the problems exactly
+        raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
+        raise
+    scores = scores.drop(cac.INVALID_LESIONS)
     present = frame.collect_schema().names()
     joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
         scores, on="participant_id", how="left"
@@ -280,6 +279,7 @@ def derive(
     available = _available(columns, features, lesions is not None, events is not None)
     _check_required(require, columns, available, features)
     id_column = next((c for c in ("participant_id", ROW_INDEX) if c in columns), None)
+    lazy = materialize(lazy)
     raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
 
     if lesions is not None:
@@ -287,8 +287,10 @@ def derive(
             raise FeatureError("lesions= given but the frame has no participant_id column.")
         lazy = _lesion_scores(lazy, lesions, slice_thickness_mm)
     if events is not None and set(OUTCOME_INPUTS) <= columns:
-        joined = outcomes.join_followup(
-            lazy, align(events, lazy, "events"), align(followup, lazy, "followup")
+        joined = materialize(
+            outcomes.join_followup(
+                lazy, align(events, lazy, "events"), align(followup, lazy, "followup")
+            )
         )
         outcomes.check_dates(joined)
         lazy = outcomes.outcome_columns(joined, censor_date, landmark_days)
