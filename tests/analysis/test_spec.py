@@ -119,3 +119,24 @@ def test_where_points_at_the_line_of_a_location():
     spec = spec_from_text(text, source="h.yaml")
     assert spec.where("outcomes", 1, "time") == f"h.yaml, line {_line_of(text, 'death_years')}"
     assert yaml.safe_load(text)["name"] == spec.name
+
+
+def _field_names(model: type) -> set[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        stack = [field.annotation]
+        while stack:
+            annotation = stack.pop()
+            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+                names |= _field_names(annotation)
+            stack.extend(getattr(annotation, "__args__", ()))
+    return names
+
+
+def test_every_spec_key_is_documented():
+    from cohortcalc.analysis.spec import Spec
+
+    readme = (REPO / "analyses" / "README.md").read_text()
+    undocumented = sorted(n for n in _field_names(Spec) if n not in readme)
+    assert not undocumented, f"document these keys in analyses/README.md: {undocumented}"
