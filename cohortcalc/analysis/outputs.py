@@ -259,7 +259,7 @@ def _hr(
     if key["analysis"] != MAIN:
         title += f" — {_sensitivity_label(ctx.spec, key['analysis'])}"
     if modifier is not None:
-        title += f", by {modifier}"
+        title += f", by {variable_label(modifier, labels(ctx.spec))}"
     return hr_table(
         frame,
         models=results,
