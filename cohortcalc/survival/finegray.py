@@ -48,7 +48,7 @@ def finegray(
     status, codes = _status(design, event, cause, censor_code)
     case_weights = _case_weights(design, weights)
     stratum_codes = _stratum_codes(design, strata)
-    _check_terms_have_events(design, status)
+    _check_terms_have_events(design, status, cause)
     data = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
@@ -124,6 +124,8 @@ def _status(
     design: Design, event: str, cause: Any, censor_code: Any
 ) -> tuple[np.ndarray, tuple[object, ...]]:
     """0/1/2 (censored/cause/competing) codes and the competing values observed."""
+    if str(cause) == str(censor_code):
+        raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
     values = design.columns[event]
     if event in design.column_levels:
         levels = design.column_levels[event]
@@ -140,8 +142,6 @@ def _status(
                 f"event column {event!r} is numeric but cause={cause!r} / censor_code="
                 f"{censor_code!r} are not numbers; codes present: {observed}."
             ) from exc
-    if str(cause) == str(censor_code):
-        raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
     if is_censored.all():
         raise ModelError(
             f"every row is censored ({event} = {censor_code!r}); there is nothing to estimate. "
@@ -182,7 +182,7 @@ def _stratum_codes(design: Design, strata: str | None) -> np.ndarray:
     return np.unique(design.columns[strata], return_inverse=True)[1].astype(np.int64)
 
 
-def _check_terms_have_events(design: Design, status: np.ndarray) -> None:
+def _check_terms_have_events(design: Design, status: np.ndarray, cause: Any) -> None:
     """A level, or a side of a 0/1 term, without events of the cause has an infinite sHR."""
     is_cause = status == engine.CAUSE
     for term, columns in design.assign.items():
@@ -199,7 +199,7 @@ def _check_terms_have_events(design: Design, status: np.ndarray) -> None:
         empty = [name for name, count in zip(names, counts, strict=True) if count == 0]
         if empty:
             raise ModelError(
-                f"no events of the cause in {empty}: the subdistribution hazard ratio of "
+                f"no events of cause {cause!r} in {empty}: the subdistribution hazard ratio of "
                 f"{term!r} is infinite (monotone likelihood). Merge the level with a neighbour, "
                 "choose another reference, or drop the term."
             )
