@@ -8,6 +8,7 @@ the same inputs give byte-identical tables and report.
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -70,8 +71,28 @@ def write_all(
     manifest = build_manifest(ctx.spec, inputs, all_timings, outputs, started)
     manifest["warnings"] = list(warnings)
     if out is not None:
+        remove_stale_outputs(out, set(outputs))
         write_manifest(manifest, out / "manifest.json")
     return report_path, manifest
+
+
+def remove_stale_outputs(out: Path, current: set[str]) -> list[Path]:
+    """Delete files a previous run in ``out`` wrote (per its manifest) that this run did not,
+    so ``tables/`` and ``figures/`` hold exactly this run's outputs. Nothing else is touched."""
+    previous = out / "manifest.json"
+    if not previous.is_file():
+        return []
+    try:
+        listed = json.loads(previous.read_text()).get("outputs", {})
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    removed = []
+    for name in sorted(set(listed) - current):
+        path = (out / name).resolve()
+        if path.is_file() and out.resolve() in path.parents:
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _sections(

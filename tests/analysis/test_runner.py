@@ -243,3 +243,17 @@ def test_incidence_rates_are_counted_and_small_cells_suppressed(small_run, popul
     total = frame.loc[frame["CKD"] == "All", "Events"].item()
     assert total == f"{int(population['mi_event'].sum()):,}"
     assert "<11" in (out / "tables" / "incidence_rates.csv").read_text()
+
+
+def test_a_rerun_removes_only_the_outputs_it_no_longer_writes(small_spec, tmp_path):
+    spec = small_spec(effect_modifiers=[], sensitivity=[])
+    spec["outcomes"][0]["methods"] = ["cox"]
+    spec["outputs"]["figures"] = []
+    cc.run(spec, out=tmp_path)
+    mine = tmp_path / "tables" / "notes.txt"
+    mine.write_text("kept")
+    spec["outputs"]["table_formats"] = ["csv"]
+    cc.run(spec, out=tmp_path)
+    assert not (tmp_path / "tables" / "hr_mi_cox.md").exists()
+    assert (tmp_path / "tables" / "hr_mi_cox.csv").exists()
+    assert mine.read_text() == "kept"
