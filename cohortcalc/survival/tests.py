@@ -94,9 +94,13 @@ def _event_counts(
 
 
 def _logrank_parts(
-    frame: Any, time: str, event: str, group: str, strata: str | None
+    frame: Any, time: str, event: str, group: str, strata: str | None, rho: float
 ) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Levels, n per group, observed, expected and the hypergeometric variance (survdiff)."""
+    """Levels, n per group, observed, expected and the hypergeometric variance (survdiff).
+
+    With ``rho`` ≠ 0 each time is weighted by S(t−)^rho, S the pooled Kaplan–Meier of the
+    stratum (Harrington & Fleming 1982); observed and expected are weighted too, as survdiff.
+    """
     data = load_columns(frame, [time, event, group, strata])
     check_times(data, time)
     data = check_binary_event(data, event).rename({event: "__e"} if event != "__e" else {})
@@ -108,11 +112,14 @@ def _logrank_parts(
     for at_risk, (deaths,) in _event_counts(data, time, group, levels, strata, [1]):
         total_risk = at_risk.sum(axis=1)
         total_deaths = deaths.sum(axis=1)
+        km = np.cumprod(1 - total_deaths / total_risk)
+        weight = np.concatenate([[1.0], km[:-1]]) ** rho
         keep = total_deaths > 0
         n, d, share = total_risk[keep], total_deaths[keep], at_risk[keep] / total_risk[keep, None]
-        observed += deaths.sum(axis=0)
-        expected += (d[:, None] * share).sum(axis=0)
-        factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0)
+        weight = weight[keep]
+        observed += (weight[:, None] * deaths[keep]).sum(axis=0)
+        expected += (weight[:, None] * d[:, None] * share).sum(axis=0)
+        factor = weight**2 * np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0)
         variance += np.einsum("t,ti,ij->ij", factor, share, np.eye(k)) - np.einsum(
             "t,ti,tj->ij", factor, share, share
         )
@@ -122,15 +129,23 @@ def _logrank_parts(
 
 
 def logrank(
-    frame: Any, time: str, event: str, group: str, strata: str | None = None
+    frame: Any,
+    time: str,
+    event: str,
+    group: str,
+    strata: str | None = None,
+    rho: float = 0.0,
 ) -> HypothesisTest:
-    """Log-rank test of equal survival across groups (Mantel 1966), as R ``survdiff`` (rho=0).
+    """Log-rank test of equal survival across groups (Mantel 1966), as R ``survdiff``.
 
     chi-square = (O−E)ᵀ V⁻ (O−E) over all groups but the first, V the hypergeometric variance
     summed over distinct event times (and over ``strata`` if given); df = groups with E > 0 − 1.
+    ``rho`` = 1 gives the Peto–Peto–Prentice weighting (G-rho family, as survdiff's ``rho``).
     The result's ``table`` lists n, observed and expected events per group.
     """
-    levels, sizes, observed, expected, variance = _logrank_parts(frame, time, event, group, strata)
+    levels, sizes, observed, expected, variance = _logrank_parts(
+        frame, time, event, group, strata, rho
+    )
     used = expected > 0  # as survdiff: groups with no expected events drop out
     if used.sum() < 2:
         raise ModelError(
@@ -155,7 +170,9 @@ def logrank(
         },
         index=pd.Index(levels, name=group),
     )
-    method = "Log-rank test (survdiff, rho = 0)" + (f", stratified by {strata}" if strata else "")
+    method = f"Log-rank test (survdiff, rho = {rho:g})" + (
+        f", stratified by {strata}" if strata else ""
+    )
     return HypothesisTest(method, statistic, df, float(chi2.sf(statistic, df)), table)
 
 
@@ -173,7 +190,9 @@ def trend_test(
     to 1..k in the group order (a categorical column's order, else sorted values); give a list
     in that order or a mapping level → score.
     """
-    levels, sizes, observed, expected, variance = _logrank_parts(frame, time, event, group, strata)
+    levels, sizes, observed, expected, variance = _logrank_parts(
+        frame, time, event, group, strata, 0.0
+    )
     if scores is None:
         weights = np.arange(1, len(levels) + 1, dtype=float)
     elif isinstance(scores, Mapping):

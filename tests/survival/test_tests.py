@@ -54,6 +54,18 @@ def test_logrank_with_several_groups_and_strata() -> None:
     assert age.p == pytest.approx(R["logrank_mgus2_agegroup_p"], rel=1e-8)
 
 
+def test_rho_weighted_logrank_matches_survdiff_rho() -> None:
+    peto = cc.logrank(LUNG, "time", "status", "sex", rho=1)
+    close(peto.statistic, "petopeto_lung_sex_chisq")
+    close(peto.table.loc["female", "observed"], "petopeto_lung_sex_obs_female")
+    close(peto.table.loc["female", "expected"], "petopeto_lung_sex_exp_female")
+    assert "rho = 1" in peto.method
+    stratified = cc.logrank(ECOG, "time", "status", "ph_ecog", strata="karno_high", rho=1)
+    close(stratified.statistic, "petopeto_lung_ecog_strata_chisq")
+    half = cc.logrank(MGUS2, "futime", "death", "age_group", rho=0.5)
+    close(half.statistic, "rho_half_mgus2_agegroup_chisq")
+
+
 def test_trend_test_matches_survdiff_variance() -> None:
     close(cc.trend_test(ECOG, "time", "status", "ph_ecog").statistic, "trend_lung_ecog_chisq")
     scored = cc.trend_test(ECOG, "time", "status", "ph_ecog", scores=[0, 1, 3, 7])
