@@ -1,4 +1,9 @@
-"""``derive()``: add every feature whose inputs are present, on any engine, in one lazy plan."""
+"""``derive()``: add every feature whose inputs are present, on any engine, in one lazy plan.
+
+A derived column whose inputs are present is (re)computed even if the frame already has a
+column of that name, so derive() is idempotent; a column whose inputs are absent is kept as
+given (e.g. a ``cac_agatston`` column without ``lesions=`` feeds ``cac_category``).
+"""
 
 from __future__ import annotations
 
@@ -236,6 +241,26 @@ def _check_required(
         )
 
 
+def _check_options(
+    cac_categories: str | Sequence[float],
+    ckd_definition: str,
+    events: Any,
+    followup: Any,
+    landmark_days: int | None,
+) -> tuple[float, ...]:
+    """Validate the definition options; return the CAC category cut points."""
+    if ckd_definition not in kidney.CKD_DEFINITIONS:
+        raise FeatureError(f"ckd_definition {ckd_definition!r}: use {kidney.CKD_DEFINITIONS}.")
+    if (events is None) != (followup is None):
+        raise FeatureError("outcomes need both events= and followup= tables; one was not given.")
+    if landmark_days is not None and (int(landmark_days) != landmark_days or landmark_days < 0):
+        raise FeatureError(f"landmark_days must be a whole number >= 0, got {landmark_days!r}.")
+    try:
+        return cac.resolve_category_cuts(cac_categories)
+    except ValueError as error:
+        raise FeatureError(str(error)) from None
+
+
 def derive(
     frame: Any,
     *,
@@ -246,32 +271,29 @@ def derive(
     cac_categories: str | Sequence[float] = "standard",
     ckd_definition: str = "egfr_or_uacr",
     hyperphosphatemia_above: float = mineral.HYPERPHOSPHATEMIA_ABOVE_MG_DL,
-    censor_date: dt.date | None = None,
+    censor_date: dt.date | str | None = None,
     landmark_days: int | None = None,
     slice_thickness_mm: float = cac.DEFAULT_SLICE_THICKNESS_MM,
 ) -> Any:
     """Add every feature whose inputs are present; return the same kind of frame.
 
-    ``frame``: one row per participant (pandas, Polars eager/lazy, PyArrow, DuckDB, PySpark, or a
-    Parquet path -> Polars LazyFrame). ``lesions`` (cac_lesions rows) -> Agatston total, per
-    artery, area, volume and density; every participant counts as scanned (CAC 0 without
-    lesions) unless a boolean ``cac_scanned`` column says otherwise. ``events`` + ``followup``
-    -> outcome columns (see ``cohortcalc.features.outcomes``); ``censor_date`` ends follow-up
-    administratively; ``landmark_days`` keeps participants alive, MI-free and followed beyond
-    the landmark and measures time (and age_entry) from it. ``require`` names output columns
-    that must be produced (FeatureError naming the missing inputs otherwise).
-    ``cac_categories``: "standard" (100/400), "mesa" (100/300) or cut points;
-    ``ckd_definition``: "egfr_or_uacr" (default), "egfr" or "egfr_cr_cys_or_uacr".
-    Impossible values (e.g. creatinine <= 0) and contradictory dates raise FeatureError.
+    ``frame``: one row per participant (pandas, Polars eager/lazy, PyArrow, DuckDB, PySpark,
+    or a Parquet path, which gives a Polars LazyFrame); eager frames keep their row order.
+    ``lesions`` (cac_lesions rows) -> Agatston total and per artery, area, volume, density;
+    every participant counts as scanned (CAC 0 without lesions) unless a boolean
+    ``cac_scanned`` column says otherwise. ``events`` + ``followup`` -> outcome columns (see
+    ``cohortcalc.features.outcomes``); ``censor_date`` (date or ISO string) ends follow-up
+    administratively; ``landmark_days`` keeps participants alive, MI-free and followed past
+    the landmark and measures time (and age_entry) from it. ``require``: output columns that
+    must be produced (else FeatureError naming the missing inputs). ``cac_categories``:
+    "standard" (100/400), "mesa" (100/300) or cut points; ``ckd_definition``:
+    "egfr_or_uacr" (default), "egfr" or "egfr_cr_cys_or_uacr". Impossible values (e.g.
+    creatinine <= 0) and contradictory dates raise FeatureError naming the participants.
     """
-    if ckd_definition not in kidney.CKD_DEFINITIONS:
-        raise FeatureError(f"ckd_definition {ckd_definition!r}: use {kidney.CKD_DEFINITIONS}.")
-    try:
-        cuts = cac.resolve_category_cuts(cac_categories)
-    except ValueError as error:
-        raise FeatureError(str(error)) from None
-    if (events is None) != (followup is None):
-        raise FeatureError("outcomes need both events= and followup= tables; one was not given.")
+    cuts = _check_options(cac_categories, ckd_definition, events, followup, landmark_days)
+    censor_date = (
+        dt.date.fromisoformat(censor_date) if isinstance(censor_date, str) else censor_date
+    )
     lazy, restore = to_lazy(frame)
     schema = lazy.collect_schema()
     columns = set(schema.names())
@@ -286,7 +308,10 @@ def derive(
         if "participant_id" not in columns:
             raise FeatureError("lesions= given but the frame has no participant_id column.")
         lazy = _lesion_scores(lazy, lesions, slice_thickness_mm)
-    if events is not None and set(OUTCOME_INPUTS) <= columns:
+    if events is not None:
+        if not set(OUTCOME_INPUTS) <= columns:
+            lacking = sorted(set(OUTCOME_INPUTS) - columns)
+            raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
         joined = materialize(
             outcomes.join_followup(
                 lazy, align(events, lazy, "events"), align(followup, lazy, "followup")

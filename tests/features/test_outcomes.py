@@ -53,7 +53,7 @@ def test_hand_worked_outcomes() -> None:
 
 def test_administrative_censoring_date() -> None:
     frame, events, followup = _tables()
-    out = derive(frame, events=events, followup=followup, censor_date=D(2013, 1, 1))
+    out = derive(frame, events=events, followup=followup, censor_date="2013-01-01")
     # 2013-01-01 is day 1096: later events are ignored and follow-up ends there
     assert out["mi_days"].to_list() == [365, 1096, 181, 1096, 1096]
     assert out["mi_status"].to_list() == [1, 0, 2, 0, 0]
@@ -105,6 +105,10 @@ def test_outcomes_need_both_tables_and_baseline() -> None:
         derive(frame, events=events)
     with pytest.raises(FeatureError, match=r"mi_status needs .*baseline_date"):
         derive(frame.drop("baseline_date"), events=events, followup=followup, require=["mi_status"])
+    with pytest.raises(FeatureError, match=r"frame lacks \['baseline_date'\]"):
+        derive(frame.drop("baseline_date"), events=events, followup=followup)
+    with pytest.raises(FeatureError, match="landmark_days"):
+        derive(frame, events=events, followup=followup, landmark_days=-5)
 
 
 def test_outcomes_equal_synthetic_generator() -> None:
