@@ -42,22 +42,33 @@ def incidence_rates(
     per: float = 1000,
     time_unit: Literal["days", "months", "years"] = "days",
     conf_level: float = 0.95,
+    entry: str | None = None,
 ) -> pd.DataFrame:
     """Events, person-years and the rate per ``per`` person-years, with exact Poisson limits.
 
     ``time`` is each participant's follow-up in ``time_unit`` (days are converted with 365.25
-    days per year). Returns a pandas DataFrame ``[by...], events, person_years, rate, lower,
-    upper``, one row per group, sorted by group.
+    days per year), or the exit time when ``entry`` is given (person-time = time − entry, e.g.
+    on the age scale). Returns a pandas DataFrame ``[by...], events, person_years, rate,
+    lower, upper``, one row per group, sorted by group.
     """
     if time_unit not in _YEARS_PER_UNIT:
         raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
     by = as_list(by)
-    data = load_columns(frame, [*by, time, event])
+    data = load_columns(frame, [*by, time, event, entry])
     check_times(data, time)
     data = check_binary_event(data, event)
+    follow_up = pl.col(time).cast(pl.Float64)
+    if entry is not None:
+        check_times(data, entry, allow_negative=True)
+        if (data[entry] > data[time]).any():
+            row = int((data[entry] > data[time]).arg_true()[0])
+            raise ModelError(
+                f"entry column {entry!r} is after time column {time!r} (first at row {row})."
+            )
+        follow_up = follow_up - pl.col(entry).cast(pl.Float64)
     aggregations = [
         pl.col(event).sum().alias("events"),
-        (pl.col(time).cast(pl.Float64).sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
+        (follow_up.sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(aggregations).sort(by) if by else data.select(aggregations)
     empty = table.filter(pl.col("person_years") <= 0)

@@ -49,6 +49,17 @@ def test_time_units_and_overall_rate() -> None:
     assert months["person_years"].item() == pytest.approx(LUNG["time"].sum(), rel=1e-12)
 
 
+def test_entry_gives_person_time_from_entry_to_exit() -> None:
+    mgus2 = pd.read_csv(REFERENCE / "mgus2.csv")
+    on_age_scale = cc.incidence_rates(
+        mgus2, "exit_months", "death", by="sex", entry="entry_months", time_unit="months"
+    )
+    on_follow_up = cc.incidence_rates(mgus2, "futime", "death", by="sex", time_unit="months")
+    pd.testing.assert_frame_equal(on_age_scale, on_follow_up)
+    with pytest.raises(ModelError, match="entry column 'futime' is after time column 'age'"):
+        cc.incidence_rates(mgus2, "age", "death", entry="futime")
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 500), st.floats(0.5, 1e5), st.floats(0.5, 0.999))
 def test_limits_bracket_the_rate_and_widen_with_level(events: int, exposure: float, level: float):
