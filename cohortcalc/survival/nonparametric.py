@@ -76,8 +76,12 @@ def _tidy(
     clash = sorted(set(by) & {"time", *columns})
     if clash:
         raise ModelError(f"grouping column(s) {clash} clash with output column names; rename them.")
-    keys = {name: table[name].to_numpy() for name in by}
-    out = pd.DataFrame(keys | {"time": table[time].cast(pl.Float64).to_numpy()} | columns)
+    keys = {name: table[name].to_numpy(writable=True) for name in by}
+    keys["time"] = table[time].cast(pl.Float64).to_numpy(writable=True)
+    # every array is freshly computed and writable, so no copy (and no block consolidation)
+    out = pd.DataFrame(
+        keys | {k: np.require(v, requirements="W") for k, v in columns.items()}, copy=False
+    )
     out.attrs.update(method)
     return out
 
