@@ -19,7 +19,7 @@ def check_spec_against_frame(spec: Spec, frame: pl.DataFrame) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
     problems = _missing_columns(spec, frame)
     if not problems:
-        problems = _levels_and_events(spec, frame)
+        problems = _levels_and_events(spec, frame) + _grouping_problems(spec, frame)
     if problems:
         raise SpecError(
             f"the spec does not match the data ({frame.height} participants after the "
@@ -80,6 +80,56 @@ def _missing_columns(spec: Spec, frame: pl.DataFrame) -> list[str]:
             problems.append(
                 f"{spec.where('exposures', i, 'kind')}: continuous exposure "
                 f"{exposure.column!r} is {dtype}, not numeric."
+            )
+    return problems
+
+
+#: Most groups a Table 1 can show legibly, and most curves per figure (palette colours).
+MAX_GROUPS = {"table": 12, "figure": 8}
+
+
+def table_one_by(spec: Spec) -> str | None:
+    """Table 1's grouping: ``outputs.table_one_by``, else the first categorical exposure,
+    else the first effect modifier."""
+    categorical = [e.column for e in spec.exposures if e.kind == "categorical"]
+    modifiers = [m.column for m in spec.effect_modifiers]
+    return spec.outputs.table_one_by or next(iter(categorical + modifiers), None)
+
+
+def figure_groupings(spec: Spec) -> list[str | None]:
+    """Curve groupings: ``outputs.figures_by``, else the first categorical exposure or
+    modifier, else one overall curve (None)."""
+    if spec.outputs.figures_by:
+        return list(spec.outputs.figures_by)
+    categorical = [e.column for e in spec.exposures if e.kind == "categorical"]
+    return [next(iter(categorical + [m.column for m in spec.effect_modifiers]), None)]
+
+
+def _grouping_problems(spec: Spec, frame: pl.DataFrame) -> list[str]:
+    problems = []
+    outputs = spec.outputs
+    groupings = [
+        (("outputs", "figures_by", i), c, "figure") for i, c in enumerate(figure_groupings(spec))
+    ]
+    if not spec.outputs.figures:
+        groupings = []
+    if "table_one" in outputs.tables:
+        by = table_one_by(spec)
+        if by is None:
+            problems.append(
+                f"{spec.where('outputs')}: Table 1 needs a grouping; set outputs.table_one_by "
+                "(no categorical exposure or effect modifier to group by)."
+            )
+        else:
+            groupings.append((("outputs", "table_one_by"), by, "table"))
+    for loc, column, kind in groupings:
+        if column is None:
+            continue
+        levels = frame.get_column(column).drop_nulls().n_unique()
+        if levels > MAX_GROUPS[kind]:
+            problems.append(
+                f"{spec.where(*loc)}: {column!r} has {levels} distinct values; group the "
+                f"{kind} by a categorical column with at most {MAX_GROUPS[kind]} levels."
             )
     return problems
 

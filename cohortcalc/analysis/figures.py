@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from cohortcalc.analysis.checks import figure_groupings
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
 from cohortcalc.analysis.spec import Outcome
@@ -36,14 +37,15 @@ def draw_figures(ctx: Context, out: Path) -> dict[str, tuple[Path, ...]]:
     """Draw and save every figure the spec asks for; ``{name: written files}``."""
     spec = ctx.spec
     wanted, formats = spec.outputs.figures, list(spec.outputs.figure_formats)
-    groups = spec.outputs.figures_by or [spec.exposures[0].column]
+    groups = figure_groupings(spec)
     written: dict[str, tuple[Path, ...]] = {}
     for outcome in spec.outcomes:
         competing = outcome.competing_code is not None
         kind = "cumulative_incidence" if competing else "kaplan_meier"
         if kind in wanted:
             for by in groups:
-                name = f"{'cif' if competing else 'km'}_{outcome.name}_by_{by}"
+                suffix = f"_by_{by}" if by is not None else ""
+                name = f"{'cif' if competing else 'km'}_{outcome.name}{suffix}"
                 figure = _curve(ctx, outcome, by)
                 written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
         if "forest" in wanted:
@@ -60,13 +62,13 @@ def draw_figures(ctx: Context, out: Path) -> dict[str, tuple[Path, ...]]:
     return written
 
 
-def _curve(ctx: Context, outcome: Outcome, by: str):
-    frame = ctx.frame.drop_nulls([outcome.time, outcome.status, by])
+def _curve(ctx: Context, outcome: Outcome, by: str | None):
+    frame = ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
     label = outcome.label or outcome.name
     options = {
         "by": by,
         "time_unit": outcome.time_unit,
-        "title": f"{label} by {variable_label(by, labels(ctx.spec))}",
+        "title": f"{label} by {variable_label(by, labels(ctx.spec))}" if by else label,
         "min_cell": ctx.spec.small_cell_threshold or None,
         "labels": labels(ctx.spec),
     }

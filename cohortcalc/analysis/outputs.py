@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from cohortcalc.analysis.checks import levels_of, table_one_by
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
@@ -93,10 +94,8 @@ def build_tables(ctx: Context) -> dict[str, Table]:
 
 def _table_one(ctx: Context) -> Table:
     outputs = ctx.spec.outputs
-    categorical = [e.column for e in ctx.spec.exposures if e.kind == "categorical"]
-    by = outputs.table_one_by or (categorical[0] if categorical else None)
-    if by is None:
-        by = ctx.spec.exposures[0].column
+    by = table_one_by(ctx.spec)
+    assert by is not None  # checked before fitting
     return table_one(
         ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec)
     )
@@ -266,6 +265,7 @@ def _hr(
         time=outcome.time,
         event=outcome.status,
         exposure=exposure.column,
+        levels=_reference_first(levels_of(frame, exposure.column), exposure.reference),
         cause=outcome.event_code,
         per_sd=sd_results,
         per_sd_term=per_sd.column if per_sd else "log_cac",
@@ -277,6 +277,13 @@ def _hr(
         labels=labels(ctx.spec),
         title=title,
     )
+
+
+def _reference_first(levels: list[str], reference: str | None) -> list[str]:
+    """Level order of an HR table: the reference first, the rest in their own order."""
+    if reference is None or reference not in levels:
+        return levels
+    return [reference, *(lv for lv in levels if lv != reference)]
 
 
 def _flat(fits: dict[str, Any]) -> list[Fit]:

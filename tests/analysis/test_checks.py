@@ -86,6 +86,18 @@ def test_single_level_modifier(small_spec, frame):
         check_spec_against_frame(spec_from_dict(small_spec()), one_level)
 
 
+def test_table_one_needs_a_categorical_grouping(small_spec, frame):
+    spec = small_spec(effect_modifiers=[])
+    spec["exposures"] = [spec["exposures"][1]]
+    with pytest.raises(SpecError, match="Table 1 needs a grouping"):
+        check_spec_against_frame(spec_from_dict(spec), frame)
+    spec["outputs"]["table_one_by"] = "age"
+    with pytest.raises(SpecError, match=r"'age' has .* distinct values"):
+        check_spec_against_frame(spec_from_dict(spec), frame)
+    spec["outputs"]["table_one_by"] = "sex"
+    check_spec_against_frame(spec_from_dict(spec), frame)
+
+
 def test_exposure_used_as_covariate(small_spec, frame):
     models = {"adjustment": [{"name": "M1", "covariates": ["age", "log_cac"]}]}
     with pytest.raises(SpecError, match="'log_cac' is an exposure"):

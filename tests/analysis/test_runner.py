@@ -257,3 +257,26 @@ def test_a_rerun_removes_only_the_outputs_it_no_longer_writes(small_spec, tmp_pa
     assert not (tmp_path / "tables" / "hr_mi_cox.md").exists()
     assert (tmp_path / "tables" / "hr_mi_cox.csv").exists()
     assert mine.read_text() == "kept"
+
+
+def test_continuous_only_and_string_exposures(small_spec, tmp_path):
+    spec = small_spec(data={"synthetic": {"n": 1500, "seed": 5}}, sensitivity=[])
+    spec["exposures"] = [{"column": "log_cac", "kind": "continuous", "per_sd": True}]
+    spec["outcomes"][0]["methods"] = ["cox"]
+    result = cc.run(spec, out=tmp_path / "continuous")
+    assert "hr_mi_cox" not in result.tables  # the HR table needs a categorical exposure
+    assert set(result.figures) == {"cif_mi_by_ckd", "forest_mi_cox"}
+    assert "CKD: Yes" in result.tables["table_one"].frame.columns  # grouped by the modifier
+
+    spec = small_spec(data={"synthetic": {"n": 1500, "seed": 5}}, sensitivity=[])
+    spec["exposures"] = [{"column": "smoking", "kind": "categorical", "reference": "never"}]
+    spec["outcomes"][0]["methods"] = ["cox"]
+    spec["effect_modifiers"] = []
+    result = cc.run(spec)
+    frame = result.tables["hr_mi_cox"].frame
+    assert frame.iloc[0, 0] == "never" and frame.iloc[0, -1] == "1.00 (reference)"
+    assert set(result.fit("mi", "cox", exposure="smoking").exposure_terms) == {
+        "smoking[current]",
+        "smoking[former]",
+    }
+    assert result.fit("mi", "cox", exposure="smoking").p_trend is None  # unordered: no trend
