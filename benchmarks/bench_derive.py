@@ -1,7 +1,8 @@
 """Benchmark: `cc.derive` (Polars lazy) on 1,000,000 participants with ~10 lesions each, against
 one full scan of the same Parquet files, in the same run.
 
-Each task runs in a fresh subprocess (peak memory = the child's max RSS). derive() includes its
+Each task runs in a fresh subprocess (peak memory = the child's peak RSS, VmHWM); scan and
+derive alternate ``REPEATS`` times and the fastest run of each is reported. derive() includes its
 validation queries and the final collect (streaming engine). Target (issue 4): derive at most
 3x the full scan. Run: `python -m benchmarks.bench_derive [--quick]`.
 """
@@ -22,6 +23,7 @@ from cohortcalc.synth import simulate_cohort
 
 N_FULL, N_QUICK = 1_000_000, 20_000
 LESIONS_PER_PARTICIPANT = 10
+REPEATS = 3  # scan and derive alternate; the fastest of each counts (shared, noisy machine)
 TABLES = ("participants", "cac_lesions", "events", "followup")
 
 CHILD = textwrap.dedent(
@@ -73,7 +75,9 @@ def write_cohort(folder: Path, n: int, seed: int = 1) -> int:
 
 def _child(folder: Path, task: str) -> dict[str, float]:
     command = [sys.executable, "-c", CHILD, str(folder), task, *TABLES]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_derive {task} child failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -83,8 +87,9 @@ def run(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench_derive_") as tmp:
         folder = Path(tmp)
         n_lesions = write_cohort(folder, n)
-        scan = _child(folder, "scan")
-        derived = _child(folder, "derive")
+        runs = [(_child(folder, "scan"), _child(folder, "derive")) for _ in range(REPEATS)]
+    scan = min((r[0] for r in runs), key=lambda r: r["seconds"])
+    derived = min((r[1] for r in runs), key=lambda r: r["seconds"])
     ratio = derived["seconds"] / scan["seconds"]
     task = f"derive: {n:,} participants, {n_lesions:,} lesions"
     return [
@@ -93,7 +98,7 @@ def run(quick: bool) -> list[dict]:
          "note": "pl.scan_parquet(...).collect() of all four tables"},
         {"task": task, "tool": "cohortcalc.derive (Polars lazy, streaming)", "n": n,
          "seconds": round(derived["seconds"], 3), "peak_mb": round(derived["peak_mb"]),
-         "note": f"{ratio:.2f}x the full scan (target <= 3x); includes validation queries"},
+         "note": f"{ratio:.2f}x the full scan (target <= 3x), best of {REPEATS}; with checks"},
     ]  # fmt: skip
 
 
