@@ -145,6 +145,8 @@ add("trend_mgus2_agegroup_chisq", t3[1]); add("trend_mgus2_agegroup_p", t3[2])
 g1 <- cuminc(mg$etime, mg$event, mg$sex)$Tests
 g2 <- cuminc(mg$etime, mg$event, mg$age_group)$Tests
 g3 <- cuminc(mg$etime, mg$event, mg$age_group, strata = mg$sex)$Tests
+g4 <- cuminc(mg$etime, mg$event, mg$age_group, rho = 1)$Tests
+add("gray_mgus2_agegroup_rho1_cause1_stat", g4["1", "stat"])
 for (cause in c("1", "2")) {
   add(paste0("gray_mgus2_sex_cause", cause, "_stat"), g1[cause, "stat"])
   add(paste0("gray_mgus2_sex_cause", cause, "_p"), g1[cause, "pv"])

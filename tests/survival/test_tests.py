@@ -94,6 +94,9 @@ def test_gray_test_matches_cuminc(cause: int) -> None:
     close(by_age.statistic, f"gray_mgus2_agegroup_cause{cause}_stat")
     # cuminc reports 1 - pchisq, which underflows to 0 for huge statistics
     assert by_age.p == pytest.approx(R[f"gray_mgus2_agegroup_cause{cause}_p"], abs=1e-12)
+    if cause == 1:
+        weighted = cc.gray_test(MGUS2, "etime", "event", 1, "age_group", rho=1)
+        close(weighted.statistic, "gray_mgus2_agegroup_rho1_cause1_stat")
     stratified = cc.gray_test(MGUS2, "etime", "event", cause, "age_group", strata="sex")
     close(stratified.statistic, f"gray_mgus2_agegroup_strata_cause{cause}_stat")
     assert stratified.df == 2
