@@ -6,6 +6,8 @@ import math
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cohortcalc import FeatureError
 from cohortcalc.features import derive
@@ -107,3 +109,32 @@ def test_agatston_equals_synthetic_generator() -> None:
     assert (out["cac_agatston"] - truth["cac_agatston"]).abs().max() < 1e-6
     assert (out["cac_category"].cast(pl.String) == truth["cac_category"].cast(pl.String)).all()
     assert (t["cac_lesions"]["area_mm2"] < 1).any()  # the sub-1 mm^2 specks were exercised
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P3"]),
+            st.sampled_from(["LM", "LAD", "LCX", "RCA"]),
+            st.floats(0.0, 80.0).map(lambda a: round(a, 1)),
+            st.integers(100, 1200),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_scores_ignore_lesion_order_and_arteries_add_up(rows: list, rnd: object) -> None:
+    frame = _frame(["P1", "P2", "P3"])
+    lesions = _lesions([(p, a, area, float(hu)) for p, a, area, hu in rows])
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    first = derive(frame, lesions=lesions)
+    second = derive(frame, lesions=_lesions([(p, a, ar, float(h)) for p, a, ar, h in shuffled]))
+    assert first.equals(second)
+    arteries = sum(first[f"cac_agatston_{a}"] for a in ("lm", "lad", "lcx", "rca"))
+    assert ((first["cac_agatston"] - arteries).abs() < 1e-6).all()
+    assert (
+        (first["cac_density"].drop_nulls() >= 1) & (first["cac_density"].drop_nulls() <= 4)
+    ).all()

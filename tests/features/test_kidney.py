@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cohortcalc import FeatureError
 from cohortcalc.features import derive
@@ -118,3 +120,19 @@ def test_impossible_kidney_values_name_column_and_participant() -> None:
         derive(nan_frame)
     with pytest.raises(FeatureError, match=r"sex not one of \('female', 'male'\).*P1"):
         derive(frame.with_columns(sex=pl.Series(["M", "female"]), serum_creatinine=1.0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.floats(0.2, 15.0),
+    st.floats(0.2, 15.0),
+    st.floats(18.0, 100.0),
+    st.sampled_from(["female", "male"]),
+)
+def test_egfr_decreases_with_creatinine(low: float, high: float, age: float, sex: str) -> None:
+    frame = pl.DataFrame(
+        {"serum_creatinine": sorted([low, high]), "age": [age, age], "sex": [sex, sex]}
+    )
+    first, second = derive(frame)["egfr"].to_list()
+    assert second <= first
+    assert first == pytest.approx(_egfr_cr_by_hand(min(low, high), age, sex == "female"))

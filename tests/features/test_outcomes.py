@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cohortcalc import FeatureError
 from cohortcalc.features import derive
@@ -121,3 +123,20 @@ def test_outcomes_equal_synthetic_generator() -> None:
     for column in ("mi_years", "death_years", "age_entry", "age_exit"):
         assert (out[column] - truth[column]).abs().max() < 1e-9, column
     assert set(truth["mi_status"].unique()) == {0, 1, 2}  # every status was exercised
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 2000))
+def test_outcome_invariants_on_random_cohorts(seed: int, landmark: int) -> None:
+    t = simulate_cohort(n=300, seed=seed).tables
+    out = derive(t["participants"], events=t["events"], followup=t["followup"])
+    assert (out["mi_days"] <= out["death_days"]).all()
+    competing = out.filter(pl.col("mi_status") == 2)
+    assert (competing["death_status"] == 1).all()
+    assert (competing["mi_days"] == competing["death_days"]).all()
+    assert ((out["cv_death_status"] > 0) == (out["death_status"] == 1)).all()
+    marked = derive(t["participants"], events=t["events"], followup=t["followup"],
+                    landmark_days=landmark)  # fmt: skip
+    kept = out.filter(pl.col("mi_days") > landmark)
+    assert marked["participant_id"].to_list() == kept["participant_id"].to_list()
+    assert (marked["death_days"] == kept["death_days"] - landmark).all()
