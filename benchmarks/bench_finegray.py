@@ -81,8 +81,8 @@ R_SCRIPT = textwrap.dedent(
 NOTES = {
     "finegray": "cc.finegray, KM censoring weights, crr's sandwich SE (Polars frame in)",
     "cox_efron": "cc.cox, Efron ties, same data with status == 1 as the event",
-    "crr": "R cmprsk::crr 2.2-11 (with its variance), timed inside R",
-    "finegray_coxph": "R survival::finegray() + coxph(weights = fgwt), timed inside R",
+    "crr": "R cmprsk::crr 2.2-11 (with its variance), timed inside R; peak_mb = R heap",
+    "finegray_coxph": "R survival::finegray() + coxph(fgwt), timed inside R; peak_mb = R heap",
 }
 
 

@@ -30,7 +30,7 @@ def finegray(
     cause: Any,
     covariates: Sequence[str] | str,
     censor_code: Any = 0,
-    strata: str | None = None,
+    strata: str | Sequence[str] | None = None,
     weights: str | None = None,
     reference: Mapping[str, Any] | None = None,
 ) -> FineGrayResult:
@@ -41,13 +41,14 @@ def finegray(
     (counted in `n_dropped`), as crr's `na.omit`. Raises `ModelError` for times ≤ 0, a cause
     that never occurs, no uncensored rows, bad weights, or a term without events.
     """
+    strata_names = [strata] if isinstance(strata, str) else list(strata or [])
     design = build_design(
-        frame, covariates, reference=reference, columns=(time, event, strata, weights)
+        frame, covariates, reference=reference, columns=(time, event, weights, *strata_names)
     )
     times = _positive_times(design, time)
     status, codes = _status(design, event, cause, censor_code)
     case_weights = _case_weights(design, weights)
-    stratum_codes = _stratum_codes(design, strata)
+    stratum_codes = _stratum_codes(design, strata_names)
     _check_terms_have_events(design, status, cause)
     data = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
     terms = design.terms
@@ -75,7 +76,7 @@ def finegray(
         loglik_null=fit.loglik_init,
         converged=fit.converged,
         iterations=fit.iterations,
-        strata=strata,
+        strata=", ".join(strata_names) or None,
         n_strata=len(data.strata),
         weights=weights,
         reference=dict(design.reference),
@@ -176,10 +177,12 @@ def _case_weights(design: Design, weights: str | None) -> np.ndarray:
     return values
 
 
-def _stratum_codes(design: Design, strata: str | None) -> np.ndarray:
-    if strata is None:
+def _stratum_codes(design: Design, strata: Sequence[str]) -> np.ndarray:
+    """Integer codes of the combinations of the strata columns (0 for everyone if none)."""
+    if not strata:
         return np.zeros(design.n, dtype=np.int64)
-    return np.unique(design.columns[strata], return_inverse=True)[1].astype(np.int64)
+    stacked = np.column_stack([design.columns[name] for name in strata])
+    return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _check_terms_have_events(design: Design, status: np.ndarray, cause: Any) -> None:

@@ -130,6 +130,15 @@ def test_a_single_stratum_is_no_stratification() -> None:
     pd.testing.assert_frame_equal(plain.summary, stratified.summary, rtol=1e-12)
 
 
+def test_strata_from_several_columns_are_their_combinations() -> None:
+    data = _ties().assign(half=lambda d: np.where(d["x1"] > 0, "hi", "lo"))
+    combined = data.assign(both=data["stratum"] + "/" + data["half"])
+    two = cc.finegray(data, "time", "status", 1, ["x2", "grp"], strata=["stratum", "half"])
+    one = cc.finegray(combined, "time", "status", 1, ["x2", "grp"], strata="both")
+    pd.testing.assert_frame_equal(two.summary, one.summary, rtol=1e-12)
+    assert two.n_strata == 4 and "stratified by: stratum, half" in str(two)
+
+
 def test_stratified_loglik_is_the_sum_over_strata() -> None:
     # each stratum has its own baseline and its own G: the log pseudo-likelihood at the
     # stratified estimate is the sum of each stratum's own (unstratified) one at that β
