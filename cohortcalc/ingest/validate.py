@@ -73,9 +73,11 @@ def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     quarantine shows what was dropped next to the row that was kept.
     """
     key = list(table.key_columns)
-    identity = pl.col(key[0]) if len(key) == 1 else pl.struct(key)
-    repeat = ~identity.is_first_distinct() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
-    return _add_reasons(frame, [(repeat, "duplicate_id")])
+    indexed = frame.with_row_index("_row_order")  # group-by + join: both stream
+    first = indexed.group_by(key).agg(pl.col("_row_order").min().alias("_first_row"))
+    joined = indexed.join(first, on=key, how="left", maintain_order="left")
+    repeat = pl.col("_row_order") != pl.col("_first_row")
+    return _add_reasons(joined, [(repeat, "duplicate_id")]).drop("_row_order", "_first_row")
 
 
 def key_status(rows: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
