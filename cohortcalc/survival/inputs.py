@@ -103,15 +103,45 @@ def check_cause(data: pl.DataFrame, column: str, cause: Any, censor_code: Any) -
 
 
 def counts_by_time(
-    data: pl.DataFrame, by: list[str], time: str, aggregations: list[pl.Expr]
+    data: pl.DataFrame, by: list[str], time: str, sums: dict[str, pl.Expr]
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """One group-by pass: a table sorted by (by, time) and the start offset of each group."""
+    """Sum per (group, distinct time): a table sorted by (by, time) and each group's start row.
+
+    The table has the ``by`` columns, ``time``, the row count ``N_EXIT`` and one column per
+    ``sums`` entry (the sum of that per-row expression). One Polars group-by; without groups and
+    with whole-number times (days) a NumPy bincount over the time range, which needs no hashing.
+    """
+    if not by:
+        fast = _bincount_by_time(data, time, sums)
+        if fast is not None:
+            return fast, np.array([0, fast.height])
+    aggregations = [expr.sum().alias(name) for name, expr in sums.items()]
     table = data.group_by([*by, time]).agg(pl.len().alias(N_EXIT), *aggregations)
     table = table.sort([*by, time])
     if not by:
         return table, np.array([0, table.height])
     first = table.select(pl.struct(by).is_first_distinct()).to_series().to_numpy()
     return table, np.append(np.flatnonzero(first), table.height)
+
+
+def _bincount_by_time(
+    data: pl.DataFrame, time: str, sums: dict[str, pl.Expr]
+) -> pl.DataFrame | None:
+    """The ungrouped table by bincount when times are whole numbers in a compact range."""
+    values = data[time].to_numpy()
+    low, high = values.min(), values.max()
+    span = high - low + 1
+    whole = values.dtype.kind in "iu" or np.array_equal(values, np.floor(values))
+    if span > 2 * values.size + 1024 or not whole:
+        return None
+    index = (values - low).astype(np.int64)
+    exits = np.bincount(index, minlength=int(span))
+    present = np.flatnonzero(exits)
+    columns = {time: pl.Series(time, present + low).cast(data[time].dtype), N_EXIT: exits[present]}
+    for name, series in data.select(**sums).to_dict().items():
+        summed = np.bincount(index, weights=series.cast(pl.Float64).to_numpy(), minlength=int(span))
+        columns[name] = summed[present]
+    return pl.DataFrame(columns)
 
 
 def check_weights(data: pl.DataFrame, column: str) -> None:

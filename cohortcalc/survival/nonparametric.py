@@ -182,20 +182,15 @@ def _weighted_counts(
 ) -> tuple[pl.DataFrame, np.ndarray, dict[str, np.ndarray]]:
     """Per (group, time): exits and events, their weighted sums and sums of squared weights."""
     if weights is None:
-        table, starts = counts_by_time(data, by, time, [pl.col(event).sum().alias("event")])
+        table, starts = counts_by_time(data, by, time, {"event": pl.col(event)})
         exits = table[N_EXIT].to_numpy().astype(np.int64)
         events = table["event"].to_numpy().astype(np.int64)
         sums = {"exit_w": exits, "event_w": events}
         return table, starts, sums | {"exit_w2": exits, "event_w2": events}
     check_weights(data, weights)
     w, d = pl.col(weights).cast(pl.Float64), pl.col(event)
-    aggregations = [
-        w.sum().alias("exit_w"),
-        (w * d).sum().alias("event_w"),
-        (w * w).sum().alias("exit_w2"),
-        (w * w * d).sum().alias("event_w2"),
-    ]
-    table, starts = counts_by_time(data, by, time, aggregations)
+    per_row = {"exit_w": w, "event_w": w * d, "exit_w2": w * w, "event_w2": w * w * d}
+    table, starts = counts_by_time(data, by, time, per_row)
     names = ["exit_w", "event_w", "exit_w2", "event_w2"]
     return table, starts, {name: table[name].to_numpy() for name in names}
 
@@ -281,7 +276,7 @@ def cumulative_incidence(
         check_weights(data, weights)
     if entry is not None:
         _check_entry(data, entry, time, None)
-    counts = [(pl.col(event) == code).sum().alias(f"__d{i}") for i, code in enumerate(codes)]
+    counts = {f"__d{i}": pl.col(event) == code for i, code in enumerate(codes)}
     table, starts = counts_by_time(data, by, time, counts)
     exits = table[N_EXIT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)

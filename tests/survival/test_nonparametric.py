@@ -119,6 +119,20 @@ def test_frame_kinds_give_identical_tables(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(cc.kaplan_meier(frame, "time", "status", by="sex"), expected)
 
 
+def test_bincount_and_group_by_paths_agree() -> None:
+    """Whole-number times are counted by bincount, others by a Polars group-by."""
+    whole = cc.cumulative_incidence(MGUS2, "etime", "event", 1)
+    shifted = cc.cumulative_incidence(MGUS2.assign(etime=MGUS2["etime"] + 0.5), "etime", "event", 1)
+    np.testing.assert_array_equal(whole["time"] + 0.5, shifted["time"])
+    pd.testing.assert_frame_equal(whole.drop(columns="time"), shifted.drop(columns="time"))
+    sparse = LUNG.assign(time=LUNG["time"] * 10_000)  # range too wide for a bincount
+    np.testing.assert_allclose(
+        cc.kaplan_meier(sparse, "time", "status")["survival"],
+        cc.kaplan_meier(LUNG, "time", "status")["survival"],
+        rtol=0,
+    )
+
+
 def test_boolean_event_and_two_by_columns() -> None:
     frame = LUNG.assign(event=LUNG["status"] == 1)
     two = cc.kaplan_meier(frame, "time", "event", by=["sex", "karno_high"])
