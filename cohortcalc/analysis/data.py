@@ -7,6 +7,7 @@ also returns what identifies its input for the manifest (hashes, or generator an
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import dataclass
 from importlib.resources import files
@@ -55,8 +56,14 @@ def _synthetic(source: SyntheticSource) -> SourceData:
         "n": source.n,
         "seed": source.seed,
         "params": source.params,
+        "sha256": {name: table_sha256(frame) for name, frame in tables.items()},
     }
     return SourceData(tables, inputs)
+
+
+def table_sha256(frame: pl.DataFrame) -> str:
+    """SHA-256 of a table's CSV text: changes whenever a value, column or row order does."""
+    return hashlib.sha256(frame.write_csv().encode()).hexdigest()
 
 
 def synth_params(params: dict[str, Any]) -> SynthParams | None:

@@ -26,6 +26,7 @@ PACKAGES = (
     "pydantic",
     "pyyaml",
     "matplotlib",
+    "numba",
 )
 
 
