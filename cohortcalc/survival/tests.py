@@ -1,8 +1,9 @@
 """Hypothesis tests for survival data: log-rank, log-rank trend, Gray's test, likelihood ratio.
 
 Each test collapses the data to counts per (stratum, group, distinct time) with one group-by
-and returns a frozen ``HypothesisTest``. Conventions follow R: ``survival::survdiff`` (rho = 0),
-``cmprsk::cuminc(...)$Tests`` and ``anova()`` for nested ``coxph`` fits.
+and returns a frozen ``HypothesisTest``. Conventions follow R: ``survival::survdiff`` (its
+``rho`` weights included), ``cmprsk::cuminc(...)$Tests`` and ``anova()`` for nested ``coxph``
+fits.
 """
 
 from __future__ import annotations
