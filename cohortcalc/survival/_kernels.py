@@ -1,7 +1,8 @@
 """Compiled loops of the risk-set engine (numba, cached). Called only from ``riskset.py``.
 
-Layout of a bin row of sums: [S0, S1 (p), S2 (p x p, row-major)]; the full square (not the
-triangle) lets the inner loop vectorise.
+The design enters centred (x - c), its rows in bin order. A bin's sums are the q x q matrix
+(q = p + 1) Σ w·e^{η}·a aᵀ with a = (1, x), stored flat (q² entries): entry 0 is S0, entries
+1..p are S1, entry (1+i)·q + 1+j is S2[i, j].
 """
 
 from __future__ import annotations
@@ -85,88 +86,155 @@ def locate_bins(
     return out
 
 
-@njit(cache=True, inline="always")
-def _add_row(acc: np.ndarray, b: int, x: np.ndarray, r: float, p: int) -> None:
-    acc[b, 0] += r
-    for i in range(p):
-        rx = r * x[i]
-        acc[b, 1 + i] += rx
-        base = 1 + p + i * p
-        for j in range(p):
-            acc[b, base + j] += rx * x[j]
-
-
-@njit(cache=True, parallel=True, fastmath={"contract"})
-def bin_sums(
-    matrix: np.ndarray,
-    center: np.ndarray,
-    beta: np.ndarray,
-    stop_bin: np.ndarray,
-    entry_bin: np.ndarray,
-    event: np.ndarray,
-    weights: np.ndarray,
-    n_bins: int,
-    events: bool,
-    n_chunks: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One fused pass: each row's w·e^{(x-c)β}·(1, x, xxᵀ) into its exit bin (minus its entry
-    bin). With ``events``, event rows go to the tie sums instead, and are added back to the
-    exit sums at the end. One accumulator per chunk (thread), summed at the end."""
-    n, p = matrix.shape
-    width = 1 + p + p * p
-    has_entry = entry_bin.shape[0] == n
-    by_exit = np.zeros((n_chunks, n_bins, width))
-    tied = np.zeros((n_chunks, n_bins if events else 0, width))
-    step = (n + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        acc = by_exit[c]
-        tacc = tied[c]
-        x = np.empty(p)
-        for i in range(c * step, min(n, (c + 1) * step)):
-            b = stop_bin[i]
-            if b < 0:
-                continue
-            eta = 0.0
-            for j in range(p):
-                x[j] = matrix[i, j] - center[j]
-                eta += x[j] * beta[j]
-            r = weights[i] * math.exp(eta)
-            if events and event[i]:
-                _add_row(tacc, b, x, r, p)
-            else:
-                _add_row(acc, b, x, r, p)
-            if has_entry and entry_bin[i] >= 0:
-                _add_row(acc, entry_bin[i], x, -r, p)
-    for c in range(1, n_chunks):
-        by_exit[0] += by_exit[c]
-        if events:
-            tied[0] += tied[c]
-    if events:
-        by_exit[0] += tied[0]
-    return by_exit[0], tied[0]
+@njit(cache=True)
+def order_by_bin(stop_bin: np.ndarray, event: np.ndarray, n_bins: int) -> np.ndarray:
+    """Indices of the rows with a bin (>= 0), ordered by bin and, within a bin, events first;
+    stable. A counting sort, O(N)."""
+    position = np.zeros(2 * n_bins + 1, dtype=np.int64)
+    for i in range(stop_bin.shape[0]):
+        if stop_bin[i] >= 0:
+            position[2 * stop_bin[i] + (0 if event[i] else 1) + 1] += 1
+    for k in range(2 * n_bins):
+        position[k + 1] += position[k]
+    order = np.empty(position[2 * n_bins], dtype=np.int64)
+    for i in range(stop_bin.shape[0]):
+        if stop_bin[i] >= 0:
+            key = 2 * stop_bin[i] + (0 if event[i] else 1)
+            order[position[key]] = i
+            position[key] += 1
+    return order
 
 
 @njit(cache=True)
-def center_and_event_sums(
-    matrix: np.ndarray, event: np.ndarray, weights: np.ndarray
+def permute_rows_in_place(matrix: np.ndarray, rows: np.ndarray) -> None:
+    """Reorder ``matrix`` in place so that its first len(rows) rows are ``matrix[rows]`` (the
+    other rows end up after them, in some order): cycle following, no second matrix."""
+    n, p = matrix.shape
+    source = np.empty(n, dtype=np.int64)  # row k of the result comes from row source[k]
+    taken = np.zeros(n, dtype=np.bool_)
+    for k in range(rows.shape[0]):
+        source[k] = rows[k]
+        taken[rows[k]] = True
+    k = rows.shape[0]
+    for i in range(n):
+        if not taken[i]:
+            source[k] = i
+            k += 1
+    done = np.zeros(n, dtype=np.bool_)
+    held = np.empty(p)
+    for start in range(n):
+        if done[start] or source[start] == start:
+            done[start] = True
+            continue
+        held[:] = matrix[start, :]
+        target = start
+        while True:
+            done[target] = True
+            origin = source[target]
+            if origin == start:
+                matrix[target, :] = held
+                break
+            matrix[target, :] = matrix[origin, :]
+            target = origin
+
+
+@njit(cache=True, parallel=True)
+def center_in_place(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Subtract the w-weighted column means from ``matrix``; return the means."""
+    n, p = matrix.shape
+    center = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            center[j] += weights[i] * matrix[i, j]
+    center /= weights.sum()
+    for i in prange(n):
+        for j in range(p):
+            matrix[i, j] -= center[j]
+    return center
+
+
+@njit(cache=True)
+def _block_sums(
+    matrix: np.ndarray, beta: np.ndarray, weights: np.ndarray, start: int, end: int
+) -> np.ndarray:
+    """Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), as a q x q matrix: S0 and S1 in
+    the same loop that forms w·e^{xβ}·x, S2 by one small matrix product (BLAS) for a block of
+    16 rows or more, by rank-one updates below that."""
+    p = matrix.shape[1]
+    total = np.zeros((p + 1, p + 1))
+    scaled = np.empty((end - start, p))
+    for i in range(start, end):
+        eta = 0.0
+        for j in range(p):
+            eta += matrix[i, j] * beta[j]
+        r = weights[i] * math.exp(eta)
+        total[0, 0] += r
+        for j in range(p):
+            scaled[i - start, j] = matrix[i, j] * r
+            total[0, 1 + j] += scaled[i - start, j]
+    if end - start >= 16:
+        products = np.dot(scaled.T, matrix[start:end])
+        for a in range(p):
+            for c in range(p):
+                total[1 + a, 1 + c] = products[a, c]
+    else:
+        for i in range(start, end):
+            for a in range(p):
+                for c in range(p):
+                    total[1 + a, 1 + c] += scaled[i - start, a] * matrix[i, c]
+    for j in range(p):
+        total[1 + j, 0] = total[0, 1 + j]
+    return total
+
+
+@njit(cache=True, parallel=True)
+def bin_sums(
+    matrix: np.ndarray,
+    beta: np.ndarray,
+    bin_start: np.ndarray,
+    bin_events_end: np.ndarray,
+    entry_bin: np.ndarray,
+    weights: np.ndarray,
+    events: bool,
+    n_chunks: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted column means c (R's centring) and Σ over events of w·(x - c), in one pass."""
+    """Per-bin sums over the (centred) rows in bin order: a bin's rows are contiguous, events
+    first, so each bin is one or two small blocks. Rows with delayed entry are then subtracted
+    at their entry bin. Returns (by_exit, events_only), flat (p+1)² per bin."""
+    n, p = matrix.shape
+    q = p + 1
+    n_bins = bin_start.shape[0] - 1
+    by_exit = np.zeros((n_bins, q * q))
+    tied = np.zeros((n_bins if events else 0, q * q))
+    step = (n_bins + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        for k in range(c * step, min(n_bins, (c + 1) * step)):
+            if events:
+                tied_block = _block_sums(matrix, beta, weights, bin_start[k], bin_events_end[k])
+                rest = _block_sums(matrix, beta, weights, bin_events_end[k], bin_start[k + 1])
+                tied[k] = tied_block.ravel()
+                by_exit[k] = (tied_block + rest).ravel()
+            else:
+                block = _block_sums(matrix, beta, weights, bin_start[k], bin_start[k + 1])
+                by_exit[k] = block.ravel()
+    if entry_bin.shape[0] == n:
+        for i in range(n):
+            e = entry_bin[i]
+            if e >= 0:
+                by_exit[e] -= _block_sums(matrix, beta, weights, i, i + 1).ravel()
+    return by_exit, tied
+
+
+@njit(cache=True)
+def event_sums(matrix: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ over event rows of w·x."""
     n, p = matrix.shape
     total = np.zeros(p)
-    event_total = np.zeros(p)
-    wsum = 0.0
-    event_wsum = 0.0
     for i in range(n):
-        w = weights[i]
-        wsum += w
-        for j in range(p):
-            total[j] += w * matrix[i, j]
         if event[i]:
-            event_wsum += w
             for j in range(p):
-                event_total[j] += w * matrix[i, j]
-    center = total / wsum
-    return center, event_total - event_wsum * center
+                total[j] += weights[i] * matrix[i, j]
+    return total
 
 
 @njit(cache=True)
@@ -208,7 +276,8 @@ def event_time_terms(
     With den_j = S0 - c_j·T0, S1_j = S1 - c_j·T1 (T: tie sums, c_j = j/d), the sums over j
     reduce to scalar weights times S2, T2, S1S1ᵀ, S1T1ᵀ + T1S1ᵀ and T1T1ᵀ: O(d + p²) per bin."""
     n_bins, width = at_risk.shape
-    p = int(math.sqrt(width - 0.75))  # width = 1 + p + p²
+    q = int(math.sqrt(width) + 0.5)  # width = q², q = p + 1
+    p = q - 1
     log_den = np.zeros(n_bins)
     mean_x = np.zeros((n_bins, p))
     info = np.zeros((n_bins, p * p))
@@ -239,7 +308,7 @@ def event_time_terms(
             mean_x[k, i] = w_s * s1_i - w_t * t1_i
             for l in range(p):
                 s1_l = at_risk[k, 1 + l]
-                col = 1 + p + i * p + l
+                col = (1 + i) * q + 1 + l
                 value = w_s * at_risk[k, col] - q_ss * s1_i * s1_l
                 if has_ties:
                     t1_l = tied[k, 1 + l]
@@ -264,7 +333,7 @@ def hazard_terms(
     Efron down-weight (1 - j/d) that applies to the tied events, and the mean of x̄_j.
     haz_j = a/den_j (R coxscore2)."""
     n_bins, width = at_risk.shape
-    p = int(math.sqrt(width - 0.75))  # width = 1 + p + p²
+    p = int(math.sqrt(width) + 0.5) - 1  # width = (p + 1)²
     out = np.zeros((n_bins, 2 + 3 * p))
     for k in range(n_bins):
         m = n_deaths[k]
@@ -290,7 +359,6 @@ def hazard_terms(
 @njit(cache=True)
 def cluster_scores(
     matrix: np.ndarray,
-    center: np.ndarray,
     beta: np.ndarray,
     stop_bin: np.ndarray,
     entry_bin: np.ndarray,
@@ -300,7 +368,6 @@ def cluster_scores(
     cumulative: np.ndarray,
     cluster: np.ndarray,
     n_clusters: int,
-    stratum_start: np.ndarray,
 ) -> np.ndarray:
     """Σ within cluster of w_i·U_i, U_i = δ_i(x_i - x̄m) - r_i Σ_{t at risk} haz(t)(x_i - x̄(t)),
     the tied events' own term down-weighted as Efron's (R coxscore2 / agscore)."""
@@ -309,11 +376,9 @@ def cluster_scores(
     x = np.empty(p)
     for i in range(n):
         b = stop_bin[i]
-        if b < 0:
-            continue
         eta = 0.0
         for j in range(p):
-            x[j] = matrix[i, j] - center[j]
+            x[j] = matrix[i, j]
             eta += x[j] * beta[j]
         r = math.exp(eta)
         e = entry_bin[i] if entry_bin.shape[0] == n else -1

@@ -83,6 +83,7 @@ def cox(
     index = prepare_risk_sets(
         time_values, event_values, strata=strata_codes, entry=entry_values, weights=weight_values
     )
+    # the engine takes over the design matrix (reordered in place: no second copy)
     likelihood = CoxLikelihood.build(design.matrix, index, efron=ties == "efron")
     fit = newton_raphson(likelihood, design.terms)
     variance, naive, n_clusters = fit.variance, None, None
@@ -95,15 +96,7 @@ def cox(
     if cluster is not None or per_row:
         codes = np.arange(design.n) if per_row else _group_codes(design, [cluster])
         n_clusters = int(codes.max()) + 1
-        scores = score_residuals_by_cluster(
-            design.matrix,
-            likelihood.center,
-            fit.beta,
-            index,
-            codes,
-            n_clusters,
-            efron=likelihood.efron,
-        )
+        scores = score_residuals_by_cluster(likelihood, fit.beta, codes, n_clusters)
         naive = vcov_frame(fit.variance, design.terms)
         variance = fit.variance @ (scores.T @ scores) @ fit.variance
     return CoxResult(

@@ -56,12 +56,8 @@ def _time_interaction_score(data: CoxFitData) -> tuple[np.ndarray, np.ndarray]:
     p = likelihood.matrix.shape[1]
     g = _km_transform(data.time, data.entry, data.event, index.bin_time)
     g = g - np.sum(index.n_deaths * g) / index.n_deaths.sum()
-    _, event_sums = risk_set_sums(
-        likelihood.matrix, likelihood.center, np.zeros(p), index, events=True
-    )
-    by_exit, tied = risk_set_sums(
-        likelihood.matrix, likelihood.center, data.beta, index, events=likelihood.efron
-    )
+    _, event_sums = risk_set_sums(likelihood.matrix, np.zeros(p), index, events=True)
+    by_exit, tied = risk_set_sums(likelihood.matrix, data.beta, index, events=likelihood.efron)
     _, mean_x, info = event_time_terms(
         at_risk_sums(by_exit, index), tied, index, efron=likelihood.efron
     )

@@ -4,8 +4,10 @@ Each Newton step needs, per stratum and distinct event time t, S0 = Σ w·e^{xβ
 S1 = Σ w·x·e^{xβ}, S2 = Σ w·xxᵀ·e^{xβ} over the risk set and the same sums over the events
 tied at t (Efron). One pass adds every row into the bin of its exit time (and subtracts it at
 the bin of its entry time, for delayed entry / (start, stop] rows); reverse cumulative sums over
-the bins then give the risk-set sums (DESIGN.md, "aggregate by distinct time"). No sort per
-iteration, no N×N, memory O(T·p²). Formulas: Therneau & Grambsch (2000), ch. 3; Efron (1977).
+the bins then give the risk-set sums (DESIGN.md, "aggregate by distinct time"). No N×N, memory
+O(T·p²). The rows are put in bin order once per fit (an O(N) counting sort; rows never at risk
+at an event time are left out), so each pass streams the matrix and keeps the current bin's
+sums in cache. Formulas: Therneau & Grambsch (2000), ch. 3; Efron (1977).
 
 The per-row pass, ``risk_set_sums``, is the one step a distributed engine replaces.
 """
@@ -25,17 +27,22 @@ class RiskSetIndex:
     """Per-row bin indices and per-bin event counts, prepared once per fit.
 
     Bins are the distinct event times, ordered by (stratum, time); ``stratum_start[s]`` is the
-    first bin of stratum s. ``stop_bin[i]`` is the last bin whose time is <= the row's exit time
-    (-1: the row is never at risk at an event time); ``entry_bin[i]`` the last bin whose time is
-    <= the row's entry time (-1: at risk from the start).
+    first bin of stratum s. ``rows`` lists the input rows that are at risk at some event time,
+    in bin order, events first within a bin; the per-row arrays below follow that order, and
+    bin k holds rows ``bin_start[k]:bin_start[k+1]``, its events ending at ``bin_events_end[k]``.
+    ``stop_bin`` is the last bin whose time is <= the row's exit time; ``entry_bin`` the last
+    bin whose time is <= the row's entry time (-1: at risk from the start of its stratum).
     """
 
+    rows: np.ndarray
     stop_bin: np.ndarray
     entry_bin: np.ndarray | None
     event: np.ndarray
     weights: np.ndarray
     bin_time: np.ndarray
     stratum_start: np.ndarray
+    bin_start: np.ndarray
+    bin_events_end: np.ndarray
     n_deaths: np.ndarray
     death_weight: np.ndarray
 
@@ -79,14 +86,21 @@ def prepare_risk_sets(
     w = np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     n_bins = bin_time.shape[0]
     dead_bins = stop_bin[event]
+    rows = _kernels.order_by_bin(stop_bin, event, n_bins)
+    stop_bin = stop_bin[rows]
+    n_deaths = np.bincount(dead_bins, minlength=n_bins).astype(np.int64)
+    bin_start = np.searchsorted(stop_bin, np.arange(n_bins + 1)).astype(np.int64)
     return RiskSetIndex(
+        rows=rows,
         stop_bin=stop_bin,
-        entry_bin=entry_bin,
-        event=event,
-        weights=w,
+        entry_bin=None if entry_bin is None else entry_bin[rows],
+        event=event[rows],
+        weights=w[rows],
         bin_time=bin_time,
         stratum_start=stratum_start.astype(np.int64),
-        n_deaths=np.bincount(dead_bins, minlength=n_bins).astype(np.int64),
+        bin_start=bin_start,
+        bin_events_end=bin_start[:-1] + n_deaths,
+        n_deaths=n_deaths,
         death_weight=np.bincount(dead_bins, weights=w[event], minlength=n_bins),
     )
 
@@ -106,37 +120,28 @@ def _distinct_event_times(
 
 
 def risk_set_sums(
-    matrix: np.ndarray,
-    center: np.ndarray,
-    beta: np.ndarray,
-    index: RiskSetIndex,
-    *,
-    events: bool,
+    matrix: np.ndarray, beta: np.ndarray, index: RiskSetIndex, *, events: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bin sums of (1, x, packed xxᵀ)·w·e^{(x-c)β}: rows added at exit, subtracted at entry.
+    """Per-bin sums of w·e^{xβ}·a aᵀ with a = (1, x): rows added at exit, subtracted at entry.
+    Returns ``(by_exit, events_only)``, each n_bins x (p+1)² (S0, S1, S2 in the q x q layout
+    of ``_kernels``); ``events_only`` (the Efron tie sums) is empty unless ``events``.
 
-    Returns ``(by_exit, events_only)``, each n_bins x (1 + p + p²) (S2 as a flat p x p);
-    ``events_only`` (the Efron tie sums) is empty unless ``events``. This is the single pass
-    over the rows.
+    ``matrix`` is ``CoxLikelihood.matrix``: the centred rows of ``index.rows``, in bin order.
+    This is the single pass over the rows, the step a distributed engine replaces.
     """
-    p = matrix.shape[1]
-    accumulator_bytes = index.n_bins * (1 + p + p * p) * 8 * (2 if events else 1)
-    threads = min(numba.get_num_threads(), matrix.shape[0] // 50_000 + 1)
-    if accumulator_bytes * threads > max(matrix.nbytes // 2, 64 * 2**20):
-        threads = 1  # many distinct times: one accumulator keeps memory O(T·p²)
-    n_chunks = max(1, threads)
+    if matrix.shape[0] != index.rows.shape[0]:
+        raise ValueError("risk_set_sums needs the rows of index.rows, in bin order")
+    threads = numba.get_num_threads() if matrix.shape[0] >= 200_000 else 1
     entry_bin = index.entry_bin if index.entry_bin is not None else index.stop_bin[:0]
     return _kernels.bin_sums(
         matrix,
-        center,
-        beta,
-        index.stop_bin,
+        np.ascontiguousarray(beta, dtype=np.float64),
+        index.bin_start,
+        index.bin_events_end,
         entry_bin,
-        index.event,
         index.weights,
-        index.n_bins,
         events,
-        n_chunks,
+        max(1, min(threads, index.n_bins)),
     )
 
 
@@ -161,7 +166,10 @@ def event_time_terms(
 
 @dataclass(frozen=True)
 class CoxLikelihood:
-    """The partial log-likelihood, score and information at β, for the Newton driver."""
+    """The partial log-likelihood, score and information at β, for the Newton driver.
+
+    ``matrix`` holds x - center for the rows of ``index.rows``, in that order (R centres the
+    covariates too; centring changes no result, only the rounding)."""
 
     matrix: np.ndarray
     index: RiskSetIndex
@@ -171,15 +179,19 @@ class CoxLikelihood:
 
     @classmethod
     def build(cls, matrix: np.ndarray, index: RiskSetIndex, *, efron: bool) -> CoxLikelihood:
-        """Centre at the weighted column means (as R's coxph) and precompute the event sums."""
-        center, event_sum = _kernels.center_and_event_sums(matrix, index.event, index.weights)
-        return cls(matrix, index, efron, center, event_sum)
+        """Take over ``matrix`` (n x p, float64, C order), which is REORDERED AND CENTRED IN
+        PLACE: its first len(index.rows) rows become the risk-set rows in bin order."""
+        if matrix.dtype != np.float64 or not matrix.flags.c_contiguous:
+            raise ValueError("CoxLikelihood.build needs a C-ordered float64 matrix")
+        _kernels.permute_rows_in_place(matrix, index.rows)
+        ordered = matrix[: index.rows.shape[0]]
+        center = _kernels.center_in_place(ordered, index.weights)
+        event_sum = _kernels.event_sums(ordered, index.event, index.weights)
+        return cls(ordered, index, efron, center, event_sum)
 
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         p = self.matrix.shape[1]
-        by_exit, events_only = risk_set_sums(
-            self.matrix, self.center, beta, self.index, events=self.efron
-        )
+        by_exit, events_only = risk_set_sums(self.matrix, beta, self.index, events=self.efron)
         at_risk = at_risk_sums(by_exit, self.index)
         log_den, mean_x, info = event_time_terms(at_risk, events_only, self.index, efron=self.efron)
         loglik = float(self.event_sum @ beta - log_den.sum())
@@ -189,33 +201,29 @@ class CoxLikelihood:
 
 
 def score_residuals_by_cluster(
-    matrix: np.ndarray,
-    center: np.ndarray,
-    beta: np.ndarray,
-    index: RiskSetIndex,
-    cluster: np.ndarray,
-    n_clusters: int,
-    *,
-    efron: bool,
+    likelihood: CoxLikelihood, beta: np.ndarray, cluster: np.ndarray, n_clusters: int
 ) -> np.ndarray:
     """Weighted score residuals summed within cluster (n_clusters x p), as R's
-    ``residuals(fit, "score", weighted=TRUE, collapse=cluster)`` (coxscore2/agscore)."""
-    by_exit, events_only = risk_set_sums(matrix, center, beta, index, events=True)
+    ``residuals(fit, "score", weighted=TRUE, collapse=cluster)`` (coxscore2/agscore).
+
+    ``cluster`` has one code per input row (rows never at risk have a zero residual)."""
+    index = likelihood.index
+    by_exit, events_only = risk_set_sums(likelihood.matrix, beta, index, events=True)
     at_risk = at_risk_sums(by_exit, index)
-    hazards = _kernels.hazard_terms(at_risk, events_only, index.n_deaths, index.death_weight, efron)
+    hazards = _kernels.hazard_terms(
+        at_risk, events_only, index.n_deaths, index.death_weight, likelihood.efron
+    )
     cumulative = _kernels.forward_cumsum_by_stratum(hazards, index.stratum_start)
     entry_bin = index.entry_bin if index.entry_bin is not None else index.stop_bin[:0]
     return _kernels.cluster_scores(
-        matrix,
-        center,
-        beta,
+        likelihood.matrix,
+        np.ascontiguousarray(beta, dtype=np.float64),
         index.stop_bin,
         entry_bin,
         index.event,
         index.weights,
         hazards,
         cumulative,
-        np.ascontiguousarray(cluster, dtype=np.int64),
+        np.ascontiguousarray(cluster, dtype=np.int64)[index.rows],
         n_clusters,
-        index.stratum_start,
     )
