@@ -10,6 +10,39 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True)
+def bin_rows(
+    order: np.ndarray,
+    time: np.ndarray,
+    strata: np.ndarray,
+    status: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walk the rows in (stratum, time) order: each row's bin, and per bin its stratum and
+    the weighted counts of all rows, censored rows (status 0) and events of the cause (1)."""
+    n = order.shape[0]
+    row_bin = np.empty(n, dtype=np.int64)
+    n_bins = 0
+    for k in range(n):
+        i = order[k]
+        if k == 0 or time[i] != time[order[k - 1]] or strata[i] != strata[order[k - 1]]:
+            n_bins += 1
+        row_bin[i] = n_bins - 1
+    bin_stratum = np.empty(n_bins, dtype=np.int64)
+    total = np.zeros(n_bins)
+    censored = np.zeros(n_bins)
+    cause = np.zeros(n_bins)
+    for i in range(n):
+        b = row_bin[i]
+        bin_stratum[b] = strata[i]
+        total[b] += weights[i]
+        if status[i] == 0:
+            censored[b] += weights[i]
+        elif status[i] == 1:
+            cause[b] += weights[i]
+    return row_bin, bin_stratum, total, censored, cause
+
+
 def _risk_bins(
     x: np.ndarray,
     center: np.ndarray,

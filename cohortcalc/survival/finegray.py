@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cohortcalc.errors import ModelError
 from cohortcalc.survival import finegray_riskset as engine
@@ -134,7 +135,7 @@ def _status(
         observed = [level for level in levels if np.any(labels == level)]
         is_cause, is_censored = labels == str(cause), labels == str(censor_code)
     else:
-        observed = [_plain(v) for v in np.unique(values)]
+        observed = [_plain(v) for v in np.sort(pd.unique(values))]  # hashing, not a sort of N
         try:
             is_cause = values == float(cause)
             is_censored = values == float(censor_code)

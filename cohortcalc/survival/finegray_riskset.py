@@ -83,19 +83,13 @@ def prepare(
 
     `status` is 0/1/2 (censored/cause/competing), `strata` integer codes.
     """
-    order = _sort_order(time, strata)
-    sorted_time, sorted_strata = time[order], strata[order]
-    new_bin = np.ones(time.size, dtype=bool)
-    new_bin[1:] = (sorted_time[1:] != sorted_time[:-1]) | (sorted_strata[1:] != sorted_strata[:-1])
-    row_bin = np.empty(time.size, dtype=np.int64)
-    row_bin[order] = np.cumsum(new_bin) - 1
-    n_bins = int(new_bin.sum())
-    bin_stratum = sorted_strata[new_bin]
+    row_bin, bin_stratum, total, n_censored, n_cause = kernels.bin_rows(
+        _sort_order(time, strata), time, strata, status, weights
+    )
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
-    n_censored = np.bincount(row_bin, weights * (status == CENSORED), n_bins)
-    n_at_risk = _reverse_cumsum(np.bincount(row_bin, weights, n_bins), stratum_ranges)
-    g_before = np.ones(n_bins)
+    n_at_risk = _reverse_cumsum(total, stratum_ranges)
+    g_before = np.ones(total.size)
     for first, last in stratum_ranges:
         g_before[first + 1 : last] = product_limit(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
@@ -111,7 +105,7 @@ def prepare(
         row_bin=row_bin,
         strata=stratum_ranges,
         g_before=g_before,
-        n_cause=np.bincount(row_bin, cause_weights, n_bins),
+        n_cause=n_cause,
         n_censored=n_censored,
         n_at_risk=n_at_risk,
         cause_x=cause_weights @ x - cause_weights.sum() * center,
