@@ -1,0 +1,36 @@
+"""Small Spark helpers shared by the Spark models: counts, group codes, type checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from cohortcalc.errors import ModelError
+from cohortcalc.spark.design import SparkDesign
+
+
+def count_where(condition: Column) -> Column:
+    """Aggregate: the number of rows where ``condition`` holds."""
+    return F.sum(F.when(condition, 1).otherwise(0))
+
+
+def group_code(frame: DataFrame, names: Sequence[str]) -> tuple[Column, int]:
+    """Integer codes 0..G-1 of the (sorted) combinations of ``names``, from one distinct pass."""
+    combos = sorted(tuple(row) for row in frame.select(*names).distinct().collect())
+    code = F.lit(None).cast("long")
+    for k, combo in reversed(list(enumerate(combos))):
+        match = F.lit(True)
+        for name, value in zip(names, combo, strict=True):
+            match = match & (F.col(name) == F.lit(value))
+        code = F.when(match, F.lit(k)).otherwise(code)
+    return code, max(len(combos), 1)
+
+
+def require_numeric(design: SparkDesign, name: str, role: str) -> None:
+    """Raise ``ModelError`` unless column ``name`` (the ``role`` column) is numeric."""
+    if not design.is_numeric(name):
+        raise ModelError(
+            f"{role} column {name!r} must be numeric; it holds {design.types[name].simpleString()}."
+        )
