@@ -1,0 +1,1 @@
+"""Speed and memory comparisons against peers; `python -m benchmarks.run [--quick]`."""
