@@ -236,14 +236,11 @@ def sandwich(data: FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, n
     return value, information, _meat(data, sums)
 
 
-def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
-    """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
+def residual_bin_terms(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bin parts of the score residuals Uᵢ (see `_meat`); bin-level fields only.
 
-    Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
-    [I(Tᵢ ≥ t) + cᵢG(t-)/G(Tᵢ-)I(Tᵢ < t)]; ψᵢ = ∫q(u)/Y(u)dMᶜᵢ(u), the term for the
-    estimated G, q(u) = Σ_{t ≥ u} G(t-)dΛ(t) Σ_{competing, Tⱼ < u} wⱼe^{xⱼβ}(xⱼ - x̄(t))/G(Tⱼ-).
-    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass. Case weights act as
-    replication counts, so integer weights equal replicated rows.
+    Scalars (bins, 2): Λ(t), Σ_{s>t}G(s-)dΛ(s). Vectors (5, bins, p): x̄, Σ_{s≤t}dΛ x̄,
+    Σ_{s>t}G dΛ x̄, q/Y and the censoring compensator. Also used by the Spark engine.
     """
     hazard, xbar = _hazard_and_mean(data, sums)
     weighted = hazard * data.g_before
@@ -257,11 +254,24 @@ def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
     compensator = _forward_cumsum(
         q_over_y * (data.n_censored / data.n_at_risk)[:, None], data.strata, inclusive=True
     )
-    exp_eta = sums.risk / data.weights
     scalars = np.column_stack((cumulative, from_here - weighted))
     vectors = np.stack(
         (xbar, cumulative_x, from_here_x - weighted[:, None] * xbar, q_over_y, compensator)
     )
+    return scalars, vectors
+
+
+def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
+    """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
+
+    Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
+    [I(Tᵢ ≥ t) + cᵢG(t-)/G(Tᵢ-)I(Tᵢ < t)]; ψᵢ = ∫q(u)/Y(u)dMᶜᵢ(u), the term for the
+    estimated G, q(u) = Σ_{t ≥ u} G(t-)dΛ(t) Σ_{competing, Tⱼ < u} wⱼe^{xⱼβ}(xⱼ - x̄(t))/G(Tⱼ-).
+    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass. Case weights act as
+    replication counts, so integer weights equal replicated rows.
+    """
+    scalars, vectors = residual_bin_terms(data, sums)
+    exp_eta = sums.risk / data.weights
     competing = exp_eta * data.inverse_g
     p = data.x.shape[1]
     meat = np.zeros((p, p))
