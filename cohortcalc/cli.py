@@ -349,20 +349,23 @@ def validate_command(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     table = Table(title=f"{replicates} replicates of n = {n:,} (seed {seed})")
-    columns = ("kind", "term", "true", "mean", "bias", "emp SE", "model SE", "coverage", "ok")
+    columns = ("kind", "term", "true", "mean", "bias", "SE emp", "SE mod", "cover", "ok")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("kind", "term") else "right")
+        left = column in ("kind", "term")
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
     for row in result.table.itertuples():
         ok = row.bias_ok and row.se_ratio_ok and row.coverage_ok
         table.add_row(
             row.kind, row.term, f"{row.true_ratio:.2f}", f"{row.mean_ratio:.2f}",
-            f"{row.bias:+.4f}", f"{row.empirical_se:.4f}", f"{row.model_se:.4f}",
+            f"{row.bias:+.3f}", f"{row.empirical_se:.3f}", f"{row.model_se:.3f}",
             f"{row.coverage:.3f}", "[green]yes[/]" if ok else "[red]NO[/]",
         )  # fmt: skip
     console.print(table)
     console.print(
-        f"Checks within {result.z:.2f} Monte Carlo SEs (Bonferroni over all checks); bias on "
-        "the log scale, coverage of the 95% CI."
+        "Bias of the log ratio (t test), model vs empirical SE (chi-square test), coverage of "
+        f"the 95% CI (exact binomial test); each check at p >= {result.alpha_per_check:.2g} "
+        "(family-wise 0.01, Bonferroni).",
+        soft_wrap=True,
     )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cohortcalc.analysis.validate import summarise, validate
 from cohortcalc.errors import SpecError
@@ -47,14 +48,14 @@ def test_checks_fail_on_a_biased_estimator(study):
     shifted = study.estimates.assign(
         estimate=lambda d: d["estimate"] + np.where(d["term"] == "cac_gt_400", 0.3, 0.0)
     )
-    table = summarise(shifted, study.z)
+    table = summarise(shifted, study.alpha_per_check)
     flagged = table[~(table["bias_ok"] & table["coverage_ok"])]
     assert set(flagged["term"]) == {"cac_gt_400"}
 
 
 def test_checks_fail_on_a_wrong_standard_error(study):
     halved = study.estimates.assign(se=lambda d: d["se"] / 2)
-    table = summarise(halved, study.z)
+    table = summarise(halved, study.alpha_per_check)
     assert not table["se_ratio_ok"].any()
 
 
@@ -73,9 +74,15 @@ def test_summarise_uses_the_monte_carlo_se_of_each_measure():
             "se": [0.15] * 4,
         }
     )
-    row = summarise(estimates, z=2.0).iloc[0]
+    row = summarise(estimates, alpha_per_check=0.01).iloc[0]
     empirical = float(np.std([0.1, -0.1, 0.2, -0.2], ddof=1))
     assert row["bias"] == pytest.approx(0.0)
     assert row["bias_mcse"] == pytest.approx(empirical / 2)
     assert row["se_ratio"] == pytest.approx(0.15 / empirical)
     assert row["se_ratio_mcse"] == pytest.approx(row["se_ratio"] / math.sqrt(6))
+    assert row["bias_p"] == pytest.approx(1.0)  # mean error exactly 0
+    variance = 3 * empirical**2 / 0.15**2
+    expected = 2 * min(stats.chi2.cdf(variance, 3), stats.chi2.sf(variance, 3))
+    assert row["se_ratio_p"] == pytest.approx(expected)
+    covered = int(np.sum(np.abs([0.1, -0.1, 0.2, -0.2]) <= 1.959963984540054 * 0.15))
+    assert row["coverage_p"] == pytest.approx(stats.binomtest(covered, 4, 0.95).pvalue)
