@@ -139,6 +139,18 @@ def test_strata_from_several_columns_are_their_combinations() -> None:
     assert two.n_strata == 4 and "stratified by: stratum, half" in str(two)
 
 
+def test_two_identical_strata_halve_the_sandwich_variance() -> None:
+    # each stratum has its own baseline and its own G, so two copies of the data as two
+    # strata give the one-copy estimate with information and meat (ψ included) doubled
+    data = _ties()
+    single = cc.finegray(data, "time", "status", 1, COVARIATES)
+    doubled = pd.concat([data.assign(copy="a"), data.assign(copy="b")], ignore_index=True)
+    stratified = cc.finegray(doubled, "time", "status", 1, COVARIATES, strata="copy")
+    np.testing.assert_allclose(stratified.coef, single.coef, rtol=1e-10)
+    np.testing.assert_allclose(stratified.vcov, single.vcov / 2, rtol=1e-9)
+    assert stratified.loglik == pytest.approx(2 * single.loglik, rel=1e-12)
+
+
 def test_stratified_loglik_is_the_sum_over_strata() -> None:
     # each stratum has its own baseline and its own G: the log pseudo-likelihood at the
     # stratified estimate is the sum of each stratum's own (unstratified) one at that β
