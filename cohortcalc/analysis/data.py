@@ -8,6 +8,7 @@ also returns what identifies its input for the manifest (hashes, or generator an
 from __future__ import annotations
 
 import hashlib
+import inspect
 import tempfile
 from dataclasses import dataclass
 from importlib.resources import files
@@ -161,6 +162,13 @@ def _mapping_path(spec: Spec, mapping: str) -> Path:
 
 def derive_frame(spec: Spec, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The analysis frame: participants with every derivable feature and the outcomes."""
+    accepted = set(inspect.signature(derive).parameters) - {"frame", "lesions", "events"}
+    unknown = sorted(set(spec.derive) - (accepted - {"followup"}))
+    if unknown:
+        raise SpecError(
+            f"{spec.where('derive')}: unknown derive option(s) {unknown}; options of "
+            f"cc.derive: {sorted(accepted - {'followup'})}."
+        )
     frame = derive(
         tables["participants"],
         lesions=tables["cac_lesions"],

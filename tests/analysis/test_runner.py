@@ -281,3 +281,8 @@ def test_continuous_only_and_string_exposures(small_spec, tmp_path):
         "smoking[former]",
     }
     assert result.fit("mi", "cox", exposure="smoking").p_trend is None  # unordered: no trend
+
+
+def test_unknown_derive_option_is_a_spec_error(small_spec):
+    with pytest.raises(SpecError, match=r"unknown derive option\(s\) \['cac_cuts'\]"):
+        cc.run(small_spec(derive={"cac_cuts": [100, 300]}))
