@@ -17,7 +17,8 @@ import narwhals as nw
 from cohortcalc.errors import FeatureError
 from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
 from cohortcalc.features._checks import raise_violations
-from cohortcalc.features._engine import ROW_INDEX, align, materialize, to_lazy
+from cohortcalc.features._engine import ROW_INDEX, materialize, to_lazy
+from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, SIDE_KEYS, side_table
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,6 @@ IMPOSSIBLE = (
     ("total_cholesterol", "<=", 0.0), ("hdl_cholesterol", "<=", 0.0),
 )  # fmt: skip
 CODED_VALUES = {"sex": ("female", "male"), "smoking": ("never", "former", "current")}
-LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
-LESION_OUTPUTS = (
-    "cac_agatston", *(f"cac_agatston_{a.lower()}" for a in cac.ARTERIES), "cac_area",
-    "cac_volume", "cac_density",
-)  # fmt: skip
-OUTCOME_INPUTS = ("participant_id", "baseline_date")
 
 
 def _value_checks(schema: nw.Schema) -> dict[str, nw.Expr]:
@@ -160,37 +155,6 @@ def _value_checks(schema: nw.Schema) -> dict[str, nw.Expr]:
             value = nw.col(column)
             checks[f"{column} not one of {allowed}"] = ~value.is_null() & ~value.is_in(allowed)
     return checks
-
-
-def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float) -> nw.LazyFrame:
-    table = align(lesions, frame, "lesions")
-    missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
-    if missing:
-        raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    scores = materialize(cac.participant_scores(table, slice_thickness_mm), streaming=True)
-    invalid = {
-        "participant_id missing": nw.col("participant_id").is_null(),
-        "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
-    }
-    try:
-        raise_violations(scores, invalid, "participant_id", "lesions")
-    except FeatureError:  # rare path: a second, row-level pass names the problems exactly
-        raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
-        raise
-    scores = scores.drop(cac.INVALID_LESIONS)
-    present = frame.collect_schema().names()
-    joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
-        scores, on="participant_id", how="left"
-    )
-    sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
-    if "cac_scanned" in present:
-        scanned = nw.col("cac_scanned")
-        filled = [nw.when(scanned).then(nw.col(c).fill_null(0.0)).alias(c) for c in sums]
-    else:
-        filled = [nw.col(c).fill_null(0.0) for c in sums]
-    return joined.with_columns(*filled).with_columns(
-        cac_density=cac.cac_density(nw.col("cac_agatston"), nw.col("cac_area"))
-    )
 
 
 def _available(
@@ -304,21 +268,15 @@ def derive(
     lazy = materialize(lazy)
     raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
 
-    if lesions is not None:
-        if "participant_id" not in columns:
-            raise FeatureError("lesions= given but the frame has no participant_id column.")
-        lazy = _lesion_scores(lazy, lesions, slice_thickness_mm)
-    if events is not None:
-        if not set(OUTCOME_INPUTS) <= columns:
-            lacking = sorted(set(OUTCOME_INPUTS) - columns)
-            raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
-        joined = materialize(
-            outcomes.join_followup(
-                lazy, align(events, lazy, "events"), align(followup, lazy, "followup")
-            )
+    if lesions is not None or events is not None:
+        side = side_table(
+            lazy, columns, lesions, events, followup, slice_thickness_mm, censor_date, landmark_days
         )
-        outcomes.check_dates(joined)
-        lazy = outcomes.outcome_columns(joined, censor_date, landmark_days)
+        side = side.drop(*[c for c in SIDE_KEYS[1:] if c in columns])
+        added = [c for c in side.collect_schema().names() if c != "participant_id"]
+        replaced = [c for c in added if c in columns]
+        how = "left" if landmark_days is None else "inner"
+        lazy = lazy.drop(*replaced).join(side, on="participant_id", how=how)
     return restore(_add_features(lazy, features))
 
 

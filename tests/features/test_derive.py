@@ -137,3 +137,13 @@ def test_unsupported_frame_type_is_a_frame_error() -> None:
 
     with pytest.raises(FrameError, match="unsupported frame type"):
         derive([1, 2, 3])
+
+
+def test_duplicate_participant_ids_are_an_error_when_tables_are_joined(
+    cohort: dict[str, pl.DataFrame],
+) -> None:
+    frame = cohort["participants"].head(5)
+    doubled = pl.concat([frame, frame.head(2)])
+    with pytest.raises(FeatureError, match=r"participant_id appears more than once: 2 row"):
+        derive(doubled, lesions=cohort["cac_lesions"])
+    assert derive(doubled)["egfr"].len() == 7  # row-wise features need no unique ids

@@ -1,0 +1,89 @@
+"""Per-participant side table from the long tables (lesions, events, follow-up).
+
+Built on the narrow key columns of the analysis frame (participant_id, baseline_date, age,
+cac_scanned) so that the wide frame is joined once, at the end, by derive().
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import narwhals as nw
+
+from cohortcalc.errors import FeatureError
+from cohortcalc.features import cac, outcomes
+from cohortcalc.features._checks import raise_violations
+from cohortcalc.features._engine import align, materialize
+
+LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
+LESION_OUTPUTS = (
+    "cac_agatston", *(f"cac_agatston_{a.lower()}" for a in cac.ARTERIES), "cac_area",
+    "cac_volume", "cac_density",
+)  # fmt: skip
+OUTCOME_INPUTS = ("participant_id", "baseline_date")
+SIDE_KEYS = ("participant_id", "baseline_date", "age", "cac_scanned")
+
+
+def side_table(
+    frame: nw.LazyFrame,
+    columns: set[str],
+    lesions: Any,
+    events: Any,
+    followup: Any,
+    slice_thickness_mm: float,
+    censor_date: dt.date | None,
+    landmark_days: int | None,
+) -> nw.LazyFrame:
+    """One row per participant of ``frame``: lesion scores and/or outcome columns."""
+    if "participant_id" not in columns:
+        raise FeatureError("lesions=/events= given but the frame has no participant_id column.")
+    side = frame.select(*[c for c in SIDE_KEYS if c in columns])
+    raise_violations(
+        side.group_by("participant_id").agg(nw.len().alias("rows")),
+        {"participant_id appears more than once": nw.col("rows") > 1},
+        "participant_id",
+        "the analysis frame (one row per participant is needed to attach lesions/outcomes)",
+    )
+    if lesions is not None:
+        side = _lesion_scores(side, lesions, slice_thickness_mm)
+    if events is not None:
+        if not set(OUTCOME_INPUTS) <= columns:
+            lacking = sorted(set(OUTCOME_INPUTS) - columns)
+            raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
+        ends, summary = align(followup, side, "followup"), align(events, side, "events")
+        joined = materialize(outcomes.join_followup(side, summary, ends))
+        outcomes.check_dates(joined)
+        side = outcomes.outcome_columns(joined, censor_date, landmark_days)
+    return side
+
+
+def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float) -> nw.LazyFrame:
+    table = align(lesions, frame, "lesions")
+    missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
+    if missing:
+        raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
+    scores = materialize(cac.participant_scores(table, slice_thickness_mm), streaming=True)
+    invalid = {
+        "participant_id missing": nw.col("participant_id").is_null(),
+        "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
+    }
+    try:
+        raise_violations(scores, invalid, "participant_id", "lesions")
+    except FeatureError:  # rare path: a second, row-level pass names the problems exactly
+        raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
+        raise
+    scores = scores.drop(cac.INVALID_LESIONS)
+    present = frame.collect_schema().names()
+    joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
+        scores, on="participant_id", how="left"
+    )
+    sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
+    if "cac_scanned" in present:
+        scanned = nw.col("cac_scanned")
+        filled = [nw.when(scanned).then(nw.col(c).fill_null(0.0)).alias(c) for c in sums]
+    else:
+        filled = [nw.col(c).fill_null(0.0) for c in sums]
+    return joined.with_columns(*filled).with_columns(
+        cac_density=cac.cac_density(nw.col("cac_agatston"), nw.col("cac_area"))
+    )
