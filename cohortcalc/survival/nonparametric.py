@@ -103,7 +103,8 @@ def kaplan_meier(
     the survival estimate (survival scale, as ``summary.survfit``): Greenwood's (1926), or, with
     non-integer case ``weights``, the infinitesimal jackknife, as R chooses. With ``weights``
     the counts are weighted sums. ``entry`` gives delayed-entry (left-truncation) times: a
-    subject is at risk at t when entry < t ≤ time.
+    subject is at risk at t when entry < t ≤ time. Times tie only when exactly equal (R's
+    ``timefix`` also merges floating-point near-ties; round computed times first if needed).
     """
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry, weights])
