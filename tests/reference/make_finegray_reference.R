@@ -21,6 +21,11 @@
 #                    finegray() estimates G without the user's weights), on data without
 #                    censorings tied to events (finegray() and crr break such ties
 #                    differently when estimating G).
+#   "coxph_breslow_robust"  coxph(..., ties = "breslow", robust = TRUE) on data whose
+#                    competing events are recoded as censored: Fine-Gray without competing
+#                    events is Cox with Breslow ties and crr's sandwich is the robust variance.
+#   "censoring"      survfit(Surv(time, status == 0) ~ 1): the KM of the censoring
+#                    distribution G that crr weights by (time, n.risk, n.event, surv).
 suppressPackageStartupMessages({
   library(survival)
   library(cmprsk)
