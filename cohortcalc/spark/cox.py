@@ -26,7 +26,7 @@ from cohortcalc.survival import _kernels
 from cohortcalc.survival.cox import TIES
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.results import CoxResult, TestStatistic, coefficient_table, vcov_frame
-from cohortcalc.survival.riskset import RiskSetIndex
+from cohortcalc.survival.riskset import RiskSetIndex, at_risk_sums
 
 CLUSTER = "__cl"
 
@@ -63,8 +63,9 @@ def cox(
             by_exit, events_only = spark_riskset.bin_sums(
                 binned, x, center, beta, index, entry=entry is not None
             )
+            at_risk = at_risk_sums(by_exit, index)
             return spark_riskset.likelihood(
-                by_exit, events_only, index, event_sum, beta, efron=efron
+                at_risk, events_only, index, event_sum, beta, efron=efron
             )
 
         fit = newton_raphson(objective, design.terms)

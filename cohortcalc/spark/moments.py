@@ -45,12 +45,11 @@ def moment_sums(
     """
     p = len(x_columns)
     xc = [f"`__c{j}`" for j in range(p)]
-    shifted = [f"(`{name}` - {_double(c)})" for name, c in zip(x_columns, center, strict=True)]
-    eta = " + ".join(f"{x} * {_double(b)}" for x, b in zip(shifted, beta, strict=True)) or "0D"
+    shifted = sql_centred(x_columns, center)
     prepared = rows.selectExpr(
         *(f"`{k}`" for k in keys),
         *(f"{x} AS {c}" for x, c in zip(shifted, xc, strict=True)),
-        f"`{weight}` * exp({eta}) AS `{RISK}`",
+        f"`{weight}` * exp({sql_linear_predictor(x_columns, center, beta)}) AS `{RISK}`",
     )
     r = f"`{RISK}`"
     aggregates = [f"sum({r})", *(f"sum({r} * {c})" for c in xc)]
@@ -60,6 +59,17 @@ def moment_sums(
     if not collected:
         return np.empty((0, width))
     return np.array([tuple(row) for row in collected], dtype=np.float64)
+
+
+def sql_centred(x_columns: Sequence[str], center: np.ndarray) -> list[str]:
+    """x - c as Spark SQL expressions."""
+    return [f"(`{name}` - {_double(c)})" for name, c in zip(x_columns, center, strict=True)]
+
+
+def sql_linear_predictor(x_columns: Sequence[str], center: np.ndarray, beta: np.ndarray) -> str:
+    """η = (x - c)β as a Spark SQL expression."""
+    shifted = sql_centred(x_columns, center)
+    return " + ".join(f"{x} * {_double(b)}" for x, b in zip(shifted, beta, strict=True)) or "0D"
 
 
 def _double(value: float) -> str:

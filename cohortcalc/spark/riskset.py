@@ -22,7 +22,6 @@ from pyspark.sql import functions as F
 from cohortcalc.spark.moments import full_moments, moment_sums
 from cohortcalc.survival.riskset import (
     RiskSetIndex,
-    at_risk_sums,
     event_time_terms,
     prepare_risk_sets,
 )
@@ -55,7 +54,7 @@ def event_time_index(rows: DataFrame, n_strata: int) -> RiskSetIndex:
 
 
 def likelihood(
-    by_exit: np.ndarray,
+    at_risk: np.ndarray,
     events_only: np.ndarray,
     index: RiskSetIndex,
     event_sum: np.ndarray,
@@ -63,9 +62,9 @@ def likelihood(
     *,
     efron: bool,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log-likelihood, score and information from per-bin sums, as ``CoxLikelihood``."""
+    """Log-likelihood, score and information from the risk-set sums per bin, as
+    ``CoxLikelihood`` (``at_risk`` = ``at_risk_sums(by_exit, index)``)."""
     p = event_sum.shape[0]
-    at_risk = at_risk_sums(by_exit, index)
     log_den, mean_x, info = event_time_terms(at_risk, events_only, index, efron=efron)
     loglik = float(event_sum @ beta - log_den.sum())
     score = event_sum - mean_x.sum(axis=0)
