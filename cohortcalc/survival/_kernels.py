@@ -106,54 +106,6 @@ def order_by_bin(stop_bin: np.ndarray, event: np.ndarray, n_bins: int) -> np.nda
 
 
 @njit(cache=True)
-def permute_rows_in_place(matrix: np.ndarray, rows: np.ndarray) -> None:
-    """Reorder ``matrix`` in place so that its first len(rows) rows are ``matrix[rows]`` (the
-    other rows end up after them, in some order): cycle following, no second matrix."""
-    n, p = matrix.shape
-    source = np.empty(n, dtype=np.int64)  # row k of the result comes from row source[k]
-    taken = np.zeros(n, dtype=np.bool_)
-    for k in range(rows.shape[0]):
-        source[k] = rows[k]
-        taken[rows[k]] = True
-    k = rows.shape[0]
-    for i in range(n):
-        if not taken[i]:
-            source[k] = i
-            k += 1
-    done = np.zeros(n, dtype=np.bool_)
-    held = np.empty(p)
-    for start in range(n):
-        if done[start] or source[start] == start:
-            done[start] = True
-            continue
-        held[:] = matrix[start, :]
-        target = start
-        while True:
-            done[target] = True
-            origin = source[target]
-            if origin == start:
-                matrix[target, :] = held
-                break
-            matrix[target, :] = matrix[origin, :]
-            target = origin
-
-
-@njit(cache=True, parallel=True)
-def center_in_place(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Subtract the w-weighted column means from ``matrix``; return the means."""
-    n, p = matrix.shape
-    center = np.zeros(p)
-    for i in range(n):
-        for j in range(p):
-            center[j] += weights[i] * matrix[i, j]
-    center /= weights.sum()
-    for i in prange(n):
-        for j in range(p):
-            matrix[i, j] -= center[j]
-    return center
-
-
-@njit(cache=True)
 def _block_sums(
     matrix: np.ndarray, beta: np.ndarray, weights: np.ndarray, start: int, end: int
 ) -> np.ndarray:

@@ -83,7 +83,6 @@ def cox(
     index = prepare_risk_sets(
         time_values, event_values, strata=strata_codes, entry=entry_values, weights=weight_values
     )
-    # the engine takes over the design matrix (reordered in place: no second copy)
     likelihood = CoxLikelihood.build(design.matrix, index, efron=ties == "efron")
     fit = newton_raphson(likelihood, design.terms)
     variance, naive, n_clusters = fit.variance, None, None

@@ -179,13 +179,11 @@ class CoxLikelihood:
 
     @classmethod
     def build(cls, matrix: np.ndarray, index: RiskSetIndex, *, efron: bool) -> CoxLikelihood:
-        """Take over ``matrix`` (n x p, float64, C order), which is REORDERED AND CENTRED IN
-        PLACE: its first len(index.rows) rows become the risk-set rows in bin order."""
-        if matrix.dtype != np.float64 or not matrix.flags.c_contiguous:
-            raise ValueError("CoxLikelihood.build needs a C-ordered float64 matrix")
-        _kernels.permute_rows_in_place(matrix, index.rows)
-        ordered = matrix[: index.rows.shape[0]]
-        center = _kernels.center_in_place(ordered, index.weights)
+        """Copy the rows that enter the risk sets, in bin order, and centre them at their
+        weighted means (one gather; ``matrix`` is left as it was)."""
+        ordered = np.take(np.asarray(matrix, dtype=np.float64), index.rows, axis=0)
+        center = (index.weights @ ordered) / index.weights.sum()
+        ordered -= center
         event_sum = _kernels.event_sums(ordered, index.event, index.weights)
         return cls(ordered, index, efron, center, event_sum)
 
