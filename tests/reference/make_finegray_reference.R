@@ -129,6 +129,17 @@ f3 <- ~ age + sex + creatinine + flc_group
 add("flchain_circulatory", "finegray_flchain.csv", 1L,
     c("age", "sex", "creatinine", "flc_group"), list(crr = crr_fit(f, f3, 1)))
 
+# ---- cohortcalc's synthetic MESA-like cohort (day times, CAC categories, an interaction) --
+# finegray_synth.csv is read, not made here: exported once from Python with
+#   cc.simulate(3000, 11, SynthParams(outcome_model="subdistribution")).analysis_frame()
+#   (time = mi_days, status = mi_status, age, sex, diabetes, cac_category, ckd)
+y <- read.csv(file.path(out_dir, "finegray_synth.csv"), stringsAsFactors = FALSE)
+y$cac_category <- factor(y$cac_category, levels = c("0", "1-100", "101-400", ">400"))
+f5 <- ~ age + sex + diabetes + cac_category + ckd + age:ckd
+add("synth_mi", "finegray_synth.csv", 1L,
+    c("age", "sex", "diabetes", "cac_category", "ckd", "age:ckd"),
+    list(crr = crr_fit(y, f5, 1)))
+
 # ---- synthetic, heavy ties (integer times 1..25), events tied with censorings ----------
 set.seed(5)
 n <- 500
