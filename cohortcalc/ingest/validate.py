@@ -1,10 +1,12 @@
 """Validate normalized tables against the dictionary; add a reason per failed check.
 
 Reasons (a row may carry several): ``missing_required:<col>``, ``hard_range:<col>``,
-``invalid_code:<col>``, ``duplicate_id`` (primary key seen more than once: every copy is
-quarantined, as nothing tells which copy is right), ``unknown_participant``,
-``participant_quarantined``, ``event_before_baseline``, ``event_after_death``,
-``end_before_baseline``, ``end_after_death``. Soft-range values are only counted.
+``invalid_code:<col>``, ``duplicate_id`` (the primary key was seen in an earlier row: the
+first row is kept, repeats are quarantined), ``unknown_participant`` (no such participant),
+``participant_quarantined`` (the participant's own row was quarantined),
+``event_before_baseline``, ``event_after_death``, ``death_cause_on_mi`` (an MI row with a
+cause of death), ``end_before_baseline``, ``end_after_death``. Soft-range values are only
+counted.
 """
 
 from __future__ import annotations
@@ -113,14 +115,19 @@ def death_dates(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def check_event_dates(events: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
-    """Events after baseline, nothing after death (expects ``_baseline`` from check_parent)."""
+    """Events after baseline, nothing after death, causes only on deaths.
+
+    Expects ``_baseline`` from check_parent. An event on the baseline day is kept.
+    """
     joined = events.join(deaths, on=PID, how="left", maintain_order="left")
     date = pl.col("event_date")
+    cause_on_mi = (pl.col("event") == "mi") & pl.col("death_cause").is_not_null()
     return _add_reasons(
         joined,
         [
             (date < pl.col("_baseline"), "event_before_baseline"),
             (date > pl.col("_death_date"), "event_after_death"),
+            (cause_on_mi, "death_cause_on_mi"),
         ],
     ).drop("_death_date")
 

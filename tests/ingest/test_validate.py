@@ -28,10 +28,10 @@ P008,A,19/03/2001,-9,1,10.2,90,4.3,g/dL,0
 P009,A,20/03/2001,251,7,10.0,90,4.3,g/dL,0
 """
 EVENTS = {
-    "ID": ["P001", "P001", "P001", "P004", "P999", "P002"],
-    "TYPE": [1, 2, 1, 1, 1, 1],
-    "DATE": [dt.date(y, 1, 1) for y in (2005, 2009, 2010, 1999, 2005, 2005)],
-    "CAUSE": [None, "CV", None, None, None, None],
+    "ID": ["P001", "P001", "P001", "P004", "P999", "P002", "P004"],
+    "TYPE": [1, 2, 1, 1, 1, 1, 1],
+    "DATE": [dt.date(y, 1, 1) for y in (2005, 2009, 2010, 1999, 2005, 2005, 2003)],
+    "CAUSE": [None, "CV", None, None, None, None, "NCV"],
 }
 
 
@@ -78,6 +78,7 @@ def test_child_rows_checked_against_participants_and_dates(
         4: ["event_before_baseline"],
         5: ["unknown_participant"],
         6: ["participant_quarantined"],
+        7: ["death_cause_on_mi"],
     }
     assert _reasons(store, "followup") == {
         2: ["participant_quarantined"],
