@@ -300,3 +300,27 @@ def test_recovers_cause_specific_hazard_ratios_of_the_synthetic_cohort() -> None
     summary = fit.summary.loc[list(expected)]
     z = (summary["coef"] - np.log(list(expected.values()))) / summary["se"]
     assert (z.abs() < 2.5).all(), z
+
+
+def test_wald_interval_coverage_is_95_percent_in_replicates() -> None:
+    """200 replicate cohorts (n = 400, true log-HRs 0.5 and -0.5): 400 intervals, of which 95%
+    should cover; accept within 3 binomial SDs (380 ± 13)."""
+    truth = np.array([0.5, -0.5])
+    covered = 0
+    for seed in range(200):
+        rng = np.random.default_rng(10_000 + seed)
+        x = np.column_stack([rng.normal(size=400), rng.integers(0, 2, 400)])
+        event_time = rng.exponential(np.exp(-x @ truth))
+        censor = rng.uniform(0.0, 2.0, 400)
+        data = pd.DataFrame(
+            {
+                "days": np.ceil(np.minimum(event_time, censor) * 100),
+                "event": (event_time <= censor).astype(int),
+                "x": x[:, 0],
+                "z": x[:, 1],
+            }
+        )
+        summary = cc.cox(data, "days", "event", ["x", "z"]).summary
+        lower, upper = np.log(summary["hr_lower"]), np.log(summary["hr_upper"])
+        covered += int(((lower <= truth) & (truth <= upper)).sum())
+    assert 367 <= covered <= 393, covered
