@@ -94,9 +94,9 @@ def prepare(
         g_before[first + 1 : last] = product_limit(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
         )
-    is_cause = status == CAUSE
-    center = (weights @ x) / weights.sum()
-    cause_weights = np.where(is_cause, weights, 0.0)
+    cause_weights = np.where(status == CAUSE, weights, 0.0)
+    total_x, cause_total_x = np.stack((weights, cause_weights)) @ x  # one pass over x
+    center = total_x / weights.sum()
     return FineGrayData(
         x=x,
         center=center,
@@ -108,7 +108,7 @@ def prepare(
         n_cause=n_cause,
         n_censored=n_censored,
         n_at_risk=n_at_risk,
-        cause_x=cause_weights @ x - cause_weights.sum() * center,
+        cause_x=cause_total_x - cause_weights.sum() * center,
         inverse_g=np.where(status == COMPETING, 1.0 / g_before[row_bin], 0.0),
     )
 
