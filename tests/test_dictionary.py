@@ -158,3 +158,17 @@ def test_wheel_ships_the_dictionary(tmp_path: Path) -> None:
     assert "cohortcalc/data_dictionary/dictionary.yaml" in names
     assert "cohortcalc/data_dictionary/README.md" in names
     assert "cohortcalc/ingest/mappings/synthetic_study.yaml" in names
+    # installed non-editable (unpacked wheel first on sys.path), the package finds its data
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    code = (
+        f"import sys; sys.path.insert(0, {str(target)!r}); import cohortcalc as cc; "
+        f"assert cc.__file__.startswith({str(target)!r}), cc.__file__; "
+        "from cohortcalc.ingest import resolve_mapping; "
+        "print(cc.load_dictionary().version, resolve_mapping('synthetic_study'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.stdout.startswith(load_dictionary().version)
+    assert str(target) in done.stdout
