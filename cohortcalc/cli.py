@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -94,7 +95,9 @@ def ingest_command(
             bar.update(task, description=description, completed=step, total=total)
 
         try:
-            report = cohortcalc.ingest(sources, mapping=mapping, out=out, progress=advance)
+            with warnings.catch_warnings():  # the summary below reports soft-range values
+                warnings.simplefilter("ignore", cohortcalc.DataQualityWarning)
+                report = cohortcalc.ingest(sources, mapping=mapping, out=out, progress=advance)
         except cohortcalc.CohortcalcError as err:
             bar.stop()
             console.print(f"[bold red]ingest failed:[/] {err}", highlight=False)
