@@ -15,8 +15,8 @@ from cohortcalc.errors import SpecError
 
 @pytest.fixture(scope="module")
 def study():
-    """24 replicates of n = 1,500 per scenario: Cox (cause-specific HR) and Fine-Gray (sHR)."""
-    return validate(replicates=24, n=1_500, seed=3)
+    """40 replicates of n = 1,500 per scenario: Cox (cause-specific HR) and Fine-Gray (sHR)."""
+    return validate(replicates=40, n=1_500, seed=3)
 
 
 def test_small_study_recovers_the_truth_within_monte_carlo_error(study):
@@ -24,7 +24,7 @@ def test_small_study_recovers_the_truth_within_monte_carlo_error(study):
     table = study.table
     assert set(table["kind"]) == {"HR", "sHR"}
     assert set(table["term"]) >= {"cac_1_100", "cac_101_400", "cac_gt_400", "cac_pos_x_ckd"}
-    assert (table["replicates"] == 24).all()
+    assert (table["replicates"] == 40).all()
     cac = table[table["term"] == "cac_gt_400"].set_index("kind")
     assert cac.loc["HR", "true_ratio"] == pytest.approx(5.9)
     assert cac.loc["sHR", "true_ratio"] == pytest.approx(5.9)
@@ -41,7 +41,7 @@ def test_performance_measures_follow_their_definitions(study):
     assert row["empirical_se"] == pytest.approx(one["estimate"].std(ddof=1))
     covered = (one["estimate"] - theta).abs() <= 1.959963984540054 * one["se"]
     assert row["coverage"] == pytest.approx(covered.mean())
-    assert row["coverage_mcse"] == pytest.approx(math.sqrt(0.95 * 0.05 / 24))
+    assert row["coverage_mcse"] == pytest.approx(math.sqrt(0.95 * 0.05 / 40))
 
 
 def test_checks_fail_on_a_biased_estimator(study):
