@@ -43,7 +43,7 @@ def integer_event_bins(
     return bin_time, where // span
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def locate_bins(
     values: np.ndarray,
     strata: np.ndarray,
@@ -68,10 +68,10 @@ def locate_bins(
                 while k < stratum_start[s + 1] and bin_time[k] <= v + lookup_lo:
                     k += 1
                 table[s * span + v] = k - 1 if k > stratum_start[s] else -1
-        for i in prange(n):
+        for i in range(n):
             out[i] = table[strata[i] * span + int(values[i]) - lookup_lo]
         return out
-    for i in prange(n):
+    for i in range(n):
         lo = stratum_start[strata[i]]
         hi = stratum_start[strata[i] + 1]
         first = lo
@@ -139,7 +139,62 @@ def _block_sums(
     return total
 
 
+@njit(cache=True)
+def _bins_range(
+    matrix: np.ndarray,
+    beta: np.ndarray,
+    bin_start: np.ndarray,
+    bin_events_end: np.ndarray,
+    weights: np.ndarray,
+    first: int,
+    last: int,
+    by_exit: np.ndarray,
+    tied: np.ndarray,
+) -> None:
+    """Fill the sums of bins first..last-1 (events first within a bin, see ``bin_sums``)."""
+    events = tied.shape[0] > 0
+    for k in range(first, last):
+        if events:
+            tied_block = _block_sums(matrix, beta, weights, bin_start[k], bin_events_end[k])
+            rest = _block_sums(matrix, beta, weights, bin_events_end[k], bin_start[k + 1])
+            tied[k] = tied_block.ravel()
+            by_exit[k] = (tied_block + rest).ravel()
+        else:
+            by_exit[k] = _block_sums(matrix, beta, weights, bin_start[k], bin_start[k + 1]).ravel()
+
+
 @njit(cache=True, parallel=True)
+def _bins_parallel(
+    matrix: np.ndarray,
+    beta: np.ndarray,
+    bin_start: np.ndarray,
+    bin_events_end: np.ndarray,
+    weights: np.ndarray,
+    by_exit: np.ndarray,
+    tied: np.ndarray,
+    n_chunks: int,
+) -> None:
+    n_bins = bin_start.shape[0] - 1
+    step = (n_bins + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        first = c * step
+        last = min(n_bins, first + step)
+        _bins_range(matrix, beta, bin_start, bin_events_end, weights, first, last, by_exit, tied)
+
+
+@njit(cache=True)
+def _subtract_entries(
+    matrix: np.ndarray,
+    beta: np.ndarray,
+    entry_bin: np.ndarray,
+    weights: np.ndarray,
+    by_exit: np.ndarray,
+) -> None:
+    for i in range(matrix.shape[0]):
+        if entry_bin[i] >= 0:
+            by_exit[entry_bin[i]] -= _block_sums(matrix, beta, weights, i, i + 1).ravel()
+
+
 def bin_sums(
     matrix: np.ndarray,
     beta: np.ndarray,
@@ -151,29 +206,19 @@ def bin_sums(
     n_chunks: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin sums over the (centred) rows in bin order: a bin's rows are contiguous, events
-    first, so each bin is one or two small blocks. Rows with delayed entry are then subtracted
-    at their entry bin. Returns (by_exit, events_only), flat (p+1)² per bin."""
+    first, so each bin is one or two small blocks (``n_chunks`` threads share the bins). Rows
+    with delayed entry are then subtracted at their entry bin. Returns (by_exit,
+    events_only), flat (p+1)² per bin."""
     n, p = matrix.shape
-    q = p + 1
     n_bins = bin_start.shape[0] - 1
-    by_exit = np.zeros((n_bins, q * q))
-    tied = np.zeros((n_bins if events else 0, q * q))
-    step = (n_bins + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        for k in range(c * step, min(n_bins, (c + 1) * step)):
-            if events:
-                tied_block = _block_sums(matrix, beta, weights, bin_start[k], bin_events_end[k])
-                rest = _block_sums(matrix, beta, weights, bin_events_end[k], bin_start[k + 1])
-                tied[k] = tied_block.ravel()
-                by_exit[k] = (tied_block + rest).ravel()
-            else:
-                block = _block_sums(matrix, beta, weights, bin_start[k], bin_start[k + 1])
-                by_exit[k] = block.ravel()
+    by_exit = np.zeros((n_bins, (p + 1) ** 2))
+    tied = np.zeros((n_bins if events else 0, (p + 1) ** 2))
+    if n_chunks > 1:
+        _bins_parallel(matrix, beta, bin_start, bin_events_end, weights, by_exit, tied, n_chunks)
+    else:
+        _bins_range(matrix, beta, bin_start, bin_events_end, weights, 0, n_bins, by_exit, tied)
     if entry_bin.shape[0] == n:
-        for i in range(n):
-            e = entry_bin[i]
-            if e >= 0:
-                by_exit[e] -= _block_sums(matrix, beta, weights, i, i + 1).ravel()
+        _subtract_entries(matrix, beta, entry_bin, weights, by_exit)
     return by_exit, tied
 
 
