@@ -3,7 +3,7 @@
 Imports each `benchmarks/bench_*.py`, calls its `run(quick) -> list[dict]` (rows with task,
 tool, n, seconds, peak_mb, note), prints a Markdown table and writes it, with the machine it
 ran on, to `benchmarks/out/results.md` (and the rows to `results.json`). `--only NAME` runs
-the modules whose name contains NAME (e.g. `--only cox`).
+the modules whose name contains NAME (e.g. `--only cox`) and writes `results_NAME.md`.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = markdown(rows, header)
     OUT.mkdir(exist_ok=True)
-    (OUT / "results.md").write_text(table)
-    (OUT / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+    stem = f"results_{args.only}" if args.only else "results"  # a partial run keeps the full table
+    (OUT / f"{stem}.md").write_text(table)
+    (OUT / f"{stem}.json").write_text(json.dumps(rows, indent=1, default=str))
     sys.stdout.write(table)
     return 0
 
