@@ -10,7 +10,8 @@ AHA PREVENT (Khan SS et al., Circulation 2024) is not provided yet.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
+from typing import Any
 
 import narwhals as nw
 
@@ -60,22 +61,24 @@ def pce_linear_predictor(coefficients: dict[str, float]) -> nw.Expr:
 
     Terms use natural logs of age, total and HDL cholesterol (mg/dL) and SBP (mmHg).
     """
-    c = coefficients.get
+    return _linear_predictor(lambda name: coefficients.get(name, 0.0))
+
+
+def _linear_predictor(c: Callable[[str], Any]) -> nw.Expr:
+    """The PCE sum with coefficients ``c(name)``: numbers, or per-row expressions."""
     ln_age = nw.col("age").log()
     ln_tc, ln_hdl = nw.col("total_cholesterol").log(), nw.col("hdl_cholesterol").log()
-    ln_sbp = nw.col("sbp").log()
     treated = nw.col("bp_treated").cast(nw.Float64)
     smoker = (nw.col("smoking") == "current").cast(nw.Float64)
-    treated_slope = c("ln_sbp_treated", 0) + c("ln_age_x_ln_sbp_treated", 0) * ln_age
-    untreated_slope = c("ln_sbp_untreated", 0) + c("ln_age_x_ln_sbp_untreated", 0) * ln_age
-    sbp_term = ln_sbp * (treated * treated_slope + (1 - treated) * untreated_slope)
+    treated_slope = c("ln_sbp_treated") + c("ln_age_x_ln_sbp_treated") * ln_age
+    untreated_slope = c("ln_sbp_untreated") + c("ln_age_x_ln_sbp_untreated") * ln_age
     return (
-        ln_age * (c("ln_age", 0) + c("ln_age_sq", 0) * ln_age)
-        + ln_tc * (c("ln_tc", 0) + c("ln_age_x_ln_tc", 0) * ln_age)
-        + ln_hdl * (c("ln_hdl", 0) + c("ln_age_x_ln_hdl", 0) * ln_age)
-        + sbp_term
-        + smoker * (c("smoker", 0) + c("ln_age_x_smoker", 0) * ln_age)
-        + nw.col("diabetes").cast(nw.Float64) * c("diabetes", 0)
+        ln_age * (c("ln_age") + c("ln_age_sq") * ln_age)
+        + ln_tc * (c("ln_tc") + c("ln_age_x_ln_tc") * ln_age)
+        + ln_hdl * (c("ln_hdl") + c("ln_age_x_ln_hdl") * ln_age)
+        + nw.col("sbp").log() * (treated * treated_slope + (1 - treated) * untreated_slope)
+        + smoker * (c("smoker") + c("ln_age_x_smoker") * ln_age)
+        + nw.col("diabetes").cast(nw.Float64) * c("diabetes")
     )
 
 
@@ -84,17 +87,32 @@ def pce_risk() -> nw.Expr:
 
     Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49-73, Appendix 7 Table A.
     """
-    black = nw.col("race_ethnicity") == "black"
+    female, black = nw.col("sex") == "female", nw.col("race_ethnicity") == "black"
+
+    def by_group(name: str) -> nw.Expr:  # each row's coefficient for its sex-race group
+        value = {
+            group: coefficients.get(name, 0.0) for group, coefficients in PCE_COEFFICIENTS.items()
+        }
+        return (
+            nw.when(female & black)
+            .then(value[("female", "black")])
+            .when(female)
+            .then(value[("female", "white")])
+            .when(black)
+            .then(value[("male", "black")])
+            .otherwise(value[("male", "white")])
+        )
+
+    centred = _linear_predictor(by_group) - by_group("mean")
+    risk = 1 - (centred.exp() * by_group("baseline_survival").log()).exp()
     age = nw.col("age")
-    expr = nw.when((age < PCE_AGE_RANGE[0]) | (age > PCE_AGE_RANGE[1])).then(
-        nw.lit(None, dtype=nw.Float64)
+    undefined = (
+        nw.col("sex").is_null()
+        | nw.col("race_ethnicity").is_null()
+        | (age < PCE_AGE_RANGE[0])
+        | (age > PCE_AGE_RANGE[1])
     )
-    for (sex, race), coefficients in PCE_COEFFICIENTS.items():
-        in_group = (nw.col("sex") == sex) & (black if race == "black" else ~black)
-        centred = pce_linear_predictor(coefficients) - coefficients["mean"]
-        survival = (centred.exp() * math.log(coefficients["baseline_survival"])).exp()
-        expr = expr.when(in_group).then(1 - survival)
-    return expr
+    return nw.when(undefined).then(nw.lit(None, dtype=nw.Float64)).otherwise(risk)
 
 
 def risk_group(risk: nw.Expr) -> nw.Expr:

@@ -57,8 +57,9 @@ def test_treated_bp_smoking_diabetes_raise_risk_and_age_range_is_enforced() -> N
     base = {**EXAMPLE, "sex": "male", "race_ethnicity": "white"}
     rows = [base, {**base, "bp_treated": True}, {**base, "smoking": "current"},
             {**base, "diabetes": True}, {**base, "age": 39.0}, {**base, "age": 80.0},
-            {**base, "race_ethnicity": "chinese"}]  # fmt: skip
+            {**base, "race_ethnicity": "chinese"}, {**base, "race_ethnicity": None}]  # fmt: skip
     risk = derive(pl.DataFrame(rows))["pce_risk"].to_list()
+    assert risk[7] is None  # unknown group: no silent default
     assert all(r > risk[0] for r in risk[1:4])
     assert risk[4] is None and risk[5] is None
     assert risk[6] == risk[0]  # groups other than black use the white equations
