@@ -32,7 +32,12 @@ from cohortcalc.reporting.table_one import table_one
 from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
 from cohortcalc.survival.rates import incidence_rates
 
-METHOD_NAMES = {"cox": "Cox (cause-specific HR)", "finegray": "Fine–Gray (subdistribution HR)"}
+
+def method_name(method: str, outcome: Outcome) -> str:
+    """How a model is named in tables: cause-specific only when there is a competing event."""
+    if method == "finegray":
+        return "Fine–Gray (subdistribution HR)"
+    return "Cox (cause-specific HR)" if outcome.competing_code is not None else "Cox (HR)"
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def build_tables(ctx: Context) -> dict[str, Table]:
     if "hazard_ratios" in wanted:
         tables.update(hazard_ratio_tables(ctx))
     if "interactions" in wanted and ctx.interactions:
-        tables["interactions"] = interaction_table(ctx.interactions)
+        tables["interactions"] = interaction_table(ctx.spec, ctx.interactions)
     tables["estimates"] = estimates_table(ctx.fits, ctx.per_sd_units)
     threshold = ctx.spec.small_cell_threshold
     if threshold <= 1:
@@ -307,16 +312,19 @@ def _test_name(test: InteractionTest) -> str:
     return "joint Wald test of the exposure × modifier product terms"
 
 
-def interaction_table(tests: tuple[InteractionTest, ...]) -> Table:
+def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     """One row per interaction test: outcome, method, exposure, model, test, chi², df, p."""
     rows, records = [], []
+    outcomes = {o.name: o for o in spec.outcomes}
+    names = labels(spec)
     for i, test in enumerate(tests):
+        outcome = outcomes[test.key.outcome]
         rows.append(
             {
-                "Outcome": test.key.outcome,
-                "Method": METHOD_NAMES[test.key.method],
-                "Exposure": test.key.exposure,
-                "Modifier": test.modifier,
+                "Outcome": outcome.label or outcome.name,
+                "Method": method_name(test.key.method, outcome),
+                "Exposure": variable_label(test.key.exposure, names),
+                "Modifier": variable_label(test.modifier, names),
                 "Model": test.key.model,
                 "Test": "LRT" if test.test == "lrt" else "Wald",
                 "Chi-square": format_number(test.statistic, 2),

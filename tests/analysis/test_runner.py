@@ -286,3 +286,15 @@ def test_continuous_only_and_string_exposures(small_spec, tmp_path):
 def test_unknown_derive_option_is_a_spec_error(small_spec):
     with pytest.raises(SpecError, match=r"unknown derive option\(s\) \['cac_cuts'\]"):
         cc.run(small_spec(derive={"cac_cuts": [100, 300]}))
+
+
+def test_interaction_table_names_methods_by_outcome(small_run):
+    from cohortcalc.analysis.outputs import method_name
+    from cohortcalc.analysis.spec import Outcome
+
+    result, _, _ = small_run
+    frame = result.tables["interactions"].frame
+    assert set(frame["Method"]) == {"Cox (cause-specific HR)", "Fine–Gray (subdistribution HR)"}
+    assert set(frame["Test"]) == {"LRT", "Wald"}
+    death = Outcome(name="death", time="death_years", status="death_status")
+    assert method_name("cox", death) == "Cox (HR)"
