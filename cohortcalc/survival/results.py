@@ -93,7 +93,8 @@ class TestStatistic:
         return cls(float(statistic), int(df), float(stats.chi2.sf(statistic, df)))
 
     def __str__(self) -> str:
-        return f"{self.statistic:.4g} on {self.df} df, p={format_p(self.p)}"
+        p = format_p(self.p)
+        return f"{self.statistic:.4g} on {self.df} df, p{'' if p.startswith('<') else '='}{p}"
 
 
 @dataclass(frozen=True, eq=False)
