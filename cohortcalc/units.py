@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
-
 from cohortcalc.errors import DictionaryError
 
 
@@ -119,12 +117,3 @@ def conversion_factor(analyte: str | None, from_unit: str, to_unit: str) -> floa
         f"known units: {known}. Fix the unit in the mapping, or add a factor (with its source) "
         "to cohortcalc/units.py."
     )
-
-
-def convert_expr(values: pl.Expr, units: pl.Expr, factors: dict[str, float]) -> pl.Expr:
-    """``values`` times the factor of each row's unit (``units`` holds canonical spellings).
-
-    Rows whose unit is not in ``factors`` become null; callers check units first.
-    """
-    factor = units.replace_strict(factors, default=None, return_dtype=pl.Float64)
-    return values * factor

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from cohortcalc.errors import DictionaryError
-from cohortcalc.units import CONVERSIONS, canonical_unit_spelling, conversion_factor, convert_expr
+from cohortcalc.units import CONVERSIONS, canonical_unit_spelling, conversion_factor
 
 # Molar masses (g/mol) from IUPAC/CIAAW and the analytes' formulas, independent of units.py:
 # mg/dL = mmol/L x M / 10.
@@ -54,12 +53,3 @@ def test_unknown_conversion_names_units_and_fix() -> None:
 @pytest.mark.parametrize("spelling", ["umol/L", "µmol/l", "μmol/L", "UMOL / L", "micromol/L"])
 def test_unit_spellings_are_normalized(spelling: str) -> None:
     assert canonical_unit_spelling(spelling) == "µmol/L"
-
-
-def test_convert_expr_uses_each_rows_unit() -> None:
-    frame = pl.DataFrame({"x": [2.5, 10.0, 1.0], "u": ["mmol/L", "mg/dL", "bogus"]})
-    factors = {"mmol/L": 4.008, "mg/dL": 1.0}
-    out = frame.select(convert_expr(pl.col("x"), pl.col("u"), factors)).to_series().to_list()
-    assert out[0] == pytest.approx(10.02)
-    assert out[1] == pytest.approx(10.0)
-    assert out[2] is None
