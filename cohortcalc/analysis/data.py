@@ -116,8 +116,16 @@ def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
             f"{spec.where('data', 'raw', 'sources')}: raw source folder {sources} does not exist."
         )
     store = (out / "cohort_store") if out is not None else Path(tempfile.mkdtemp()) / "store"
-    ingest(sources, mapping=mapping, out=store)
+    report = ingest(sources, mapping=mapping, out=store)
     loaded = read_cohort_store(store)
+    rows = {
+        name: {
+            "read": counts.rows_read,
+            "written": counts.rows_written,
+            "quarantined": counts.rows_quarantined,
+        }
+        for name, counts in report.tables.items()
+    }
     inputs = {
         "kind": "raw",
         "sources": str(sources),
@@ -125,6 +133,7 @@ def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
         "mapping_sha256": sha256_file(mapping),
         "sha256": sha256_files([sources], root=sources),
         "store": str(store),
+        "rows": rows,
     }
     return SourceData(loaded.tables, inputs)
 

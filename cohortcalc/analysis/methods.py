@@ -40,10 +40,15 @@ def _data(spec: Spec, inputs: Mapping[str, object]) -> str:
         source = f"the cohort store `{data.store}`"
     else:
         assert data.raw is not None
+        rows = inputs.get("rows", {})
+        quarantined = ", ".join(
+            f"{counts['quarantined']:,} of {counts['read']:,} {table} rows"
+            for table, counts in sorted(rows.items())  # type: ignore[union-attr]
+        )
         source = (
             f"the raw study files in `{inputs.get('sources', data.raw.sources)}`, ingested "
-            f"with the mapping `{data.raw.mapping}` (units converted, codes mapped, rows "
-            "failing validation quarantined)"
+            f"with the mapping `{data.raw.mapping}` (units converted, codes mapped; rows "
+            f"failing validation quarantined: {quarantined or 'none'})"
         )
     options = ", ".join(f"{k} = {v}" for k, v in sorted(spec.derive.items()))
     derived = f" with options {options}" if options else " with the package defaults"

@@ -214,6 +214,8 @@ def test_raw_files_and_the_store_they_make_give_the_same_fits(small_spec, tmp_pa
     raw = cc.run(copy.deepcopy(spec), out=tmp_path / "raw")
     assert raw.manifest["inputs"]["kind"] == "raw"
     assert "mesa_demog.xpt" in raw.manifest["inputs"]["sha256"]
+    participants = raw.manifest["inputs"]["rows"]["participants"]
+    assert participants["read"] == participants["written"] + participants["quarantined"]
     stored = cc.read_store(tmp_path / "raw" / "cohort_store")["participants"].collect()
     assert raw.flow["n_remaining"][0] == stored.height < 1200  # duplicates were quarantined
     from_store = cc.run({**spec, "data": {"store": str(tmp_path / "raw" / "cohort_store")}})
