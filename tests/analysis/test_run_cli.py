@@ -52,3 +52,18 @@ def test_validate_prints_the_table_and_fails_loudly(tmp_path):
     assert (tmp_path / "validation.csv").is_file()
     assert result.exit_code == 0, result.output
     assert "more than" not in result.output
+
+
+def test_run_example_uses_the_packaged_spec(small_spec, tmp_path, monkeypatch):
+    import cohortcalc.analysis
+
+    spec = small_spec(effect_modifiers=[], sensitivity=[])
+    spec["outcomes"][0]["methods"] = ["cox"]
+    spec["outputs"]["figures"] = []
+    path = _write(tmp_path, spec)
+    monkeypatch.setattr(cohortcalc.analysis, "example_spec", lambda: path)
+    result = RUNNER.invoke(app, ["run", "--example", "--out", str(tmp_path / "ex")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ex" / "tables" / "hr_mi_cox.csv").is_file()
+    both = RUNNER.invoke(app, ["run", path, "--example"])
+    assert both.exit_code == 2
