@@ -39,23 +39,30 @@ def side_table(
     if "participant_id" not in columns:
         raise FeatureError("lesions=/events= given but the frame has no participant_id column.")
     side = frame.select(*[c for c in SIDE_KEYS if c in columns])
+    if lesions is not None:
+        side = _lesion_scores(side, lesions, slice_thickness_mm)
+    if events is None:
+        side = materialize(side)
+        _check_one_row_each(side)
+        return side
+    if not set(OUTCOME_INPUTS) <= columns:
+        lacking = sorted(set(OUTCOME_INPUTS) - columns)
+        raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
+    ends, summary = align(followup, side, "followup"), align(events, side, "events")
+    joined = materialize(outcomes.join_followup(side, summary, ends))
+    _check_one_row_each(joined)
+    outcomes.check_dates(joined)
+    return outcomes.outcome_columns(joined, censor_date, landmark_days)
+
+
+def _check_one_row_each(side: nw.LazyFrame) -> None:
+    """Duplicated ids in the frame (or followup) would multiply rows when joined back."""
     raise_violations(
         side.group_by("participant_id").agg(nw.len().alias("rows")),
         {"participant_id appears more than once": nw.col("rows") > 1},
         "participant_id",
-        "the analysis frame (one row per participant is needed to attach lesions/outcomes)",
+        "the analysis frame or followup table (one row per participant is needed)",
     )
-    if lesions is not None:
-        side = _lesion_scores(side, lesions, slice_thickness_mm)
-    if events is not None:
-        if not set(OUTCOME_INPUTS) <= columns:
-            lacking = sorted(set(OUTCOME_INPUTS) - columns)
-            raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
-        ends, summary = align(followup, side, "followup"), align(events, side, "events")
-        joined = materialize(outcomes.join_followup(side, summary, ends))
-        outcomes.check_dates(joined)
-        side = outcomes.outcome_columns(joined, censor_date, landmark_days)
-    return side
 
 
 def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float) -> nw.LazyFrame:

@@ -92,6 +92,8 @@ def test_landmark_keeps_event_free_and_shifts_time_origin() -> None:
         (lambda e, f: (e, f.with_columns(end_reason=pl.lit("administrative_end"))),
             "death event but end_reason.*P1, P3, P4"),
         (lambda e, f: (e.with_columns(event=pl.lit("stroke")), f), "event not one of"),
+        (lambda e, f: (e, pl.concat([f, f.filter(pl.col("participant_id") == "P2")])),
+            "participant_id appears more than once.*P2"),
     ],
 )  # fmt: skip
 def test_contradictory_records_name_the_participant(edit: object, message: str) -> None:
