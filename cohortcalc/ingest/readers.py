@@ -50,7 +50,13 @@ def scan_source(
         raise IngestError(f"{path}: the file is empty (0 bytes). Export it again.")
     fmt = source.file_format
     if fmt in ("csv", "tsv"):
-        return _scan_text(path, source, fmt, scratch, text_types or ({}, {}))
+        try:
+            return _scan_text(path, source, fmt, scratch, text_types or ({}, {}))
+        except OSError as err:
+            raise IngestError(
+                f"{path}: cannot be read ({err.strerror or err}). Check the file's permissions "
+                "and that the disk is reachable."
+            ) from err
     if fmt == "parquet":
         try:
             pl.read_parquet_schema(path)
@@ -199,5 +205,6 @@ def _read_excel(path: Path, sheet: str | int | None) -> pl.LazyFrame:
     try:
         frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, **options)
     except Exception as err:
-        raise _corrupt(path, "Excel .xlsx", err) from err
+        kind = "Excel .xlsx" if sheet is None else f"Excel .xlsx sheet {sheet!r} (check `sheet:`)"
+        raise _corrupt(path, kind, err) from err
     return frame.lazy().with_row_index(SOURCE_ROW, offset=1)

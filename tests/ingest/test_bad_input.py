@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -161,3 +162,28 @@ def test_refuses_to_replace_a_folder_that_is_not_a_store(tmp_path: Path) -> None
     with pytest.raises(IngestError, match="not a cohort store"):
         cc.ingest(mapping=mapping, out=out)
     assert (out / "thesis.docx").read_text() == "years of work"
+
+
+def test_missing_excel_sheet_is_named(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    mapping = write_tiny_study(raw)
+    pl.read_parquet(raw / "events.parquet").write_excel(raw / "events.xlsx", worksheet="events")
+    text = mapping.read_text().replace("file: events.parquet", "file: events.xlsx\n    sheet: ev")
+    mapping.write_text(text)
+    with pytest.raises(IngestError, match=r"events\.xlsx: cannot be read as Excel .*'ev'"):
+        cc.ingest(mapping=mapping, out=tmp_path / "cohort")
+
+
+def test_unreadable_file_is_an_ingest_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cohortcalc.ingest import readers
+
+    mapping = write_tiny_study(tmp_path / "raw")
+
+    def denied(path: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(readers, "check_utf8", denied)
+    with pytest.raises(IngestError, match=r"participants\.csv: cannot be read \(Permission denied"):
+        cc.ingest(mapping=mapping, out=tmp_path / "cohort")
