@@ -300,3 +300,19 @@ def test_interaction_table_names_methods_by_outcome(small_run):
     assert set(frame["Test"]) == {"LRT", "Wald"}
     death = Outcome(name="death", time="death_years", status="death_status")
     assert method_name("cox", death) == "Cox (HR)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"store": "no/such/store"}, "cohort store .* is not a folder"),
+        (
+            {"raw": {"sources": "x", "mapping": "builtin:nope"}},
+            r"no built-in mapping 'nope'; built-in mappings: \['synthetic_study'\]",
+        ),
+        ({"raw": {"sources": "no/such/files", "mapping": "builtin:synthetic_study"}}, "does not"),
+    ],
+)
+def test_bad_data_sources_are_spec_errors(small_spec, data, message, tmp_path):
+    with pytest.raises(SpecError, match=message):
+        cc.run(small_spec(data=data), out=tmp_path)
