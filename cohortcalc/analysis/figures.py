@@ -62,6 +62,34 @@ def draw_figures(ctx: Context, out: Path) -> dict[str, tuple[Path, ...]]:
     return written
 
 
+def caption(ctx: Context, name: str) -> str:
+    """A figure's caption, from its name (``cif_<outcome>[_by_<group>]``, ``km_…``,
+    ``forest_<outcome>_<method>``)."""
+    names = labels(ctx.spec)
+    kind, _, rest = name.partition("_")
+    for outcome in ctx.spec.outcomes:
+        label = outcome.label or outcome.name
+        if kind in ("cif", "km") and (
+            rest == outcome.name or rest.startswith(f"{outcome.name}_by_")
+        ):
+            by = rest.removeprefix(outcome.name).removeprefix("_by_")
+            grouping = f" by {variable_label(by, names)}" if by else ""
+            if kind == "km":
+                return f"Kaplan–Meier survival free of {label}{grouping}, with 95% CIs."
+            return (
+                f"Cumulative incidence of {label}{grouping} (Aalen–Johansen, competing event "
+                f"{outcome.status} = {outcome.competing_code}), with 95% CIs."
+            )
+        for method in outcome.methods:
+            if kind == "forest" and rest == f"{outcome.name}_{method}":
+                model = ctx.spec.models.adjustment[-1].name
+                return (
+                    f"{label}: {_ratio(method).lower()}s ({_method_label(method)}, {model}), "
+                    "in all participants and within each level of the effect modifiers."
+                )
+    return name
+
+
 def _curve(ctx: Context, outcome: Outcome, by: str | None):
     frame = ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
     label = outcome.label or outcome.name

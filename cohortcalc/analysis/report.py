@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cohortcalc.analysis.figures import caption
 from cohortcalc.analysis.manifest import build_manifest, sha256_file, write_manifest
 from cohortcalc.analysis.methods import methods_paragraphs
 from cohortcalc.analysis.outputs import Context
@@ -138,7 +139,9 @@ def write_report(
                 continue
             lines += [f"## {heading}", ""]
             lines += [render_table(tables[n], "markdown") for n in table_names]
-            lines += [f"![{n}]({_image(figures[n], out)})\n" for n in figure_names]
+            lines += [
+                f"![{n}]({_image(figures[n], out)})\n\n*{caption(ctx, n)}*\n" for n in figure_names
+            ]
         path = out / "report.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
@@ -153,7 +156,7 @@ def write_report(
         body += [render_table(tables[n], "html") for n in table_names]
         body += [
             f'<figure><img src="{_image(figures[n], out)}" alt="{html.escape(n)}">'
-            f"<figcaption>{html.escape(n)}</figcaption></figure>"
+            f"<figcaption>{html.escape(caption(ctx, n))}</figcaption></figure>"
             for n in figure_names
         ]
     document = (

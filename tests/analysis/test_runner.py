@@ -316,3 +316,24 @@ def test_interaction_table_names_methods_by_outcome(small_run):
 def test_bad_data_sources_are_spec_errors(small_spec, data, message, tmp_path):
     with pytest.raises(SpecError, match=message):
         cc.run(small_spec(data=data), out=tmp_path)
+
+
+def test_report_captions_describe_each_figure(small_run):
+    result, out, _ = small_run
+    from cohortcalc.analysis.figures import caption
+    from cohortcalc.analysis.outputs import Context
+
+    report = (out / "report.html").read_text()
+    assert "Cumulative incidence of mi by CAC category" in report
+    assert "competing event mi_status = 2" in report
+    assert "Fine–Gray, Model 1" in report
+    ctx = Context(
+        result.spec,
+        result.frame,
+        result.flow,
+        dict(result.per_sd_units),
+        result.fits,
+        result.interactions,
+        None,
+    )  # type: ignore[arg-type]
+    assert caption(ctx, "unknown_figure") == "unknown_figure"
