@@ -75,7 +75,7 @@ def caption(ctx: Context, name: str) -> str:
             by = rest.removeprefix(outcome.name).removeprefix("_by_")
             grouping = f" by {variable_label(by, names)}" if by else ""
             if kind == "km":
-                return f"Kaplan–Meier survival free of {label}{grouping}, with 95% CIs."
+                return f"Kaplan–Meier curves of {label}{grouping} (proportion event-free, 95% CIs)."
             return (
                 f"Cumulative incidence of {label}{grouping} (Aalen–Johansen, competing event "
                 f"{outcome.status} = {outcome.competing_code}), with 95% CIs."
