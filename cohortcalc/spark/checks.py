@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -34,3 +36,13 @@ def require_numeric(design: SparkDesign, name: str, role: str) -> None:
         raise ModelError(
             f"{role} column {name!r} must be numeric; it holds {design.types[name].simpleString()}."
         )
+
+
+@contextmanager
+def persisted(frame: DataFrame) -> Iterator[DataFrame]:
+    """``frame`` cached (memory, spilling to disk) for the passes of a fit, released on exit."""
+    cached = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield cached
+    finally:
+        cached.unpersist()

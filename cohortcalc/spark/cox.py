@@ -12,19 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cohortcalc.errors import ModelError
 from cohortcalc.spark import riskset as spark_riskset
-from cohortcalc.spark.checks import count_where, group_code, require_numeric
+from cohortcalc.spark.checks import count_where, group_code, persisted, require_numeric
 from cohortcalc.spark.design import SparkDesign, build_design
 from cohortcalc.spark.moments import centred, linear_predictor
 from cohortcalc.spark.riskset import ENTRY, ENTRY_BIN, EVENT, STOP_BIN, STRATUM, TIME, WEIGHT
 from cohortcalc.survival import _kernels
 from cohortcalc.survival.cox import TIES
-from cohortcalc.survival.newton import newton_raphson
+from cohortcalc.survival.newton import NewtonResult, newton_raphson
 from cohortcalc.survival.results import CoxResult, TestStatistic, coefficient_table, vcov_frame
 from cohortcalc.survival.riskset import RiskSetIndex, at_risk_sums
 
@@ -48,41 +47,21 @@ def cox(
         raise ModelError(f"ties={ties!r} is not supported; use one of {TIES}.")
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [time, event, entry, weights, *strata_names, cluster]
-    design = build_design(frame, covariates, reference=reference, columns=extra)
-    rows, n_strata = _model_rows(design, time, event, entry, weights, strata_names, cluster)
-    checks = _check_rows(design, rows, time, event, entry, weights, cluster)
-    index = spark_riskset.event_time_index(rows, n_strata)
-    binned = spark_riskset.with_bins(rows, index, entry=entry is not None)
-    binned = binned.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        x = design.x_columns
-        center, event_sum = _center_and_event_sums(binned, x)
-        efron = ties == "efron"
-
-        def objective(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-            by_exit, events_only = spark_riskset.bin_sums(
-                binned, x, center, beta, index, entry=entry is not None
+    with build_design(frame, covariates, reference=reference, columns=extra) as design:
+        rows, n_strata = _model_rows(design, time, event, entry, weights, strata_names, cluster)
+        checks = _check_rows(design, rows, time, event, entry, weights, cluster)
+        index = spark_riskset.event_time_index(rows, n_strata)
+        with persisted(spark_riskset.with_bins(rows, index, entry=entry is not None)) as binned:
+            per_row = cluster is None and weights is not None and checks["fractional_weights"] > 0
+            robust = cluster is not None or per_row
+            fit, meat = _fit(
+                binned, design, index, ties == "efron", entry is not None, robust, per_row
             )
-            at_risk = at_risk_sums(by_exit, index)
-            return spark_riskset.likelihood(
-                at_risk, events_only, index, event_sum, beta, efron=efron
-            )
-
-        fit = newton_raphson(objective, design.terms)
-        variance, naive, n_clusters = fit.variance, None, None
-        per_row = cluster is None and weights is not None and checks["fractional_weights"] > 0
-        if cluster is not None or per_row:
-            by_exit, events_only = spark_riskset.bin_sums(
-                binned, x, center, fit.beta, index, entry=entry is not None
-            )
-            meat = _score_cross_product(
-                binned, x, center, fit.beta, index, by_exit, events_only, efron, per_row
-            )
-            n_clusters = design.n if per_row else int(checks["n_clusters"])
-            naive = vcov_frame(fit.variance, design.terms)
-            variance = fit.variance @ meat @ fit.variance
-    finally:
-        binned.unpersist()
+    variance, naive, n_clusters = fit.variance, None, None
+    if meat is not None:
+        n_clusters = design.n if per_row else int(checks["n_clusters"])
+        naive = vcov_frame(fit.variance, design.terms)
+        variance = fit.variance @ meat @ fit.variance
     return CoxResult(
         summary=coefficient_table(fit.beta, variance, design.terms),
         vcov=vcov_frame(variance, design.terms),
@@ -108,6 +87,34 @@ def cox(
         reference=dict(design.reference),
         assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
     )
+
+
+def _fit(
+    binned: DataFrame,
+    design: SparkDesign,
+    index: RiskSetIndex,
+    efron: bool,
+    entry: bool,
+    robust: bool,
+    per_row: bool,
+) -> tuple[NewtonResult, np.ndarray | None]:
+    """Newton–Raphson with one Spark aggregation per step; the robust meat if asked."""
+    x = design.x_columns
+    center, event_sum = _center_and_event_sums(binned, x)
+
+    def objective(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        by_exit, events_only = spark_riskset.bin_sums(binned, x, center, beta, index, entry=entry)
+        at_risk = at_risk_sums(by_exit, index)
+        return spark_riskset.likelihood(at_risk, events_only, index, event_sum, beta, efron=efron)
+
+    fit = newton_raphson(objective, design.terms)
+    if not robust:
+        return fit, None
+    by_exit, events_only = spark_riskset.bin_sums(binned, x, center, fit.beta, index, entry=entry)
+    meat = _score_cross_product(
+        binned, x, center, fit.beta, index, by_exit, events_only, efron, per_row
+    )
+    return fit, meat
 
 
 def _model_rows(

@@ -8,11 +8,13 @@ Rows with a null in any used column are dropped and counted, as the local engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -62,14 +64,18 @@ def as_text(column: Column, data_type: T.DataType) -> Column:
     return column.cast("string")
 
 
+@contextmanager
 def build_design(
     frame: DataFrame,
     covariates: Sequence[str] | str,
     *,
     reference: Mapping[str, Any] | None = None,
     columns: Sequence[str | None] = (),
-) -> SparkDesign:
-    """The Spark version of ``survival.design.build_design`` (same terms, levels, errors)."""
+) -> Iterator[SparkDesign]:
+    """The Spark version of ``survival.design.build_design`` (same terms, levels, errors).
+
+    A context manager: the design rows are persisted (one scan of the source) for the passes
+    of the fit and released on exit."""
     term_factors = parse_covariates(covariates)
     forced = {
         m.group("name").strip()
@@ -112,7 +118,9 @@ def build_design(
     levels = {name: _levels(name, types[name], counts[name], reference.get(name)) for name in coded}
     expressions, terms, assign = _term_columns(term_factors, levels, types)
     design = SparkDesign(
-        frame=data.select(*wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))),
+        frame=data.select(
+            *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
+        ).persist(StorageLevel.MEMORY_AND_DISK),
         terms=tuple(terms),
         assign=assign,
         types=types,
@@ -121,8 +129,11 @@ def build_design(
         n=int(counts["__complete"] or 0),
         n_dropped=int(counts["__rows"]) - int(counts["__complete"] or 0),
     )
-    _check_values(design, [s for s in sources if s not in coded])
-    return design
+    try:
+        _check_values(design, [s for s in sources if s not in coded])
+        yield design
+    finally:
+        design.frame.unpersist()
 
 
 def _levels(

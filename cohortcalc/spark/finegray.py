@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cohortcalc.errors import ModelError
-from cohortcalc.spark.checks import count_where, group_code, require_numeric
+from cohortcalc.spark.checks import count_where, group_code, persisted, require_numeric
 from cohortcalc.spark.design import SparkDesign, as_text, build_design
 from cohortcalc.spark.moments import full_moments, moment_sums, sql_centred, sql_linear_predictor
 from cohortcalc.spark.riskset import likelihood
@@ -51,22 +50,20 @@ def finegray(
 ) -> FineGrayResult:
     """``cc.finegray`` for a PySpark DataFrame (same arguments, same result, to rounding)."""
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
-    design = build_design(
-        frame, covariates, reference=reference, columns=(time, event, weights, *strata_names)
-    )
-    rows, codes = _model_rows(design, time, event, cause, censor_code, weights, strata_names)
-    counts = _check_rows(design, rows, time, event, cause, censor_code, weights, codes)
-    data, binned = _prepare(rows, design)
-    binned = binned.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        x = design.x_columns
-        index = _cause_index(data)
-        fit = newton_raphson(lambda beta: _objective(binned, x, data, index, beta)[0], design.terms)
-        beta = _last_newton_step(fit)
-        (loglik, _, information), sums = _objective(binned, x, data, index, beta)
-        meat = _meat(binned, x, data, sums, beta)
-    finally:
-        binned.unpersist()
+    extra = (time, event, weights, *strata_names)
+    with build_design(frame, covariates, reference=reference, columns=extra) as design:
+        rows, codes = _model_rows(design, time, event, cause, censor_code, weights, strata_names)
+        counts = _check_rows(design, rows, time, event, cause, censor_code, weights, codes)
+        data, binned = _prepare(rows, design)
+        with persisted(binned) as binned:
+            x = design.x_columns
+            index = _cause_index(data)
+            fit = newton_raphson(
+                lambda beta: _objective(binned, x, data, index, beta)[0], design.terms
+            )
+            beta = _last_newton_step(fit)
+            (loglik, _, information), sums = _objective(binned, x, data, index, beta)
+            meat = _meat(binned, x, data, sums, beta)
     bread = _inverse(information, fit.variance)
     vcov = bread @ meat @ bread
     vcov = (vcov + vcov.T) / 2
