@@ -37,7 +37,8 @@ def raise_violations(
             offending = frame.filter(checks[text]).select(id_column).sort(id_column)
             rows = offending.head(MAX_IDS_SHOWN).collect()
             shown = ", ".join(str(v) for v in rows[id_column].to_list())
-            example = f" ({id_column} {shown}{', ...' if count > MAX_IDS_SHOWN else ''})"
+            label = "row (0-based)" if id_column == "__cohortcalc_row" else id_column
+            example = f" ({label} {shown}{', ...' if count > MAX_IDS_SHOWN else ''})"
         lines.append(f"  {text}: {count} row(s){example}")
     raise FeatureError(
         f"impossible or contradictory values in {where}:\n" + "\n".join(lines) + "\n"

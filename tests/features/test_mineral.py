@@ -61,3 +61,9 @@ def test_non_positive_albumin_is_an_error() -> None:
     )
     with pytest.raises(FeatureError, match=r"albumin <= 0: 1 row\(s\) \(participant_id P1\)"):
         derive(frame)
+
+
+def test_frames_without_ids_name_the_row() -> None:
+    frame = pl.DataFrame({"serum_calcium": [9.0, 9.0, 9.5], "albumin": [4.0, -1.0, 4.0]})
+    with pytest.raises(FeatureError, match=r"albumin <= 0: 1 row\(s\) \(row \(0-based\) 1\)"):
+        derive(frame.to_pandas())
