@@ -14,7 +14,7 @@ from typing import Any
 
 import narwhals as nw
 
-from cohortcalc.errors import FeatureError
+from cohortcalc.errors import FeatureError, FrameError
 from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import ROW_INDEX, materialize, to_lazy
@@ -269,9 +269,19 @@ def derive(
     raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
 
     if lesions is not None or events is not None:
-        side = side_table(
-            lazy, columns, lesions, events, followup, slice_thickness_mm, censor_date, landmark_days
-        )
+        try:
+            side = side_table(
+                lazy, columns, lesions, events, followup, slice_thickness_mm, censor_date,
+                landmark_days,
+            )  # fmt: skip
+        except Exception as error:  # DuckDB cannot join relations of two connections
+            if "different connections" not in str(error):
+                raise
+            raise FrameError(
+                "the DuckDB frame belongs to its own connection, but lesions/events/followup "
+                "were not relations of that connection; create them with the same connection "
+                "(con.from_arrow(...) / con.read_parquet(...)) or use the default connection."
+            ) from error
         side = side.drop(*[c for c in SIDE_KEYS[1:] if c in columns])
         added = [c for c in side.collect_schema().names() if c != "participant_id"]
         replaced = [c for c in added if c in columns]

@@ -147,3 +147,16 @@ def test_duplicate_participant_ids_are_an_error_when_tables_are_joined(
     with pytest.raises(FeatureError, match=r"participant_id appears more than once: 2 row"):
         derive(doubled, lesions=cohort["cac_lesions"])
     assert derive(doubled)["egfr"].len() == 7  # row-wise features need no unique ids
+
+
+def test_duckdb_relations_of_another_connection_get_a_clear_error(
+    cohort: dict[str, pl.DataFrame],
+) -> None:
+    from cohortcalc import FrameError
+
+    connection = duckdb.connect()
+    frame = connection.from_arrow(cohort["participants"].to_arrow())
+    with pytest.raises(FrameError, match="same connection"):
+        derive(frame, lesions=cohort["cac_lesions"])
+    same = derive(frame, lesions=connection.from_arrow(cohort["cac_lesions"].to_arrow()))
+    assert "cac_agatston" in same.columns
