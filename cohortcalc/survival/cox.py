@@ -68,22 +68,23 @@ def cox(
         raise ModelError(f"ties={ties!r} is not supported; use one of {TIES}.")
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [time, event, entry, weights, *strata_names, cluster]
-    design = build_design(frame, covariates, reference=reference, columns=extra)
-    time_values = _positive_times(design, time)
-    event_values = _event_indicator(design, event)
-    entry_values = _entry_times(design, entry, time, time_values)
-    weight_values = _case_weights(design, weights)
-    strata_codes = _group_codes(design, strata_names) if strata_names else None
-    if not event_values.any():
-        raise ModelError(
-            f"no events: every row has {event} = 0 (all censored), so a Cox model has nothing "
-            "to estimate. Check the event coding or the population."
-        )
-    _check_events_per_level(design, event_values)
-    index = prepare_risk_sets(
-        time_values, event_values, strata=strata_codes, entry=entry_values, weights=weight_values
+    prepared: list[_Outcome] = []
+
+    def bin_order(columns: dict[str, np.ndarray], levels: dict[str, tuple[str, ...]]) -> np.ndarray:
+        outcome = _Outcome.read(columns, levels, time, event, entry, weights, strata_names)
+        prepared.append(outcome)
+        return outcome.index.rows
+
+    # the matrix is built once, already in the engine's bin order (no second copy)
+    design = build_design(
+        frame, covariates, reference=reference, columns=extra, row_order=bin_order
     )
-    likelihood = CoxLikelihood.build(design.matrix, index, efron=ties == "efron")
+    outcome = prepared[0]
+    index = outcome.index
+    time_values, event_values = outcome.time, outcome.event
+    entry_values, weight_values = outcome.entry, outcome.weights
+    _check_events_per_level(design, index.event)
+    likelihood = CoxLikelihood.from_ordered(design.matrix, index, efron=ties == "efron")
     fit = newton_raphson(likelihood, design.terms)
     variance, naive, n_clusters = fit.variance, None, None
     # as R: non-integer (sampling) weights without a cluster get the per-row robust variance
@@ -93,7 +94,11 @@ def cox(
         and bool(np.any(weight_values != np.floor(weight_values)))
     )
     if cluster is not None or per_row:
-        codes = np.arange(design.n) if per_row else _group_codes(design, [cluster])
+        codes = (
+            np.arange(design.n)
+            if per_row
+            else _group_codes(design.columns, design.column_levels, [cluster])
+        )
         n_clusters = int(codes.max()) + 1
         scores = score_residuals_by_cluster(likelihood, fit.beta, codes, n_clusters)
         naive = vcov_frame(fit.variance, design.terms)
@@ -128,18 +133,58 @@ def cox(
     )
 
 
-def _numeric(design: Design, name: str) -> np.ndarray:
-    if name in design.column_levels:
+@dataclass(frozen=True)
+class _Outcome:
+    """The checked time, event, entry, weight and stratum arrays, and their risk-set index."""
+
+    time: np.ndarray
+    event: np.ndarray
+    entry: np.ndarray | None
+    weights: np.ndarray | None
+    index: RiskSetIndex
+
+    @classmethod
+    def read(
+        cls,
+        columns: dict[str, np.ndarray],
+        levels: dict[str, tuple[str, ...]],
+        time: str,
+        event: str,
+        entry: str | None,
+        weights: str | None,
+        strata: Sequence[str],
+    ) -> _Outcome:
+        time_values = _positive_times(columns, levels, time)
+        event_values = _event_indicator(columns, levels, event)
+        entry_values = _entry_times(columns, levels, entry, time, time_values)
+        weight_values = _case_weights(columns, levels, weights)
+        if not event_values.any():
+            raise ModelError(
+                f"no events: every row has {event} = 0 (all censored), so a Cox model has "
+                "nothing to estimate. Check the event coding or the population."
+            )
+        index = prepare_risk_sets(
+            time_values,
+            event_values,
+            strata=_group_codes(columns, levels, strata) if strata else None,
+            entry=entry_values,
+            weights=weight_values,
+        )
+        return cls(time_values, event_values, entry_values, weight_values, index)
+
+
+def _numeric(columns: dict[str, np.ndarray], levels: dict, name: str) -> np.ndarray:
+    if name in levels:
         raise ModelError(f"column {name!r} must be numeric; it holds text or categories.")
-    return design.columns[name]
+    return columns[name]
 
 
 def _first_row(mask: np.ndarray) -> str:
     return f"{int(mask.sum())} row(s), first at row {int(np.argmax(mask))} of the rows used"
 
 
-def _positive_times(design: Design, time: str) -> np.ndarray:
-    values = _numeric(design, time)
+def _positive_times(columns: dict[str, np.ndarray], levels: dict, time: str) -> np.ndarray:
+    values = _numeric(columns, levels, time)
     bad = values <= 0
     if bad.any():
         raise ModelError(
@@ -149,16 +194,16 @@ def _positive_times(design: Design, time: str) -> np.ndarray:
     return values
 
 
-def _event_indicator(design: Design, event: str) -> np.ndarray:
-    values = design.columns[event]
-    levels = design.column_levels.get(event)
-    if levels is not None:
-        if not set(levels) <= {"False", "True"}:
+def _event_indicator(columns: dict[str, np.ndarray], levels: dict, event: str) -> np.ndarray:
+    values = columns[event]
+    event_levels = levels.get(event)
+    if event_levels is not None:
+        if not set(event_levels) <= {"False", "True"}:
             raise ModelError(
-                f"event column {event!r} holds text {list(levels)[:5]}; code it as boolean or "
-                "0/1 (1 = event)."
+                f"event column {event!r} holds text {list(event_levels)[:5]}; code it as "
+                "boolean or 0/1 (1 = event)."
             )
-        return np.asarray(levels, dtype=object)[values] == "True"
+        return np.asarray(event_levels, dtype=object)[values] == "True"
     valid = (values == 0) | (values == 1)
     if not valid.all():
         codes = sorted(set(np.unique(values[~valid]).tolist()))[:5]
@@ -171,11 +216,15 @@ def _event_indicator(design: Design, event: str) -> np.ndarray:
 
 
 def _entry_times(
-    design: Design, entry: str | None, time: str, exit_times: np.ndarray
+    columns: dict[str, np.ndarray],
+    levels: dict,
+    entry: str | None,
+    time: str,
+    exit_times: np.ndarray,
 ) -> np.ndarray | None:
     if entry is None:
         return None
-    values = _numeric(design, entry)
+    values = _numeric(columns, levels, entry)
     negative = values < 0
     if negative.any():
         raise ModelError(f"entry column {entry!r} has negative values in {_first_row(negative)}.")
@@ -188,10 +237,12 @@ def _entry_times(
     return values
 
 
-def _case_weights(design: Design, weights: str | None) -> np.ndarray | None:
+def _case_weights(
+    columns: dict[str, np.ndarray], levels: dict, weights: str | None
+) -> np.ndarray | None:
     if weights is None:
         return None
-    values = _numeric(design, weights)
+    values = _numeric(columns, levels, weights)
     bad = values <= 0
     if bad.any():
         raise ModelError(
@@ -201,18 +252,19 @@ def _case_weights(design: Design, weights: str | None) -> np.ndarray | None:
     return values
 
 
-def _group_codes(design: Design, names: Sequence[str]) -> np.ndarray:
+def _group_codes(columns: dict[str, np.ndarray], levels: dict, names: Sequence[str]) -> np.ndarray:
     """Integer codes 0..G-1 of the combinations of the given columns."""
-    columns = [design.columns[name] for name in names]
-    if len(columns) == 1 and columns[0].dtype == np.int64 and names[0] in design.column_levels:
-        codes = columns[0]
+    arrays = [columns[name] for name in names]
+    if len(arrays) == 1 and names[0] in levels:
+        codes = arrays[0]
         return np.unique(codes, return_inverse=True)[1] if codes.size else codes
-    stacked = np.column_stack(columns)
+    stacked = np.column_stack(arrays)
     return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _check_events_per_level(design: Design, event: np.ndarray) -> None:
-    """A level (or a reference level) without events has an infinite hazard ratio: refuse it."""
+    """A level (or a reference level) without events has an infinite hazard ratio: refuse it.
+    ``event`` is aligned with the matrix rows."""
     for term, cols in design.assign.items():
         if ":" in term or term not in design.levels:
             continue

@@ -9,7 +9,7 @@ against a reference level (treatment contrasts, as R's ``contr.treatment``), giv
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,9 @@ from cohortcalc.frames import to_polars
 
 _CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
 
+RowOrder = Callable[[dict[str, np.ndarray], dict[str, tuple[str, ...]]], np.ndarray]
+"""(extra columns, their levels) -> the rows the design matrix should hold, in order."""
+
 
 @dataclass(frozen=True)
 class Design:
@@ -28,9 +31,10 @@ class Design:
 
     ``matrix`` is n x p float64 (C order), one column per entry of ``terms``. ``assign`` maps each
     model term (``age``, ``sex``, ``age:sex``) to its column indices, as R's ``assign``.
-    ``columns`` holds the extra requested columns: numeric as float64, string, boolean and
-    categorical as int64 codes into ``column_levels[name]``; ``levels`` are the covariates'
-    levels, reference first.
+    ``columns`` holds the extra requested columns (one value per row used): numeric as
+    float64, string, boolean and categorical as int64 codes into ``column_levels[name]``;
+    ``levels`` are the covariates' levels, reference first. If ``rows`` is set, the matrix
+    holds only those rows (indices into the ``columns`` arrays), in that order.
     """
 
     matrix: np.ndarray
@@ -41,11 +45,13 @@ class Design:
     column_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reference: dict[str, str] = field(default_factory=dict)
     n_dropped: int = 0
+    rows: np.ndarray | None = None
+    n_used: int | None = None
 
     @property
     def n(self) -> int:
-        """Number of rows used."""
-        return int(self.matrix.shape[0])
+        """Number of rows used (after dropping rows with missing values)."""
+        return int(self.matrix.shape[0] if self.n_used is None else self.n_used)
 
 
 @dataclass(frozen=True)
@@ -98,11 +104,15 @@ def build_design(
     *,
     reference: Mapping[str, Any] | None = None,
     columns: Sequence[str | None] = (),
+    row_order: RowOrder | None = None,
 ) -> Design:
     """Build the design matrix of ``covariates`` plus the arrays of ``columns`` from ``frame``.
 
-    Raises ``FrameError`` for a missing column and ``ModelError`` naming the column or term for
-    NaN/infinite values, a constant column, or a level without rows.
+    ``row_order(columns, column_levels)``, if given, sees the extra columns first and returns
+    the rows the matrix should hold, in order (the Cox engine's bin order: the matrix is then
+    built once, already sorted). Raises ``FrameError`` for a missing column and
+    ``ModelError`` naming the column or term for NaN/infinite values, a constant column, or a
+    level without rows.
     """
     term_factors = parse_covariates(covariates)
     forced_categorical = {
@@ -116,7 +126,8 @@ def build_design(
     extra = [c for c in dict.fromkeys(columns) if c is not None]
     data = to_polars(frame, columns=list(dict.fromkeys(sources + extra)))
     n_before = data.height
-    data = data.drop_nulls()
+    if data.null_count().sum_horizontal().item() > 0:  # drop_nulls copies every column
+        data = data.drop_nulls()
     reference = {k: str(v) for k, v in (reference or {}).items()}
     unknown_reference = set(reference) - set(sources)
     if unknown_reference:
@@ -131,7 +142,6 @@ def build_design(
         )
         for name in sources
     }
-    matrix, terms, assign = _assemble(term_factors, variables, data.height)
     levels = {v.name: v.levels for v in variables.values() if v.levels is not None}
     extra_arrays: dict[str, np.ndarray] = {}
     column_levels: dict[str, tuple[str, ...]] = {}
@@ -140,6 +150,11 @@ def build_design(
         extra_arrays[name] = variable.values
         if variable.levels is not None:
             column_levels[name] = variable.levels
+    rows = None
+    if row_order is not None:
+        rows = np.asarray(row_order(extra_arrays, column_levels), dtype=np.int64)
+    n_rows = len(rows) if rows is not None else data.height
+    matrix, terms, assign = _assemble(term_factors, variables, n_rows, rows)
     return Design(
         matrix=matrix,
         terms=tuple(terms),
@@ -149,6 +164,8 @@ def build_design(
         column_levels=column_levels,
         reference={name: lv[0] for name, lv in levels.items()},
         n_dropped=n_before - data.height,
+        rows=rows,
+        n_used=data.height,
     )
 
 
@@ -245,9 +262,12 @@ def _coded_variable(
 
 
 def _assemble(
-    term_factors: list[list[str]], variables: Mapping[str, _Variable], n: int
+    term_factors: list[list[str]],
+    variables: Mapping[str, _Variable],
+    n: int,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
-    """Allocate the n x p matrix once and fill it column by column."""
+    """Allocate the n x p matrix once and fill it block by block (rows: which rows, in order)."""
     plan: list[tuple[str, list[tuple[_Variable, int | None]]]] = []
     assign: dict[str, tuple[int, ...]] = {}
     for factors in term_factors:
@@ -267,21 +287,25 @@ def _assemble(
         start = len(plan)
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
-    columns_out = []
-    for label, parts in plan:
-        column = None
-        for var, code in parts:
-            values = var.values if code is None else (var.values == code).astype(np.float64)
-            column = values if column is None else column * values
-        if n and column.min() == column.max():
+    matrix = np.empty((n, len(plan)), dtype=np.float64)
+    low = np.full(len(plan), np.inf)
+    high = np.full(len(plan), -np.inf)
+    block = 65_536  # row blocks: no full-length temporaries, strided writes stay in cache
+    for start in range(0, n, block):
+        take = slice(start, start + block) if rows is None else rows[start : start + block]
+        for j, (_, parts) in enumerate(plan):
+            column = None
+            for var, code in parts:
+                values = var.values[take]
+                values = values if code is None else (values == code).astype(np.float64)
+                column = values if column is None else column * values
+            matrix[start : start + block, j] = column
+            low[j] = min(low[j], column.min())
+            high[j] = max(high[j], column.max())
+    for j, (label, _) in enumerate(plan):
+        if n and low[j] == high[j]:
             raise ModelError(
-                f"term {label!r} is constant (every row equals {column[0]:g}); remove it or "
+                f"term {label!r} is constant (every row used equals {low[j]:g}); remove it or "
                 "check the data — a Cox model cannot estimate it."
             )
-        columns_out.append(column)
-    matrix = np.empty((n, len(plan)), dtype=np.float64)
-    block = 65_536  # row blocks keep the strided column writes in cache
-    for start in range(0, n, block):
-        for j, column in enumerate(columns_out):
-            matrix[start : start + block, j] = column[start : start + block]
     return matrix, [label for label, _ in plan], assign

@@ -187,6 +187,17 @@ class CoxLikelihood:
         event_sum = _kernels.event_sums(ordered, index.event, index.weights)
         return cls(ordered, index, efron, center, event_sum)
 
+    @classmethod
+    def from_ordered(cls, matrix: np.ndarray, index: RiskSetIndex, *, efron: bool) -> CoxLikelihood:
+        """Take over ``matrix``, whose rows already are ``index.rows`` in order (as
+        ``build_design(..., row_order=)`` makes it), and centre it IN PLACE."""
+        if matrix.shape[0] != index.rows.shape[0] or matrix.dtype != np.float64:
+            raise ValueError("from_ordered needs the float64 rows of index.rows, in bin order")
+        center = (index.weights @ matrix) / index.weights.sum()
+        matrix -= center
+        event_sum = _kernels.event_sums(matrix, index.event, index.weights)
+        return cls(matrix, index, efron, center, event_sum)
+
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         p = self.matrix.shape[1]
         by_exit, events_only = risk_set_sums(self.matrix, beta, self.index, events=self.efron)
