@@ -41,15 +41,19 @@ def moment_sums(
     """Per group of ``keys``: [keys..., upper triangle of Σ r·a aᵀ] as a float array.
 
     One Spark job; ``weight`` names the (signed) case-weight column. The expressions are SQL
-    text (a handful of JVM calls, not thousands); β enters as exact double literals.
+    text (a handful of JVM calls, not thousands); β enters as a one-row broadcast table, not
+    as literals, so every Newton step reuses the compiled code of the first.
     """
     p = len(x_columns)
     xc = [f"`__c{j}`" for j in range(p)]
     shifted = sql_centred(x_columns, center)
-    prepared = rows.selectExpr(
+    names = [f"__beta{j}" for j in range(p)]
+    coefficients = rows.sparkSession.createDataFrame([tuple(map(float, beta))], names)
+    eta = " + ".join(f"{x} * `{b}`" for x, b in zip(shifted, names, strict=True)) or "0D"
+    prepared = rows.crossJoin(F.broadcast(coefficients)).selectExpr(
         *(f"`{k}`" for k in keys),
         *(f"{x} AS {c}" for x, c in zip(shifted, xc, strict=True)),
-        f"`{weight}` * exp({sql_linear_predictor(x_columns, center, beta)}) AS `{RISK}`",
+        f"`{weight}` * exp({eta}) AS `{RISK}`",
     )
     r = f"`{RISK}`"
     aggregates = [f"sum({r})", *(f"sum({r} * {c})" for c in xc)]
