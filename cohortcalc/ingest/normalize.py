@@ -10,6 +10,7 @@ the list of reasons is built only for quarantined rows (``reason_list``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -174,13 +175,26 @@ def _plan_column(
     text = _as_code_text(raw, dtype)
     if var.type == "bool":
         codes = {k.lower(): v for k, v in (spec.codes or BOOL_CODES).items()}
-        parsed = clean.str.to_lowercase().replace_strict(
-            codes, default=None, return_dtype=pl.Boolean
-        )
+        parsed = lookup(clean.str.to_lowercase(), codes, pl.lit(None, pl.Boolean), pl.Boolean)
         return ColumnPlan(text, parsed, None, "invalid_code")
-    if spec.codes:
-        return ColumnPlan(text, clean.replace(spec.codes))  # unmapped codes fail the code check
+    if spec.codes:  # unmapped codes are kept, and fail the code check
+        return ColumnPlan(text, lookup(clean, spec.codes, clean, pl.String))
     return ColumnPlan(text)
+
+
+def lookup(value: pl.Expr, table: dict[str, Any], default: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``table[value]`` per row, else ``default``: a when/then chain.
+
+    Not ``Expr.replace``/``replace_strict``: the streaming engine runs those on whole columns,
+    which holds every column of the source in memory; a when/then chain runs batch by batch.
+    """
+    if not table:
+        return default
+    (first, first_value), *rest = table.items()
+    chain = pl.when(value == first).then(pl.lit(first_value, dtype))
+    for key, result in rest:
+        chain = chain.when(value == key).then(pl.lit(result, dtype))
+    return chain.otherwise(default)
 
 
 def _without_missing(column: pl.Expr, dtype: pl.DataType, missing: tuple[Scalar, ...]) -> pl.Expr:
@@ -237,7 +251,7 @@ def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr 
     if spec.unit_by is not None:
         by_code = {code: var.factor_from(unit) for code, unit in spec.unit_by.units.items()}
         site = _as_code_text(pl.col(spec.unit_by.column), schema[spec.unit_by.column])
-        return site.str.strip_chars().replace_strict(by_code, default=None, return_dtype=pl.Float64)
+        return lookup(site.str.strip_chars(), by_code, pl.lit(None, pl.Float64), pl.Float64)
     if spec.unit_column is not None:
         accepted = {canonical_unit_spelling(u) for u in (*var.source_units, var.unit or "")}
         spellings = {k: v for k, v in UNIT_ALIASES.items() if v in accepted}
@@ -245,7 +259,7 @@ def _unit_factor(var: Variable, spec: ColumnSpec, schema: pl.Schema) -> pl.Expr 
         by_spelling = {s: var.factor_from(u) for s, u in spellings.items()}
         unit_text = pl.col(spec.unit_column).cast(pl.String).str.to_lowercase()
         unit_text = unit_text.str.replace_all(" ", "", literal=True)
-        return unit_text.replace_strict(by_spelling, default=None, return_dtype=pl.Float64)
+        return lookup(unit_text, by_spelling, pl.lit(None, pl.Float64), pl.Float64)
     return None
 
 
