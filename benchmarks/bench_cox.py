@@ -55,7 +55,8 @@ CHILD = textwrap.dedent(
         import polars as pl
         import cohortcalc as cc
         frame = pl.DataFrame(data)
-        cc.cox(frame.head(2000), "days", "event", names)  # load the compiled kernels
+        # load the compiled kernels (the parallel ones run from 200,000 rows)
+        cc.cox(frame.head(min(len(frame), 250_000)), "days", "event", names)
         call = lambda: cc.cox(frame, "days", "event", names, ties="efron")
     elif tool == "lifelines":
         import pandas as pd

@@ -248,6 +248,14 @@ def reverse_cumsum_by_stratum(sums: np.ndarray, stratum_start: np.ndarray) -> np
 
 
 @njit(cache=True)
+def reverse_cumsum_in_place(sums: np.ndarray, stratum_start: np.ndarray) -> None:
+    """``reverse_cumsum_by_stratum`` overwriting its input (no second T x q² array)."""
+    for s in range(stratum_start.shape[0] - 1):
+        for k in range(stratum_start[s + 1] - 2, stratum_start[s] - 1, -1):
+            sums[k] += sums[k + 1]
+
+
+@njit(cache=True)
 def forward_cumsum_by_stratum(values: np.ndarray, stratum_start: np.ndarray) -> np.ndarray:
     """Σ over bins k' <= k of the same stratum, for every bin k."""
     out = np.empty_like(values)
@@ -261,27 +269,29 @@ def forward_cumsum_by_stratum(values: np.ndarray, stratum_start: np.ndarray) -> 
 
 
 @njit(cache=True)
-def event_time_terms(
+def _event_time_fill(
     at_risk: np.ndarray,
     tied: np.ndarray,
     n_deaths: np.ndarray,
     death_weight: np.ndarray,
     efron: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per bin: Σ_j a·log(den_j), Σ_j a·x̄_j, Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ) (p x p, flat).
+    log_den: np.ndarray,
+    mean_x: np.ndarray,
+    info: np.ndarray,
+) -> None:
+    """Add each bin's Efron terms to row k of the outputs (row 0 if they have a single row).
 
     With den_j = S0 - c_j·T0, S1_j = S1 - c_j·T1 (T: tie sums, c_j = j/d), the sums over j
     reduce to scalar weights times S2, T2, S1S1ᵀ, S1T1ᵀ + T1S1ᵀ and T1T1ᵀ: O(d + p²) per bin."""
     n_bins, width = at_risk.shape
     q = int(math.sqrt(width) + 0.5)  # width = q², q = p + 1
     p = q - 1
-    log_den = np.zeros(n_bins)
-    mean_x = np.zeros((n_bins, p))
-    info = np.zeros((n_bins, p * p))
+    per_bin = log_den.shape[0] == n_bins
     for k in range(n_bins):
         m = n_deaths[k]
         if m == 0:
             continue
+        row = k if per_bin else 0
         n_terms = m if (efron and m > 1) else 1
         a = death_weight[k] / n_terms
         w_s = 0.0  # Σ a/den
@@ -292,7 +302,7 @@ def event_time_terms(
         for j in range(n_terms):
             frac = j / m if n_terms > 1 else 0.0
             den = at_risk[k, 0] - (frac * tied[k, 0] if frac > 0 else 0.0)
-            log_den[k] += a * math.log(den)
+            log_den[row] += a * math.log(den)
             w_s += a / den
             w_t += a * frac / den
             q_ss += a / (den * den)
@@ -302,7 +312,7 @@ def event_time_terms(
         for i in range(p):
             s1_i = at_risk[k, 1 + i]
             t1_i = tied[k, 1 + i] if has_ties else 0.0
-            mean_x[k, i] = w_s * s1_i - w_t * t1_i
+            mean_x[row, i] += w_s * s1_i - w_t * t1_i
             for l in range(p):
                 s1_l = at_risk[k, 1 + l]
                 col = (1 + i) * q + 1 + l
@@ -314,7 +324,24 @@ def event_time_terms(
                         + q_st * (s1_i * t1_l + t1_i * s1_l)
                         - q_tt * t1_i * t1_l
                     )
-                info[k, i * p + l] = value
+                info[row, i * p + l] += value
+
+
+def event_time_terms(
+    at_risk: np.ndarray,
+    tied: np.ndarray,
+    n_deaths: np.ndarray,
+    death_weight: np.ndarray,
+    efron: bool,
+    *,
+    per_bin: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per bin (or, with ``per_bin=False``, summed over bins): Σ_j a·log(den_j), Σ_j a·x̄_j,
+    Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ) (p x p, flat)."""
+    rows = at_risk.shape[0] if per_bin else 1
+    p = int(math.sqrt(at_risk.shape[1]) + 0.5) - 1
+    log_den, mean_x, info = np.zeros(rows), np.zeros((rows, p)), np.zeros((rows, p * p))
+    _event_time_fill(at_risk, tied, n_deaths, death_weight, efron, log_den, mean_x, info)
     return log_den, mean_x, info
 
 

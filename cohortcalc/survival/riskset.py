@@ -200,12 +200,15 @@ class CoxLikelihood:
 
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         p = self.matrix.shape[1]
-        by_exit, events_only = risk_set_sums(self.matrix, beta, self.index, events=self.efron)
-        at_risk = at_risk_sums(by_exit, self.index)
-        log_den, mean_x, info = event_time_terms(at_risk, events_only, self.index, efron=self.efron)
-        loglik = float(self.event_sum @ beta - log_den.sum())
-        score = self.event_sum - mean_x.sum(axis=0)
-        information = info.sum(axis=0).reshape(p, p)
+        index = self.index
+        by_exit, events_only = risk_set_sums(self.matrix, beta, index, events=self.efron)
+        _kernels.reverse_cumsum_in_place(by_exit, index.stratum_start)  # now the at-risk sums
+        log_den, mean_x, info = _kernels.event_time_terms(
+            by_exit, events_only, index.n_deaths, index.death_weight, self.efron, per_bin=False
+        )
+        loglik = float(self.event_sum @ beta - log_den[0])
+        score = self.event_sum - mean_x[0]
+        information = info[0].reshape(p, p)
         return loglik, score, (information + information.T) / 2.0
 
 
