@@ -126,8 +126,8 @@ def _check_against_participants(
         )
     status = checks.key_status(parents[PARTICIPANTS], [checks.PID])
     rows = checks.check_parent(rows, status, [checks.PID])
-    if name == "events":
-        return checks.check_event_dates(rows, checks.death_dates(rows))
+    if name == "events":  # deaths collected apart: a self-join would hold every event row
+        return checks.check_event_dates(rows, checks.death_dates(rows).collect().lazy())
     if name == "followup":
         deaths = (
             checks.death_dates(parents["events"])

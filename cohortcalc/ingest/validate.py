@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 from cohortcalc.dictionary import Table, Variable
@@ -72,14 +73,33 @@ def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     """``duplicate_id`` on every later row whose primary key was seen before.
 
     The first occurrence is kept; repeats (exact or conflicting) are quarantined, so the
-    quarantine shows what was dropped next to the row that was kept.
+    quarantine shows what was dropped next to the row that was kept. A key with a null part
+    never repeats. The repeats are found by a separate pass over the key columns
+    (``repeated_rows``), so the rows themselves stream.
     """
     key = list(table.key_columns)
-    indexed = frame.with_row_index("_row_order")  # group-by + join: both stream
-    first = indexed.group_by(key).agg(pl.col("_row_order").min().alias("_first_row"))
-    joined = indexed.join(first, on=key, how="left", maintain_order="left")
-    repeat = pl.col("_row_order") != pl.col("_first_row")
-    return _add_reasons(joined, [(repeat, "duplicate_id")]).drop("_row_order", "_first_row")
+    indexed = frame.with_row_index("_row_order")
+    repeats = repeated_rows(indexed.select(*key, "_row_order"), key)
+    repeat = pl.col("_row_order").is_in(repeats.implode())
+    return _add_reasons(indexed, [(repeat, "duplicate_id")]).drop("_row_order")
+
+
+def repeated_rows(keys: pl.LazyFrame, key: list[str]) -> pl.Series:
+    """``_row_order`` of every row whose (complete) ``key`` occurred in an earlier row.
+
+    Memory is 8 bytes per row, not a hash table of every key: one streaming pass collects a
+    64-bit hash of each key, numpy sorts them to find the repeated hashes, and a second pass
+    collects only the rows with those hashes, where the exact keys decide (a hash collision
+    flags nothing).
+    """
+    complete = keys.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key))
+    complete = complete.with_columns(pl.struct(key).hash().alias("_key_hash"))
+    hashes = np.sort(complete.select("_key_hash").collect().to_series().to_numpy())
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    candidates = complete.filter(pl.col("_key_hash").is_in(pl.Series(repeated).implode())).collect()
+    first = pl.struct(key).is_first_distinct()
+    return candidates.sort("_row_order").filter(~first).get_column("_row_order")
 
 
 def key_status(rows: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
