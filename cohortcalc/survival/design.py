@@ -267,7 +267,7 @@ def _assemble(
     n: int,
     rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
-    """Allocate the n x p matrix once and fill it block by block (rows: which rows, in order)."""
+    """Fill the matrix block by block, then (if ``rows``) keep those rows in that order."""
     plan: list[tuple[str, list[tuple[_Variable, int | None]]]] = []
     assign: dict[str, tuple[int, ...]] = {}
     for factors in term_factors:
@@ -287,21 +287,23 @@ def _assemble(
         start = len(plan)
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
-    matrix = np.empty((n, len(plan)), dtype=np.float64)
+    n_all = next(iter(variables.values())).values.shape[0] if variables else n
+    matrix = np.empty((n_all, len(plan)), dtype=np.float64)
     low = np.full(len(plan), np.inf)
     high = np.full(len(plan), -np.inf)
     block = 65_536  # row blocks: no full-length temporaries, strided writes stay in cache
-    for start in range(0, n, block):
-        take = slice(start, start + block) if rows is None else rows[start : start + block]
+    for start in range(0, n_all, block):
         for j, (_, parts) in enumerate(plan):
             column = None
             for var, code in parts:
-                values = var.values[take]
+                values = var.values[start : start + block]
                 values = values if code is None else (values == code).astype(np.float64)
                 column = values if column is None else column * values
             matrix[start : start + block, j] = column
             low[j] = min(low[j], column.min())
             high[j] = max(high[j], column.max())
+    if rows is not None:  # whole rows gathered at once: one cache line per row, not p
+        matrix = np.take(matrix, rows, axis=0)
     for j, (label, _) in enumerate(plan):
         if n and low[j] == high[j]:
             raise ModelError(
