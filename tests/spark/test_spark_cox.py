@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -56,6 +59,33 @@ def test_equals_local_engine(case: str, cohort: pl.DataFrame, spark_cohort: Any)
     )
     assert spark.robust == local.robust and spark.n_clusters == local.n_clusters
     assert spark.reference == local.reference
+
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+
+# cc.cox arguments of an R call in tests/reference/cox_reference.json (make_cox_reference.R)
+R_CASES: dict[str, dict[str, Any]] = {
+    "heart_strata_breslow": {
+        "time": "stop",
+        "entry": "start",
+        "event": "event",
+        "covariates": ["age", "year", "transplant"],
+        "strata": "surgery",
+        "cluster": "id",
+        "ties": "breslow",
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(R_CASES))
+def test_matches_r_survival(case: str, spark: Any) -> None:
+    reference = json.loads((REFERENCE_DIR / "cox_reference.json").read_text())["fits"][case]
+    frame = spark.createDataFrame(pd.read_csv(REFERENCE_DIR / reference["data"]))
+    fit = spark_cox(frame, **R_CASES[case])
+    coef = [reference["coef"][term] for term in fit.terms]
+    se = [reference["se"][term] for term in fit.terms]
+    np.testing.assert_allclose(fit.summary["coef"].to_numpy(), coef, rtol=1e-8)
+    np.testing.assert_allclose(fit.summary["se"].to_numpy(), se, rtol=1e-8)
 
 
 def test_refuses_level_without_events(cohort: pl.DataFrame, spark: Any) -> None:
