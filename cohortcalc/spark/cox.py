@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -301,24 +302,17 @@ def _hazard_tables(
 
     Layout of ``hazards`` as ``_kernels.hazard_terms``: [h0, h1 (p), g0, g1 (p), x̄m (p)]."""
     n_bins = hazards.shape[0]
-    exit_rows = []
-    for b in range(n_bins):
-        for d in (0.0, 1.0):
-            a0 = cumulative[b, 0] - d * (hazards[b, 0] - hazards[b, 1 + p])
-            a1 = cumulative[b, 1 : 1 + p] - d * (
-                hazards[b, 1 : 1 + p] - hazards[b, 2 + p : 2 + 2 * p]
+    bins = np.arange(n_bins, dtype=np.int64)
+    exits = []
+    for d in (0.0, 1.0):  # the tied events' own term is down-weighted (Efron; R coxscore2)
+        columns = {STOP_BIN: bins, EVENT: np.full(n_bins, d)}
+        columns["__a0"] = cumulative[:, 0] - d * (hazards[:, 0] - hazards[:, 1 + p])
+        for j in range(p):
+            columns[f"__a{j + 1}"] = cumulative[:, 1 + j] - d * (
+                hazards[:, 1 + j] - hazards[:, 2 + p + j]
             )
-            m = d * hazards[b, 2 + 2 * p : 2 + 3 * p]
-            exit_rows.append((b, d, float(a0), *map(float, a1), *map(float, m)))
-    exit_schema = [
-        STOP_BIN,
-        EVENT,
-        "__a0",
-        *(f"__a{j + 1}" for j in range(p)),
-        *(f"__m{j}" for j in range(p)),
-    ]
-    entry_rows = [(b, *map(float, cumulative[b, : 1 + p])) for b in range(n_bins)]
-    entry_schema = [ENTRY_BIN, *(f"__c{j}" for j in range(p + 1))]
-    return spark.createDataFrame(exit_rows, exit_schema), spark.createDataFrame(
-        entry_rows, entry_schema
-    )
+        for j in range(p):
+            columns[f"__m{j}"] = d * hazards[:, 2 + 2 * p + j]
+        exits.append(pd.DataFrame(columns))
+    entries = pd.DataFrame({ENTRY_BIN: bins, **{f"__c{j}": cumulative[:, j] for j in range(p + 1)}})
+    return spark.createDataFrame(pd.concat(exits)), spark.createDataFrame(entries)
