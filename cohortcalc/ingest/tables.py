@@ -37,10 +37,19 @@ SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Po
 IN_MEMORY_MAX_ROWS = 2_000_000
 
 
-def materialize(frame: pl.LazyFrame, target: Path, in_memory: bool) -> pl.LazyFrame:
-    """Compute ``frame`` once: into memory, or streamed into the scratch file ``target``."""
+def materialize(
+    frame: pl.LazyFrame, target: Path, in_memory: bool, *, recompute: bool = False
+) -> pl.LazyFrame:
+    """Compute ``frame`` once: into memory, or streamed into the scratch file ``target``.
+
+    ``recompute``: when streaming, return the plan itself, to be run by each query that reads
+    it (cheaper than writing and reading a wide scratch file, whose sink is the bottleneck
+    and buffers what it cannot write yet). Only for plans that no query reads twice.
+    """
     if in_memory:
         return frame.collect().lazy()
+    if recompute:
+        return frame
     frame.sink_parquet(target, compression=SCRATCH_COMPRESSION)
     return pl.scan_parquet(target)
 
@@ -95,9 +104,12 @@ def build_table(
     if name != PARTICIPANTS:
         rows = _check_against_participants(name, rows, parents)
     target = scratch / f"{name}-rows.parquet"
-    validated = [materialize(_validated_columns(rows, table), target, in_memory)]
+    split = [s for s in sources if s.spec.role == "columns"]  # join validated[0] twice
+    validated = [
+        materialize(_validated_columns(rows, table), target, in_memory, recompute=not split)
+    ]
     status = checks.key_status(validated[0], key)
-    for index, source in enumerate(s for s in sources if s.spec.role == "columns"):
+    for index, source in enumerate(split):
         columns = checks.check_duplicates(table, checks.check_rows(table, source.frame))
         columns = checks.check_parent(columns, status, key)
         target = scratch / f"{name}-columns-{index}.parquet"
@@ -130,7 +142,7 @@ def _check_against_participants(
         return checks.check_event_dates(rows, checks.death_dates(rows).collect().lazy())
     if name == "followup":
         deaths = (
-            checks.death_dates(parents["events"])
+            checks.death_dates(parents["events"]).collect().lazy()
             if "events" in parents
             else pl.LazyFrame(schema={checks.PID: pl.String, "_death_date": pl.Date})
         )
