@@ -87,6 +87,16 @@ def locate_bins(
 
 
 @njit(cache=True)
+def scatter_rows(block: np.ndarray, position: np.ndarray, out: np.ndarray) -> None:
+    """out[position[i]] = block[i] for every i with position[i] >= 0."""
+    for i in range(block.shape[0]):
+        k = position[i]
+        if k >= 0:
+            for j in range(block.shape[1]):
+                out[k, j] = block[i, j]
+
+
+@njit(cache=True)
 def order_by_bin(stop_bin: np.ndarray, event: np.ndarray, n_bins: int) -> np.ndarray:
     """Indices of the rows with a bin (>= 0), ordered by bin and, within a bin, events first;
     stable. A counting sort, O(N)."""

@@ -18,6 +18,7 @@ import polars as pl
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import to_polars
+from cohortcalc.survival import _kernels
 
 _CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
 
@@ -267,7 +268,8 @@ def _assemble(
     n: int,
     rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
-    """Fill the matrix block by block, then (if ``rows``) keep those rows in that order."""
+    """Fill the matrix block by block; with ``rows``, each block's rows go straight to their
+    places (rows not listed are left out), so no unsorted copy is ever made."""
     plan: list[tuple[str, list[tuple[_Variable, int | None]]]] = []
     assign: dict[str, tuple[int, ...]] = {}
     for factors in term_factors:
@@ -288,22 +290,28 @@ def _assemble(
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
     n_all = next(iter(variables.values())).values.shape[0] if variables else n
-    matrix = np.empty((n_all, len(plan)), dtype=np.float64)
+    matrix = np.empty((n, len(plan)), dtype=np.float64)
     low = np.full(len(plan), np.inf)
     high = np.full(len(plan), -np.inf)
+    if rows is not None:  # each source row's place in the matrix (-1: not kept)
+        position = np.full(n_all, -1, dtype=np.int64)
+        position[rows] = np.arange(rows.shape[0])
     block = 65_536  # row blocks: no full-length temporaries, strided writes stay in cache
+    buffer = np.empty((min(block, n_all), len(plan)), dtype=np.float64)
     for start in range(0, n_all, block):
+        stop = min(start + block, n_all)
+        target = matrix[start:stop] if rows is None else buffer[: stop - start]
         for j, (_, parts) in enumerate(plan):
             column = None
             for var, code in parts:
-                values = var.values[start : start + block]
+                values = var.values[start:stop]
                 values = values if code is None else (values == code).astype(np.float64)
                 column = values if column is None else column * values
-            matrix[start : start + block, j] = column
+            target[:, j] = column
             low[j] = min(low[j], column.min())
             high[j] = max(high[j], column.max())
-    if rows is not None:  # whole rows gathered at once: one cache line per row, not p
-        matrix = np.take(matrix, rows, axis=0)
+        if rows is not None:  # whole rows to their places: one cache line per row
+            _kernels.scatter_rows(target, position[start:stop], matrix)
     for j, (label, _) in enumerate(plan):
         if n and low[j] == high[j]:
             raise ModelError(
