@@ -17,6 +17,7 @@ import polars as pl
 from cohortcalc.errors import FrameError
 
 ROW_INDEX = "__cohortcalc_row"
+POSITION = "__cohortcalc_position"  # row position in a materialized Polars frame
 
 
 def to_lazy(frame: Any) -> tuple[nw.LazyFrame, Callable[[nw.LazyFrame], Any]]:
@@ -77,16 +78,35 @@ def _read_parquet(path: str | Path, engine: nw.Implementation, session: Any) -> 
     return session.read.parquet(str(Path(path)))
 
 
-def materialize(frame: nw.LazyFrame, *, streaming: bool = False) -> nw.LazyFrame:
-    """On Polars, compute ``frame`` once in memory so validation and features reuse it.
+def materialize(*frames: nw.LazyFrame) -> tuple[nw.LazyFrame, ...]:
+    """On Polars, compute ``frames`` once, together, in memory so later passes reuse them.
 
-    derive() must read its inputs once for the checks anyway; holding per-participant tables in
-    memory (never the lesion rows) turns the later passes into in-memory work. DuckDB and
-    PySpark frames stay lazy: their engines plan and spill on their own. ``streaming`` selects
-    Polars' streaming engine (faster for the big lesion group-by, slower for joins).
+    One ``pl.collect_all`` runs the plans jointly, so a subplan they share (e.g. the lesion
+    group-by feeding both the scores and their checks) is computed once. DuckDB and PySpark
+    frames stay lazy: their engines plan and spill on their own.
     """
-    if frame.implementation is nw.Implementation.POLARS:
-        native: pl.LazyFrame = frame.to_native()
-        engine = "streaming" if streaming else "auto"
-        return nw.from_native(native.collect(engine=engine).lazy())
-    return frame
+    if frames[0].implementation is not nw.Implementation.POLARS:
+        return frames
+    collected = pl.collect_all([frame.to_native() for frame in frames])
+    return tuple(nw.from_native(frame.lazy()) for frame in collected)
+
+
+def keyed_rows(frame: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """``frame``'s ``keys`` columns; on Polars also each row's position, for ``attach``."""
+    rows = frame.select(*keys)
+    if rows.implementation is nw.Implementation.POLARS:
+        return nw.from_native(rows.to_native().with_row_index(POSITION))
+    return rows
+
+
+def attach(frame: nw.LazyFrame, side: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """``frame`` with the non-key columns of ``side`` (built from ``keyed_rows(frame, keys)``).
+
+    ``side`` must hold at most one row per ``keys[0]`` (derive() checks this first). On Polars
+    its rows carry their position in the materialized ``frame``, so they are put back in that
+    order and placed alongside, without a join; elsewhere they are left-joined on ``keys[0]``.
+    """
+    if POSITION in side.collect_schema().names():
+        ordered = side.to_native().sort(POSITION).drop(POSITION, *keys)
+        return nw.from_native(pl.concat([frame.to_native(), ordered], how="horizontal"))
+    return frame.join(side.drop(*keys[1:]), on=keys[0], how="left")

@@ -18,7 +18,7 @@ from cohortcalc.errors import FeatureError, FrameError
 from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import ROW_INDEX, materialize, to_lazy
-from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, SIDE_KEYS, side_table
+from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side_columns
 
 
 @dataclass(frozen=True)
@@ -265,12 +265,11 @@ def derive(
     available = _available(columns, features, lesions is not None, events is not None)
     _check_required(require, columns, available, features)
     id_column = next((c for c in ("participant_id", ROW_INDEX) if c in columns), None)
-    lazy = materialize(lazy)
+    (lazy,) = materialize(lazy)
     raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
-
     if lesions is not None or events is not None:
         try:
-            side = side_table(
+            lazy = with_side_columns(
                 lazy, columns, lesions, events, followup, slice_thickness_mm, censor_date,
                 landmark_days,
             )  # fmt: skip
@@ -282,11 +281,6 @@ def derive(
                 "were not relations of that connection; create them with the same connection "
                 "(con.from_arrow(...) / con.read_parquet(...)) or use the default connection."
             ) from error
-        side = side.drop(*[c for c in SIDE_KEYS[1:] if c in columns])
-        added = [c for c in side.collect_schema().names() if c != "participant_id"]
-        replaced = [c for c in added if c in columns]
-        how = "left" if landmark_days is None else "inner"
-        lazy = lazy.drop(*replaced).join(side, on="participant_id", how=how)
     return restore(_add_features(lazy, features))
 
 

@@ -1,7 +1,7 @@
 """Per-participant side table from the long tables (lesions, events, follow-up).
 
 Built on the narrow key columns of the analysis frame (participant_id, baseline_date, age,
-cac_scanned) so that the wide frame is joined once, at the end, by derive().
+cac_scanned) and checked there, so that the wide frame is touched once, at the end.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import narwhals as nw
 from cohortcalc.errors import FeatureError
 from cohortcalc.features import cac, outcomes
 from cohortcalc.features._checks import raise_violations
-from cohortcalc.features._engine import align, materialize
+from cohortcalc.features._engine import align, attach, keyed_rows, materialize
 
 LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
 LESION_OUTPUTS = (
@@ -25,7 +25,7 @@ OUTCOME_INPUTS = ("participant_id", "baseline_date")
 SIDE_KEYS = ("participant_id", "baseline_date", "age", "cac_scanned")
 
 
-def side_table(
+def with_side_columns(
     frame: nw.LazyFrame,
     columns: set[str],
     lesions: Any,
@@ -35,28 +35,38 @@ def side_table(
     censor_date: dt.date | None,
     landmark_days: int | None,
 ) -> nw.LazyFrame:
-    """One row per participant of ``frame``: lesion scores and/or outcome columns."""
+    """``frame`` with lesion scores and/or outcome columns appended (replacing its own).
+
+    The long tables are reduced to one row per participant and joined onto the narrow key
+    columns (``SIDE_KEYS``); that side table is checked, then placed alongside ``frame`` once.
+    """
     if "participant_id" not in columns:
         raise FeatureError("lesions=/events= given but the frame has no participant_id column.")
-    side = frame.select(*[c for c in SIDE_KEYS if c in columns])
+    produced = [*LESION_OUTPUTS] if lesions is not None else []
+    if events is not None:
+        lacks_age = "age" not in columns
+        produced += [c for c in outcomes.OUTCOME_COLUMNS if not (lacks_age and "age_" in c)]
+    frame = frame.drop(*[c for c in produced if c in columns])
+    keys = [c for c in SIDE_KEYS if c in columns]
+    side = keyed_rows(frame, keys)
     if lesions is not None:
         side = _lesion_scores(side, lesions, slice_thickness_mm)
     if events is None:
-        side = materialize(side)
+        (side,) = materialize(side)
         _check_one_row_each(side)
-        return side
+        return attach(frame, side, keys)
     if not set(OUTCOME_INPUTS) <= columns:
         lacking = sorted(set(OUTCOME_INPUTS) - columns)
         raise FeatureError(f"events=/followup= given but the frame lacks {lacking}.")
     ends, summary = align(followup, side, "followup"), align(events, side, "events")
-    joined = materialize(outcomes.join_followup(side, summary, ends))
-    _check_one_row_each(joined)
-    outcomes.check_dates(joined)
-    return outcomes.outcome_columns(joined, censor_date, landmark_days)
+    (side,) = materialize(outcomes.join_followup(side, summary, ends))
+    _check_one_row_each(side)
+    outcomes.check_dates(side)
+    return outcomes.outcome_columns(attach(frame, side, keys), censor_date, landmark_days)
 
 
 def _check_one_row_each(side: nw.LazyFrame) -> None:
-    """Duplicated ids in the frame (or followup) would multiply rows when joined back."""
+    """Duplicated ids in the frame (or followup) would multiply rows when joined."""
     counts = side.select(ids=nw.col("participant_id").n_unique(), rows=nw.len()).collect()
     if counts["ids"][0] == counts["rows"][0]:
         return  # the common case costs one distinct count; the group-by below names offenders
@@ -69,11 +79,12 @@ def _check_one_row_each(side: nw.LazyFrame) -> None:
 
 
 def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float) -> nw.LazyFrame:
+    """``frame`` joined to its participants' lesion sums (computed and checked once)."""
     table = align(lesions, frame, "lesions")
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    scores = materialize(cac.participant_scores(table, slice_thickness_mm), streaming=True)
+    (scores,) = materialize(cac.participant_scores(table, slice_thickness_mm))
     invalid = {
         "participant_id missing": nw.col("participant_id").is_null(),
         "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
@@ -83,13 +94,9 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     except FeatureError:  # rare path: a second, row-level pass names the problems exactly
         raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
         raise
-    scores = scores.drop(cac.INVALID_LESIONS)
-    present = frame.collect_schema().names()
-    joined = frame.drop(*[c for c in LESION_OUTPUTS if c in present]).join(
-        scores, on="participant_id", how="left"
-    )
+    joined = frame.join(scores.drop(cac.INVALID_LESIONS), on="participant_id", how="left")
     sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
-    if "cac_scanned" in present:
+    if "cac_scanned" in frame.collect_schema().names():
         scanned = nw.col("cac_scanned")
         filled = [nw.when(scanned).then(nw.col(c).fill_null(0.0)).alias(c) for c in sums]
     else:
