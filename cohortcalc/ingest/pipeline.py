@@ -38,7 +38,7 @@ from cohortcalc.ingest.tables import Outcome, StagedSource, build_table, materia
 Progress = Callable[[str, int, int], None]
 SourcesArg = str | Path | Iterable[str | Path] | AnyMapping[str, str | Path] | None
 TABLE_ORDER = ("participants", "events", "followup", "cac_lesions", "cac_scores")
-IN_MEMORY_MAX_BYTES = 512 * 1024**2  # larger sources are streamed through scratch Parquet
+IN_MEMORY_MAX_BYTES = 256 * 1024**2  # larger sources are streamed through scratch Parquet
 
 
 def ingest(

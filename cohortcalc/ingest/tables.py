@@ -4,9 +4,11 @@ Rows sources are stacked and checked together (so a duplicate id across two file
 each ``role: columns`` source is checked on its own and joined on the table's key. Accepted
 rows go to ``<table>.parquet``, the rest to ``_quarantine/<table>.parquet``.
 
-Intermediates are held in memory for tables up to ``IN_MEMORY_MAX_ROWS`` rows (fastest), and
-streamed through Parquet files in the staging folder above it, so a table of any length is
-processed in bounded memory (``materialize``).
+Intermediates are held in memory for tables up to ``IN_MEMORY_MAX_ROWS`` rows (fastest). Above
+it nothing holds a whole table: the validated rows stay a lazy plan over the sources' scratch
+Parquet files, re-run by each streaming query that reads it (``materialize``), duplicate keys
+come from a separate pass over the keys (``validate.repeated_rows``), and store files are
+sunk in fixed row groups, byte-identical to the in-memory path's.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from cohortcalc.ingest.store import QUARANTINE_DIR
 
 PARTICIPANTS = "participants"
 SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Polars' zstd
-IN_MEMORY_MAX_ROWS = 2_000_000
+IN_MEMORY_MAX_ROWS = 1_500_000
 STORE_ROW_GROUP = 262_144
 
 
