@@ -106,7 +106,8 @@ def attach(frame: nw.LazyFrame, side: nw.LazyFrame, keys: list[str]) -> nw.LazyF
     its rows carry their position in the materialized ``frame``, so they are put back in that
     order and placed alongside, without a join; elsewhere they are left-joined on ``keys[0]``.
     """
-    if POSITION in side.collect_schema().names():
-        ordered = side.to_native().sort(POSITION).drop(POSITION, *keys)
-        return nw.from_native(pl.concat([frame.to_native(), ordered], how="horizontal"))
+    if POSITION in side.collect_schema().names():  # both in memory: cheap, zero-copy collects
+        ordered = side.to_native().sort(POSITION).drop(POSITION, *keys).collect()
+        placed = pl.concat([frame.to_native().collect(), ordered], how="horizontal")
+        return nw.from_native(placed.lazy())
     return frame.join(side.drop(*keys[1:]), on=keys[0], how="left")
