@@ -21,10 +21,11 @@ import polars as pl
 import cohortcalc
 from cohortcalc.dictionary import DataDictionary, load_dictionary
 from cohortcalc.errors import DataQualityWarning, IngestError
+from cohortcalc.ingest import tables
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping, resolve_mapping
 from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
-from cohortcalc.ingest.readers import SOURCE_ROW, scan_source
+from cohortcalc.ingest.readers import SOURCE_ROW, ReadInfo, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import (
     REPORT_MD,
@@ -199,8 +200,8 @@ def _stage_source(
 ) -> tuple[SourceRecord, pl.LazyFrame]:
     table = dictionary.table(source.table)
     target = scratch / f"{index:03d}-{source.table}.parquet"
-    in_memory = path.stat().st_size <= IN_MEMORY_MAX_BYTES if path.is_file() else True
     raw, info = scan_source(path, source, scratch, text_types(source, spec, table))
+    in_memory = _fits_in_memory(path, raw, info)
     try:  # fast path: numbers parsed by the CSV reader
         normalized = normalize_source(raw, source, spec, table, path.name)
         staged = materialize(normalized, target, in_memory)
@@ -231,6 +232,18 @@ def _stage_source(
         delimiter=info.delimiter,
     )
     return record, staged
+
+
+def _fits_in_memory(path: Path, raw: pl.LazyFrame, info: ReadInfo) -> bool:
+    """Small enough to normalize in memory: at most ``IN_MEMORY_MAX_BYTES`` on disk, and for
+    Parquet (compressed) at most the table stage's ``IN_MEMORY_MAX_ROWS`` rows (metadata)."""
+    if not path.is_file():
+        return True
+    if path.stat().st_size > IN_MEMORY_MAX_BYTES:
+        return False
+    if info.format != "parquet":
+        return True
+    return raw.select(pl.len()).collect().item() <= tables.IN_MEMORY_MAX_ROWS
 
 
 def _raise_on_parse_failure(

@@ -38,7 +38,7 @@ sources:
       serum_calcium: {column: CA, unit_by: {column: CENTER, units: {A: mg/dL, B: mmol/L}}}
       albumin: {column: ALB, unit_column: ALB_UNIT}
       diabetes: DM
-  - file: events.csv
+  - file: events.parquet
     table: events
     columns:
       participant_id: ID
@@ -56,7 +56,8 @@ def _inject(rng: np.random.Generator, values: np.ndarray, bad: object, share: fl
 
 
 def write_study(folder: Path, n: int = N, seed: int = 7) -> None:
-    """Participants (duplicate ids, bad codes, units, dates, numbers) and their events."""
+    """Participants (duplicate ids, bad codes, units, dates, numbers; CSV) and their events
+    (Parquet)."""
     rng = np.random.default_rng(seed)
     ids = np.array([f"P{i:06d}" for i in range(1, n + 1)], dtype=object)
     repeat = rng.random(n) < 0.01
@@ -90,7 +91,7 @@ def write_study(folder: Path, n: int = N, seed: int = 7) -> None:
             "CAUSE": np.where(kind == 2, rng.choice(["CV", "NCV"], who.size), None).tolist(),
         }
     )
-    events.write_csv(folder / "events.csv")
+    events.write_parquet(folder / "events.parquet")
     (folder / "mapping.yaml").write_text(MAPPING)
 
 
@@ -185,3 +186,22 @@ def test_streaming_plan_buffers_no_table(stores: dict[str, Any], table: str) -> 
     graph = plan.show_graph(engine="streaming", plan_stage="physical", raw_output=True)
     assert "multiplexer" not in graph
     assert "columnar" not in graph
+
+
+def test_parquet_source_streams_by_row_count(
+    stores: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Parquet is compressed: a small file of many rows streams too (rows from metadata)."""
+    monkeypatch.setattr(tables, "IN_MEMORY_MAX_ROWS", 10_000)  # events: ~60,000 rows
+    calls: dict[str, bool] = {}
+    original = tables.materialize
+
+    def recording(frame: pl.LazyFrame, target: Path, in_memory: bool, **kw: Any):
+        calls[target.name] = in_memory
+        return original(frame, target, in_memory, **kw)
+
+    monkeypatch.setattr(pipeline, "materialize", recording)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cc.DataQualityWarning)
+        cc.ingest(mapping=stores["folder"] / "mapping.yaml", out=tmp_path / "cohort")
+    assert calls == {"000-participants.parquet": True, "001-events.parquet": False}
