@@ -120,7 +120,7 @@ def _block_sums(
     matrix: np.ndarray, beta: np.ndarray, weights: np.ndarray, start: int, end: int
 ) -> np.ndarray:
     """Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), as a q x q matrix: S0 and S1 in
-    the same loop that forms w·e^{xβ}·x, S2 by one small matrix product (BLAS) for a block of
+    the same loop that forms w·e^{xβ}·x, S2 by small matrix products (BLAS) for a block of
     16 rows or more, by rank-one updates below that."""
     p = matrix.shape[1]
     total = np.zeros((p + 1, p + 1))
@@ -135,10 +135,13 @@ def _block_sums(
             scaled[i - start, j] = matrix[i, j] * r
             total[0, 1 + j] += scaled[i - start, j]
     if end - start >= 16:
-        products = np.dot(scaled.T, matrix[start:end])
-        for a in range(p):
-            for c in range(p):
-                total[1 + a, 1 + c] = products[a, c]
+        # pieces of <= 1024 rows keep each BLAS call single-threaded (no threads in threads)
+        for first in range(start, end, 1024):
+            last = min(end, first + 1024)
+            products = np.dot(scaled[first - start : last - start].T, matrix[first:last])
+            for a in range(p):
+                for c in range(p):
+                    total[1 + a, 1 + c] += products[a, c]
     else:
         for i in range(start, end):
             for a in range(p):
@@ -230,6 +233,17 @@ def bin_sums(
     if entry_bin.shape[0] == n:
         _subtract_entries(matrix, beta, entry_bin, weights, by_exit)
     return by_exit, tied
+
+
+@njit(cache=True)
+def weighted_column_means(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ_i w_i x_i / Σ_i w_i per column, in one row-major pass (no BLAS threads)."""
+    n, p = matrix.shape
+    total = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            total[j] += weights[i] * matrix[i, j]
+    return total / weights.sum()
 
 
 @njit(cache=True)

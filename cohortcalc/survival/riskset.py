@@ -193,7 +193,7 @@ class CoxLikelihood:
         ``build_design(..., row_order=)`` makes it), and centre it IN PLACE."""
         if matrix.shape[0] != index.rows.shape[0] or matrix.dtype != np.float64:
             raise ValueError("from_ordered needs the float64 rows of index.rows, in bin order")
-        center = (index.weights @ matrix) / index.weights.sum()
+        center = _kernels.weighted_column_means(matrix, index.weights)
         matrix -= center
         event_sum = _kernels.event_sums(matrix, index.event, index.weights)
         return cls(matrix, index, efron, center, event_sum)
