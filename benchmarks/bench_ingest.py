@@ -137,7 +137,7 @@ def measure_size(n: int, folder: Path | None = None) -> list[dict[str, object]]:
         ingested = _measure("ingest", folder)
     ratio = ingested["seconds"] / bare["seconds"]
     task = "ingest wide CSV (32 columns) to Parquet"
-    note = f"{ratio:.2f}x bare time (target <= 2x); peak target < 1500 MB; validates, converts"
+    note = f"{ratio:.2f}x bare time; targets: <= 2x at 1M rows, peak < 1500 MB at every n"
     return [
         {"task": task, "tool": "polars read_csv+write_parquet", "n": n, **bare, "note": "bare"},
         {"task": task, "tool": "cohortcalc.ingest", "n": n, **ingested, "note": note},
