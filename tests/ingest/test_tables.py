@@ -135,7 +135,7 @@ def test_streamed_store_is_byte_identical(stores: dict[str, Any]) -> None:
 def test_streamed_counts_equal_and_reconcile(stores: dict[str, Any]) -> None:
     memory, streamed = stores["memory"], stores["streamed"]
     assert streamed.tables == memory.tables
-    assert [replace_path(s) for s in streamed.sources] == [replace_path(s) for s in memory.sources]
+    assert list(map(_source_counts, streamed.sources)) == list(map(_source_counts, memory.sources))
     for counts in streamed.tables.values():
         assert counts.reconciles
     reasons = set(streamed.tables["participants"].reasons) | set(streamed.tables["events"].reasons)
@@ -154,7 +154,7 @@ def test_streamed_counts_equal_and_reconcile(stores: dict[str, Any]) -> None:
     assert expected <= reasons, expected - reasons
 
 
-def replace_path(record: Any) -> tuple:
+def _source_counts(record: Any) -> tuple:
     return (record.table, record.rows_read, record.rows_accepted, record.reasons)
 
 
