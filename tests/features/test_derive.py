@@ -94,6 +94,22 @@ def test_eager_row_order_is_kept(cohort: dict[str, pl.DataFrame]) -> None:
     assert out["participant_id"].tolist() == shuffled["participant_id"].tolist()
 
 
+def test_side_columns_line_up_with_shuffled_tables(
+    cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
+) -> None:
+    """Polars places the per-participant side table by row position: every long table shuffled
+    (and the lazy frame too) must still give each participant their own values, in frame order."""
+    p, les, ev, fu = (cohort[t].sample(fraction=1.0, shuffle=True, seed=i) for i, t in
+                      enumerate(TABLES))  # fmt: skip
+    out = derive(p.lazy(), lesions=les, events=ev, followup=fu).collect()
+    assert out["participant_id"].to_list() == p["participant_id"].to_list()
+    _assert_same_values(out, reference)
+    landmark = derive(p.lazy(), events=ev, followup=fu, landmark_days=365).collect()
+    kept = reference.filter(pl.col("mi_days") > 365)["participant_id"].to_list()
+    assert sorted(landmark["participant_id"].to_list()) == sorted(kept)
+    assert landmark["participant_id"].to_list() == [i for i in p["participant_id"] if i in kept]
+
+
 def test_parquet_paths(
     tmp_path: Path, cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
 ) -> None:
