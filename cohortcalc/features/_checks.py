@@ -9,38 +9,29 @@ from cohortcalc.errors import FeatureError
 MAX_IDS_SHOWN = 5
 
 
-def violation_counts(frame: nw.LazyFrame, checks: dict[str, nw.Expr]) -> nw.LazyFrame:
-    """One row: for each of ``checks`` (description -> condition), how many rows meet it."""
-    return frame.select(
-        *[
-            nw.when(condition).then(1).otherwise(0).sum().alias(f"check_{i}")
-            for i, condition in enumerate(checks.values())
-        ]
-    )
-
-
 def raise_violations(
-    frame: nw.LazyFrame,
-    checks: dict[str, nw.Expr],
-    id_column: str | None,
-    where: str,
-    counts: nw.LazyFrame | None = None,
+    frame: nw.LazyFrame, checks: dict[str, nw.Expr], id_column: str | None, where: str
 ) -> None:
     """Raise FeatureError if any ``checks`` condition holds on some row of ``frame``.
 
     ``checks`` maps a description ("serum_creatinine <= 0") to a boolean expression; one query
-    counts every condition (or ``counts``, the result of ``violation_counts``, computed
-    earlier), and only failing ones are queried again for example ids.
+    counts every condition, and only failing ones are queried again for example ids.
     """
     if not checks:
         return
-    row = (violation_counts(frame, checks) if counts is None else counts).collect()
-    totals = [int(row[f"check_{i}"][0] or 0) for i in range(len(checks))]
-    failed = {text: n for text, n in zip(checks, totals, strict=True) if n > 0}
+    names = {f"check_{i}": text for i, text in enumerate(checks)}
+    counts = frame.select(
+        **{
+            key: nw.when(condition).then(1).otherwise(0).sum()
+            for key, condition in zip(names, checks.values(), strict=True)
+        }
+    ).collect()
+    failed = {key: int(counts[key][0] or 0) for key in names if (counts[key][0] or 0) > 0}
     if not failed:
         return
     lines = []
-    for text, count in failed.items():
+    for key, count in failed.items():
+        text = names[key]
         example = ""
         if id_column is not None:
             offending = frame.filter(checks[text]).select(id_column).sort(id_column)
