@@ -129,25 +129,35 @@ def incidence_rates(
     per: float = 1000,
     time_unit: Literal["days", "months", "years"] = "days",
     conf_level: float = 0.95,
+    entry: str | None = None,
 ) -> pd.DataFrame:
     """``cc.incidence_rates`` for a PySpark DataFrame: events and person-time per group from
     one Spark group-by (per group and event code), exact Poisson limits on the driver."""
     if time_unit not in _YEARS_PER_UNIT:
         raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
     by = as_list(by)
-    _refuse_nulls(frame, [*by, time, event], None)
+    _refuse_nulls(frame, [*by, time, event, entry], None)
+    for name in (time, entry):
+        if name is not None and not is_numeric_type(frame.schema[name].dataType):
+            raise ModelError(f"time column {name!r} must be numeric (days or years).")
+    exit_time = F.col(time).cast("double")
+    start = F.col(entry).cast("double") if entry else F.lit(0.0)
     counts = frame.groupBy(*by, event).agg(
         F.count(F.lit(1)).alias(COUNT),
-        F.sum(F.col(time).cast("double")).alias("__time"),
-        F.min(F.col(time).cast("double")).alias("__min"),
-        F.sum(F.isnan(F.col(time).cast("double")).cast("long")).alias("__nan"),
+        F.sum(exit_time - start).alias("__time"),
+        F.min(exit_time).alias("__min"),
+        count_where(F.isnan(exit_time) | F.isnan(start)).alias("__nan"),
+        count_where(start > exit_time).alias("__late"),
     )
     data = pl.from_pandas(counts.toPandas())
-    if not is_numeric_type(frame.schema[time].dataType):
-        raise ModelError(f"time column {time!r} must be numeric (days or years since baseline).")
     if data["__nan"].sum():
-        raise ModelError(f"time column {time!r} has NaN values; fix or drop those rows.")
+        raise ModelError(f"time column {time!r} (or entry) has NaN values; fix or drop those rows.")
     check_times(data.select(pl.col("__min").alias(time)), time)
+    if data["__late"].sum():
+        raise ModelError(
+            f"entry column {entry!r} is after time column {time!r} in {data['__late'].sum()} "
+            "row(s)."
+        )
     data = check_binary_event(data, event)
     summed = [
         (pl.col(event) * pl.col(COUNT)).sum().alias("events"),

@@ -1,4 +1,4 @@
-"""The Spark Cox engine gives the local engine's numbers (1e-8) on the synthetic cohort."""
+"""cc.cox on a PySpark frame runs the Spark engine and gives the local engine's numbers (1e-8)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 import cohortcalc as cc
 from cohortcalc.errors import ModelError
-from cohortcalc.spark import cox as spark_cox
 
 pytestmark = pytest.mark.spark
 
@@ -46,7 +45,7 @@ CASES: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_equals_local_engine(case: str, cohort: pl.DataFrame, spark_cohort: Any) -> None:
     local = cc.cox(cohort, **CASES[case])
-    spark = spark_cox(spark_cohort, **CASES[case])
+    spark = cc.cox(spark_cohort, **CASES[case])
     assert spark.terms == local.terms
     np.testing.assert_allclose(spark.summary.to_numpy(), local.summary.to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(spark.vcov.to_numpy(), local.vcov.to_numpy(), rtol=1e-8)
@@ -81,7 +80,7 @@ R_CASES: dict[str, dict[str, Any]] = {
 def test_matches_r_survival(case: str, spark: Any) -> None:
     reference = json.loads((REFERENCE_DIR / "cox_reference.json").read_text())["fits"][case]
     frame = spark.createDataFrame(pd.read_csv(REFERENCE_DIR / reference["data"]))
-    fit = spark_cox(frame, **R_CASES[case])
+    fit = cc.cox(frame, **R_CASES[case])
     coef = [reference["coef"][term] for term in fit.terms]
     se = [reference["se"][term] for term in fit.terms]
     np.testing.assert_allclose(fit.summary["coef"].to_numpy(), coef, rtol=1e-8)
@@ -94,4 +93,4 @@ def test_refuses_level_without_events(cohort: pl.DataFrame, spark: Any) -> None:
     )
     frame = spark.createDataFrame(rows.to_pandas())
     with pytest.raises(ModelError, match=r"cac_category\[>400\]"):
-        spark_cox(frame, "mi_days", "mi", ["age", "cac_category"])
+        cc.cox(frame, "mi_days", "mi", ["age", "cac_category"])

@@ -10,7 +10,6 @@ import pytest
 
 import cohortcalc as cc
 from cohortcalc.errors import ModelError
-from cohortcalc.spark import finegray as spark_finegray
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +34,7 @@ CASES: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_equals_local_engine(case: str, cohort: pl.DataFrame, spark_cohort: Any) -> None:
     local = cc.finegray(cohort, **CASES[case])
-    spark = spark_finegray(spark_cohort, **CASES[case])
+    spark = cc.finegray(spark_cohort, **CASES[case])
     assert spark.terms == local.terms
     np.testing.assert_allclose(spark.summary.to_numpy(), local.summary.to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(spark.vcov.to_numpy(), local.vcov.to_numpy(), rtol=1e-8)
@@ -46,4 +45,4 @@ def test_equals_local_engine(case: str, cohort: pl.DataFrame, spark_cohort: Any)
 
 def test_refuses_a_cause_that_never_occurs(spark_cohort: Any) -> None:
     with pytest.raises(ModelError, match="cause 7 never occurs"):
-        spark_finegray(spark_cohort, "mi_days", "mi_status", 7, ["age"])
+        cc.finegray(spark_cohort, "mi_days", "mi_status", 7, ["age"])

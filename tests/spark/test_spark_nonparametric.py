@@ -10,7 +10,6 @@ import pytest
 
 import cohortcalc as cc
 from cohortcalc.errors import ModelError
-from cohortcalc.spark import cumulative_incidence, incidence_rates, kaplan_meier
 
 pytestmark = pytest.mark.spark
 
@@ -21,23 +20,25 @@ def _same(spark: pd.DataFrame, local: pd.DataFrame) -> None:
 
 def test_kaplan_meier(cohort: pl.DataFrame, spark_cohort: Any) -> None:
     args = {"time": "death_days", "event": "death_status", "by": ["sex", "ckd"]}
-    _same(kaplan_meier(spark_cohort, **args), cc.kaplan_meier(cohort, **args))
+    _same(cc.kaplan_meier(spark_cohort, **args), cc.kaplan_meier(cohort, **args))
     weighted = {"time": "death_years", "event": "death_status", "weights": "w_int"}
-    _same(kaplan_meier(spark_cohort, **weighted), cc.kaplan_meier(cohort, **weighted))
+    _same(cc.kaplan_meier(spark_cohort, **weighted), cc.kaplan_meier(cohort, **weighted))
 
 
 def test_cumulative_incidence(cohort: pl.DataFrame, spark_cohort: Any) -> None:
     args = {"time": "mi_days", "event": "mi_status", "cause": 1, "by": "cac_category"}
-    _same(cumulative_incidence(spark_cohort, **args), cc.cumulative_incidence(cohort, **args))
+    _same(cc.cumulative_incidence(spark_cohort, **args), cc.cumulative_incidence(cohort, **args))
 
 
 def test_incidence_rates(cohort: pl.DataFrame, spark_cohort: Any) -> None:
     args = {"time": "mi_years", "event": "mi", "by": "cac_category", "time_unit": "years"}
-    _same(incidence_rates(spark_cohort, **args), cc.incidence_rates(cohort, **args))
+    _same(cc.incidence_rates(spark_cohort, **args), cc.incidence_rates(cohort, **args))
+    age_scale = {"time": "age_exit", "entry": "age_entry", "event": "mi", "time_unit": "years"}
+    _same(cc.incidence_rates(spark_cohort, **age_scale), cc.incidence_rates(cohort, **age_scale))
 
 
 def test_local_only_options_are_refused(spark_cohort: Any) -> None:
     with pytest.raises(ModelError, match=r"entry=.*not available on Spark"):
-        kaplan_meier(spark_cohort, "age_exit", "death_status", entry="age_entry")
+        cc.kaplan_meier(spark_cohort, "age_exit", "death_status", entry="age_entry")
     with pytest.raises(ModelError, match="non-integer values"):
-        kaplan_meier(spark_cohort, "death_days", "death_status", weights="w_frac")
+        cc.kaplan_meier(spark_cohort, "death_days", "death_status", weights="w_frac")
