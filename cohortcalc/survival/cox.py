@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
 from cohortcalc.errors import ModelError
+from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.results import CoxResult, TestStatistic, coefficient_table, vcov_frame
@@ -64,6 +66,8 @@ def cox(
     the robust (sandwich) variance, used in ``summary``; ``weights`` are case weights.
     Rows with a missing value in any used column are dropped and counted.
     """
+    if is_spark_frame(frame):  # registry scale: the same fit computed in Spark
+        return import_module("cohortcalc.spark").cox(**locals())
     if ties not in TIES:
         raise ModelError(f"ties={ties!r} is not supported; use one of {TIES}.")
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])

@@ -11,12 +11,14 @@ likelihood, in G and in the variance), so integer weights equal replicated rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cohortcalc.errors import ModelError
+from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.finegray_result import FineGrayResult
@@ -42,6 +44,8 @@ def finegray(
     (counted in `n_dropped`), as crr's `na.omit`. Raises `ModelError` for times ≤ 0, a cause
     that never occurs, no uncensored rows, bad weights, or a term without events.
     """
+    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
+        return import_module("cohortcalc.spark").finegray(**locals())
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
     design = build_design(
         frame, covariates, reference=reference, columns=(time, event, weights, *strata_names)

@@ -9,6 +9,7 @@ for Kaplan–Meier, infinitesimal-jackknife variance for the Aalen–Johansen cu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ import polars as pl
 from scipy.stats import norm
 
 from cohortcalc.errors import ModelError
+from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.aalen_johansen import aalen_johansen, aalen_johansen_truncated
 from cohortcalc.survival.inputs import (
     N_EXIT,
@@ -106,6 +108,8 @@ def kaplan_meier(
     subject is at risk at t when entry < t ≤ time. Times tie only when exactly equal (R's
     ``timefix`` also merges floating-point near-ties; round computed times first if needed).
     """
+    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
+        return import_module("cohortcalc.spark").kaplan_meier(**locals())
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)
@@ -269,6 +273,8 @@ def cumulative_incidence(
     (counts unweighted, as R). Every code other than ``censor_code`` is a competing state;
     ties are exact. ``entry``: delayed entry (at risk when entry < t ≤ time), one row each.
     """
+    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
+        return import_module("cohortcalc.spark").cumulative_incidence(**locals())
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from typing import Any, Literal
 
 import numpy as np
@@ -11,6 +12,7 @@ import polars as pl
 from scipy.stats import gamma
 
 from cohortcalc.errors import ModelError
+from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.inputs import as_list, check_binary_event, check_times, load_columns
 
 DAYS_PER_YEAR = 365.25  # Julian year, the usual person-time convention
@@ -51,6 +53,8 @@ def incidence_rates(
     on the age scale). Returns a pandas DataFrame ``[by...], events, person_years, rate,
     lower, upper``, one row per group, sorted by group.
     """
+    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
+        return import_module("cohortcalc.spark").incidence_rates(**locals())
     if time_unit not in _YEARS_PER_UNIT:
         raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
     by = as_list(by)
