@@ -26,7 +26,13 @@ from cohortcalc.spark.checks import count_where
 from cohortcalc.spark.design import is_numeric_type
 from cohortcalc.survival import nonparametric as local
 from cohortcalc.survival.aalen_johansen import aalen_johansen
-from cohortcalc.survival.inputs import as_list, check_binary_event, check_cause, check_times
+from cohortcalc.survival.inputs import (
+    as_list,
+    check_binary_event,
+    check_cause,
+    check_times,
+    counts_by_time,
+)
 from cohortcalc.survival.rates import _YEARS_PER_UNIT, poisson_limits
 
 COUNT = "__n"
@@ -90,7 +96,7 @@ def cumulative_incidence(
     )
     check_times(counts, time)
     sums = {COUNT: pl.col(COUNT), **{f"__d{i}": pl.col(f"__d{i}") for i in range(len(codes))}}
-    table, starts = local.counts_by_time(counts, by, time, sums)
+    table, starts = counts_by_time(counts, by, time, sums)
     exits = table[COUNT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
     target = codes.index(cause)
