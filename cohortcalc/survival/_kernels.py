@@ -87,35 +87,6 @@ def locate_bins(
 
 
 @njit(cache=True)
-def scatter_rows(block: np.ndarray, position: np.ndarray, out: np.ndarray) -> None:
-    """out[position[i]] = block[i] for every i with position[i] >= 0."""
-    for i in range(block.shape[0]):
-        k = position[i]
-        if k >= 0:
-            for j in range(block.shape[1]):
-                out[k, j] = block[i, j]
-
-
-@njit(cache=True)
-def order_by_bin(stop_bin: np.ndarray, event: np.ndarray, n_bins: int) -> np.ndarray:
-    """Indices of the rows with a bin (>= 0), ordered by bin and, within a bin, events first;
-    stable. A counting sort, O(N)."""
-    position = np.zeros(2 * n_bins + 1, dtype=np.int64)
-    for i in range(stop_bin.shape[0]):
-        if stop_bin[i] >= 0:
-            position[2 * stop_bin[i] + (0 if event[i] else 1) + 1] += 1
-    for k in range(2 * n_bins):
-        position[k + 1] += position[k]
-    order = np.empty(position[2 * n_bins], dtype=np.int64)
-    for i in range(stop_bin.shape[0]):
-        if stop_bin[i] >= 0:
-            key = 2 * stop_bin[i] + (0 if event[i] else 1)
-            order[position[key]] = i
-            position[key] += 1
-    return order
-
-
-@njit(cache=True)
 def _block_sums(
     matrix: np.ndarray, beta: np.ndarray, weights: np.ndarray, start: int, end: int
 ) -> np.ndarray:
@@ -233,17 +204,6 @@ def bin_sums(
     if entry_bin.shape[0] == n:
         _subtract_entries(matrix, beta, entry_bin, weights, by_exit)
     return by_exit, tied
-
-
-@njit(cache=True)
-def weighted_column_means(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σ_i w_i x_i / Σ_i w_i per column, in one row-major pass (no BLAS threads)."""
-    n, p = matrix.shape
-    total = np.zeros(p)
-    for i in range(n):
-        for j in range(p):
-            total[j] += weights[i] * matrix[i, j]
-    return total / weights.sum()
 
 
 @njit(cache=True)

@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import polars as pl
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import to_polars
-from cohortcalc.survival import _kernels
+from cohortcalc.survival import _layout
 
 _CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
 
@@ -262,18 +263,21 @@ def _coded_variable(
     return _Variable(name, codes.to_numpy(), tuple(levels))
 
 
+Plan = list[tuple[str, list[tuple[_Variable, int | None]]]]
+
+
 def _assemble(
     term_factors: list[list[str]],
     variables: Mapping[str, _Variable],
     n: int,
     rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
-    """Fill the matrix block by block; with ``rows``, each block's rows go straight to their
-    places (rows not listed are left out), so no unsorted copy is ever made."""
-    plan: list[tuple[str, list[tuple[_Variable, int | None]]]] = []
+    """The design matrix (n x terms), its term labels and the columns of each term; with
+    ``rows``, only those source rows, in that order (no unsorted copy is ever made)."""
+    plan: Plan = []
     assign: dict[str, tuple[int, ...]] = {}
     for factors in term_factors:
-        columns: list[tuple[str, list[tuple[_Variable, int | None]]]] = [("", [])]
+        columns: Plan = [("", [])]
         for factor in factors:
             var = variables[factor]
             options: list[tuple[str, int | None]] = (
@@ -289,8 +293,31 @@ def _assemble(
         start = len(plan)
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
-    n_all = next(iter(variables.values())).values.shape[0] if variables else n
     matrix = np.empty((n, len(plan)), dtype=np.float64)
+    low, high = _fill(plan, matrix, rows)
+    for j, (label, _) in enumerate(plan):
+        if n and low[j] == high[j]:
+            raise ModelError(
+                f"term {label!r} is constant (every row used equals {low[j]:g}); remove it or "
+                "check the data — a Cox model cannot estimate it."
+            )
+    return matrix, [label for label, _ in plan], assign
+
+
+def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Fill ``matrix``; return each column's min and max over all source rows. Plain numeric
+    columns with a row order take one compiled pass (threads share the rows); otherwise row
+    blocks, each block's rows scattered straight to their places."""
+    sources = [parts[0][0].values for _, parts in plan]
+    simple = all(len(parts) == 1 and parts[0][1] is None for _, parts in plan) and all(
+        v.dtype == np.float64 and v.flags.c_contiguous and v.flags.writeable == s.flags.writeable
+        for v in sources
+        for s in sources[:1]
+    )
+    if rows is not None and plan and simple:
+        threads = numba.get_num_threads() if sources[0].shape[0] >= 200_000 else 1
+        return _layout.scatter_columns(tuple(sources), rows, matrix, threads)
+    n_all = sources[0].shape[0] if plan else matrix.shape[0]
     low = np.full(len(plan), np.inf)
     high = np.full(len(plan), -np.inf)
     if rows is not None:  # each source row's place in the matrix (-1: not kept)
@@ -311,11 +338,5 @@ def _assemble(
             low[j] = min(low[j], column.min())
             high[j] = max(high[j], column.max())
         if rows is not None:  # whole rows to their places: one cache line per row
-            _kernels.scatter_rows(target, position[start:stop], matrix)
-    for j, (label, _) in enumerate(plan):
-        if n and low[j] == high[j]:
-            raise ModelError(
-                f"term {label!r} is constant (every row used equals {low[j]:g}); remove it or "
-                "check the data — a Cox model cannot estimate it."
-            )
-    return matrix, [label for label, _ in plan], assign
+            _layout.scatter_rows(target, position[start:stop], matrix)
+    return low, high

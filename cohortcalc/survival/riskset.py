@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from cohortcalc.survival import _kernels
+from cohortcalc.survival import _kernels, _layout
 
 
 @dataclass(frozen=True)
@@ -84,24 +84,21 @@ def prepare_risk_sets(
         entry_bin = _kernels.locate_bins(entry, codes, bin_time, stratum_start, lo, hi)
         stop_bin[stop_bin <= entry_bin] = -1  # no event time in (entry, exit]
     w = np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    n_bins = bin_time.shape[0]
-    dead_bins = stop_bin[event]
-    rows = _kernels.order_by_bin(stop_bin, event, n_bins)
-    stop_bin = stop_bin[rows]
-    n_deaths = np.bincount(dead_bins, minlength=n_bins).astype(np.int64)
-    bin_start = np.searchsorted(stop_bin, np.arange(n_bins + 1)).astype(np.int64)
+    rows, bin_start, n_deaths, death_weight, stop_bin, event = _layout.bin_layout(
+        stop_bin, event, w, bin_time.shape[0]
+    )
     return RiskSetIndex(
         rows=rows,
         stop_bin=stop_bin,
         entry_bin=None if entry_bin is None else entry_bin[rows],
-        event=event[rows],
-        weights=w[rows],
+        event=event,
+        weights=np.ones(rows.shape[0]) if weights is None else w[rows],
         bin_time=bin_time,
         stratum_start=stratum_start.astype(np.int64),
         bin_start=bin_start,
         bin_events_end=bin_start[:-1] + n_deaths,
         n_deaths=n_deaths,
-        death_weight=np.bincount(dead_bins, weights=w[event], minlength=n_bins),
+        death_weight=death_weight,
     )
 
 
@@ -193,9 +190,8 @@ class CoxLikelihood:
         ``build_design(..., row_order=)`` makes it), and centre it IN PLACE."""
         if matrix.shape[0] != index.rows.shape[0] or matrix.dtype != np.float64:
             raise ValueError("from_ordered needs the float64 rows of index.rows, in bin order")
-        center = _kernels.weighted_column_means(matrix, index.weights)
-        matrix -= center
-        event_sum = _kernels.event_sums(matrix, index.event, index.weights)
+        threads = numba.get_num_threads() if matrix.shape[0] >= 200_000 else 1
+        center, event_sum = _layout.center_in_place(matrix, index.weights, index.event, threads)
         return cls(matrix, index, efron, center, event_sum)
 
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
