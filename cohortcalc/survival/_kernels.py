@@ -259,23 +259,24 @@ def _event_time_fill(
     n_deaths: np.ndarray,
     death_weight: np.ndarray,
     efron: bool,
+    bins: tuple[int, int, int],
     log_den: np.ndarray,
     mean_x: np.ndarray,
     info: np.ndarray,
 ) -> None:
-    """Add each bin's Efron terms to row k of the outputs (row 0 if they have a single row).
+    """Add the Efron terms of bins ``bins[0]..bins[1]-1`` to row k of the outputs (to row
+    ``bins[2]`` if that is >= 0).
 
     With den_j = S0 - c_j·T0, S1_j = S1 - c_j·T1 (T: tie sums, c_j = j/d), the sums over j
     reduce to scalar weights times S2, T2, S1S1ᵀ, S1T1ᵀ + T1S1ᵀ and T1T1ᵀ: O(d + p²) per bin."""
-    n_bins, width = at_risk.shape
+    width = at_risk.shape[1]
     q = int(math.sqrt(width) + 0.5)  # width = q², q = p + 1
     p = q - 1
-    per_bin = log_den.shape[0] == n_bins
-    for k in range(n_bins):
+    for k in range(bins[0], bins[1]):
         m = n_deaths[k]
         if m == 0:
             continue
-        row = k if per_bin else 0
+        row = k if bins[2] < 0 else bins[2]
         n_terms = m if (efron and m > 1) else 1
         a = death_weight[k] / n_terms
         w_s = 0.0  # Σ a/den
@@ -319,14 +320,40 @@ def event_time_terms(
     efron: bool,
     *,
     per_bin: bool = True,
+    n_chunks: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per bin (or, with ``per_bin=False``, summed over bins): Σ_j a·log(den_j), Σ_j a·x̄_j,
-    Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ) (p x p, flat)."""
-    rows = at_risk.shape[0] if per_bin else 1
+    Σ_j a·(S2_j/den_j - x̄_j x̄_jᵀ) (p x p, flat). Summed: ``n_chunks`` threads each sum a
+    fixed range of bins, the partial sums are then added in order."""
+    n_bins = at_risk.shape[0]
+    rows = n_bins if per_bin else max(1, min(n_chunks, n_bins))
     p = int(math.sqrt(at_risk.shape[1]) + 0.5) - 1
     log_den, mean_x, info = np.zeros(rows), np.zeros((rows, p)), np.zeros((rows, p * p))
-    _event_time_fill(at_risk, tied, n_deaths, death_weight, efron, log_den, mean_x, info)
-    return log_den, mean_x, info
+    if per_bin or rows == 1:
+        bins = (0, n_bins, -1 if per_bin else 0)
+        _event_time_fill(at_risk, tied, n_deaths, death_weight, efron, bins, log_den, mean_x, info)
+        return log_den, mean_x, info
+    _event_time_chunks(at_risk, tied, n_deaths, death_weight, efron, log_den, mean_x, info)
+    return log_den.sum(keepdims=True), mean_x.sum(axis=0)[None], info.sum(axis=0)[None]
+
+
+@njit(cache=True, parallel=True)
+def _event_time_chunks(
+    at_risk: np.ndarray,
+    tied: np.ndarray,
+    n_deaths: np.ndarray,
+    death_weight: np.ndarray,
+    efron: bool,
+    log_den: np.ndarray,
+    mean_x: np.ndarray,
+    info: np.ndarray,
+) -> None:
+    n_bins, n_chunks = at_risk.shape[0], log_den.shape[0]
+    step = (n_bins + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        chunk = np.int64(c)  # prange's index may be unsigned: keep the tuple int64
+        bins = (chunk * step, min(n_bins, (chunk + 1) * step), chunk)
+        _event_time_fill(at_risk, tied, n_deaths, death_weight, efron, bins, log_den, mean_x, info)
 
 
 @njit(cache=True)

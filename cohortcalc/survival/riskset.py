@@ -199,8 +199,15 @@ class CoxLikelihood:
         index = self.index
         by_exit, events_only = risk_set_sums(self.matrix, beta, index, events=self.efron)
         _kernels.reverse_cumsum_in_place(by_exit, index.stratum_start)  # now the at-risk sums
+        threads = numba.get_num_threads() if self.matrix.shape[0] >= 200_000 else 1
         log_den, mean_x, info = _kernels.event_time_terms(
-            by_exit, events_only, index.n_deaths, index.death_weight, self.efron, per_bin=False
+            by_exit,
+            events_only,
+            index.n_deaths,
+            index.death_weight,
+            self.efron,
+            per_bin=False,
+            n_chunks=threads,
         )
         loglik = float(self.event_sum @ beta - log_den[0])
         score = self.event_sum - mean_x[0]
