@@ -91,24 +91,54 @@ risk_bins_parallel = njit(cache=True, parallel=True)(_risk_bins)
 
 
 @njit(cache=True)
+def information_rows(
+    x: np.ndarray,
+    center: np.ndarray,
+    risk: np.ndarray,
+    row_bin: np.ndarray,
+    inverse_g: np.ndarray,
+    cumulative: np.ndarray,
+    after: np.ndarray,
+    start: int,
+    centred: np.ndarray,
+    scaled: np.ndarray,
+) -> None:
+    """Rows start.. of x - c into `centred` and aᵢ(xᵢ - c) into `scaled` for the information
+    Σᵢ aᵢxᵢxᵢᵀ, aᵢ = rᵢ[Λ(Tᵢ) + cᵢ/G(Tᵢ-) Σ_{t>Tᵢ}G(t-)dΛ(t)]."""
+    m, p = centred.shape
+    for row in range(m):
+        i = start + row
+        b = row_bin[i]
+        a = risk[i] * (cumulative[b] + inverse_g[i] * after[b])
+        for j in range(p):
+            value = x[i, j] - center[j]
+            centred[row, j] = value
+            scaled[row, j] = value * a
+
+
+@njit(cache=True)
 def score_residual_rows(
     x: np.ndarray,
+    center: np.ndarray,
     status: np.ndarray,
     row_bin: np.ndarray,
     exp_eta: np.ndarray,
     competing: np.ndarray,
     per_bin_scalars: np.ndarray,
     per_bin_vectors: np.ndarray,
+    weights: np.ndarray,
     start: int,
     out: np.ndarray,
+    weighted: np.ndarray,
 ) -> None:
-    """Uᵢ = ηᵢ + ψᵢ into `out` for the centred rows `x` = rows start.. : xᵢαᵢ + per-bin terms.
+    """Uᵢ = ηᵢ + ψᵢ into `out` and wᵢUᵢ into `weighted` for rows start.. of x (centred on c
+    here): xᵢαᵢ + per-bin terms.
 
     per_bin_scalars[:, 0:2] = Λ(t), Σ_{s>t}G(s-)dΛ(s); per_bin_vectors stacks x̄, Σ_{s≤t}dΛ x̄,
     Σ_{s>t}G dΛ x̄, q/Y and the censoring compensator, each (bins, p). `status` is 0
     censored, 1 cause, 2 competing; `competing` is e^{xβ}/G(Tᵢ-) on competing rows, else 0.
     """
-    m, p = x.shape
+    m, p = out.shape
     for row in range(m):
         i = start + row
         b = row_bin[i]
@@ -118,11 +148,13 @@ def score_residual_rows(
         g = competing[i]
         alpha = cause - e * per_bin_scalars[b, 0] - g * per_bin_scalars[b, 1]
         for j in range(p):
-            out[row, j] = (
-                x[row, j] * alpha
+            value = (
+                (x[i, j] - center[j]) * alpha
                 - cause * per_bin_vectors[0, b, j]
                 + e * per_bin_vectors[1, b, j]
                 + g * per_bin_vectors[2, b, j]
                 + censored * per_bin_vectors[3, b, j]
                 - per_bin_vectors[4, b, j]
             )
+            out[row, j] = value
+            weighted[row, j] = weights[i] * value

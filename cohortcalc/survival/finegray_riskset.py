@@ -126,16 +126,15 @@ def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
     return np.lexsort((time, strata))
 
 
-def _centred_rows(data: FineGrayData) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """The centred design matrix chunk by chunk, in one reused buffer, with a scratch buffer
-    of the same shape (BLAS-sized pieces, no N x p temporary)."""
+def _row_buffers(data: FineGrayData) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Row chunks with two reused (chunk, p) buffers for the compiled row passes to fill
+    (BLAS-sized pieces, no N x p temporary)."""
     n, p = data.x.shape
-    centred = np.empty((min(n, _CHUNK_ROWS), p))
-    scratch = np.empty_like(centred)
+    first = np.empty((min(n, _CHUNK_ROWS), p))
+    second = np.empty_like(first)
     for rows in _row_chunks(n):
         m = rows.stop - rows.start
-        np.subtract(data.x[rows], data.center, out=centred[:m])
-        yield rows, centred[:m], scratch[:m]
+        yield rows, first[:m], second[:m]
 
 
 def _row_chunks(n: int) -> Iterator[slice]:
@@ -222,10 +221,20 @@ def _loglik_score_information(
     weighted = hazard * data.g_before
     after = _reverse_cumsum(weighted, data.strata) - weighted
     information = -(xbar.T * data.n_cause) @ xbar
-    for rows, x, scratch in _centred_rows(data):
-        bins = data.row_bin[rows]
-        a = sums.risk[rows] * (cumulative[bins] + data.inverse_g[rows] * after[bins])
-        information += x.T @ np.multiply(x, a[:, None], out=scratch)
+    for rows, x, scratch in _row_buffers(data):
+        kernels.information_rows(
+            data.x,
+            data.center,
+            sums.risk,
+            data.row_bin,
+            data.inverse_g,
+            cumulative,
+            after,
+            rows.start,
+            x,
+            scratch,
+        )
+        information += x.T @ scratch
     return value, score, (information + information.T) / 2
 
 
@@ -275,17 +284,20 @@ def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
     competing = exp_eta * data.inverse_g
     p = data.x.shape[1]
     meat = np.zeros((p, p))
-    for rows, x, residuals in _centred_rows(data):
+    for rows, residuals, weighted in _row_buffers(data):
         kernels.score_residual_rows(
-            x,
+            data.x,
+            data.center,
             data.status,
             data.row_bin,
             exp_eta,
             competing,
             scalars,
             vectors,
+            data.weights,
             rows.start,
             residuals,
+            weighted,
         )
-        meat += residuals.T @ (data.weights[rows, None] * residuals)
+        meat += residuals.T @ weighted
     return (meat + meat.T) / 2
