@@ -28,6 +28,44 @@ def bin_rows(
         if k == 0 or time[i] != time[order[k - 1]] or strata[i] != strata[order[k - 1]]:
             n_bins += 1
         row_bin[i] = n_bins - 1
+    return (row_bin, *_bin_totals(row_bin, n_bins, strata, status, weights))
+
+
+@njit(cache=True)
+def bin_rows_by_key(
+    key: np.ndarray,
+    n_keys: int,
+    strata: np.ndarray,
+    status: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As `bin_rows` for small integer keys 0..n_keys-1 ordered as (stratum, time): each
+    row's bin is its key's rank among the keys present (two sequential passes, no sort)."""
+    n = key.shape[0]
+    rank = np.zeros(n_keys, dtype=np.int64)
+    for i in range(n):
+        rank[key[i]] = 1
+    n_bins = 0
+    for k in range(n_keys):
+        present = rank[k]
+        rank[k] = n_bins
+        n_bins += present
+    row_bin = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        row_bin[i] = rank[key[i]]
+    return (row_bin, *_bin_totals(row_bin, n_bins, strata, status, weights))
+
+
+@njit(cache=True)
+def _bin_totals(
+    row_bin: np.ndarray,
+    n_bins: int,
+    strata: np.ndarray,
+    status: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per bin: its stratum and the weighted counts of all, censored and cause rows."""
+    n = row_bin.shape[0]
     bin_stratum = np.empty(n_bins, dtype=np.int64)
     total = np.zeros(n_bins)
     censored = np.zeros(n_bins)
@@ -40,7 +78,7 @@ def bin_rows(
             censored[b] += weights[i]
         elif status[i] == 1:
             cause[b] += weights[i]
-    return row_bin, bin_stratum, total, censored, cause
+    return bin_stratum, total, censored, cause
 
 
 def _risk_bins(

@@ -83,9 +83,12 @@ def prepare(
 
     `status` is 0/1/2 (censored/cause/competing), `strata` integer codes.
     """
-    row_bin, bin_stratum, total, n_censored, n_cause = kernels.bin_rows(
-        _sort_order(time, strata), time, strata, status, weights
-    )
+    key = _small_key(time, strata)
+    if key is not None:
+        binned = kernels.bin_rows_by_key(key, int(key.max()) + 1, strata, status, weights)
+    else:
+        binned = kernels.bin_rows(_sort_order(time, strata), time, strata, status, weights)
+    row_bin, bin_stratum, total, n_censored, n_cause = binned
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
     n_at_risk = _reverse_cumsum(total, stratum_ranges)
@@ -113,15 +116,19 @@ def prepare(
     )
 
 
-def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Rows by (stratum, time): a radix sort on a 16-bit key when the times are whole
-    numbers in a short range (days, with few strata), else a comparison sort."""
+def _small_key(time: np.ndarray, strata: np.ndarray) -> np.ndarray | None:
+    """An integer key in (stratum, time) order below 2**16 when the times are whole numbers
+    in a short range (days, with few strata): bins by counting, no sort. Else None."""
     codes = strata - strata.min()
     low, span = time.min(), time.max() - time.min()
     if (span + 1) * (codes.max() + 1) < 2**16 and np.all(time == np.floor(time)):
-        key = (codes * (span + 1) + (time - low)).astype(np.uint16)
-        return np.argsort(key, kind="stable")
-    if np.all(codes == 0):
+        return (codes * (span + 1) + (time - low)).astype(np.int64)
+    return None
+
+
+def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Rows by (stratum, time): a comparison sort."""
+    if np.all(strata == strata[0]):
         return np.argsort(time, kind="stable")
     return np.lexsort((time, strata))
 
