@@ -25,7 +25,7 @@ from cohortcalc.spark.riskset import ENTRY, ENTRY_BIN, EVENT, STOP_BIN, STRATUM,
 from cohortcalc.survival import _kernels
 from cohortcalc.survival.cox import TIES
 from cohortcalc.survival.newton import NewtonResult, newton_raphson
-from cohortcalc.survival.results import CoxResult, TestStatistic, coefficient_table, vcov_frame
+from cohortcalc.survival.results import CoxResult, cox_result
 from cohortcalc.survival.riskset import RiskSetIndex, at_risk_sums
 
 CLUSTER = "__cl"
@@ -58,35 +58,19 @@ def cox(
             fit, meat = _fit(
                 binned, design, index, ties == "efron", entry is not None, robust, per_row
             )
-    variance, naive, n_clusters = fit.variance, None, None
+    variance, n_clusters = fit.variance, None
     if meat is not None:
         n_clusters = design.n if per_row else int(checks["n_clusters"])
-        naive = vcov_frame(fit.variance, design.terms)
         variance = fit.variance @ meat @ fit.variance
-    return CoxResult(
-        summary=coefficient_table(fit.beta, variance, design.terms),
-        vcov=vcov_frame(variance, design.terms),
-        loglik=fit.loglik,
-        loglik_null=fit.loglik_init,
-        n=design.n,
+    labels = dict(ties=ties, time=time, event=event, entry=entry, cluster=cluster, weights=weights)
+    return cox_result(
+        fit,
+        design,
+        variance=variance,
+        robust=meat is not None,
         n_events=int(checks["n_events"]),
-        converged=fit.converged,
-        iterations=fit.iterations,
-        ties=ties,
-        terms=design.terms,
-        time=time,
-        event=event,
-        entry=entry,
-        strata=tuple(strata_names) or None,
-        cluster=cluster,
-        weights=weights,
-        robust=naive is not None,
-        naive_vcov=naive,
-        score_test=TestStatistic.chisq(fit.score_test, len(design.terms)),
-        n_dropped=design.n_dropped,
         n_clusters=n_clusters,
-        reference=dict(design.reference),
-        assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
+        labels={**labels, "strata": tuple(strata_names) or None},
     )
 
 

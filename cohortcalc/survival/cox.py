@@ -19,7 +19,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.newton import newton_raphson
-from cohortcalc.survival.results import CoxResult, TestStatistic, coefficient_table, vcov_frame
+from cohortcalc.survival.results import CoxResult, cox_result
 from cohortcalc.survival.riskset import (
     CoxLikelihood,
     RiskSetIndex,
@@ -90,7 +90,7 @@ def cox(
     _check_events_per_level(design, index.event)
     likelihood = CoxLikelihood.from_ordered(design.matrix, index, efron=ties == "efron")
     fit = newton_raphson(likelihood, design.terms)
-    variance, naive, n_clusters = fit.variance, None, None
+    variance, n_clusters = fit.variance, None
     # as R: non-integer (sampling) weights without a cluster get the per-row robust variance
     per_row = (
         cluster is None
@@ -105,32 +105,16 @@ def cox(
         )
         n_clusters = int(codes.max()) + 1
         scores = score_residuals_by_cluster(likelihood, fit.beta, codes, n_clusters)
-        naive = vcov_frame(fit.variance, design.terms)
         variance = fit.variance @ (scores.T @ scores) @ fit.variance
-    return CoxResult(
-        summary=coefficient_table(fit.beta, variance, design.terms),
-        vcov=vcov_frame(variance, design.terms),
-        loglik=fit.loglik,
-        loglik_null=fit.loglik_init,
-        n=design.n,
+    labels = dict(ties=ties, time=time, event=event, entry=entry, cluster=cluster, weights=weights)
+    return cox_result(
+        fit,
+        design,
+        variance=variance,
+        robust=n_clusters is not None,
         n_events=int(event_values.sum()),
-        converged=fit.converged,
-        iterations=fit.iterations,
-        ties=ties,
-        terms=design.terms,
-        time=time,
-        event=event,
-        entry=entry,
-        strata=tuple(strata_names) or None,
-        cluster=cluster,
-        weights=weights,
-        robust=naive is not None,
-        naive_vcov=naive,
-        score_test=TestStatistic.chisq(fit.score_test, len(design.terms)),
-        n_dropped=design.n_dropped,
         n_clusters=n_clusters,
-        reference=dict(design.reference),
-        assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
+        labels={**labels, "strata": tuple(strata_names) or None},
         fit_data=CoxFitData(
             likelihood, time_values, entry_values, event_values, fit.beta, design.assign
         ),

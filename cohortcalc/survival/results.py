@@ -195,3 +195,41 @@ class CoxResult:
 
     def _time_label(self) -> str:
         return f"{self.entry}, {self.time}" if self.entry else self.time
+
+
+def cox_result(
+    fit: Any,
+    design: Any,
+    *,
+    variance: np.ndarray,
+    robust: bool,
+    n_events: int,
+    n_clusters: int | None,
+    labels: Mapping[str, Any],
+    fit_data: Any = None,
+) -> CoxResult:
+    """Assemble a ``CoxResult`` from a Newton fit and its design (local or Spark engine alike).
+
+    ``variance`` is the reported one (sandwich when ``robust``); ``labels`` holds the caller's
+    names: ties, time, event, entry, strata (a tuple or None), cluster, weights.
+    """
+    return CoxResult(
+        summary=coefficient_table(fit.beta, variance, design.terms),
+        vcov=vcov_frame(variance, design.terms),
+        loglik=fit.loglik,
+        loglik_null=fit.loglik_init,
+        n=design.n,
+        n_events=n_events,
+        converged=fit.converged,
+        iterations=fit.iterations,
+        terms=design.terms,
+        robust=robust,
+        naive_vcov=vcov_frame(fit.variance, design.terms) if robust else None,
+        score_test=TestStatistic.chisq(fit.score_test, len(design.terms)),
+        n_dropped=design.n_dropped,
+        n_clusters=n_clusters,
+        reference=dict(design.reference),
+        assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
+        fit_data=fit_data,
+        **labels,
+    )
