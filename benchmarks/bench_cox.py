@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._child import PEAK_MB
+
 P = 10
 COVARIATES = [f"x{j}" for j in range(P)]
 SIZES_FULL = {
@@ -42,9 +44,9 @@ NOTES = {
     "R": "survival 3.5 coxph(ties='efron'), timed inside R",
 }
 
-CHILD = textwrap.dedent(
+CHILD = PEAK_MB + textwrap.dedent(
     """
-    import json, resource, sys, time, warnings
+    import json, sys, time, warnings
     import numpy as np
     warnings.simplefilter("ignore")
     tool, path, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -69,13 +71,13 @@ CHILD = textwrap.dedent(
         from statsmodels.duration.hazard_regression import PHReg
         exog = np.column_stack([data[name] for name in names])
         call = lambda: PHReg(data["days"], exog, status=data["event"], ties="efron").fit()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_mb()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         best = min(best, time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     print(json.dumps({"seconds": best, "peak_mb": peak, "base_mb": base}))
     """
 )

@@ -22,15 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._child import PEAK_MB
+
 N_FULL, N_QUICK = 1_000_000, 100_000
 SCALING_FULL = (10_000, 100_000, 1_000_000, 10_000_000)
 SCALING_QUICK = (10_000, 100_000)
 R_SIZES_FULL, R_SIZES_QUICK = (2_000, 10_000), (2_000,)
 P = 10
 
-CHILD = textwrap.dedent(
+CHILD = PEAK_MB + textwrap.dedent(
     """
-    import json, resource, sys, time, warnings
+    import json, sys, time, warnings
     import numpy as np
     import polars as pl
     import cohortcalc as cc
@@ -51,7 +53,7 @@ CHILD = textwrap.dedent(
         start = time.perf_counter()
         fit = call()
         best = min(best, time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     print(json.dumps({"seconds": best, "peak_mb": peak, "iterations": fit.iterations}))
     """
 )

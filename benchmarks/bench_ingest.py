@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks._child import PEAK_MB
+
 N_SCALING_FULL = (1_000_000, 3_000_000, 10_000_000)
 N_SCALING_QUICK = (50_000, 150_000)
 EXTRA = ("WEIGHT", "HEIGHT", "BMI", "GLUCOSE", "HBA1C", "TRIG", "LDL", "HR", "DBP", "WAIST")
@@ -109,8 +111,8 @@ CHILD = {
 
 
 def _measure(task: str, folder: Path) -> dict[str, float]:
-    code = textwrap.dedent(f"""
-        import json, resource, time
+    code = PEAK_MB + textwrap.dedent(f"""
+        import json, time
         from pathlib import Path
         import polars as pl
         import cohortcalc as cc
@@ -118,7 +120,7 @@ def _measure(task: str, folder: Path) -> dict[str, float]:
         start = time.perf_counter()
         {CHILD[task]}
         seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_mb()
         print(json.dumps({{"seconds": seconds, "peak_mb": peak}}))
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks._child import PEAK_MB
+
 N_FULL, N_QUICK = 1_000_000, 100_000
 LIFELINES_AJ_MAX_N = 100_000  # lifelines jitters ties: ~2 s at 1e5, far slower beyond
 R_AJ_MAX_N = 20_000  # survfit's multi-state C code updates every subject at every time: O(N*T)
@@ -52,9 +54,9 @@ R_CHILD = textwrap.dedent(
     """
 )
 
-CHILD = textwrap.dedent(
+CHILD = PEAK_MB + textwrap.dedent(
     """
-    import json, resource, sys, time, warnings
+    import json, sys, time, warnings
     import numpy as np
     warnings.simplefilter("ignore")
     task, tool, path, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -93,13 +95,13 @@ CHILD = textwrap.dedent(
 
     call = {"cohortcalc": cohortcalc_call, "lifelines": lifelines_call,
             "scikit-survival": sksurv_call}[tool]()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_mb()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         best = min(best, time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     print(json.dumps({"seconds": best, "peak_mb": peak, "base_mb": base}))
     """
 )
