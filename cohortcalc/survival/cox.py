@@ -101,7 +101,7 @@ def cox(
         codes = (
             np.arange(design.n)
             if per_row
-            else _group_codes(design.columns, design.column_levels, [cluster])
+            else group_codes(design.columns, design.column_levels, [cluster])
         )
         n_clusters = int(codes.max()) + 1
         scores = score_residuals_by_cluster(likelihood, fit.beta, codes, n_clusters)
@@ -154,7 +154,7 @@ class _Outcome:
         index = prepare_risk_sets(
             time_values,
             event_values,
-            strata=_group_codes(columns, levels, strata) if strata else None,
+            strata=group_codes(columns, levels, strata) if strata else None,
             entry=entry_values,
             weights=weight_values,
         )
@@ -240,7 +240,7 @@ def _case_weights(
     return values
 
 
-def _group_codes(columns: dict[str, np.ndarray], levels: dict, names: Sequence[str]) -> np.ndarray:
+def group_codes(columns: dict[str, np.ndarray], levels: dict, names: Sequence[str]) -> np.ndarray:
     """Integer codes 0..G-1 of the combinations of the given columns."""
     arrays = [columns[name] for name in names]
     if len(arrays) == 1 and names[0] in levels:

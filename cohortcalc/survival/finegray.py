@@ -20,6 +20,7 @@ import pandas as pd
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival import finegray_riskset as engine
+from cohortcalc.survival.cox import group_codes
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.newton import NewtonResult, newton_raphson
@@ -186,8 +187,7 @@ def _stratum_codes(design: Design, strata: Sequence[str]) -> np.ndarray:
     """Integer codes of the combinations of the strata columns (0 for everyone if none)."""
     if not strata:
         return np.zeros(design.n, dtype=np.int64)
-    stacked = np.column_stack([design.columns[name] for name in strata])
-    return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return group_codes(design.columns, design.column_levels, strata)
 
 
 def _check_terms_have_events(design: Design, status: np.ndarray, cause: Any) -> None:
