@@ -5,7 +5,7 @@ Each source has study-specific names, codes and units; `SOURCES` describes every
 ingest mapping can be written from it. `clean_source_frames` renders the clean tables into
 these layouts; mess.py then injects the documented defects.
 Unit factors: creatinine 1 mg/dL = 88.4 µmol/L; calcium 1 mmol/L = 4.008 mg/dL (molar mass
-40.08 g/mol); both as in the SI conversion tables of Young, Ann Intern Med 1987;106:114.
+40.08 g/mol); both taken from the one table in cohortcalc/units.py that ingest also converts with.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 
 import polars as pl
 
-CREATININE_UMOL_PER_MG_DL = 88.4
-CALCIUM_MG_DL_PER_MMOL_L = 4.008
+from cohortcalc.units import conversion_factor
+
+CREATININE_UMOL_PER_MG_DL = conversion_factor("creatinine", "mg/dL", "µmol/L")
+CALCIUM_MG_DL_PER_MMOL_L = conversion_factor("calcium", "mmol/L", "mg/dL")
 #: Sites whose laboratory reports serum calcium in mmol/L (the others in mg/dL).
 CALCIUM_MMOL_SITES: tuple[str, ...] = ("LAX", "NYC", "STP")
 SITE_CODES: dict[str, int] = {"BAL": 1, "CHI": 2, "FOR": 3, "LAX": 4, "NYC": 5, "STP": 6}
