@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import textwrap
 
 # Prepended to a child's source. Linux carries ru_maxrss over from the parent across exec, so a
@@ -15,3 +17,11 @@ PEAK_MB = textwrap.dedent(
         return next(int(x.split()[1]) for x in status if x.startswith(field + ":")) / 1024
     '''
 )
+
+
+def run_child(command: list[str], timeout: float) -> dict:
+    """Run one benchmark child; the JSON on its last stdout line, or NaNs and its stderr tail."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": done.stderr[-300:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])

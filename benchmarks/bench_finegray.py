@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._child import PEAK_MB
+from benchmarks._child import PEAK_MB, run_child
 
 N_FULL, N_QUICK = 1_000_000, 100_000
 SCALING_FULL = (10_000, 100_000, 1_000_000, 10_000_000)
@@ -98,16 +98,7 @@ def make_data(n: int, seed: int = 5) -> dict[str, np.ndarray]:
 
 
 def _python_child(task: str, path: Path, repeats: int) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, task, str(path), str(repeats)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": done.stderr[-300:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child([sys.executable, "-c", CHILD, task, str(path), str(repeats)], 1800)
 
 
 def _r_child(task: str, data: dict[str, np.ndarray], folder: Path) -> dict:
@@ -124,16 +115,7 @@ def _r_child(task: str, data: dict[str, np.ndarray], folder: Path) -> dict:
         fmt="%.10g",
     )
     script.write_text(R_SCRIPT)
-    done = subprocess.run(
-        ["Rscript", str(script), task, str(csv)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": done.stderr[-300:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(["Rscript", str(script), task, str(csv)], 1800)
 
 
 def _has_r() -> bool:

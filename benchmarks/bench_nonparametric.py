@@ -10,9 +10,7 @@ Run: `python -m benchmarks.bench_nonparametric [--quick]`.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -21,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks._child import PEAK_MB
+from benchmarks._child import PEAK_MB, run_child
 
 N_FULL, N_QUICK = 1_000_000, 100_000
 LIFELINES_AJ_MAX_N = 100_000  # lifelines jitters ties: ~2 s at 1e5, far slower beyond
@@ -145,16 +143,7 @@ def _child(task: str, tool: str, path: Path, repeats: int) -> dict:
         command = ["-c", R_CHILD, R_SCRIPT, task, str(path.with_suffix(".csv")), str(repeats)]
     else:
         command = ["-c", CHILD, task, tool, str(path), str(repeats)]
-    done = subprocess.run(
-        [sys.executable, *command],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if done.returncode != 0:
-        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": done.stderr[-300:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child([sys.executable, *command], 900)
 
 
 def run(quick: bool = False) -> list[dict]:
