@@ -4,7 +4,7 @@ Each estimator needs counts per (group, distinct time) only, so Spark does one g
 the driver runs the local estimator on the few thousand counted rows: Kaplan–Meier through
 ``survival.nonparametric.kaplan_meier`` itself (the counts enter as integer case weights,
 which give the same estimate and Greenwood variance as the rows they count), Aalen–Johansen
-through ``aalen_johansen`` and the local confidence limits, rates through ``poisson_limits``.
+through ``aalen_johansen`` and the local confidence limits, rates through ``rate_table``.
 Delayed entry, and non-integer weights (whose jackknife variance needs per-row weights), are
 local-only and refused with a clear error.
 """
@@ -33,7 +33,7 @@ from cohortcalc.survival.inputs import (
     check_times,
     counts_by_time,
 )
-from cohortcalc.survival.rates import _YEARS_PER_UNIT, poisson_limits
+from cohortcalc.survival.rates import _YEARS_PER_UNIT, rate_table
 
 COUNT = "__n"
 
@@ -170,20 +170,7 @@ def incidence_rates(
         (pl.col("__time").sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(summed).sort(by) if by else data.select(summed)
-    empty = table.filter(pl.col("person_years") <= 0)
-    if empty.height:
-        raise ModelError(
-            f"zero person-time in group(s) {empty.select(by).rows() if by else 'all'}; "
-            f"check column {time!r}."
-        )
-    out = table.to_pandas()
-    lower, upper = poisson_limits(
-        out["events"].to_numpy(), out["person_years"].to_numpy(), conf_level
-    )
-    out["rate"] = per * out["events"] / out["person_years"]
-    out["lower"] = per * lower
-    out["upper"] = per * upper
-    return out
+    return rate_table(table, by, time, per, conf_level)
 
 
 def _refuse_local_only(function: str, entry: str | None, weights: str | None) -> None:

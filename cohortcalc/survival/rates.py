@@ -75,6 +75,17 @@ def incidence_rates(
         (follow_up.sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(aggregations).sort(by) if by else data.select(aggregations)
+    return rate_table(table, by, time, per, conf_level)
+
+
+def rate_table(
+    table: pl.DataFrame, by: list[str], time: str, per: float, conf_level: float
+) -> pd.DataFrame:
+    """Rates per ``per`` person-years with exact limits from summed ``events``/``person_years``.
+
+    Shared by the local and Spark ``incidence_rates``; raises ``ModelError`` for a group with
+    no person-time (naming ``time``).
+    """
     empty = table.filter(pl.col("person_years") <= 0)
     if empty.height:
         raise ModelError(
