@@ -12,9 +12,10 @@ from cohortcalc.analysis.checks import cells_without_events
 from cohortcalc.analysis.fitting import MAIN, trend_column
 from cohortcalc.analysis.spec import Outcome, Sensitivity, Spec
 from cohortcalc.errors import SpecError
+from cohortcalc.survival.rates import DAYS_PER_YEAR
 
 #: Length of one year in each outcome time unit (Julian year of 365.25 days).
-UNITS_PER_YEAR = {"years": 1.0, "days": 365.25}
+UNITS_PER_YEAR = {"years": 1.0, "days": DAYS_PER_YEAR}
 
 
 def per_sd_units(frame: pl.DataFrame, spec: Spec) -> dict[str, float]:
