@@ -219,24 +219,19 @@ def event_sums(matrix: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np
 
 
 @njit(cache=True)
-def reverse_cumsum_by_stratum(sums: np.ndarray, stratum_start: np.ndarray) -> np.ndarray:
-    """Σ over bins k' >= k of the same stratum, for every bin k."""
-    out = np.empty_like(sums)
-    width = sums.shape[1]
-    for s in range(stratum_start.shape[0] - 1):
-        running = np.zeros(width)
-        for k in range(stratum_start[s + 1] - 1, stratum_start[s] - 1, -1):
-            running += sums[k]
-            out[k] = running
-    return out
-
-
-@njit(cache=True)
 def reverse_cumsum_in_place(sums: np.ndarray, stratum_start: np.ndarray) -> None:
     """``reverse_cumsum_by_stratum`` overwriting its input (no second T x q² array)."""
     for s in range(stratum_start.shape[0] - 1):
         for k in range(stratum_start[s + 1] - 2, stratum_start[s] - 1, -1):
             sums[k] += sums[k + 1]
+
+
+@njit(cache=True)
+def reverse_cumsum_by_stratum(sums: np.ndarray, stratum_start: np.ndarray) -> np.ndarray:
+    """Σ over bins k' >= k of the same stratum, for every bin k."""
+    out = sums.copy()
+    reverse_cumsum_in_place(out, stratum_start)
+    return out
 
 
 @njit(cache=True)
