@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks._child import PEAK_MB
 from cohortcalc.synth import simulate_cohort
 
 N_FULL, N_QUICK = 1_000_000, 20_000
@@ -30,19 +31,16 @@ LESIONS_PER_PARTICIPANT = 10
 REPEATS = 3  # scan and derive alternate; the fastest of each counts (shared, noisy machine)
 TABLES = ("participants", "cac_lesions", "events", "followup")
 
-CHILD = textwrap.dedent(
+CHILD = PEAK_MB + textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
     import polars as pl
     folder, task = Path(sys.argv[1]), sys.argv[2]
     paths = {t: folder / f"{t}.parquet" for t in sys.argv[3:]}
-    def rss_mb(field):
-        status = Path("/proc/self/status").read_text().splitlines()
-        return next(int(x.split()[1]) for x in status if x.startswith(field)) / 1024
     if task == "derive":
         import cohortcalc as cc  # imported before the clock starts
-    import_mb = rss_mb("VmRSS")
+    import_mb = peak_mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
     if task == "scan":
         rows = sum(pl.scan_parquet(p).collect().height for p in paths.values())
@@ -51,8 +49,7 @@ CHILD = textwrap.dedent(
                          events=paths["events"], followup=paths["followup"])
         rows = lazy.collect().height
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    # VmHWM (not ru_maxrss, which Linux carries over from the parent across exec)
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": rss_mb("VmHWM"),
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": peak_mb(),
                       "import_mb": import_mb, "rows": rows}))
     """
 )
