@@ -99,32 +99,11 @@ def cumulative_incidence(
     table, starts = counts_by_time(counts, by, time, sums)
     exits = table[COUNT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
-    target = codes.index(cause)
     at_risk = local._reverse_cumsum(exits, starts)
     curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
-    cif = np.concatenate([curve[:, target] for curve, _ in curves])
-    std_err = np.sqrt(np.maximum(np.concatenate([var[:, target] for _, var in curves]), 0.0))
-    lower, upper = local.confidence_limits(cif, std_err, conf_type, conf_level, log_se=False)
-    n_event = events[:, target]
-    columns = {
-        "n_risk": at_risk,
-        "n_event": n_event,
-        "n_competing": events.sum(axis=1) - n_event,
-        "n_censor": exits - events.sum(axis=1),
-        "cif": cif,
-        "std_err": std_err,
-        "lower": lower,
-        "upper": upper,
-    }
-    method = {
-        "estimator": "Aalen–Johansen",
-        "variance": "infinitesimal jackknife",
-        "conf_type": conf_type,
-        "conf_level": conf_level,
-        "cause": cause,
-        "competing": [code for code in codes if code != cause],
-    }
-    return local._tidy(table, by, time, columns, method)
+    return local._cif_table(
+        table, by, time, curves, at_risk, events, exits, codes, cause, conf_type, conf_level
+    )
 
 
 def incidence_rates(

@@ -287,7 +287,6 @@ def cumulative_incidence(
     table, starts = counts_by_time(data, by, time, counts)
     exits = table[N_EXIT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
-    target = codes.index(cause)
     at_risk = _reverse_cumsum(exits, starts)
     if entry is not None:
         at_risk -= _late_entries(data, by, entry, table, starts)
@@ -295,6 +294,27 @@ def cumulative_incidence(
         curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
     else:
         curves = _per_subject_curves(data, by, time, event, codes, entry, weights, table, starts)
+    return _cif_table(
+        table, by, time, curves, at_risk, events, exits, codes, cause, conf_type, conf_level
+    )
+
+
+def _cif_table(
+    table: pl.DataFrame,
+    by: list[str],
+    time: str,
+    curves: list[tuple[np.ndarray, np.ndarray]],
+    at_risk: np.ndarray,
+    events: np.ndarray,
+    exits: np.ndarray,
+    codes: list[Any],
+    cause: Any,
+    conf_type: str,
+    conf_level: float,
+) -> pd.DataFrame:
+    """The ``cumulative_incidence`` table from per-group Aalen–Johansen ``curves`` (CIF and
+    variance per state) and the counts per time; shared by the local and Spark engines."""
+    target = codes.index(cause)
     cif = np.concatenate([curve[:, target] for curve, _ in curves])
     std_err = np.sqrt(np.maximum(np.concatenate([var[:, target] for _, var in curves]), 0.0))
     lower, upper = confidence_limits(cif, std_err, conf_type, conf_level, log_se=False)
