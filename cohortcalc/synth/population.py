@@ -27,6 +27,7 @@ SITE_RACE_MIX: dict[str, tuple[float, float, float, float]] = {
 RACES: tuple[str, ...] = ("white", "black", "hispanic", "chinese")
 SMOKING: tuple[str, ...] = ("never", "former", "current")
 AGE_MIN, AGE_MAX, AGE_MEAN, AGE_SD = 45.0, 84.0, 62.0, 11.5
+MALE_SHARE = 0.47  # MESA exam 1: 47% men (Bild et al. 2002)
 
 
 def truncated_normal(
@@ -58,7 +59,7 @@ def simulate_population(
 
     age = np.round(truncated_normal(rng, n, AGE_MEAN, AGE_SD, AGE_MIN, AGE_MAX), 1)
     age = np.clip(age, AGE_MIN, AGE_MAX)
-    male = rng.random(n) < 0.47
+    male = rng.random(n) < MALE_SHARE
     a10 = (age - AGE_MEAN) / 10
 
     diabetes_logit = (
