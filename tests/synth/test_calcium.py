@@ -3,6 +3,9 @@
 Targets: about half with CAC 0 (Detrano et al., NEJM 2008: 51% CAC 0, 26% 1-100, 11% 101-300,
 12% > 300), CAC > 0 more common with age, in men, white participants (Bild et al.,
 Circulation 2005) and with CKD; the score is Σ area × density weight (Agatston 1990).
+The share bands are the generator's calibration spec against those published targets (the
+shares emerge from the lesion model and have no closed form), not sampling tolerances; the
+sampling error at N = 20,000 (SE ≤ 0.0036) is a small part of each band.
 """
 
 from __future__ import annotations
