@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -23,6 +24,7 @@ from cohortcalc.dictionary import DataDictionary, load_dictionary
 from cohortcalc.errors import DataQualityWarning, IngestError
 from cohortcalc.ingest import tables
 from cohortcalc.ingest import validate as checks
+from cohortcalc.ingest.layout import PartitionBy, TableLayout, resolve_layouts
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping, resolve_mapping
 from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
 from cohortcalc.ingest.readers import SOURCE_ROW, ReadInfo, scan_source
@@ -31,6 +33,7 @@ from cohortcalc.ingest.store import (
     REPORT_MD,
     commit_store,
     new_staging_dir,
+    scan_table,
     sha256_of,
     write_reports,
 )
@@ -49,6 +52,8 @@ def ingest(
     out: str | Path,
     dictionary: DataDictionary | None = None,
     progress: Progress | None = None,
+    partition_by: PartitionBy = None,
+    rows_per_file: int | None = None,
 ) -> IngestReport:
     """Ingest a study's files into a validated cohort store at ``out``.
 
@@ -57,6 +62,11 @@ def ingest(
     ``mapping``: a mapping YAML path, or the name of one shipped with cohortcalc (e.g.
     ``"synthetic_study"``, for the export of ``cohortcalc simulate``).
     ``progress(step_description, step, total_steps)`` is called as work proceeds.
+    ``partition_by``: write tables as Hive-partitioned folders that Spark reads directly
+    (``<out>/<table>.parquet/site=BAL/part-00000.parquet``): a column (``"site"``) or list of
+    columns, applied to every table that has them, or a dict from table to column(s).
+    ``rows_per_file``: split each table (or partition) into files of at most this many rows.
+    ``cc.read_store`` reads either layout back with the same columns, types and row order.
     Raises ``IngestError`` (naming file, column, row and the fix); ``out`` is then untouched.
     Warns ``DataQualityWarning`` when values outside a soft range were kept.
     """
@@ -64,11 +74,15 @@ def ingest(
     mapping_path = resolve_mapping(mapping)
     spec = load_mapping(mapping_path, dictionary)
     paths = _resolve_paths(spec, mapping_path, sources)
+    tables = sorted({s.table for s in spec.sources}, key=_table_rank)
+    layouts = resolve_layouts(partition_by, rows_per_file, dictionary, tables)
     out = Path(out)
     staging = new_staging_dir(out)
     try:
-        report = _ingest_into(spec, paths, dictionary, staging, out, progress or _silent)
-        write_reports(staging, report, dt.datetime.now(dt.UTC))
+        report, entries = _ingest_into(
+            spec, paths, dictionary, staging, out, progress or _silent, layouts
+        )
+        write_reports(staging, report, dt.datetime.now(dt.UTC), entries)
         commit_store(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -120,10 +134,11 @@ def _ingest_into(
     staging: Path,
     out: Path,
     progress: Progress,
-) -> IngestReport:
+    layouts: dict[str, TableLayout],
+) -> tuple[IngestReport, dict[str, dict[str, Any]]]:
     scratch = staging / "_staging"
     scratch.mkdir()
-    tables = sorted({s.table for s in spec.sources}, key=_table_rank)
+    tables = list(layouts)
     total = len(paths) + len(tables)
     read: dict[str, SourceRecord] = {}
     staged: dict[str, list[StagedSource]] = {t: [] for t in tables}
@@ -135,10 +150,14 @@ def _ingest_into(
     counts: dict[str, TableCounts] = {}
     records: list[SourceRecord] = []
     parents: dict[str, pl.LazyFrame] = {}
+    entries: dict[str, dict[str, Any]] = {}
     for step, table in enumerate(tables, start=len(paths)):
         progress(f"validating {table}", step, total)
-        outcome = build_table(table, staged[table], dictionary, staging, spec.on_row_error, parents)
+        outcome = build_table(
+            table, staged[table], dictionary, staging, spec.on_row_error, parents, layouts[table]
+        )
         parents[table] = outcome.validated_rows
+        entries[table] = outcome.entry
         table_records = [
             replace(
                 read[s.label],
@@ -153,7 +172,7 @@ def _ingest_into(
     progress("done", total, total)
     shutil.rmtree(scratch)
     order = {s.file: i for i, s in enumerate(spec.sources)}
-    return IngestReport(
+    report = IngestReport(
         out=out,
         study=spec.study,
         sources=tuple(sorted(records, key=lambda r: order[Path(r.path).name])),
@@ -162,6 +181,7 @@ def _ingest_into(
         dictionary_version=dictionary.version,
         package_version=cohortcalc.__version__,
     )
+    return report, entries
 
 
 def _table_counts(
@@ -175,7 +195,7 @@ def _table_counts(
     for record in records:
         reasons.update(record.reasons)
     row_sources = [r for r in records if r.role == "rows"]
-    accepted = pl.scan_parquet(staging / f"{name}.parquet")
+    accepted = scan_table(staging, outcome.entry, ordered=False)
     return TableCounts(
         table=name,
         rows_read=sum(r.rows_read for r in row_sources),

@@ -5,8 +5,15 @@ Layout (DESIGN.md, "The cohort store")::
     cohort/
       participants.parquet  cac_lesions.parquet  events.parquet  followup.parquet  ...
       _quarantine/<table>.parquet   rejected rows + _source_file, _source_row, _reasons
-      _manifest.json                sources (path, SHA-256, rows), counts, versions, time
+      _manifest.json                sources (path, SHA-256, rows), counts, versions, time,
+                                    and each table's layout and files (rows, SHA-256)
       _ingest_report.md / .json     the ingest report (no timestamps)
+
+A table is one file (``"layout": "file"``) or, with ``partition_by`` / ``rows_per_file``, a
+folder of the same name in Hive's layout (``"layout": "dataset"``, see ``layout.py``). The
+manifest entry lists the dataset's ``files`` (path, partition values, rows, SHA-256), its
+``partition_by`` columns with their dictionary ``partition_types``, ``columns`` (the table's
+column order) and ``row_order`` (the column holding each row's position, or null).
 
 Everything is written into a hidden sibling folder and renamed into place at the end, so a
 crash or a validation error leaves an existing store as it was.
@@ -20,17 +27,88 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cohortcalc.errors import IngestError
+from cohortcalc.ingest.normalize import POLARS_TYPES
 from cohortcalc.ingest.report import IngestReport
 
 QUARANTINE_DIR = "_quarantine"
 MANIFEST = "_manifest.json"
 REPORT_MD = "_ingest_report.md"
 REPORT_JSON = "_ingest_report.json"
+ROW_ORDER = "_store_row"  # in partitioned files: the row's position in the whole table
+DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's and Spark's folder for null
+STORE_ROW_GROUP = 262_144
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One data file of a table: path from the store root, partition values, rows, SHA-256."""
+
+    path: str
+    partition: dict[str, Any]
+    rows: int
+    sha256: str
+
+
+def write_file(frame: pl.LazyFrame, target: Path, in_memory: bool) -> None:
+    """Write a store file (Polars' default zstd), in memory or streaming.
+
+    Row groups of a fixed ``STORE_ROW_GROUP`` rows, so both ways give the same bytes.
+    """
+    if in_memory:
+        frame.collect().write_parquet(target, row_group_size=STORE_ROW_GROUP)
+    else:
+        frame.sink_parquet(target, row_group_size=STORE_ROW_GROUP)
+
+
+def table_entry(
+    name: str, columns: tuple[str, ...], types: dict[str, str], files: list[StoredFile]
+) -> dict[str, Any]:
+    """The manifest's description of how table ``name`` is stored (see the module docstring)."""
+    single = len(files) == 1 and files[0].path == f"{name}.parquet"
+    partition_by = [] if single else list(types)
+    return {
+        "file": f"{name}.parquet",
+        "layout": "file" if single else "dataset",
+        "columns": list(columns),
+        "partition_by": partition_by,
+        "partition_types": {c: types[c] for c in partition_by},
+        "row_order": ROW_ORDER if partition_by else None,
+        "files": [asdict(f) for f in files],
+    }
+
+
+def scan_table(root: Path, entry: dict[str, Any], ordered: bool = True) -> pl.LazyFrame:
+    """A stored table as one LazyFrame: the columns, dtypes and row order it was written with.
+
+    Partition values come from the manifest (not parsed from folder names), cast to their
+    dictionary type; ``ordered=False`` skips restoring the row order (for counts).
+    """
+    if entry.get("layout", "file") == "file":
+        return pl.scan_parquet(root / entry["file"])
+    types = entry["partition_types"]
+    parts = [
+        pl.scan_parquet(root / f["path"]).with_columns(
+            _literal(f["partition"][c], types[c]).alias(c) for c in entry["partition_by"]
+        )
+        for f in entry["files"]
+    ]
+    frame = pl.concat(parts, how="vertical")
+    if entry["row_order"] is not None and ordered:
+        frame = frame.sort(entry["row_order"])
+    return frame.select(entry["columns"])
+
+
+def _literal(value: Any, kind: str) -> pl.Expr:
+    if value is not None and kind == "date":
+        value = dt.date.fromisoformat(value)
+    return pl.lit(value, POLARS_TYPES[kind])
 
 
 def sha256_of(path: Path) -> str:
@@ -51,8 +129,16 @@ def new_staging_dir(out: Path) -> Path:
     return staging
 
 
-def write_reports(staging: Path, report: IngestReport, created_at: dt.datetime) -> None:
-    """Write the manifest (with time) and the Markdown/JSON report (without)."""
+def write_reports(
+    staging: Path,
+    report: IngestReport,
+    created_at: dt.datetime,
+    entries: dict[str, dict[str, Any]],
+) -> None:
+    """Write the manifest (with time) and the Markdown/JSON report (without).
+
+    ``entries``: each table's ``table_entry`` (its layout and files).
+    """
     data = report.to_dict()
     data.pop("out")
     (staging / REPORT_JSON).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -66,7 +152,7 @@ def write_reports(staging: Path, report: IngestReport, created_at: dt.datetime) 
         "sources": data["sources"],
         "tables": {
             name: {
-                "file": f"{name}.parquet",
+                **entries[name],
                 "quarantine": f"{QUARANTINE_DIR}/{name}.parquet",
                 "rows_read": t.rows_read,
                 "rows_written": t.rows_written,
@@ -94,7 +180,11 @@ def commit_store(staging: Path, out: Path) -> None:
 
 
 def read_store(path: str | Path, quarantine: bool = False) -> dict[str, pl.LazyFrame]:
-    """The tables of a cohort store as LazyFrames, by table name (or its quarantine)."""
+    """The tables of a cohort store as LazyFrames, by table name (or its quarantine).
+
+    A partitioned table comes back with the same columns, dtypes and row order as if it had
+    been written as one file.
+    """
     root = Path(path)
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
@@ -102,8 +192,9 @@ def read_store(path: str | Path, quarantine: bool = False) -> dict[str, pl.LazyF
             f"{root}: not a cohort store (no {MANIFEST}). Create it with `cohortcalc ingest`."
         )
     tables = json.loads(manifest_path.read_text())["tables"]
-    key = "quarantine" if quarantine else "file"
-    return {name: pl.scan_parquet(root / entry[key]) for name, entry in tables.items()}
+    if quarantine:
+        return {name: pl.scan_parquet(root / entry["quarantine"]) for name, entry in tables.items()}
+    return {name: scan_table(root, entry) for name, entry in tables.items()}
 
 
 def read_manifest(path: str | Path) -> dict[str, object]:

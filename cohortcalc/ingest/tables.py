@@ -2,7 +2,8 @@
 
 Rows sources are stacked and checked together (so a duplicate id across two files is seen);
 each ``role: columns`` source is checked on its own and joined on the table's key. Accepted
-rows go to ``<table>.parquet``, the rest to ``_quarantine/<table>.parquet``.
+rows go to ``<table>.parquet`` (a file, or a partitioned folder: ``layout.py``), the rest to
+``_quarantine/<table>.parquet``.
 
 Intermediates are held in memory for tables up to ``IN_MEMORY_MAX_ROWS`` rows (fastest). Above
 it nothing holds a whole table: the validated rows stay a lazy plan over the sources' scratch
@@ -13,14 +14,16 @@ sunk in fixed row groups, byte-identical to the in-memory path's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cohortcalc.dictionary import DataDictionary, Table
 from cohortcalc.errors import IngestError
 from cohortcalc.ingest import validate as checks
+from cohortcalc.ingest.layout import TableLayout, write_table
 from cohortcalc.ingest.mapping import RowErrorPolicy, SourceSpec
 from cohortcalc.ingest.normalize import (
     FLAG,
@@ -32,12 +35,11 @@ from cohortcalc.ingest.normalize import (
     reason_list,
 )
 from cohortcalc.ingest.readers import SOURCE_ROW
-from cohortcalc.ingest.store import QUARANTINE_DIR
+from cohortcalc.ingest.store import QUARANTINE_DIR, table_entry, write_file
 
 PARTICIPANTS = "participants"
 SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Polars' zstd
 IN_MEMORY_MAX_ROWS = 1_500_000
-STORE_ROW_GROUP = 262_144
 
 
 def materialize(
@@ -55,17 +57,6 @@ def materialize(
         return frame
     frame.sink_parquet(target, compression=SCRATCH_COMPRESSION)
     return pl.scan_parquet(target)
-
-
-def write(frame: pl.LazyFrame, target: Path, in_memory: bool) -> None:
-    """Write a store file (Polars' default zstd), in memory or streaming.
-
-    Row groups of a fixed ``STORE_ROW_GROUP`` rows, so both ways give the same bytes.
-    """
-    if in_memory:
-        frame.collect().write_parquet(target, row_group_size=STORE_ROW_GROUP)
-    else:
-        frame.sink_parquet(target, row_group_size=STORE_ROW_GROUP)
 
 
 @dataclass(frozen=True)
@@ -87,6 +78,7 @@ class Outcome:
     reasons: dict[str, dict[str, int]]
     rows_written: int
     validated_rows: pl.LazyFrame  # the rows sources after checks (children check against it)
+    entry: dict[str, Any] = field(default_factory=dict)  # the manifest's store.table_entry
 
 
 def build_table(
@@ -96,10 +88,12 @@ def build_table(
     staging: Path,
     policy: RowErrorPolicy,
     parents: dict[str, pl.LazyFrame],
+    layout: TableLayout | None = None,
 ) -> Outcome:
     """Validate, merge and write table ``name``; return its counts.
 
     ``parents``: validated rows of tables built before (participants, events), by name.
+    ``layout``: how to write the accepted rows (default: one file).
     """
     table = dictionary.table(name)
     scratch = staging / "_staging"
@@ -122,11 +116,13 @@ def build_table(
         validated.append(materialize(_validated_columns(columns, table), target, in_memory))
     for frame in validated:
         _raise_on_duplicates(frame, policy, name, table.key_columns)
+    layout = layout or TableLayout()
     accepted = _accepted(table, key, validated)
-    write(accepted, staging / f"{name}.parquet", in_memory)
+    files = write_table(accepted, staging, name, layout, in_memory, scratch)
     quarantine = _quarantined(table, validated)
-    write(quarantine, staging / QUARANTINE_DIR / f"{name}.parquet", in_memory)
-    return _count(validated, pl.scan_parquet(staging / f"{name}.parquet"))
+    write_file(quarantine, staging / QUARANTINE_DIR / f"{name}.parquet", in_memory)
+    entry = table_entry(name, table.names, layout.partition_types, files)
+    return _count(validated, sum(f.rows for f in files), entry)
 
 
 def _stack(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
@@ -214,7 +210,7 @@ def _raise_on_duplicates(
     )
 
 
-def _count(validated: list[pl.LazyFrame], accepted: pl.LazyFrame) -> Outcome:
+def _count(validated: list[pl.LazyFrame], written: int, entry: dict[str, Any]) -> Outcome:
     kept: dict[str, int] = {}
     dropped: dict[str, int] = {}
     reasons: dict[str, dict[str, int]] = {}
@@ -233,5 +229,4 @@ def _count(validated: list[pl.LazyFrame], accepted: pl.LazyFrame) -> Outcome:
             label = row[SOURCE_FILE]
             kept[label], dropped[label] = row["_read"] - row["_bad"], row["_bad"]
             reasons[label] = {f.removeprefix(FLAG): row[f] for f in sorted(flags) if row[f]}
-    written = accepted.select(pl.len()).collect().item()
-    return Outcome(kept, dropped, reasons, written, validated[0])
+    return Outcome(kept, dropped, reasons, written, validated[0], entry)
