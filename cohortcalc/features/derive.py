@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 
 from cohortcalc.errors import FeatureError, FrameError
-from cohortcalc.features import cac, kidney, mineral, outcomes, risk_scores
+from cohortcalc.features import cac, kidney, mineral, outcomes, prevent, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import ROW_INDEX, materialize, to_lazy
 from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side_columns
@@ -90,6 +90,14 @@ def participant_features(
             "pce_risk_group",
             ("pce_risk",),
             lambda: risk_scores.risk_group(c("pce_risk")),
+            risk_scores.RISK_GROUPS,
+        ),
+        Feature("prevent_cvd_10y", prevent.PREVENT_INPUTS, prevent.prevent_cvd_10y),
+        Feature("prevent_ascvd_10y", prevent.PREVENT_INPUTS, prevent.prevent_ascvd_10y),
+        Feature(
+            "prevent_risk_group",
+            ("prevent_ascvd_10y",),
+            lambda: risk_scores.risk_group(c("prevent_ascvd_10y")),
             risk_scores.RISK_GROUPS,
         ),
     ]

@@ -5,7 +5,8 @@ Circulation 2014;129(25 Suppl 2):S49-73, Appendix 7 Table A (coefficients, basel
 mean linear predictor, worked example). Black participants use the African-American equations;
 everyone else the white equations, as the guideline advises for other groups. Defined for ages
 40-79: outside that range the risk is null, never extrapolated.
-AHA PREVENT (Khan SS et al., Circulation 2024) is not provided yet.
+AHA PREVENT (Khan SS et al., Circulation 2024) is in ``prevent.py``; ``risk_group`` also groups
+its 10-year ASCVD risk (``prevent_risk_group``).
 """
 
 from __future__ import annotations
