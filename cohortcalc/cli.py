@@ -79,6 +79,17 @@ def ingest_command(
         str | None,
         typer.Option("--sources", help="Folder holding the mapped files (default: the mapping's)."),
     ] = None,
+    partition_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--partition-by",
+            help="Write tables as Hive-partitioned folders Spark reads: COLUMN (every table "
+            "that has it) or TABLE:COLUMN; repeat for more columns.",
+        ),
+    ] = None,
+    rows_per_file: Annotated[
+        int | None, typer.Option("--rows-per-file", help="Split tables into files of <= N rows.")
+    ] = None,
 ) -> None:
     """Ingest a study's raw files into a validated Parquet cohort store."""
     from rich.console import Console
@@ -97,7 +108,16 @@ def ingest_command(
         try:
             with warnings.catch_warnings():  # the summary below reports soft-range values
                 warnings.simplefilter("ignore", cohortcalc.DataQualityWarning)
-                report = cohortcalc.ingest(sources, mapping=mapping, out=out, progress=advance)
+                from cohortcalc.ingest.layout import parse_partition_option
+
+                report = cohortcalc.ingest(
+                    sources,
+                    mapping=mapping,
+                    out=out,
+                    progress=advance,
+                    partition_by=parse_partition_option(partition_by or []),
+                    rows_per_file=rows_per_file,
+                )
         except cohortcalc.CohortcalcError as err:
             bar.stop()
             console.print(f"[bold red]ingest failed:[/] {err}", highlight=False)

@@ -108,6 +108,23 @@ def resolve_layouts(
     }
 
 
+def parse_partition_option(values: Sequence[str]) -> PartitionBy:
+    """``--partition-by`` values: all ``COLUMN`` (a list) or all ``TABLE:COLUMN`` (a dict)."""
+    qualified = [v for v in values if ":" in v]
+    if not qualified:
+        return list(values) or None
+    if len(qualified) < len(values):
+        raise IngestError(
+            f"--partition-by {list(values)}: give every value as COLUMN or every value as "
+            "TABLE:COLUMN, not a mix."
+        )
+    by_table: dict[str, list[str]] = {}
+    for value in values:
+        table, column = value.split(":", 1)
+        by_table.setdefault(table, []).append(column)
+    return by_table
+
+
 def _column_list(value: str | Sequence[str] | None, where: str) -> tuple[str, ...]:
     columns = (value,) if isinstance(value, str) else tuple(value or ())
     if not all(isinstance(c, str) and c for c in columns):
