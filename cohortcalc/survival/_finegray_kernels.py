@@ -1,5 +1,6 @@
 """Compiled row passes of the Fine–Gray engine (numba, cached). Called only from
-``finegray_riskset.py``; rows in input order, each carrying its (stratum, time) bin index.
+``finegray_riskset.py``: binning the rows by (stratum, time), and the score residuals' outer
+products. The per-bin moment sums are the Cox engine's (``_kernels.bin_sums``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import math
 
 import numpy as np
 from numba import njit, prange
+
+_BLOCK_ROWS = 1024  # rows per BLAS call: small enough to stay in cache, one thread each
 
 
 @njit(cache=True)
@@ -81,87 +84,14 @@ def _bin_totals(
     return bin_stratum, total, censored, cause
 
 
-def _risk_bins(
+@njit(cache=True)
+def _residual_block(
     x: np.ndarray,
     center: np.ndarray,
     beta: np.ndarray,
-    weights: np.ndarray,
-    row_bin: np.ndarray,
-    inverse_g: np.ndarray,
-    n_bins: int,
-    first_moment: bool,
-    n_chunks: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """rᵢ = wᵢe^{(xᵢ-c)β}; per bin Σ rᵢ(1, xᵢ-c) over all rows and Σ rᵢ(1, xᵢ-c)/G(Tᵢ-)
-    over the competing ones (`inverse_g` is 0 for the others). Width 1 + p, or 1 without x.
-    One pass in row order; each chunk adds into its own bins, summed at the end."""
-    n, p = x.shape
-    width = 1 + p if first_moment else 1
-    risk = np.empty(n)
-    every = np.zeros((n_chunks, n_bins, width))
-    competing = np.zeros((n_chunks, n_bins, width))
-    step = (n + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        centred = np.empty(p)
-        for i in range(c * step, min(n, (c + 1) * step)):
-            eta = 0.0
-            for j in range(p):
-                centred[j] = x[i, j] - center[j]
-                eta += centred[j] * beta[j]
-            r = weights[i] * math.exp(eta)
-            risk[i] = r
-            b = row_bin[i]
-            every[c, b, 0] += r
-            rc = r * inverse_g[i]
-            if rc != 0.0:
-                competing[c, b, 0] += rc
-            if first_moment:
-                for j in range(p):
-                    every[c, b, 1 + j] += r * centred[j]
-                    if rc != 0.0:
-                        competing[c, b, 1 + j] += rc * centred[j]
-    return risk, every.sum(axis=0), competing.sum(axis=0)
-
-
-# Threads pay off on big inputs only; on small ones (and busy machines) the serial build wins.
-risk_bins_serial = njit(cache=True)(_risk_bins)
-risk_bins_parallel = njit(cache=True, parallel=True)(_risk_bins)
-
-
-@njit(cache=True)
-def information_rows(
-    x: np.ndarray,
-    center: np.ndarray,
-    risk: np.ndarray,
-    row_bin: np.ndarray,
-    inverse_g: np.ndarray,
-    cumulative: np.ndarray,
-    after: np.ndarray,
-    start: int,
-    centred: np.ndarray,
-    scaled: np.ndarray,
-) -> None:
-    """Rows start.. of x - c into `centred` and aᵢ(xᵢ - c) into `scaled` for the information
-    Σᵢ aᵢxᵢxᵢᵀ, aᵢ = rᵢ[Λ(Tᵢ) + cᵢ/G(Tᵢ-) Σ_{t>Tᵢ}G(t-)dΛ(t)]."""
-    m, p = centred.shape
-    for row in range(m):
-        i = start + row
-        b = row_bin[i]
-        a = risk[i] * (cumulative[b] + inverse_g[i] * after[b])
-        for j in range(p):
-            value = x[i, j] - center[j]
-            centred[row, j] = value
-            scaled[row, j] = value * a
-
-
-@njit(cache=True)
-def score_residual_rows(
-    x: np.ndarray,
-    center: np.ndarray,
     status: np.ndarray,
     row_bin: np.ndarray,
-    exp_eta: np.ndarray,
-    competing: np.ndarray,
+    inverse_g: np.ndarray,
     per_bin_scalars: np.ndarray,
     per_bin_vectors: np.ndarray,
     weights: np.ndarray,
@@ -170,20 +100,23 @@ def score_residual_rows(
     weighted: np.ndarray,
 ) -> None:
     """Uᵢ = ηᵢ + ψᵢ into `out` and wᵢUᵢ into `weighted` for rows start.. of x (centred on c
-    here): xᵢαᵢ + per-bin terms.
+    here): xᵢαᵢ + per-bin terms, e = e^{(xᵢ-c)β}, g = e/G(Tᵢ-) on competing rows (else 0).
 
     per_bin_scalars[:, 0:2] = Λ(t), Σ_{s>t}G(s-)dΛ(s); per_bin_vectors stacks x̄, Σ_{s≤t}dΛ x̄,
     Σ_{s>t}G dΛ x̄, q/Y and the censoring compensator, each (bins, p). `status` is 0
-    censored, 1 cause, 2 competing; `competing` is e^{xβ}/G(Tᵢ-) on competing rows, else 0.
+    censored, 1 cause, 2 competing.
     """
     m, p = out.shape
     for row in range(m):
         i = start + row
         b = row_bin[i]
+        eta = 0.0
+        for j in range(p):
+            eta += (x[i, j] - center[j]) * beta[j]
+        e = math.exp(eta)
+        g = e * inverse_g[i]
         cause = 1.0 if status[i] == 1 else 0.0
         censored = 1.0 if status[i] == 0 else 0.0
-        e = exp_eta[i]
-        g = competing[i]
         alpha = cause - e * per_bin_scalars[b, 0] - g * per_bin_scalars[b, 1]
         for j in range(p):
             value = (
@@ -196,3 +129,49 @@ def score_residual_rows(
             )
             out[row, j] = value
             weighted[row, j] = weights[i] * value
+
+
+@njit(cache=True, parallel=True)
+def score_residual_products(
+    x: np.ndarray,
+    center: np.ndarray,
+    beta: np.ndarray,
+    status: np.ndarray,
+    row_bin: np.ndarray,
+    inverse_g: np.ndarray,
+    per_bin_scalars: np.ndarray,
+    per_bin_vectors: np.ndarray,
+    weights: np.ndarray,
+    n_chunks: int,
+) -> np.ndarray:
+    """Σᵢ wᵢUᵢUᵢᵀ (p x p) over all rows (see `_residual_block`): fixed row ranges, one per
+    thread, each in blocks of rows into BLAS; the partial sums are added in range order, so
+    the result does not depend on scheduling."""
+    n, p = x.shape
+    step = (n + n_chunks - 1) // n_chunks
+    partial = np.zeros((n_chunks, p, p))
+    for c in prange(n_chunks):
+        out = np.empty((_BLOCK_ROWS, p))
+        weighted = np.empty((_BLOCK_ROWS, p))
+        last = min(n, (c + 1) * step)
+        for first in range(c * step, last, _BLOCK_ROWS):
+            m = min(_BLOCK_ROWS, last - first)
+            _residual_block(
+                x,
+                center,
+                beta,
+                status,
+                row_bin,
+                inverse_g,
+                per_bin_scalars,
+                per_bin_vectors,
+                weights,
+                first,
+                out[:m],
+                weighted[:m],
+            )
+            partial[c] += np.dot(out[:m].T, weighted[:m])
+    total = np.zeros((p, p))
+    for c in range(n_chunks):
+        total += partial[c]
+    return total

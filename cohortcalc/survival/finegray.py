@@ -11,6 +11,7 @@ likelihood, in G and in the variance), so integer weights equal replicated rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
@@ -25,6 +26,9 @@ from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.newton import NewtonResult, newton_raphson
 from cohortcalc.survival.results import coefficient_table, vcov_frame
+
+Columns = dict[str, np.ndarray]
+Levels = dict[str, tuple[str, ...]]
 
 
 def finegray(
@@ -48,15 +52,26 @@ def finegray(
     if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
         return import_module("cohortcalc.spark").finegray(**locals())
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
+    read: list[_Outcome] = []
+
+    def bin_order(columns: Columns, levels: Levels) -> np.ndarray:
+        outcome = _Outcome.read(
+            columns, levels, time, event, cause, censor_code, weights, strata_names
+        )
+        read.append(outcome)
+        return outcome.bins.rows
+
+    # the matrix is built once, already in the engine's bin order (as cc.cox does)
     design = build_design(
-        frame, covariates, reference=reference, columns=(time, event, weights, *strata_names)
+        frame,
+        covariates,
+        reference=reference,
+        columns=(time, event, weights, *strata_names),
+        row_order=bin_order,
     )
-    times = _positive_times(design, time)
-    status, codes = _status(design, event, cause, censor_code)
-    case_weights = _case_weights(design, weights)
-    stratum_codes = _stratum_codes(design, strata_names)
-    _check_terms_have_events(design, status, cause)
-    data = engine.prepare(times, status, design.matrix, case_weights, stratum_codes)
+    status, codes, binned = read[0].status, read[0].codes, read[0].bins
+    _check_terms_have_events(design, status[binned.rows], cause)
+    data = engine.prepare_ordered(binned, design.matrix)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
     beta = _last_newton_step(fit)
@@ -113,10 +128,39 @@ def _inverse(information: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         return fallback
 
 
-def _positive_times(design: Design, time: str) -> np.ndarray:
-    if time in design.column_levels:
+@dataclass(frozen=True)
+class _Outcome:
+    """The checked status codes (0/1/2) and the rows' bins, in the order of the columns read."""
+
+    status: np.ndarray
+    codes: tuple[object, ...]
+    bins: engine.Bins
+
+    @classmethod
+    def read(
+        cls,
+        columns: Columns,
+        levels: Levels,
+        time: str,
+        event: str,
+        cause: Any,
+        censor_code: Any,
+        weights: str | None,
+        strata: Sequence[str],
+    ) -> _Outcome:
+        times = _positive_times(columns, levels, time)
+        status, codes = _status(columns, levels, event, cause, censor_code)
+        case_weights = _case_weights(columns, levels, weights)
+        stratum_codes = (
+            group_codes(columns, levels, strata) if strata else np.zeros(times.size, np.int64)
+        )
+        return cls(status, codes, engine.layout(times, status, case_weights, stratum_codes))
+
+
+def _positive_times(columns: Columns, levels: Levels, time: str) -> np.ndarray:
+    if time in levels:
         raise ModelError(f"time column {time!r} is not numeric; give follow-up time as a number.")
-    values = design.columns[time]
+    values = columns[time]
     bad = np.flatnonzero(values <= 0)
     if bad.size:
         raise ModelError(
@@ -128,16 +172,15 @@ def _positive_times(design: Design, time: str) -> np.ndarray:
 
 
 def _status(
-    design: Design, event: str, cause: Any, censor_code: Any
+    columns: Columns, levels: Levels, event: str, cause: Any, censor_code: Any
 ) -> tuple[np.ndarray, tuple[object, ...]]:
     """0/1/2 (censored/cause/competing) codes and the competing values observed."""
     if str(cause) == str(censor_code):
         raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
-    values = design.columns[event]
-    if event in design.column_levels:
-        levels = design.column_levels[event]
-        labels = np.asarray(levels, dtype=object)[values.astype(np.int64)]
-        observed = [level for level in levels if np.any(labels == level)]
+    values = columns[event]
+    if event in levels:
+        labels = np.asarray(levels[event], dtype=object)[values.astype(np.int64)]
+        observed = [level for level in levels[event] if np.any(labels == level)]
         is_cause, is_censored = labels == str(cause), labels == str(censor_code)
     else:
         observed = [_plain(v) for v in np.sort(pd.unique(values))]  # hashing, not a sort of N
@@ -168,12 +211,12 @@ def _plain(value: float) -> object:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def _case_weights(design: Design, weights: str | None) -> np.ndarray:
+def _case_weights(columns: Columns, levels: Levels, weights: str | None) -> np.ndarray:
     if weights is None:
-        return np.ones(design.n)
-    if weights in design.column_levels:
+        return np.ones(next(iter(columns.values())).size)
+    if weights in levels:
         raise ModelError(f"weights column {weights!r} is not numeric.")
-    values = design.columns[weights]
+    values = columns[weights]
     bad = np.flatnonzero(~(values > 0))
     if bad.size:
         raise ModelError(
@@ -181,13 +224,6 @@ def _case_weights(design: Design, weights: str | None) -> np.ndarray:
             f"at row {bad[0]}: {values[bad[0]]:g}); case weights must be > 0."
         )
     return values
-
-
-def _stratum_codes(design: Design, strata: Sequence[str]) -> np.ndarray:
-    """Integer codes of the combinations of the strata columns (0 for everyone if none)."""
-    if not strata:
-        return np.zeros(design.n, dtype=np.int64)
-    return group_codes(design.columns, design.column_levels, strata)
 
 
 def _check_terms_have_events(design: Design, status: np.ndarray, cause: Any) -> None:

@@ -6,40 +6,45 @@ censoring survival (`censoring.py`). G(t-) factors out of the risk-set sum at t,
 
     S_r(t) = Σ_{Tᵢ ≥ t} wᵢe^{xᵢβ}xᵢ^{⊗r} + G(t-) Σ_{competing, Tᵢ < t} wᵢe^{xᵢβ}xᵢ^{⊗r}/G(Tᵢ-)
 
-is a reverse cumulative sum plus a forward one over per-time bins: O(N·p) per pass, no
+is a reverse cumulative sum plus a forward one over per-time bins: O(N·p²) per pass, no
 expanded data. Ties are Breslow's, as `cmprsk::crr`. The information matrix and the sandwich
 variance (Fine & Gray 1999, §3: η for the score, ψ for the estimated G) are reorganised as
-cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic). Only
-the 1-D columns are sorted (to bin the times and estimate G); the design matrix is read in
-place, centred on the fly, by compiled passes (`_finegray_kernels.py`) or by chunks into
-BLAS, so no copy of it is made.
+cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic).
+
+The local fit lays the rows out as the Cox engine does (`_layout.bin_layout`, an O(N)
+counting sort): the design matrix is built in bin order (`build_design(row_order=)`), the
+competing rows first within a bin, and centred in place. G(Tᵢ-) is constant within a bin, so
+one pass of the Cox engine's bin kernel (`_kernels.bin_sums`, threads share the bins) gives
+both per-bin sums of w·e^{xβ}·(1, x)^{⊗2}: over all rows, and over the competing ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from cohortcalc.survival import _finegray_kernels as kernels
+from cohortcalc.survival import _kernels, _layout
 from cohortcalc.survival.censoring import product_limit
 
 CENSORED, CAUSE, COMPETING = 0, 1, 2
-_CHUNK_ROWS = 1 << 16
 _PARALLEL_ROWS = 200_000
 
 
 @dataclass(frozen=True)
 class FineGrayData:
-    """Rows binned by distinct (stratum, time), prepared once per fit; rows stay in input order.
+    """Rows binned by distinct (stratum, time), prepared once per fit.
 
-    `x` is the caller's matrix and `center` its weighted mean, subtracted on the fly (the fit
-    is invariant to the shift; sums lose no digits). Per-bin arrays are ordered by (stratum,
-    time); `strata` holds each stratum's bin range. `inverse_g` is 1/G(Tᵢ-) on competing
-    rows, 0 elsewhere.
+    `x - center` is the centred design (the fit is invariant to the shift; sums lose no
+    digits). Per-bin arrays are ordered by (stratum, time); `strata` holds each stratum's bin
+    range. `inverse_g` is 1/G(Tᵢ-) on competing rows, 0 elsewhere. From `prepare` the rows
+    are in input order; from `prepare_ordered` they are in bin order (bin k holds rows
+    `bin_start[k]:bin_start[k+1]`, its competing rows first, up to `competing_end[k]`), `x`
+    is centred in place and `center` is 0.
     """
 
     x: np.ndarray
@@ -54,6 +59,8 @@ class FineGrayData:
     n_at_risk: np.ndarray
     cause_x: np.ndarray
     inverse_g: np.ndarray
+    bin_start: np.ndarray | None = None
+    competing_end: np.ndarray | None = None
 
     @property
     def n_bins(self) -> int:
@@ -72,17 +79,29 @@ class RiskSums:
     f1: np.ndarray
 
 
-def prepare(
-    time: np.ndarray,
-    status: np.ndarray,
-    x: np.ndarray,
-    weights: np.ndarray,
-    strata: np.ndarray,
-) -> FineGrayData:
-    """Bin the rows by (stratum, time) and compute G within stratum (x is not copied).
+@dataclass(frozen=True)
+class Bins:
+    """The (stratum, time) bins of the rows and the censoring distribution G within stratum.
 
-    `status` is 0/1/2 (censored/cause/competing), `strata` integer codes.
-    """
+    `row_bin` is each input row's bin; `rows` (from `layout`) the input rows in bin order,
+    competing rows first within a bin, with `bin_start` and `competing_end` as in
+    `FineGrayData`."""
+
+    status: np.ndarray
+    weights: np.ndarray
+    row_bin: np.ndarray
+    strata: tuple[tuple[int, int], ...]
+    g_before: np.ndarray
+    n_cause: np.ndarray
+    n_censored: np.ndarray
+    n_at_risk: np.ndarray
+    rows: np.ndarray | None = None
+    bin_start: np.ndarray | None = None
+    competing_end: np.ndarray | None = None
+
+
+def bins(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
+    """Bin the rows by (stratum, time) and compute G(t-) within stratum (Kaplan–Meier)."""
     key = _small_key(time, strata)
     if key is not None:
         binned = kernels.bin_rows_by_key(key, int(key.max()) + 1, strata, status, weights)
@@ -97,6 +116,30 @@ def prepare(
         g_before[first + 1 : last] = product_limit(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
         )
+    return Bins(status, weights, row_bin, stratum_ranges, g_before, n_cause, n_censored, n_at_risk)
+
+
+def layout(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
+    """`bins` plus the rows in bin order, competing rows first within a bin (counting sort)."""
+    binned = bins(time, status, weights, strata)
+    rows, bin_start, n_competing, _, _, _ = _layout.bin_layout(
+        binned.row_bin, status == COMPETING, weights, binned.g_before.size
+    )
+    return dataclasses.replace(
+        binned, rows=rows, bin_start=bin_start, competing_end=bin_start[:-1] + n_competing
+    )
+
+
+def prepare(
+    time: np.ndarray,
+    status: np.ndarray,
+    x: np.ndarray,
+    weights: np.ndarray,
+    strata: np.ndarray,
+) -> FineGrayData:
+    """Bin the rows by (stratum, time) and compute G within stratum; rows stay in input order
+    (x is not copied). `status` is 0/1/2 (censored/cause/competing), `strata` integer codes."""
+    binned = bins(time, status, weights, strata)
     cause_weights = np.where(status == CAUSE, weights, 0.0)
     total_x, cause_total_x = np.stack((weights, cause_weights)) @ x  # one pass over x
     center = total_x / weights.sum()
@@ -105,15 +148,46 @@ def prepare(
         center=center,
         weights=weights,
         status=status,
-        row_bin=row_bin,
-        strata=stratum_ranges,
-        g_before=g_before,
-        n_cause=n_cause,
-        n_censored=n_censored,
-        n_at_risk=n_at_risk,
+        row_bin=binned.row_bin,
+        strata=binned.strata,
+        g_before=binned.g_before,
+        n_cause=binned.n_cause,
+        n_censored=binned.n_censored,
+        n_at_risk=binned.n_at_risk,
         cause_x=cause_total_x - cause_weights.sum() * center,
-        inverse_g=np.where(status == COMPETING, 1.0 / g_before[row_bin], 0.0),
+        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[binned.row_bin], 0.0),
     )
+
+
+def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
+    """The fit's data from `layout`'s bins and the design matrix of `binned.rows` in that
+    order (as `build_design(..., row_order=)` makes it), which is centred IN PLACE."""
+    if binned.rows is None or x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
+        raise ValueError("prepare_ordered needs the float64 rows of layout().rows, in order")
+    rows = binned.rows
+    status, weights, row_bin = binned.status[rows], binned.weights[rows], binned.row_bin[rows]
+    _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, _threads(x.shape[0]))
+    return FineGrayData(
+        x=x,
+        center=np.zeros(x.shape[1]),
+        weights=weights,
+        status=status,
+        row_bin=row_bin,
+        strata=binned.strata,
+        g_before=binned.g_before,
+        n_cause=binned.n_cause,
+        n_censored=binned.n_censored,
+        n_at_risk=binned.n_at_risk,
+        cause_x=cause_x,
+        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[row_bin], 0.0),
+        bin_start=binned.bin_start,
+        competing_end=binned.competing_end,
+    )
+
+
+def _threads(n_rows: int) -> int:
+    """Threads pay off on big inputs only; on small ones (and busy machines) serial wins."""
+    return numba.get_num_threads() if n_rows >= _PARALLEL_ROWS else 1
 
 
 def _small_key(time: np.ndarray, strata: np.ndarray) -> np.ndarray | None:
@@ -131,22 +205,6 @@ def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
     if np.all(strata == strata[0]):
         return np.argsort(time, kind="stable")
     return np.lexsort((time, strata))
-
-
-def _row_buffers(data: FineGrayData) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """Row chunks with two reused (chunk, p) buffers for the compiled row passes to fill
-    (BLAS-sized pieces, no N x p temporary)."""
-    n, p = data.x.shape
-    first = np.empty((min(n, _CHUNK_ROWS), p))
-    second = np.empty_like(first)
-    for rows in _row_chunks(n):
-        m = rows.stop - rows.start
-        yield rows, first[:m], second[:m]
-
-
-def _row_chunks(n: int) -> Iterator[slice]:
-    for start in range(0, n, _CHUNK_ROWS):
-        yield slice(start, min(n, start + _CHUNK_ROWS))
 
 
 def _reverse_cumsum(values: np.ndarray, strata: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -171,29 +229,56 @@ def _forward_cumsum(
     return out
 
 
-def risk_set_sums(data: FineGrayData, beta: np.ndarray, *, first_moment: bool = True) -> RiskSums:
-    """S0(t) (and S1(t)) at every bin: Fine & Gray (1999) §2's weighted risk set."""
-    parallel = data.weights.size >= _PARALLEL_ROWS
-    kernel = kernels.risk_bins_parallel if parallel else kernels.risk_bins_serial
-    risk, every, competing = kernel(
+def bin_moments(data: FineGrayData, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin, Σ w·e^{(x-c)β}·a aᵀ with a = (1, x - c), flat (p+1)² in `_kernels`' layout:
+    over all rows of the bin, and over its competing rows divided by G(Tᵢ-). One pass over
+    rows in bin order (`prepare_ordered`); without a layout, bin_start is made here."""
+    if data.bin_start is None or data.competing_end is None:
+        return bin_moments(_ordered_copy(data), beta)
+    every, competing = _kernels.bin_sums(
         data.x,
-        data.center,
-        beta,
+        np.ascontiguousarray(beta, dtype=np.float64),
+        data.bin_start,
+        data.competing_end,
+        data.row_bin[:0],
         data.weights,
-        data.row_bin,
-        data.inverse_g,
-        data.n_bins,
-        first_moment,
-        numba.get_num_threads() if parallel else 1,
+        True,
+        max(1, min(_threads(data.x.shape[0]), data.n_bins)),
     )
-    f = _forward_cumsum(competing, data.strata, inclusive=False)
-    s = _reverse_cumsum(every, data.strata) + data.g_before[:, None] * f
-    return RiskSums(risk=risk, s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
+    competing /= data.g_before[:, None]
+    return every, competing
+
+
+def _ordered_copy(data: FineGrayData) -> FineGrayData:
+    """The same data with its rows copied into bin order (for `prepare`'s input-order data)."""
+    rows, bin_start, n_competing, _, row_bin, _ = _layout.bin_layout(
+        data.row_bin, data.status == COMPETING, data.weights, data.n_bins
+    )
+    return dataclasses.replace(
+        data,
+        x=data.x[rows] - data.center,
+        center=np.zeros_like(data.center),
+        weights=data.weights[rows],
+        status=data.status[rows],
+        row_bin=row_bin,
+        inverse_g=data.inverse_g[rows],
+        bin_start=bin_start,
+        competing_end=bin_start[:-1] + n_competing,
+    )
+
+
+def risk_set_sums(data: FineGrayData, every: np.ndarray, competing: np.ndarray) -> RiskSums:
+    """S0(t), S1(t) at every bin (Fine & Gray 1999 §2's weighted risk set) from the per-bin
+    sums of `bin_moments`, and the competing parts F0, F1."""
+    q = data.x.shape[1] + 1
+    f = _forward_cumsum(competing[:, :q], data.strata, inclusive=False)
+    s = _reverse_cumsum(every[:, :q], data.strata) + data.g_before[:, None] * f
+    return RiskSums(risk=np.empty(0), s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
 
 
 def loglik(data: FineGrayData, beta: np.ndarray) -> float:
     """Breslow log pseudo-likelihood Σ_events wxβ - Σ_t d(t) log S0(t), as crr's `loglik`."""
-    sums = risk_set_sums(data, beta, first_moment=False)
+    sums = risk_set_sums(data, *bin_moments(data, beta))
     failing = data.n_cause > 0
     return float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
 
@@ -209,17 +294,18 @@ def _hazard_and_mean(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np
 def loglik_score_information(
     data: FineGrayData, beta: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log-likelihood, score U(β) and information I(β) = Σ_t d(t) V(t)/S0(t).
-
-    I(β) = Σᵢ aᵢxᵢxᵢᵀ - Σ_t d(t)x̄(t)x̄(t)ᵀ with aᵢ = wᵢe^{xᵢβ}[Λ(Tᵢ) + cᵢ/G(Tᵢ-) Σ_{t>Tᵢ}
-    G(t-)dΛ(t)]: the sum over event times of S2/S0 regrouped by subject.
-    """
-    return _loglik_score_information(data, beta, risk_set_sums(data, beta))
+    """Log-likelihood, score U(β) and information I(β) = Σ_t d(t) V(t)/S0(t), one pass."""
+    every, competing = bin_moments(data, beta)
+    return _loglik_score_information(data, beta, every, competing)[0]
 
 
 def _loglik_score_information(
-    data: FineGrayData, beta: np.ndarray, sums: RiskSums
-) -> tuple[float, np.ndarray, np.ndarray]:
+    data: FineGrayData, beta: np.ndarray, every: np.ndarray, competing: np.ndarray
+) -> tuple[tuple[float, np.ndarray, np.ndarray], RiskSums]:
+    """I(β) = Σᵢ aᵢxᵢxᵢᵀ - Σ_t d(t)x̄(t)x̄(t)ᵀ with aᵢ = wᵢe^{xᵢβ}[Λ(Tᵢ) + cᵢ/G(Tᵢ-)
+    Σ_{t>Tᵢ} G(t-)dΛ(t)] (the sum over event times of S2/S0 regrouped by subject), whose
+    first part is Σ_bins Λ·(all rows' S2) + Σ_{t>bin}G dΛ·(competing rows' S2/G)."""
+    sums = risk_set_sums(data, every, competing)
     hazard, xbar = _hazard_and_mean(data, sums)
     failing = data.n_cause > 0
     value = float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
@@ -227,29 +313,17 @@ def _loglik_score_information(
     cumulative = _forward_cumsum(hazard, data.strata, inclusive=True)
     weighted = hazard * data.g_before
     after = _reverse_cumsum(weighted, data.strata) - weighted
-    information = -(xbar.T * data.n_cause) @ xbar
-    for rows, x, scratch in _row_buffers(data):
-        kernels.information_rows(
-            data.x,
-            data.center,
-            sums.risk,
-            data.row_bin,
-            data.inverse_g,
-            cumulative,
-            after,
-            rows.start,
-            x,
-            scratch,
-        )
-        information += x.T @ scratch
-    return value, score, (information + information.T) / 2
+    q = xbar.shape[1] + 1
+    second = (cumulative @ every + after @ competing).reshape(q, q)[1:, 1:]
+    information = second - (xbar.T * data.n_cause) @ xbar
+    return (value, score, (information + information.T) / 2), sums
 
 
 def sandwich(data: FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, information I and meat at β, from one pass of risk-set sums."""
-    sums = risk_set_sums(data, beta)
-    value, _, information = _loglik_score_information(data, beta, sums)
-    return value, information, _meat(data, sums)
+    every, competing = bin_moments(data, beta)
+    (value, _, information), sums = _loglik_score_information(data, beta, every, competing)
+    return value, information, _meat(data, beta, sums)
 
 
 def residual_bin_terms(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
@@ -277,34 +351,27 @@ def residual_bin_terms(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, 
     return scalars, vectors
 
 
-def _meat(data: FineGrayData, sums: RiskSums) -> np.ndarray:
+def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
     """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
 
     Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
     [I(Tᵢ ≥ t) + cᵢG(t-)/G(Tᵢ-)I(Tᵢ < t)]; ψᵢ = ∫q(u)/Y(u)dMᶜᵢ(u), the term for the
     estimated G, q(u) = Σ_{t ≥ u} G(t-)dΛ(t) Σ_{competing, Tⱼ < u} wⱼe^{xⱼβ}(xⱼ - x̄(t))/G(Tⱼ-).
-    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass. Case weights act as
-    replication counts, so integer weights equal replicated rows.
+    Each Uᵢ = xᵢαᵢ + (per-bin vectors), built row by row in one compiled pass (threads share
+    fixed row ranges). Case weights act as replication counts, so integer weights equal
+    replicated rows.
     """
     scalars, vectors = residual_bin_terms(data, sums)
-    exp_eta = sums.risk / data.weights
-    competing = exp_eta * data.inverse_g
-    p = data.x.shape[1]
-    meat = np.zeros((p, p))
-    for rows, residuals, weighted in _row_buffers(data):
-        kernels.score_residual_rows(
-            data.x,
-            data.center,
-            data.status,
-            data.row_bin,
-            exp_eta,
-            competing,
-            scalars,
-            vectors,
-            data.weights,
-            rows.start,
-            residuals,
-            weighted,
-        )
-        meat += residuals.T @ weighted
+    meat = kernels.score_residual_products(
+        data.x,
+        data.center,
+        np.ascontiguousarray(beta, dtype=np.float64),
+        data.status,
+        data.row_bin,
+        data.inverse_g,
+        scalars,
+        vectors,
+        data.weights,
+        _threads(data.x.shape[0]),
+    )
     return (meat + meat.T) / 2
