@@ -44,6 +44,13 @@ REPORT_JSON = "_ingest_report.json"
 ROW_ORDER = "_store_row"  # in partitioned files: the row's position in the whole table
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's and Spark's folder for null
 STORE_ROW_GROUP = 262_144
+SPARK_TYPES = {
+    "string": "string",
+    "category": "string",
+    "int": "bigint",
+    "bool": "boolean",
+    "date": "date",
+}  # dictionary type -> Spark SQL type of a partition column
 
 
 @dataclass(frozen=True)
@@ -186,15 +193,51 @@ def read_store(path: str | Path, quarantine: bool = False) -> dict[str, pl.LazyF
     been written as one file.
     """
     root = Path(path)
+    tables = _manifest_tables(root)
+    if quarantine:
+        return {name: pl.scan_parquet(root / entry["quarantine"]) for name, entry in tables.items()}
+    return {name: scan_table(root, entry) for name, entry in tables.items()}
+
+
+def read_store_spark(session: Any, path: str | Path) -> dict[str, Any]:
+    """The store's tables as Spark DataFrames, with the columns and types of ``read_store``.
+
+    One ``spark.read.parquet`` per table (its file or Hive folder). Partition columns are read
+    as text whatever ``spark.sql.sources.partitionColumnTypeInference`` says (so "007" stays
+    "007") and cast to their dictionary type; ``_store_row`` is dropped (Spark has no order).
+    """
+    from pyspark.sql import functions, types
+
+    root = Path(path)
+    tables = _manifest_tables(root)
+    frames = {}
+    for name, entry in tables.items():
+        location = str(root / entry["file"])
+        partition_types = entry.get("partition_types", {})
+        reader = session.read
+        if partition_types:
+            first = session.read.parquet(str(root / entry["files"][0]["path"])).schema
+            text = [types.StructField(c, types.StringType()) for c in partition_types]
+            reader = reader.schema(types.StructType([*first.fields, *text]))
+        frame = reader.parquet(location)
+        frames[name] = frame.select(
+            *(
+                functions.col(c).cast(SPARK_TYPES[partition_types[c]])
+                if c in partition_types
+                else functions.col(c)
+                for c in entry.get("columns", frame.columns)
+            )
+        )
+    return frames
+
+
+def _manifest_tables(root: Path) -> dict[str, dict[str, Any]]:
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise IngestError(
             f"{root}: not a cohort store (no {MANIFEST}). Create it with `cohortcalc ingest`."
         )
-    tables = json.loads(manifest_path.read_text())["tables"]
-    if quarantine:
-        return {name: pl.scan_parquet(root / entry["quarantine"]) for name, entry in tables.items()}
-    return {name: scan_table(root, entry) for name, entry in tables.items()}
+    return json.loads(manifest_path.read_text())["tables"]
 
 
 def read_manifest(path: str | Path) -> dict[str, object]:

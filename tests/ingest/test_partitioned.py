@@ -220,3 +220,21 @@ def test_spark_reads_the_partitioned_store(
     assert json.loads((tiny.out / "_manifest.json").read_text())["tables"]["events"]["layout"] == (
         "file"
     )
+
+
+@pytest.mark.spark
+def test_read_store_spark_gives_dictionary_types(spark: Any, tmp_path: Path) -> None:
+    """With Spark's default type inference on, partition columns still get dictionary types."""
+    mapping = _awkward_tiny_study(tmp_path / "raw")
+    columns = ["site", "diabetes", "lesion_id", "event_date", "death_cause"]
+    cc.ingest(mapping=mapping, out=tmp_path / "parted", partition_by=columns)
+    cc.ingest(mapping=mapping, out=tmp_path / "plain")
+    expected = cc.read_store(tmp_path / "plain")
+    got = cc.read_store_spark(spark, tmp_path / "parted")
+    assert list(got) == list(expected)
+    for name, frame in got.items():
+        table = pl.from_arrow(frame.toArrow())
+        assert isinstance(table, pl.DataFrame)
+        want = expected[name].collect()
+        key = list(cc.load_dictionary().table(name).key_columns)
+        assert table.sort(key).equals(want.sort(key)), name
