@@ -3,11 +3,13 @@
 Every problem found is reported at once, each naming the spec line and what to change:
 a column that is not there, an unknown reference level, an outcome without events (overall,
 in an exposure level or in a modifier level), a modifier with a single level.
+``frame`` is a Polars DataFrame or a ``SparkFrame`` (whose counts are Spark aggregations).
 """
 
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 import polars as pl
 
@@ -15,7 +17,7 @@ from cohortcalc.analysis.spec import Outcome, Spec
 from cohortcalc.errors import SpecError
 
 
-def check_spec_against_frame(spec: Spec, frame: pl.DataFrame) -> None:
+def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
     problems = _missing_columns(spec, frame)
     if not problems:
@@ -54,7 +56,7 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
     return refs
 
 
-def _missing_columns(spec: Spec, frame: pl.DataFrame) -> list[str]:
+def _missing_columns(spec: Spec, frame: Any) -> list[str]:
     problems = []
     present = frame.columns
     exposures = {e.column for e in spec.exposures}
@@ -105,7 +107,7 @@ def figure_groupings(spec: Spec) -> list[str | None]:
     return [next(iter(categorical + [m.column for m in spec.effect_modifiers]), None)]
 
 
-def _grouping_problems(spec: Spec, frame: pl.DataFrame) -> list[str]:
+def _grouping_problems(spec: Spec, frame: Any) -> list[str]:
     problems = []
     outputs = spec.outputs
     groupings = [
@@ -125,7 +127,11 @@ def _grouping_problems(spec: Spec, frame: pl.DataFrame) -> list[str]:
     for loc, column, kind in groupings:
         if column is None:
             continue
-        levels = frame.get_column(column).drop_nulls().n_unique()
+        levels = (
+            frame.get_column(column).drop_nulls().n_unique()
+            if isinstance(frame, pl.DataFrame)
+            else frame.n_levels(column)
+        )
         if levels > MAX_GROUPS[kind]:
             problems.append(
                 f"{spec.where(*loc)}: {column!r} has {levels} distinct values; group the "
@@ -134,8 +140,10 @@ def _grouping_problems(spec: Spec, frame: pl.DataFrame) -> list[str]:
     return problems
 
 
-def levels_of(frame: pl.DataFrame, column: str) -> list[str]:
+def levels_of(frame: Any, column: str) -> list[str]:
     """Distinct non-null levels of ``column`` as text, in the column's own order when ordered."""
+    if not isinstance(frame, pl.DataFrame):
+        return frame.levels(column)
     series = frame.get_column(column).drop_nulls()
     if isinstance(series.dtype, pl.Enum):
         present = set(series.cast(pl.String).unique().to_list())
@@ -143,15 +151,18 @@ def levels_of(frame: pl.DataFrame, column: str) -> list[str]:
     return series.unique().sort().cast(pl.String).to_list()
 
 
-def _event_count(frame: pl.DataFrame, outcome: Outcome, code: int) -> int:
+def event_count(frame: Any, outcome: Outcome, code: int) -> int:
+    """Rows of ``frame`` with ``outcome.status == code``."""
+    if not isinstance(frame, pl.DataFrame):
+        return frame.count_equal(outcome.status, code)
     return int((frame.get_column(outcome.status) == code).sum())
 
 
-def _levels_and_events(spec: Spec, frame: pl.DataFrame) -> list[str]:
+def _levels_and_events(spec: Spec, frame: Any) -> list[str]:
     problems = []
     for i, outcome in enumerate(spec.outcomes):
         where = spec.where("outcomes", i)
-        if _event_count(frame, outcome, outcome.event_code) == 0:
+        if event_count(frame, outcome, outcome.event_code) == 0:
             problems.append(
                 f"{where}: outcome {outcome.name!r} has no events ({outcome.status} == "
                 f"{outcome.event_code}) in the analysis population."
@@ -159,7 +170,7 @@ def _levels_and_events(spec: Spec, frame: pl.DataFrame) -> list[str]:
             continue
         competing = outcome.competing_code
         fine_gray = "finegray" in outcome.methods and competing is not None
-        if fine_gray and _event_count(frame, outcome, competing or 0) == 0:
+        if fine_gray and event_count(frame, outcome, competing or 0) == 0:
             problems.append(
                 f"{where}: outcome {outcome.name!r} has no competing events "
                 f"({outcome.status} == {competing}); drop 'finegray'."
@@ -192,9 +203,11 @@ def cells_to_check(spec: Spec) -> list[tuple[str, ...]]:
 
 
 def cells_without_events(
-    frame: pl.DataFrame, outcome: Outcome, columns: tuple[str, ...]
+    frame: Any, outcome: Outcome, columns: tuple[str, ...]
 ) -> list[tuple[str, ...]]:
     """The level combinations of ``columns`` present in ``frame`` with no ``outcome`` event."""
+    if not isinstance(frame, pl.DataFrame):
+        return frame.cells_without_events(outcome.status, outcome.event_code, columns)
     counts = (
         frame.drop_nulls(list(columns))
         .group_by([pl.col(c).cast(pl.String) for c in columns])
@@ -211,7 +224,7 @@ def _describe_cells(columns: tuple[str, ...], cells: list[tuple[str, ...]]) -> s
     )
 
 
-def _reference_levels(spec: Spec, frame: pl.DataFrame) -> list[str]:
+def _reference_levels(spec: Spec, frame: Any) -> list[str]:
     problems = []
     for i, exposure in enumerate(spec.exposures):
         if exposure.kind != "categorical" or exposure.reference is None:

@@ -33,13 +33,16 @@ BUILTIN = "builtin:"
 class SourceData:
     """Canonical tables of one cohort and the identity of the input they came from."""
 
-    tables: dict[str, pl.DataFrame]
+    tables: dict[str, Any]
     inputs: dict[str, Any]
 
 
-def load_source(spec: Spec, out: Path | None) -> SourceData:
-    """Canonical tables for the spec's ``data`` section (ingesting raw files if need be)."""
+def load_source(spec: Spec, out: Path | None, session: Any = None) -> SourceData:
+    """Canonical tables for the spec's ``data`` section (ingesting raw files if need be);
+    Spark DataFrames when a Spark ``session`` is given."""
     data = spec.data
+    if session is not None:
+        return _spark_source(spec, out, session)
     if data.synthetic is not None:
         return _synthetic(data.synthetic)
     if data.store is not None:
@@ -84,6 +87,13 @@ def synth_params(params: dict[str, Any]) -> SynthParams | None:
 
 def read_cohort_store(store: Path, where: str = "") -> SourceData:
     """Read the canonical tables of a cohort store (written by ``cc.ingest``)."""
+    lazy = _open_store(store, where)
+    tables = {name: lazy[name].collect() for name in TABLES}
+    return SourceData(tables, store_inputs(store))
+
+
+def _open_store(store: Path, where: str) -> dict[str, pl.LazyFrame]:
+    """The store's tables, lazily; a missing folder, manifest or table is a ``SpecError``."""
     if not store.is_dir():
         raise SpecError(
             f"{where}: cohort store {store} is not a folder; run `cohortcalc ingest` first "
@@ -96,10 +106,34 @@ def read_cohort_store(store: Path, where: str = "") -> SourceData:
     missing = [name for name in TABLES if name not in lazy]
     if missing:
         raise SpecError(f"{where}: cohort store {store} has no table(s) {missing}.")
-    tables = {name: lazy[name].collect() for name in TABLES}
+    return lazy
+
+
+def store_inputs(store: Path) -> dict[str, Any]:
+    """The manifest's record of a store: its path and the SHA-256 of its table files."""
     files = [store / f"{name}.parquet" for name in TABLES if (store / f"{name}.parquet").exists()]
-    inputs = {"kind": "store", "path": str(store), "sha256": sha256_files(files, root=store)}
-    return SourceData(tables, inputs)
+    return {"kind": "store", "path": str(store), "sha256": sha256_files(files, root=store)}
+
+
+def _spark_source(spec: Spec, out: Path | None, session: Any) -> SourceData:
+    """The tables as Spark DataFrames: a store (local or a URL) read by Spark; a synthetic
+    cohort handed to Spark; raw files ingested locally into a store that Spark reads."""
+    from cohortcalc.analysis import spark_session as spark
+
+    store = spec.data.store
+    if store is not None and spark.is_url(store):
+        tables = spark.read_spark_tables(session, store, TABLES)
+        return SourceData(tables, {"kind": "store", "path": store, "sha256": None})
+    if store is not None:
+        path = spec.resolve(store)
+        _open_store(path, spec.where("data", "store"))
+        return SourceData(spark.read_spark_tables(session, str(path), TABLES), store_inputs(path))
+    if spec.data.synthetic is not None:
+        local = _synthetic(spec.data.synthetic)
+        return SourceData(spark.spark_tables_from_polars(session, local.tables), local.inputs)
+    ingested = _ingest_raw(spec, out)
+    tables = spark.read_spark_tables(session, ingested.inputs["store"], TABLES)
+    return SourceData(tables, ingested.inputs)
 
 
 def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:

@@ -1,9 +1,13 @@
-"""The spec's population filters as Polars expressions (a closed set of operators, never eval)."""
+"""The spec's population filters as Polars expressions (a closed set of operators, never eval).
+
+On the Spark engine the same rules become Spark columns (``spark_frame.filter_column``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -78,10 +82,11 @@ def _check_value_type(rule: Filter, dtype: pl.DataType, where: str) -> None:
 
 
 def apply_population(
-    frame: pl.DataFrame, spec: Spec, filters: Sequence[Filter] | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    frame: Any, spec: Spec, filters: Sequence[Filter] | None = None
+) -> tuple[Any, pl.DataFrame]:
     """Apply the filters in order; return the kept rows and the flow table.
 
+    ``frame`` is a Polars DataFrame or a ``SparkFrame`` (each step then counts in Spark).
     The flow table has one row per step (``step``, ``criterion``, ``n_remaining``,
     ``n_excluded``). A filter that leaves nobody is a ``SpecError`` naming its line.
     """
@@ -96,7 +101,10 @@ def apply_population(
             )
         dtype = frame.schema[rule.column]
         _check_value_type(rule, dtype, where)
-        kept = frame.filter(filter_expression(rule, dtype))
+        if isinstance(frame, pl.DataFrame):
+            kept = frame.filter(filter_expression(rule, dtype))
+        else:
+            kept = frame.keep(rule)
         if kept.height == 0:
             raise SpecError(
                 f"{where}: filter '{rule.describe()}' leaves no participants "

@@ -23,6 +23,7 @@ from cohortcalc.analysis.spec import EffectModifier, Exposure, Outcome, Spec
 from cohortcalc.errors import CohortcalcWarning, ModelError
 from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
+from cohortcalc.survival.results import coefficient_table
 from cohortcalc.survival.tests import lrtest
 
 Method = Literal["cox", "finegray"]
@@ -88,22 +89,14 @@ def exposure_estimates(fit: Fit, per_sd_units: Mapping[str, float]) -> pd.DataFr
     """The fit's exposure terms: coef, se, hr, hr_lower, hr_upper, p, per SD where asked.
 
     A per-SD exposure is fitted on its own scale; its log ratio and SE are multiplied by the
-    SD (from the main population), which leaves z and p unchanged.
+    SD (from the main population), which leaves z and p unchanged; the Wald limits come from
+    ``coefficient_table`` at the confidence level the fits use.
     """
     summary = fit.result.summary.loc[list(fit.exposure_terms)]
     scale = per_sd_units.get(fit.key.exposure, 1.0)
-    coef, se = summary["coef"] * scale, summary["se"] * scale
-    z = float(stats.norm.ppf(0.975))
-    return pd.DataFrame(
-        {
-            "coef": coef,
-            "se": se,
-            "hr": np.exp(coef),
-            "hr_lower": np.exp(coef - z * se),
-            "hr_upper": np.exp(coef + z * se),
-            "p": summary["p"],
-        }
-    )
+    coef, se = summary["coef"].to_numpy() * scale, summary["se"].to_numpy() * scale
+    table = coefficient_table(coef, np.diag(se**2), list(summary.index))
+    return table.drop(columns="z").assign(p=summary["p"].to_numpy())
 
 
 def plan(spec: Spec, analyses: list[str]) -> list[Task]:
@@ -132,9 +125,11 @@ def _modifier_tasks(
 
 
 def run_task(
-    task: Task, frame: pl.DataFrame, levels: Mapping[str, list[str]], ties: str
+    task: Task, frame: Any, levels: Mapping[str, list[str]], ties: str
 ) -> list[Fit | InteractionTest]:
-    """Run one planned task on the analysis ``frame`` (subgroup tasks fit every level)."""
+    """Run one planned task on the analysis ``frame`` (subgroup tasks fit every level).
+
+    ``frame`` is a Polars DataFrame or a ``SparkFrame`` (the fits then run in Spark)."""
     if task.modifier is not None:
         return [interaction_test(task, frame, levels[task.modifier.column], ties)]
     if task.subgroup_by is None:
@@ -142,10 +137,14 @@ def run_task(
     column = task.subgroup_by
     fits: list[Fit | InteractionTest] = []
     for level in levels[column]:
-        rows = frame.filter(pl.col(column).cast(pl.String) == level)
+        if isinstance(frame, pl.DataFrame):
+            rows = frame.filter(pl.col(column).cast(pl.String) == level)
+            value = rows.get_column(column)[0]
+        else:
+            rows, value = frame.at_level(column, level)
         key = FitKey(**{**task.key.__dict__, "subgroup": f"{column}={level}"})
         fit = _fit_with_trend(key, rows, task, ties)
-        fits.append(replace(fit, subgroup_value=rows.get_column(column)[0]))
+        fits.append(replace(fit, subgroup_value=value))
     return fits
 
 
@@ -154,7 +153,7 @@ def trend_column(exposure: Exposure) -> str:
     return f"{exposure.column}_score"
 
 
-def _fit_with_trend(key: FitKey, frame: pl.DataFrame, task: Task, ties: str) -> Fit:
+def _fit_with_trend(key: FitKey, frame: Any, task: Task, ties: str) -> Fit:
     fit = fit_model(key, frame, task.outcome, task.exposure, task.covariates, ties)
     score = trend_column(task.exposure)
     if key.analysis != MAIN or task.exposure.kind != "categorical" or score not in frame.columns:
@@ -167,7 +166,7 @@ def _fit_with_trend(key: FitKey, frame: pl.DataFrame, task: Task, ties: str) -> 
 
 def fit_model(
     key: FitKey,
-    frame: pl.DataFrame,
+    frame: Any,
     outcome: Outcome,
     exposure: Exposure,
     covariates: tuple[str, ...],
@@ -182,9 +181,14 @@ def fit_model(
     terms = [exposure.column, *covariates, *extra_terms]
     columns = [part for term in terms for part in term.split(":")]
     needed = list(dict.fromkeys([outcome.time, outcome.status, *columns]))
-    data = frame.select(needed)
-    not_nan = [pl.col(c).is_not_nan() for c in needed if data.schema[c].is_float()]
-    complete = data.drop_nulls().filter(pl.all_horizontal(not_nan or [pl.lit(True)]))
+    if isinstance(frame, pl.DataFrame):
+        data = frame.select(needed)
+        not_nan = [pl.col(c).is_not_nan() for c in needed if data.schema[c].is_float()]
+        complete = data.drop_nulls().filter(pl.all_horizontal(not_nan or [pl.lit(True)]))
+        excluded = data.height - complete.height
+    else:  # Spark: one aggregation counts the rows and the complete rows
+        rows, complete_rows = frame.counts(needed)
+        complete, excluded = frame.select(needed).complete(needed), rows - complete_rows
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -201,36 +205,43 @@ def fit_model(
     exposure_terms = tuple(
         t for t in result.summary.index if t == terms[0] or t.startswith(f"{terms[0]}[")
     )
-    excluded = data.height - complete.height
     return Fit(key, exposure_terms, covariates, excluded, result, warnings=notes)
 
 
 def _engine(
     method: Method,
-    data: pl.DataFrame,
+    data: Any,
     outcome: Outcome,
     exposure: Exposure,
     terms: list[str],
     ties: str,
 ) -> Any:
-    """Call ``cox`` (event = status == event code; others censored) or ``finegray``."""
+    """Call ``cox`` (event = status == event code; others censored) or ``finegray``.
+
+    A ``SparkFrame`` is passed on as its Spark DataFrame: the engine then fits in Spark."""
     reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
+    local = isinstance(data, pl.DataFrame)
     if method == "cox":
-        data = data.with_columns(
-            (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+        event = (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+        data = (
+            data.with_columns(event)
+            if local
+            else data.with_event(outcome.status, outcome.event_code, "_event")
         )
+    rows = data if local else data.df
+    if method == "cox":
         return cox(
-            data, time=outcome.time, event="_event", covariates=terms, ties=ties,
+            rows, time=outcome.time, event="_event", covariates=terms, ties=ties,
             reference=reference,
         )  # fmt: skip
     return finegray(
-        data, time=outcome.time, event=outcome.status, cause=outcome.event_code,
+        rows, time=outcome.time, event=outcome.status, cause=outcome.event_code,
         covariates=terms, reference=reference,
     )  # fmt: skip
 
 
 def interaction_test(
-    task: Task, frame: pl.DataFrame, modifier_levels: list[str], ties: str
+    task: Task, frame: Any, modifier_levels: list[str], ties: str
 ) -> InteractionTest:
     """Test exposure x modifier: LRT of Cox fits with/without the products, else joint Wald.
 

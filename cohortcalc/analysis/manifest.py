@@ -73,8 +73,12 @@ def build_manifest(
     timings: Mapping[str, float],
     outputs: Mapping[str, str],
     started: str,
+    engine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the manifest as a JSON-ready dict (timings in seconds, rounded to ms)."""
+    """Assemble the manifest as a JSON-ready dict (timings in seconds, rounded to ms).
+
+    ``engine`` records what fitted the models: ``{"name": "local"}`` or, for Spark, its
+    version, master and parallelism."""
     spec_file = Path(spec.source)
     return {
         "analysis": spec.name,
@@ -87,6 +91,7 @@ def build_manifest(
             "content": spec.model_dump(mode="json"),
         },
         "inputs": dict(inputs),
+        "engine": dict(engine or {"name": spec.engine}),
         "seed": spec.data.synthetic.seed if spec.data.synthetic is not None else None,
         "packages": package_versions(),
         "platform": {"system": platform.platform(), "executable": sys.executable},

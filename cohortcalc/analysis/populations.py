@@ -1,14 +1,18 @@
 """The analysis populations: main, per-SD scaling of continuous exposures, and the frames of
 each sensitivity analysis (complete cases; landmark excluding the first years of follow-up).
+
+Frames are Polars DataFrames, or ``SparkFrame``s on the Spark engine (same steps, in Spark).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
-from cohortcalc.analysis.checks import cells_without_events
+from cohortcalc.analysis.checks import cells_without_events, event_count
 from cohortcalc.analysis.fitting import MAIN, trend_column
 from cohortcalc.analysis.spec import Outcome, Sensitivity, Spec
 from cohortcalc.errors import SpecError
@@ -18,7 +22,7 @@ from cohortcalc.survival.rates import DAYS_PER_YEAR
 UNITS_PER_YEAR = {"years": 1.0, "days": DAYS_PER_YEAR}
 
 
-def per_sd_units(frame: pl.DataFrame, spec: Spec) -> dict[str, float]:
+def per_sd_units(frame: Any, spec: Spec) -> dict[str, float]:
     """The SD of each per-SD exposure in the main population.
 
     The same SD scales every sensitivity and subgroup analysis, so their HRs stay comparable.
@@ -27,7 +31,11 @@ def per_sd_units(frame: pl.DataFrame, spec: Spec) -> dict[str, float]:
     for i, exposure in enumerate(spec.exposures):
         if not exposure.per_sd:
             continue
-        sd = frame.get_column(exposure.column).drop_nulls().drop_nans().std()
+        sd = (
+            frame.get_column(exposure.column).drop_nulls().drop_nans().std()
+            if isinstance(frame, pl.DataFrame)
+            else frame.std(exposure.column)
+        )
         if sd is None or not float(sd) > 0:  # type: ignore[arg-type]
             raise SpecError(
                 f"{spec.where('exposures', i)}: {exposure.column!r} does not vary in the analysis "
@@ -37,7 +45,7 @@ def per_sd_units(frame: pl.DataFrame, spec: Spec) -> dict[str, float]:
     return scales
 
 
-def add_trend_scores(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+def add_trend_scores(frame: Any, spec: Spec) -> Any:
     """Add ``<column>_score`` (0, 1, 2, ... in level order) for ordered categorical exposures.
 
     Only ordered (Enum) columns get a score, so a p for trend is never computed over an
@@ -45,7 +53,11 @@ def add_trend_scores(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
     """
     for exposure in spec.exposures:
         dtype = frame.schema[exposure.column]
-        if exposure.kind == "categorical" and isinstance(dtype, pl.Enum):
+        if not (exposure.kind == "categorical" and isinstance(dtype, pl.Enum)):
+            continue
+        if not isinstance(frame, pl.DataFrame):
+            frame = frame.with_score(exposure.column, trend_column(exposure))
+        else:
             score = pl.col(exposure.column).to_physical().cast(pl.Float64)
             frame = frame.with_columns(score.alias(trend_column(exposure)))
     return frame
@@ -65,14 +77,14 @@ class AnalysisFrames:
     """Frames per (analysis, outcome), built on first use and checked for events."""
 
     spec: Spec
-    main: pl.DataFrame
-    _cache: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
+    main: Any
+    _cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def analyses(self) -> list[str]:
         """``main`` then the sensitivity analyses, in spec order."""
         return [MAIN, *(s.name for s in self.spec.sensitivity)]
 
-    def get(self, analysis: str, outcome: Outcome) -> pl.DataFrame:
+    def get(self, analysis: str, outcome: Outcome) -> Any:
         """The frame on which ``outcome`` is analysed in ``analysis``."""
         key = (analysis, outcome.name)
         if key not in self._cache:
@@ -85,14 +97,24 @@ class AnalysisFrames:
             for outcome in self.spec.outcomes:
                 self.get(analysis, outcome)
 
-    def _build(self, analysis: str, outcome: Outcome) -> pl.DataFrame:
+    def collected(self, columns: Sequence[str]) -> AnalysisFrames:
+        """The same frames as local Polars frames of ``columns`` (for the Spark engine's
+        tables and figures); every frame is built first."""
+        self.check_all()
+        local = AnalysisFrames(self.spec, self.main.collect(columns))
+        for (analysis, outcome), frame in self._cache.items():
+            rows = local.main if analysis == MAIN else frame.collect(columns)
+            local._cache[(analysis, outcome)] = rows
+        return local
+
+    def _build(self, analysis: str, outcome: Outcome) -> Any:
         if analysis == MAIN:
             return self.main
         index, sensitivity = next(
             (i, s) for i, s in enumerate(self.spec.sensitivity) if s.name == analysis
         )
         frame = _apply_sensitivity(self.main, sensitivity, outcome, model_columns(self.spec))
-        events = int((frame.get_column(outcome.status) == outcome.event_code).sum())
+        events = event_count(frame, outcome, outcome.event_code)
         where = self.spec.where("sensitivity", index)
         if frame.height == 0 or events == 0:
             raise SpecError(
@@ -113,17 +135,26 @@ class AnalysisFrames:
 
 
 def _apply_sensitivity(
-    frame: pl.DataFrame, sensitivity: Sensitivity, outcome: Outcome, columns: list[str]
-) -> pl.DataFrame:
+    frame: Any, sensitivity: Sensitivity, outcome: Outcome, columns: list[str]
+) -> Any:
     """Complete cases on ``columns``; landmark: keep time > L and restart the clock at L."""
+    local = isinstance(frame, pl.DataFrame)
     if sensitivity.complete_cases:
-        frame = frame.drop_nulls(columns)
-        floats = [c for c in columns if frame.schema[c].is_float()]
-        if floats:
-            frame = frame.filter(pl.all_horizontal([pl.col(c).is_not_nan() for c in floats]))
+        frame = _complete_cases(frame, columns) if local else frame.complete(columns)
     if sensitivity.exclude_first_years is not None:
         landmark = sensitivity.exclude_first_years * UNITS_PER_YEAR[outcome.time_unit]
-        frame = frame.filter(pl.col(outcome.time) > landmark).with_columns(
-            pl.col(outcome.time) - landmark
+        time = pl.col(outcome.time)
+        frame = (
+            frame.filter(time > landmark).with_columns(time - landmark)
+            if local
+            else frame.landmark(outcome.time, landmark)
         )
+    return frame
+
+
+def _complete_cases(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    frame = frame.drop_nulls(columns)
+    floats = [c for c in columns if frame.schema[c].is_float()]
+    if floats:
+        frame = frame.filter(pl.all_horizontal([pl.col(c).is_not_nan() for c in floats]))
     return frame

@@ -55,8 +55,10 @@ def write_all(
     timings: Mapping[str, float],
     started: str,
     warnings: tuple[str, ...] = (),
+    engine: Mapping[str, Any] | None = None,
 ) -> tuple[Path | None, dict[str, Any]]:
-    """Write tables, report and manifest under ``out`` (manifest only in memory if None)."""
+    """Write tables, report and manifest under ``out`` (manifest only in memory if None);
+    ``engine`` is what ran the models (``{"name": "local"}`` by default)."""
     clock = time.perf_counter()
     outputs: dict[str, str] = {}
     report_path = None
@@ -69,7 +71,7 @@ def write_all(
         outputs[report_path.name] = sha256_file(report_path)
     all_timings = {**timings, "report": time.perf_counter() - clock}
     all_timings["total"] = sum(all_timings.values())
-    manifest = build_manifest(ctx.spec, inputs, all_timings, outputs, started)
+    manifest = build_manifest(ctx.spec, inputs, all_timings, outputs, started, engine)
     manifest["warnings"] = list(warnings)
     if out is not None:
         remove_stale_outputs(out, set(outputs))

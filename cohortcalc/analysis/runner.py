@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,7 +20,7 @@ import pandas as pd
 import polars as pl
 
 from cohortcalc.analysis import outputs, report
-from cohortcalc.analysis.checks import check_spec_against_frame, levels_of
+from cohortcalc.analysis.checks import check_spec_against_frame, levels_of, referenced_columns
 from cohortcalc.analysis.data import derive_frame, load_source
 from cohortcalc.analysis.figures import draw_figures
 from cohortcalc.analysis.filters import apply_population
@@ -36,6 +36,7 @@ from cohortcalc.analysis.fitting import (
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, per_sd_units
 from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
 from cohortcalc.errors import SpecError
+from cohortcalc.reporting.format import VARIABLE_LABELS
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("data", "Load data"),
@@ -177,16 +178,31 @@ def run(
     """Run a scripted analysis; with ``out``, write tables, figures, report and manifest there.
 
     ``progress`` receives a ``ProgressEvent`` at the start and end of each step of ``STEPS``
-    and after each model fit.
+    and after each model fit. With ``engine: spark`` the data are read, filtered and fitted
+    in Spark; tables and figures are drawn from the columns they need, collected locally
+    (``AnalysisResult.frame`` then holds those columns only).
     """
     spec = as_spec(spec)
     out_dir = Path(out) if out is not None else None
+    with _session(spec) as session:
+        return _run(spec, out_dir, _Clock(progress), session)
+
+
+def _session(spec: Spec) -> AbstractContextManager[Any]:
+    """No session for the local engine; the Spark session of an ``engine: spark`` spec."""
+    if spec.engine == "local":
+        return nullcontext()
+    from cohortcalc.analysis.spark_session import spark_session
+
+    return spark_session(spec.spark, where=spec.where("engine"))
+
+
+def _run(spec: Spec, out_dir: Path | None, clock: _Clock, session: Any) -> AnalysisResult:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    clock = _Clock(progress)
     with clock.step("data"):
-        source = load_source(spec, out_dir)
+        source = load_source(spec, out_dir, session)
     with clock.step("derive"):
-        derived = derive_frame(spec, source.tables)
+        derived = _analysis_frame(spec, source.tables, session)
     with clock.step("check"):
         population, flow = apply_population(derived, spec)
         check_spec_against_frame(spec, population)
@@ -204,21 +220,26 @@ def run(
             for item in run_task(task, frame, levels, spec.models.ties):
                 (interactions if isinstance(item, InteractionTest) else fits).append(item)
             advance(done)
-    context = outputs.Context(
-        spec, population, flow, sd_units, tuple(fits), tuple(interactions), frames
-    )
     with clock.step("tables"):
+        if session is not None:  # the few columns the tables and figures need, collected
+            frames = frames.collected(output_columns(spec, population.columns))
+            derived.df.unpersist()
+        context = outputs.Context(
+            spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
+        )
         tables = outputs.build_tables(context)
     with clock.step("figures"):
         figures = draw_figures(context, out_dir) if out_dir is not None else {}
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
+    engine = engine_record(session) if session is not None else {"name": "local"}
     with clock.step("report"):
         report_path, manifest = report.write_all(
-            context, tables, figures, out_dir, source.inputs, clock.timings, started, warnings
-        )
+            context, tables, figures, out_dir, source.inputs, clock.timings, started, warnings,
+            engine=engine,
+        )  # fmt: skip
     return AnalysisResult(
         spec=spec,
-        frame=population,
+        frame=frames.main,
         flow=flow,
         per_sd_units=MappingProxyType(sd_units),
         fits=tuple(fits),
@@ -230,3 +251,29 @@ def run(
         report=report_path,
         warnings=warnings,
     )
+
+
+def _analysis_frame(spec: Spec, tables: dict[str, Any], session: Any) -> Any:
+    """The derived frame: Polars, or a cached ``SparkFrame`` with the local schema."""
+    derived = derive_frame(spec, tables)
+    if session is None:
+        return derived
+    from cohortcalc.analysis.spark_frame import SparkFrame, local_schema
+
+    return SparkFrame(derived, local_schema(tables, spec.derive)).cache()
+
+
+def engine_record(session: Any) -> dict[str, Any]:
+    """The manifest's ``engine`` entry of a Spark run (version, master, parallelism)."""
+    from cohortcalc.analysis.spark_session import engine_record as record
+
+    return record(session)
+
+
+def output_columns(spec: Spec, available: list[str]) -> list[str]:
+    """Columns the tables and figures read: every column the spec names, and Table 1's
+    default variables when the spec lists none."""
+    columns = [column for _, _, column in referenced_columns(spec)]
+    if "table_one" in spec.outputs.tables and spec.outputs.table_one_variables is None:
+        columns += [name for name in VARIABLE_LABELS if name in available]
+    return list(dict.fromkeys(c for c in columns if c in available))

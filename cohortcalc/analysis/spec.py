@@ -221,8 +221,35 @@ class Outputs(_Strict):
     figures_by: list[str] = Field(default_factory=list)
 
 
+class SparkSettings(_Strict):
+    """Spark session settings for ``engine: spark`` (read only when no session is active).
+
+    ``master``: e.g. ``local[4]``, ``yarn``, ``spark://head:7077``, ``k8s://https://...``;
+    leave it out under ``spark-submit`` or on a cluster, where the launcher sets it.
+    ``config``: Spark properties (``spark.*`` keys), e.g. ``spark.executor.memory: 8g``.
+    """
+
+    master: str | None = None
+    app_name: str = "cohortcalc"
+    config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _spark_keys(self) -> SparkSettings:
+        odd = [key for key in self.config if not key.startswith("spark.")]
+        if odd:
+            raise ValueError(
+                f"Spark properties start with 'spark.' (got {odd}); Hadoop settings are "
+                "written 'spark.hadoop.<key>'"
+            )
+        return self
+
+
 class Spec(_Strict):
-    """A scripted analysis: data, population, exposures, outcomes, models and outputs."""
+    """A scripted analysis: data, population, exposures, outcomes, models and outputs.
+
+    ``engine: spark`` reads the data and fits the models in Spark (``spark:`` holds the
+    session settings); ``local`` (the default) runs on Polars and numpy in this process.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str
@@ -237,6 +264,8 @@ class Spec(_Strict):
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSettings | None = None
 
     _source: str = PrivateAttr(default="<spec>")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -251,6 +280,8 @@ class Spec(_Strict):
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
+        if self.spark is not None and self.engine != "spark":
+            raise ValueError("'spark' settings need 'engine: spark' (the engine is local)")
         return self
 
     @property

@@ -31,6 +31,8 @@ from cohortcalc.survival.finegray import finegray
 from cohortcalc.synth import SynthParams, generating_terms, simulate_cohort
 
 Scenario = Literal["cause_specific", "subdistribution"]
+#: Confidence level of the intervals whose coverage is checked (nominal coverage).
+CONF_LEVEL = 0.95
 ProgressFn = Callable[[int, int], None]
 
 
@@ -53,7 +55,7 @@ class ValidationResult:
     def failures(self) -> list[str]:
         """One line per check whose p-value is below ``alpha_per_check``."""
         out = []
-        targets = {"bias": 0.0, "se_ratio": 1.0, "coverage": 0.95}
+        targets = {"bias": 0.0, "se_ratio": 1.0, "coverage": CONF_LEVEL}
         for row in self.table.itertuples():
             for check, target in targets.items():
                 if not getattr(row, f"{check}_ok"):
@@ -115,7 +117,7 @@ def replicate_estimates(
 def summarise(estimates: pd.DataFrame, alpha_per_check: float) -> pd.DataFrame:
     """Performance measures with Monte Carlo SEs (Morris et al. 2019, Table 6) and checks."""
     rows = []
-    critical = stats.norm.ppf(0.975)
+    critical = stats.norm.ppf(0.5 + CONF_LEVEL / 2)
     for (scenario, term), group in estimates.groupby(["scenario", "term"], sort=False):
         r = len(group)
         theta = float(group["true_log_ratio"].iloc[0])
@@ -140,7 +142,7 @@ def summarise(estimates: pd.DataFrame, alpha_per_check: float) -> pd.DataFrame:
                 "se_ratio": ratio,
                 "se_ratio_mcse": ratio / math.sqrt(2 * (r - 1)),
                 "coverage": coverage,
-                "coverage_mcse": math.sqrt(0.95 * 0.05 / r),
+                "coverage_mcse": math.sqrt(CONF_LEVEL * (1 - CONF_LEVEL) / r),
                 "replicates": r,
                 **_tests(est - theta, emp_se, model_se, int(covered.sum())),
             }
@@ -153,7 +155,7 @@ def summarise(estimates: pd.DataFrame, alpha_per_check: float) -> pd.DataFrame:
 
 def _tests(errors: np.ndarray, emp_se: float, model_se: float, covered: int) -> dict:
     """Two-sided p-values: t test of the mean error, chi-square test of the variance ratio,
-    exact binomial test of the coverage count against 0.95."""
+    exact binomial test of the coverage count against ``CONF_LEVEL``."""
     r = errors.size
     t = errors.mean() / (emp_se / math.sqrt(r)) if emp_se > 0 else math.inf
     variance = (r - 1) * emp_se**2 / model_se**2
@@ -161,7 +163,7 @@ def _tests(errors: np.ndarray, emp_se: float, model_se: float, covered: int) -> 
     return {
         "bias_p": float(2 * stats.t.sf(abs(t), r - 1)),
         "se_ratio_p": float(min(1.0, 2 * min(tail, 1 - tail))),
-        "coverage_p": float(stats.binomtest(covered, r, 0.95).pvalue),
+        "coverage_p": float(stats.binomtest(covered, r, CONF_LEVEL).pvalue),
     }
 
 

@@ -1,0 +1,221 @@
+"""The analysis frame of an ``engine: spark`` run: a Spark DataFrame and the local schema.
+
+The rows stay in Spark. ``schema`` is the Polars schema the local engine would have (from
+``cc.derive`` on empty tables of the same columns), so ordered categories keep their level order
+(Spark has no Enum type), and filters, checks and collected frames see the local types.
+Every question the runner asks of the rows is one small Spark aggregation: counts, distinct
+levels, events per cell, an SD. Only the columns the tables and figures need are collected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
+
+from cohortcalc.analysis.spec import Filter
+from cohortcalc.features import derive
+
+
+def local_schema(tables: dict[str, DataFrame], options: dict[str, Any]) -> pl.Schema:
+    """The schema ``cc.derive`` gives on the local engine for tables shaped like ``tables``."""
+    empty = {name: _empty_polars(frame) for name, frame in tables.items()}
+    frame = derive(
+        empty["participants"],
+        lesions=empty["cac_lesions"],
+        events=empty["events"],
+        followup=empty["followup"],
+        **options,
+    )
+    return (frame.collect() if isinstance(frame, pl.LazyFrame) else frame).schema
+
+
+def _empty_polars(frame: DataFrame) -> pl.DataFrame:
+    arrow = to_arrow_schema(frame.schema, timezone="UTC")
+    return pl.from_arrow(arrow.empty_table())  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SparkFrame:
+    """A Spark DataFrame with the local engine's ``schema`` of its columns."""
+
+    df: DataFrame
+    local: pl.Schema
+
+    @cached_property
+    def height(self) -> int:
+        """Number of rows (one Spark count, remembered)."""
+        return int(self.df.count())
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.df.columns)
+
+    @property
+    def schema(self) -> pl.Schema:
+        """Local dtypes of the columns present (added columns are Float64 or Int8)."""
+        return pl.Schema({c: self.local.get(c, pl.Float64) for c in self.df.columns})
+
+    def _with(self, df: DataFrame, **added: pl.DataType) -> SparkFrame:
+        return SparkFrame(df, pl.Schema({**self.local, **added}))
+
+    def cache(self) -> SparkFrame:
+        """The same rows, kept in executor memory for the many passes of a run."""
+        return self._with(self.df.cache())
+
+    def select(self, columns: Sequence[str]) -> SparkFrame:
+        """Only ``columns``."""
+        return self._with(self.df.select(*columns))
+
+    def keep(self, rule: Filter) -> SparkFrame:
+        """Rows satisfying a population filter (null and NaN never satisfy a comparison)."""
+        return self._with(self.df.filter(filter_column(rule, self.schema[rule.column])))
+
+    def complete(self, columns: Sequence[str]) -> SparkFrame:
+        """Rows with no null (or NaN) in ``columns``."""
+        return self._with(self.df.dropna(how="any", subset=list(columns)))
+
+    def landmark(self, time: str, at: float) -> SparkFrame:
+        """Rows with ``time > at``, their clock restarted at ``at``."""
+        shifted = self.df.filter(F.col(time) > F.lit(at))
+        clock = shifted.withColumn(time, F.col(time) - F.lit(at))
+        return self._with(clock, **({time: pl.Float64} if isinstance(at, float) else {}))
+
+    def at_level(self, column: str, level: str) -> tuple[SparkFrame, Any]:
+        """Rows whose ``column`` as text equals ``level``, and the level as a value."""
+        rows = self._with(self.df.filter(_as_text(column) == level))
+        return rows, level_value(level, self.schema[column])
+
+    def with_event(self, status: str, code: int, name: str) -> SparkFrame:
+        """Add ``name`` = 1 where ``status == code``, else 0."""
+        event = (F.col(status) == F.lit(code)).cast("tinyint")
+        return self._with(self.df.withColumn(name, event), **{name: pl.Int8})
+
+    def with_score(self, column: str, name: str) -> SparkFrame:
+        """Add ``name`` = position (0, 1, ...) of ``column`` among its ordered levels."""
+        dtype = self.schema[column]
+        assert isinstance(dtype, pl.Enum)
+        score = F.lit(None).cast("double")
+        for position, level in reversed(list(enumerate(dtype.categories.to_list()))):
+            score = F.when(F.col(column) == F.lit(level), F.lit(float(position))).otherwise(score)
+        return self._with(self.df.withColumn(name, score), **{name: pl.Float64})
+
+    def count_equal(self, column: str, value: int) -> int:
+        """Rows where ``column == value``."""
+        return int(self.df.filter(F.col(column) == F.lit(value)).count())
+
+    def counts(self, columns: Sequence[str]) -> tuple[int, int]:
+        """Rows, and rows with no null or NaN in ``columns`` (one aggregation)."""
+        ok = F.lit(True)
+        for column in columns:
+            value = F.col(column)
+            fine = value.isNotNull()
+            if self.schema[column].is_float():
+                fine = fine & ~F.isnan(value)
+            ok = ok & fine
+        row = self.df.agg(F.count(F.lit(1)), F.sum(F.when(ok, 1).otherwise(0))).first()
+        return int(row[0]), int(row[1] or 0)
+
+    def levels(self, column: str) -> list[str]:
+        """Distinct non-null values as text (``levels_of``): Enum order, else sorted."""
+        dtype = self.schema[column]
+        values = [r[0] for r in self.df.select(column).dropna().distinct().collect()]
+        if isinstance(dtype, pl.Enum):
+            present = {str(v) for v in values}
+            return [level for level in dtype.categories.to_list() if level in present]
+        return [_text(v) for v in sorted(values)]
+
+    def n_levels(self, column: str) -> int:
+        """Number of distinct non-null values of ``column``."""
+        return int(self.df.select(column).dropna().distinct().count())
+
+    def std(self, column: str) -> float | None:
+        """Sample SD of ``column`` over non-null, non-NaN rows (None with fewer than two)."""
+        value = F.col(column)
+        rows = self.df.filter(value.isNotNull() & ~F.isnan(value))
+        sd = rows.agg(F.stddev_samp(value)).first()[0]
+        return None if sd is None else float(sd)
+
+    def cells_without_events(
+        self, status: str, code: int, columns: Sequence[str]
+    ) -> list[tuple[str, ...]]:
+        """Level combinations of ``columns`` (as text) present but with no ``status == code``."""
+        keys = [_as_text(c).alias(c) for c in columns]
+        events = F.sum(F.when(F.col(status) == F.lit(code), 1).otherwise(0)).alias("events")
+        grouped = self.df.dropna(subset=list(columns)).groupBy(*keys).agg(events)
+        empty = grouped.filter(F.col("events") == 0).select(*columns).collect()
+        return sorted(tuple(row) for row in empty)
+
+    def collect(self, columns: Sequence[str]) -> pl.DataFrame:
+        """The named columns as a local Polars frame with the local engine's dtypes."""
+        wanted = list(dict.fromkeys(columns))
+        data = self.df.select(*wanted)
+        frame = pl.from_pandas(data.toPandas()) if wanted else pl.DataFrame()
+        if frame.height == 0:
+            frame = _empty_polars(data)
+        return frame.select(pl.col(c).cast(self.schema[c]) for c in wanted)
+
+
+def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
+    """A population filter as a Spark column (the ``filters.py`` grammar; never eval).
+
+    Spark comparisons with null are null and ``filter`` drops them; NaN is excluded explicitly
+    (Spark orders NaN above every number, as Polars does).
+    """
+    column, value = F.col(rule.column), rule.value
+    if rule.op in ("is_null", "not_null"):
+        missing = column.isNull() | F.isnan(column) if dtype.is_float() else column.isNull()
+        return missing if rule.op == "is_null" else ~missing
+    if rule.op in ("in", "not_in"):
+        assert isinstance(value, list)
+        text = dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)
+        inside = column.isin([str(v) if text else _literal(v) for v in value])
+        condition = inside if rule.op == "in" else ~inside
+    elif rule.op == "between":
+        assert isinstance(value, list)
+        condition = column.between(_literal(value[0]), _literal(value[1]))
+    else:
+        comparisons = {
+            "==": column.__eq__,
+            "!=": column.__ne__,
+            ">": column.__gt__,
+            ">=": column.__ge__,
+            "<": column.__lt__,
+            "<=": column.__le__,
+        }
+        condition = comparisons[rule.op](F.lit(_literal(value)))
+    keep = F.coalesce(condition, F.lit(False))
+    return keep & ~F.isnan(column) if dtype.is_float() else keep
+
+
+def _literal(value: Any) -> Any:
+    return value if isinstance(value, bool | int | float | str | dt.date) else str(value)
+
+
+def _as_text(column: str) -> Column:
+    """``column`` as the text Polars' ``cast(pl.String)`` gives (``true``/``false`` for bools)."""
+    return F.col(column).cast("string")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def level_value(level: str, dtype: pl.DataType) -> Any:
+    """A level's text back as the column's value (``"true"`` -> True for a Boolean column)."""
+    if dtype == pl.Boolean:
+        return level == "true"
+    if dtype.is_integer():
+        return int(level)
+    if dtype.is_float():
+        return float(level)
+    return level
