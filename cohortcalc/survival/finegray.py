@@ -20,6 +20,7 @@ import pandas as pd
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
+from cohortcalc.survival import _finegray_kernels as kernels
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.cox import group_codes
 from cohortcalc.survival.design import Design, build_design
@@ -70,7 +71,7 @@ def finegray(
         row_order=bin_order,
     )
     status, codes, binned = read[0].status, read[0].codes, read[0].bins
-    _check_terms_have_events(design, status[binned.rows], cause)
+    _check_terms_have_events(design, binned.status, cause)
     data = engine.prepare_ordered(binned, design.matrix)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
@@ -179,32 +180,49 @@ def _status(
         raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
     values = columns[event]
     if event in levels:
-        labels = np.asarray(levels[event], dtype=object)[values.astype(np.int64)]
-        observed = [level for level in levels[event] if np.any(labels == level)]
-        is_cause, is_censored = labels == str(cause), labels == str(censor_code)
+        labels = np.asarray(levels[event], dtype=object)
+        codes = [_code_of(labels, cause), _code_of(labels, censor_code)]
     else:
-        observed = [_plain(v) for v in np.sort(pd.unique(values))]  # hashing, not a sort of N
         try:
-            is_cause = values == float(cause)
-            is_censored = values == float(censor_code)
+            codes = [float(cause), float(censor_code)]
         except (TypeError, ValueError) as exc:
             raise ModelError(
                 f"event column {event!r} is numeric but cause={cause!r} / censor_code="
-                f"{censor_code!r} are not numbers; codes present: {observed}."
+                f"{censor_code!r} are not numbers; codes present: {_present(values, None)}."
             ) from exc
-    if is_censored.all():
+    status = kernels.status_codes(np.asarray(values, dtype=np.float64), *codes)
+    counts = np.bincount(status, minlength=3)
+    if counts[engine.CENSORED] == status.size:
         raise ModelError(
             f"every row is censored ({event} = {censor_code!r}); there is nothing to estimate. "
             "Check the event coding or the population."
         )
-    if not is_cause.any():
+    if counts[engine.CAUSE] == 0:
         raise ModelError(
-            f"cause {cause!r} never occurs in column {event!r} (codes present: {observed}); "
-            "give the code of the event of interest."
+            f"cause {cause!r} never occurs in column {event!r} (codes present: "
+            f"{_present(values, levels.get(event))}); give the code of the event of interest."
         )
-    status = np.where(is_censored, engine.CENSORED, np.where(is_cause, 1, engine.COMPETING))
-    competing = tuple(c for c in observed if str(c) not in (str(cause), str(censor_code)))
-    return status.astype(np.int64), competing
+    other = values[status == engine.COMPETING]  # hashing the few competing rows, no sort of N
+    if event in levels:
+        present = set(other.tolist())
+        competing = tuple(lv for k, lv in enumerate(levels[event]) if k in present)
+    else:
+        competing = tuple(_plain(v) for v in np.sort(pd.unique(other)))
+    return status, competing
+
+
+def _present(values: np.ndarray, levels: tuple[str, ...] | None) -> list[object]:
+    """The codes present in an event column, for messages (text: in level order)."""
+    if levels is not None:
+        present = set(np.unique(values).tolist())
+        return [level for k, level in enumerate(levels) if k in present]
+    return [_plain(v) for v in np.sort(pd.unique(values))]
+
+
+def _code_of(labels: np.ndarray, code: Any) -> float:
+    """The integer code of a text level (NaN, matching no row, if the level is absent)."""
+    where = np.flatnonzero(labels == str(code))
+    return float(where[0]) if where.size else np.nan
 
 
 def _plain(value: float) -> object:

@@ -11,11 +11,12 @@ expanded data. Ties are Breslow's, as `cmprsk::crr`. The information matrix and 
 variance (Fine & Gray 1999, §3: η for the score, ψ for the estimated G) are reorganised as
 cumulative sums too, so every pass is linear in N (crr's loops are quadratic/cubic).
 
-The local fit lays the rows out as the Cox engine does (`_layout.bin_layout`, an O(N)
-counting sort): the design matrix is built in bin order (`build_design(row_order=)`), the
-competing rows first within a bin, and centred in place. G(Tᵢ-) is constant within a bin, so
-one pass of the Cox engine's bin kernel (`_kernels.bin_sums`, threads share the bins) gives
-both per-bin sums of w·e^{xβ}·(1, x)^{⊗2}: over all rows, and over the competing ones.
+The local fit lays the rows out as the Cox engine does (an O(N) counting sort,
+`_finegray_kernels.layout_by_key`): the design matrix is built in bin order
+(`build_design(row_order=)`), competing rows first within a bin, and centred in place.
+G(Tᵢ-) is constant within a bin, so one pass of the Cox engine's bin kernel
+(`_kernels.bin_sums`, threads share the bins) gives both per-bin sums of
+w·e^{xβ}·(1, x)^{⊗2}: over all rows, and over the competing ones.
 """
 
 from __future__ import annotations
@@ -81,33 +82,35 @@ class RiskSums:
 
 @dataclass(frozen=True)
 class Bins:
-    """The (stratum, time) bins of the rows and the censoring distribution G within stratum.
+    """The rows laid out by (stratum, time) bin, and the censoring distribution G.
 
-    `row_bin` is each input row's bin; `rows` (from `layout`) the input rows in bin order,
-    competing rows first within a bin, with `bin_start` and `competing_end` as in
-    `FineGrayData`."""
+    `rows` are the input rows in bin order, competing rows first within a bin (bin k holds
+    positions `bin_start[k]:bin_start[k+1]`, its competing rows up to `competing_end[k]`);
+    `status`, `weights` and `row_bin` follow that order. Per-bin arrays as `FineGrayData`."""
 
+    rows: np.ndarray
     status: np.ndarray
     weights: np.ndarray
     row_bin: np.ndarray
+    bin_start: np.ndarray
+    competing_end: np.ndarray
     strata: tuple[tuple[int, int], ...]
     g_before: np.ndarray
     n_cause: np.ndarray
     n_censored: np.ndarray
     n_at_risk: np.ndarray
-    rows: np.ndarray | None = None
-    bin_start: np.ndarray | None = None
-    competing_end: np.ndarray | None = None
 
 
-def bins(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
-    """Bin the rows by (stratum, time) and compute G(t-) within stratum (Kaplan–Meier)."""
+def layout(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
+    """Bin the rows by (stratum, time), lay them out in bin order (a counting sort, O(N);
+    whole-day times need no comparison sort at all) and compute G(t-) within stratum."""
     key = _small_key(time, strata)
-    if key is not None:
-        binned = kernels.bin_rows_by_key(key, int(key.max()) + 1, strata, status, weights)
-    else:
-        binned = kernels.bin_rows(_sort_order(time, strata), time, strata, status, weights)
-    row_bin, bin_stratum, total, n_censored, n_cause = binned
+    if key is None:
+        key = kernels.sorted_keys(_sort_order(time, strata), time, strata)
+    rows, row_bin, ordered_status, ordered_weights, bin_start, competing_end, *per_bin = (
+        kernels.layout_by_key(key, int(key.max()) + 1, strata, status, weights)
+    )
+    bin_stratum, total, n_censored, n_cause = per_bin
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
     n_at_risk = _reverse_cumsum(total, stratum_ranges)
@@ -116,17 +119,18 @@ def bins(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.n
         g_before[first + 1 : last] = product_limit(
             n_at_risk[first : last - 1], n_censored[first : last - 1]
         )
-    return Bins(status, weights, row_bin, stratum_ranges, g_before, n_cause, n_censored, n_at_risk)
-
-
-def layout(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
-    """`bins` plus the rows in bin order, competing rows first within a bin (counting sort)."""
-    binned = bins(time, status, weights, strata)
-    rows, bin_start, n_competing, _, _, _ = _layout.bin_layout(
-        binned.row_bin, status == COMPETING, weights, binned.g_before.size
-    )
-    return dataclasses.replace(
-        binned, rows=rows, bin_start=bin_start, competing_end=bin_start[:-1] + n_competing
+    return Bins(
+        rows=rows,
+        status=ordered_status,
+        weights=ordered_weights,
+        row_bin=row_bin,
+        bin_start=bin_start,
+        competing_end=competing_end,
+        strata=stratum_ranges,
+        g_before=g_before,
+        n_cause=n_cause,
+        n_censored=n_censored,
+        n_at_risk=n_at_risk,
     )
 
 
@@ -139,7 +143,9 @@ def prepare(
 ) -> FineGrayData:
     """Bin the rows by (stratum, time) and compute G within stratum; rows stay in input order
     (x is not copied). `status` is 0/1/2 (censored/cause/competing), `strata` integer codes."""
-    binned = bins(time, status, weights, strata)
+    binned = layout(time, status, weights, strata)
+    row_bin = np.empty_like(binned.row_bin)
+    row_bin[binned.rows] = binned.row_bin
     cause_weights = np.where(status == CAUSE, weights, 0.0)
     total_x, cause_total_x = np.stack((weights, cause_weights)) @ x  # one pass over x
     center = total_x / weights.sum()
@@ -148,24 +154,23 @@ def prepare(
         center=center,
         weights=weights,
         status=status,
-        row_bin=binned.row_bin,
+        row_bin=row_bin,
         strata=binned.strata,
         g_before=binned.g_before,
         n_cause=binned.n_cause,
         n_censored=binned.n_censored,
         n_at_risk=binned.n_at_risk,
         cause_x=cause_total_x - cause_weights.sum() * center,
-        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[binned.row_bin], 0.0),
+        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[row_bin], 0.0),
     )
 
 
 def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
     """The fit's data from `layout`'s bins and the design matrix of `binned.rows` in that
     order (as `build_design(..., row_order=)` makes it), which is centred IN PLACE."""
-    if binned.rows is None or x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
+    if x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
         raise ValueError("prepare_ordered needs the float64 rows of layout().rows, in order")
-    rows = binned.rows
-    status, weights, row_bin = binned.status[rows], binned.weights[rows], binned.row_bin[rows]
+    status, weights, row_bin = binned.status, binned.weights, binned.row_bin
     _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, _threads(x.shape[0]))
     return FineGrayData(
         x=x,
@@ -361,16 +366,22 @@ def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
     fixed row ranges). Case weights act as replication counts, so integer weights equal
     replicated rows.
     """
+    if data.bin_start is None:  # rows in input order (from `prepare`): centred copy
+        data = _ordered_copy(data)
     scalars, vectors = residual_bin_terms(data, sums)
+    mean_x, cumulative_x, after_x, q_over_y, compensator = vectors
+    per_bin = np.stack(  # per status the constant vector, then the vectors of e and g
+        (q_over_y - compensator, -mean_x - compensator, -compensator, cumulative_x, after_x),
+        axis=1,
+    )
     meat = kernels.score_residual_products(
         data.x,
-        data.center,
         np.ascontiguousarray(beta, dtype=np.float64),
         data.status,
         data.row_bin,
         data.inverse_g,
         scalars,
-        vectors,
+        per_bin,
         data.weights,
         _threads(data.x.shape[0]),
     )
