@@ -48,7 +48,9 @@ def _to_lazy(frame: Any) -> pl.LazyFrame:
         path = Path(frame)
         if not path.exists():
             raise FrameError(f"{path}: no such Parquet file or folder.")
-        return pl.scan_parquet(path if path.is_file() else path / "**/*.parquet")
+        from cohortcalc.ingest.store import scan_parquet_path  # a partitioned store table too
+
+        return scan_parquet_path(path)
     module = type(frame).__module__
     if module.startswith("pandas"):
         return pl.from_pandas(frame).lazy()

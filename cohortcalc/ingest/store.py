@@ -206,29 +206,56 @@ def read_store_spark(session: Any, path: str | Path) -> dict[str, Any]:
     as text whatever ``spark.sql.sources.partitionColumnTypeInference`` says (so "007" stays
     "007") and cast to their dictionary type; ``_store_row`` is dropped (Spark has no order).
     """
+    root = Path(path)
+    return {name: _spark_table(session, root, e) for name, e in _manifest_tables(root).items()}
+
+
+def _spark_table(session: Any, root: Path, entry: dict[str, Any]) -> Any:
     from pyspark.sql import functions, types
 
-    root = Path(path)
-    tables = _manifest_tables(root)
-    frames = {}
-    for name, entry in tables.items():
-        location = str(root / entry["file"])
-        partition_types = entry.get("partition_types", {})
-        reader = session.read
-        if partition_types:
-            first = session.read.parquet(str(root / entry["files"][0]["path"])).schema
-            text = [types.StructField(c, types.StringType()) for c in partition_types]
-            reader = reader.schema(types.StructType([*first.fields, *text]))
-        frame = reader.parquet(location)
-        frames[name] = frame.select(
-            *(
-                functions.col(c).cast(SPARK_TYPES[partition_types[c]])
-                if c in partition_types
-                else functions.col(c)
-                for c in entry.get("columns", frame.columns)
-            )
+    partition_types = entry.get("partition_types", {})
+    reader = session.read
+    if partition_types:
+        first = session.read.parquet(str(root / entry["files"][0]["path"])).schema
+        text = [types.StructField(c, types.StringType()) for c in partition_types]
+        reader = reader.schema(types.StructType([*first.fields, *text]))
+    frame = reader.parquet(str(root / entry["file"]))
+    return frame.select(
+        *(
+            functions.col(c).cast(SPARK_TYPES[partition_types[c]])
+            if c in partition_types
+            else functions.col(c)
+            for c in entry.get("columns", frame.columns)
         )
-    return frames
+    )
+
+
+def stored_table(path: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """(store folder, manifest entry) when ``path`` is a table folder of a cohort store."""
+    path = Path(path)
+    manifest = path.parent / MANIFEST
+    if not path.is_dir() or not manifest.is_file():
+        return None
+    for entry in json.loads(manifest.read_text()).get("tables", {}).values():
+        if entry.get("file") == path.name and entry.get("layout") == "dataset":
+            return path.parent, entry
+    return None
+
+
+def scan_parquet_path(path: str | Path) -> pl.LazyFrame:
+    """A Parquet file or folder as a LazyFrame; a store's table folder as ``read_store`` reads
+    it (partition columns restored, row order kept, no ``_store_row``)."""
+    stored = stored_table(path)
+    if stored is not None:
+        return scan_table(*stored)
+    path = Path(path)
+    return pl.scan_parquet(path if path.is_file() else path / "**/*.parquet")
+
+
+def read_parquet_spark(session: Any, path: str | Path) -> Any:
+    """``spark.read.parquet(path)``; a store's table folder as ``read_store_spark`` reads it."""
+    stored = stored_table(path)
+    return session.read.parquet(str(path)) if stored is None else _spark_table(session, *stored)
 
 
 def _manifest_tables(root: Path) -> dict[str, dict[str, Any]]:

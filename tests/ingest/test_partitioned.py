@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import cohortcalc as cc
 from cohortcalc.cli import app
 from cohortcalc.ingest import layout
-from cohortcalc.ingest.store import read_manifest, sha256_of
+from cohortcalc.ingest.store import read_manifest, read_parquet_spark, sha256_of
 from cohortcalc.synth import simulate_cohort
 from cohortcalc.synth.export import write_study_export
 
@@ -63,6 +63,15 @@ def test_read_store_gives_the_unpartitioned_tables(study: dict[str, Any]) -> Non
             expected, got = frame.collect(), parted[name].collect()
             assert got.schema == expected.schema, name  # same columns, order and dtypes
             assert got.equals(expected), name  # same values in the same row order
+
+
+def test_a_table_folder_path_reads_as_read_store(study: dict[str, Any]) -> None:
+    """Functions that take a Parquet path (cc.derive, to_polars) see the unpartitioned table."""
+    from cohortcalc.frames import to_polars
+
+    for name, frame in cc.read_store(study["folder"] / "plain").items():
+        path = study["folder"] / "parted" / f"{name}.parquet"
+        assert to_polars(path).equals(frame.collect()), name
 
 
 def test_partitioned_tables_are_hive_folders(study: dict[str, Any]) -> None:
@@ -238,3 +247,6 @@ def test_read_store_spark_gives_dictionary_types(spark: Any, tmp_path: Path) -> 
         want = expected[name].collect()
         key = list(cc.load_dictionary().table(name).key_columns)
         assert table.sort(key).equals(want.sort(key)), name
+    path = tmp_path / "parted" / "cac_lesions.parquet"
+    names = expected["cac_lesions"].collect_schema().names()
+    assert read_parquet_spark(spark, path).columns == names
