@@ -136,3 +136,12 @@ def test_too_many_partitions_is_an_error(tmp_path: Path, monkeypatch: pytest.Mon
     layout = TableLayout({"participant_id": "string"})
     with pytest.raises(IngestError, match=r"participants by \['participant_id'\] gives 3"):
         write_table(frame, tmp_path, "participants", layout, True, tmp_path)
+
+
+def test_an_empty_table_is_one_file_with_every_column(tmp_path: Path) -> None:
+    """No rows, no partitions: one empty file keeps the schema readable (Spark needs a file)."""
+    frame = pl.LazyFrame(schema={"site": pl.String, "x": pl.Int64})
+    layout = TableLayout({"site": "string"}, rows_per_file=2)
+    files = write_table(frame, tmp_path, "t", layout, True, tmp_path)
+    assert [(f.path, f.partition, f.rows) for f in files] == [("t.parquet", {}, 0)]
+    assert pl.read_parquet(tmp_path / "t.parquet").schema == frame.collect_schema()
