@@ -14,13 +14,40 @@ _BLOCK_ROWS = 1024  # rows per BLAS call: small enough to stay in cache, one thr
 
 
 @njit(cache=True)
-def status_codes(values: np.ndarray, cause: float, censor_code: float) -> np.ndarray:
-    """0 where values == censor_code, 1 where values == cause, 2 elsewhere (one pass)."""
-    status = np.empty(values.shape[0], dtype=np.int64)
-    for i in range(values.shape[0]):
-        v = values[i]
-        status[i] = 0 if v == censor_code else (1 if v == cause else 2)
-    return status
+def status_codes(
+    values: np.ndarray, cause: float, censor_code: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """0 where values == censor_code, 1 where values == cause, 2 elsewhere, and the count of
+    each (one pass)."""
+    n = values.shape[0]
+    status = np.empty(n, dtype=np.int64)
+    n_censored, n_cause = 0, 0
+    for i in range(n):
+        censored, is_cause = values[i] == censor_code, values[i] == cause
+        status[i] = 0 if censored else (1 if is_cause else 2)
+        n_censored += censored
+        n_cause += is_cause and not censored
+    return status, np.array([n_censored, n_cause, n - n_censored - n_cause])
+
+
+@njit(cache=True)
+def day_keys(time: np.ndarray, strata: np.ndarray, limit: int) -> np.ndarray:
+    """Integer keys (stratum, time - min time) in (stratum, time) order when every time is
+    a whole number and the keys stay below `limit` (days, few strata); else an empty array."""
+    n = time.shape[0]
+    low, high, first, last = time[0], time[0], strata[0], strata[0]
+    for i in range(n):
+        if time[i] != math.floor(time[i]):
+            return np.empty(0, dtype=np.int64)
+        low, high = min(low, time[i]), max(high, time[i])
+        first, last = min(first, strata[i]), max(last, strata[i])
+    span = int(high - low) + 1
+    if span * (last - first + 1) >= limit:
+        return np.empty(0, dtype=np.int64)
+    key = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key[i] = (strata[i] - first) * span + int(time[i] - low)
+    return key
 
 
 @njit(cache=True)
@@ -37,6 +64,9 @@ def sorted_keys(order: np.ndarray, time: np.ndarray, strata: np.ndarray) -> np.n
     return key
 
 
+_SLOT = (2, 1, 0)  # within a key: competing rows (status 2) first, then cause, then censored
+
+
 @njit(cache=True)
 def layout_by_key(
     key: np.ndarray,
@@ -46,59 +76,51 @@ def layout_by_key(
     weights: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """Counting sort (O(N), stable) of the rows by integer keys 0..n_keys-1 ordered as
-    (stratum, time), competing rows (status 2) first within a key; a bin per key present.
+    (stratum, time); within a key competing rows (status 2) first, then events of the cause
+    (1), then censored rows (0). A bin per key present.
 
-    Returns the rows in that order with their bin, status and weight; bin_start (bins + 1)
-    and competing_end; per bin its stratum and the weighted counts of all rows, censored
-    rows (status 0) and events of the cause (1), summed in input row order. Two passes."""
+    Returns the rows in that order, their bin and status; bin_start (bins + 1) and
+    competing_end; per bin its stratum and the weighted counts of all rows, censored rows
+    and events of the cause, summed in input row order. One pass counts, one places."""
     n = key.shape[0]
-    position = np.zeros(2 * n_keys + 1, dtype=np.int64)
+    position = np.zeros(3 * n_keys + 1, dtype=np.int64)
+    key_stratum = np.zeros(n_keys, dtype=np.int64)
+    key_total, key_censored, key_cause = np.zeros(n_keys), np.zeros(n_keys), np.zeros(n_keys)
     for i in range(n):
-        position[2 * key[i] + (0 if status[i] == 2 else 1) + 1] += 1
-    rank = np.empty(n_keys, dtype=np.int64)
-    n_bins = 0
-    for k in range(n_keys):
-        rank[k] = n_bins
-        if position[2 * k + 1] + position[2 * k + 2] > 0:
-            n_bins += 1
-    bin_start = np.empty(n_bins + 1, dtype=np.int64)
-    competing_end = np.empty(n_bins, dtype=np.int64)
-    for k in range(2 * n_keys):
+        k = key[i]
+        position[3 * k + _SLOT[status[i]] + 1] += 1
+        key_stratum[k] = strata[i]
+        key_total[k] += weights[i]
+        if status[i] == 0:
+            key_censored[k] += weights[i]
+        elif status[i] == 1:
+            key_cause[k] += weights[i]
+    present = np.flatnonzero(position[1::3] + position[2::3] + position[3::3])
+    for k in range(3 * n_keys):
         position[k + 1] += position[k]
-    for k in range(n_keys):
-        if position[2 * k + 2] > position[2 * k]:
-            bin_start[rank[k]] = position[2 * k]
-            competing_end[rank[k]] = position[2 * k + 1]
-    bin_start[n_bins] = n
-    rows = np.empty(n, dtype=np.int64)
+    bin_start = np.append(position[3 * present], n)
     sorted_bin = np.empty(n, dtype=np.int64)
     sorted_status = np.empty(n, dtype=np.int64)
-    sorted_weights = np.empty(n)
-    bin_stratum = np.empty(n_bins, dtype=np.int64)
-    total, censored, cause = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
+    for b in range(present.shape[0]):
+        k = present[b]
+        sorted_bin[bin_start[b] : bin_start[b + 1]] = b
+        for slot in range(3):
+            sorted_status[position[3 * k + slot] : position[3 * k + slot + 1]] = 2 - slot
+    rows = np.empty(n, dtype=np.int64)
     for i in range(n):
-        slot = 2 * key[i] + (0 if status[i] == 2 else 1)
-        k = position[slot]
+        slot = 3 * key[i] + _SLOT[status[i]]
+        rows[position[slot]] = i
         position[slot] += 1
-        b = rank[key[i]]
-        rows[k], sorted_bin[k], sorted_status[k], sorted_weights[k] = i, b, status[i], weights[i]
-        bin_stratum[b] = strata[i]
-        total[b] += weights[i]
-        if status[i] == 0:
-            censored[b] += weights[i]
-        elif status[i] == 1:
-            cause[b] += weights[i]
     return (
         rows,
         sorted_bin,
         sorted_status,
-        sorted_weights,
         bin_start,
-        competing_end,
-        bin_stratum,
-        total,
-        censored,
-        cause,
+        position[3 * present],  # after placing, slot 0's end: the competing rows' end
+        key_stratum[present],
+        key_total[present],
+        key_censored[present],
+        key_cause[present],
     )
 
 
@@ -108,7 +130,7 @@ def _residual_products(
     beta: np.ndarray,
     status: np.ndarray,
     row_bin: np.ndarray,
-    inverse_g: np.ndarray,
+    inverse_g_bin: np.ndarray,
     per_bin_scalars: np.ndarray,
     per_bin_terms: np.ndarray,
     weights: np.ndarray,
@@ -119,8 +141,9 @@ def _residual_products(
 
     Uᵢ = xᵢαᵢ + e·T₃(b) + g·T₄(b) + T_{sᵢ}(b), αᵢ = δᵢ - e·Λ(b) - g·A(b), with b the row's
     bin, sᵢ its status (0 censored, 1 cause, 2 competing), e = e^{xᵢβ}, g = e/G(Tᵢ-) on
-    competing rows (`inverse_g`, else 0). per_bin_scalars[:, 0:2] = Λ, A; per_bin_terms is
-    (bins, 5, p): the constant vector of each status, then the vectors T₃, T₄."""
+    competing rows (`inverse_g_bin` = 1/G(t-) per bin), else 0. per_bin_scalars[:, 0:2] =
+    Λ, A; per_bin_terms is (bins, 5, p): the constant vector of each status, then the
+    vectors T₃, T₄."""
     p = x.shape[1]
     total = np.zeros((p, p))
     out = np.empty((_BLOCK_ROWS, p))
@@ -133,7 +156,7 @@ def _residual_products(
             b = row_bin[i]
             s = status[i]
             e = math.exp(eta[row])
-            g = e * inverse_g[i]
+            g = e * inverse_g_bin[b] if s == 2 else 0.0
             alpha = (1.0 if s == 1 else 0.0) - e * per_bin_scalars[b, 0] - g * per_bin_scalars[b, 1]
             w = weights[i]
             for j in range(p):
@@ -155,7 +178,7 @@ def _residual_products_parallel(
     beta: np.ndarray,
     status: np.ndarray,
     row_bin: np.ndarray,
-    inverse_g: np.ndarray,
+    inverse_g_bin: np.ndarray,
     per_bin_scalars: np.ndarray,
     per_bin_terms: np.ndarray,
     weights: np.ndarray,
@@ -170,7 +193,7 @@ def _residual_products_parallel(
             beta,
             status,
             row_bin,
-            inverse_g,
+            inverse_g_bin,
             per_bin_scalars,
             per_bin_terms,
             weights,
@@ -185,7 +208,7 @@ def score_residual_products(
     beta: np.ndarray,
     status: np.ndarray,
     row_bin: np.ndarray,
-    inverse_g: np.ndarray,
+    inverse_g_bin: np.ndarray,
     per_bin_scalars: np.ndarray,
     per_bin_terms: np.ndarray,
     weights: np.ndarray,
@@ -194,7 +217,7 @@ def score_residual_products(
     """Σᵢ wᵢUᵢUᵢᵀ (p x p) over all rows (see `_residual_products`): ``n_chunks`` threads each
     take a fixed range of rows; the partial sums are added in range order, so the result
     does not depend on scheduling."""
-    arguments = (x, beta, status, row_bin, inverse_g, per_bin_scalars, per_bin_terms, weights)
+    arguments = (x, beta, status, row_bin, inverse_g_bin, per_bin_scalars, per_bin_terms, weights)
     if n_chunks <= 1:
         return _residual_products(*arguments, 0, x.shape[0])
     partial = _residual_products_parallel(*arguments, n_chunks)

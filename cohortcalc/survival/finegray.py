@@ -190,8 +190,7 @@ def _status(
                 f"event column {event!r} is numeric but cause={cause!r} / censor_code="
                 f"{censor_code!r} are not numbers; codes present: {_present(values, None)}."
             ) from exc
-    status = kernels.status_codes(np.asarray(values, dtype=np.float64), *codes)
-    counts = np.bincount(status, minlength=3)
+    status, counts = kernels.status_codes(np.asarray(values, dtype=np.float64), *codes)
     if counts[engine.CENSORED] == status.size:
         raise ModelError(
             f"every row is censored ({event} = {censor_code!r}); there is nothing to estimate. "
@@ -229,9 +228,9 @@ def _plain(value: float) -> object:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def _case_weights(columns: Columns, levels: Levels, weights: str | None) -> np.ndarray:
+def _case_weights(columns: Columns, levels: Levels, weights: str | None) -> np.ndarray | None:
     if weights is None:
-        return np.ones(next(iter(columns.values())).size)
+        return None
     if weights in levels:
         raise ModelError(f"weights column {weights!r} is not numeric.")
     values = columns[weights]

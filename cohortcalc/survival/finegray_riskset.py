@@ -42,10 +42,9 @@ class FineGrayData:
 
     `x - center` is the centred design (the fit is invariant to the shift; sums lose no
     digits). Per-bin arrays are ordered by (stratum, time); `strata` holds each stratum's bin
-    range. `inverse_g` is 1/G(Tᵢ-) on competing rows, 0 elsewhere. From `prepare` the rows
-    are in input order; from `prepare_ordered` they are in bin order (bin k holds rows
-    `bin_start[k]:bin_start[k+1]`, its competing rows first, up to `competing_end[k]`), `x`
-    is centred in place and `center` is 0.
+    range. From `prepare` the rows are in input order; from `prepare_ordered` they are in
+    bin order (bin k holds rows `bin_start[k]:bin_start[k+1]`, its competing rows first, up
+    to `competing_end[k]`), `x` is centred in place and `center` is 0.
     """
 
     x: np.ndarray
@@ -59,7 +58,6 @@ class FineGrayData:
     n_censored: np.ndarray
     n_at_risk: np.ndarray
     cause_x: np.ndarray
-    inverse_g: np.ndarray
     bin_start: np.ndarray | None = None
     competing_end: np.ndarray | None = None
 
@@ -101,15 +99,23 @@ class Bins:
     n_at_risk: np.ndarray
 
 
-def layout(time: np.ndarray, status: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> Bins:
+def layout(
+    time: np.ndarray, status: np.ndarray, weights: np.ndarray | None, strata: np.ndarray
+) -> Bins:
     """Bin the rows by (stratum, time), lay them out in bin order (a counting sort, O(N);
-    whole-day times need no comparison sort at all) and compute G(t-) within stratum."""
-    key = _small_key(time, strata)
-    if key is None:
+    whole-day times need no comparison sort at all) and compute G(t-) within stratum.
+    `weights` None: every row weighs 1."""
+    key = kernels.day_keys(time, strata, 2**16)
+    if key.size == 0:
         key = kernels.sorted_keys(_sort_order(time, strata), time, strata)
-    rows, row_bin, ordered_status, ordered_weights, bin_start, competing_end, *per_bin = (
-        kernels.layout_by_key(key, int(key.max()) + 1, strata, status, weights)
+    rows, row_bin, ordered_status, bin_start, competing_end, *per_bin = kernels.layout_by_key(
+        key,
+        int(key.max()) + 1,
+        strata,
+        status,
+        np.ones(time.size) if weights is None else weights,
     )
+    ordered_weights = np.ones(rows.size) if weights is None else weights[rows]
     bin_stratum, total, n_censored, n_cause = per_bin
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
@@ -161,7 +167,6 @@ def prepare(
         n_censored=binned.n_censored,
         n_at_risk=binned.n_at_risk,
         cause_x=cause_total_x - cause_weights.sum() * center,
-        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[row_bin], 0.0),
     )
 
 
@@ -184,7 +189,6 @@ def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
         n_censored=binned.n_censored,
         n_at_risk=binned.n_at_risk,
         cause_x=cause_x,
-        inverse_g=np.where(status == COMPETING, 1.0 / binned.g_before[row_bin], 0.0),
         bin_start=binned.bin_start,
         competing_end=binned.competing_end,
     )
@@ -193,16 +197,6 @@ def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
 def _threads(n_rows: int) -> int:
     """Threads pay off on big inputs only; on small ones (and busy machines) serial wins."""
     return numba.get_num_threads() if n_rows >= _PARALLEL_ROWS else 1
-
-
-def _small_key(time: np.ndarray, strata: np.ndarray) -> np.ndarray | None:
-    """An integer key in (stratum, time) order below 2**16 when the times are whole numbers
-    in a short range (days, with few strata): bins by counting, no sort. Else None."""
-    codes = strata - strata.min()
-    low, span = time.min(), time.max() - time.min()
-    if (span + 1) * (codes.max() + 1) < 2**16 and np.all(time == np.floor(time)):
-        return (codes * (span + 1) + (time - low)).astype(np.int64)
-    return None
 
 
 def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
@@ -266,7 +260,6 @@ def _ordered_copy(data: FineGrayData) -> FineGrayData:
         weights=data.weights[rows],
         status=data.status[rows],
         row_bin=row_bin,
-        inverse_g=data.inverse_g[rows],
         bin_start=bin_start,
         competing_end=bin_start[:-1] + n_competing,
     )
@@ -379,7 +372,7 @@ def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
         np.ascontiguousarray(beta, dtype=np.float64),
         data.status,
         data.row_bin,
-        data.inverse_g,
+        1.0 / data.g_before,
         scalars,
         per_bin,
         data.weights,
