@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import polars as pl
 
 from cohortcalc.errors import FrameError
@@ -107,7 +108,89 @@ def attach(frame: nw.LazyFrame, side: nw.LazyFrame, keys: list[str]) -> nw.LazyF
     order and placed alongside, without a join; elsewhere they are left-joined on ``keys[0]``.
     """
     if POSITION in side.collect_schema().names():  # both in memory: cheap, zero-copy collects
-        ordered = side.to_native().sort(POSITION).drop(POSITION, *keys).collect()
+        rows = side.to_native().collect()
+        if not rows[POSITION].is_sorted():  # merges keep frame order; hash joins do not
+            rows = rows.sort(POSITION)
+        ordered = rows.drop(POSITION, *keys)
         placed = pl.concat([frame.to_native().collect(), ordered], how="horizontal")
         return nw.from_native(placed.lazy())
     return frame.join(side.drop(*keys[1:]), on=keys[0], how="left")
+
+
+def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame:
+    """``frame`` left-joined with ``side`` on ``key``; on Polars, in ``frame``'s row order.
+
+    On Polars both are computed in memory and, when their keys allow it, matched without
+    hashing (same rows as the join): identical, sorted unique key columns are placed side by
+    side (e.g. a followup table in participant order), and a sorted ``frame`` key is looked up by
+    binary search in ``side``'s sorted, unique keys (a merge join; ingest and the synthetic
+    cohort write tables sorted by participant_id); else an order-keeping hash join. Other
+    engines' lazy frames have no row order: a hash join.
+    """
+    if frame.implementation is not nw.Implementation.POLARS:
+        return frame.join(side, on=key, how="left")
+    left, right = (f.to_native().collect() for f in materialize(frame, side))
+    return nw.from_native(_merge(left, right, key).lazy())
+
+
+def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Left join of in-memory frames, in ``left``'s order, by position or binary search."""
+    lk, rk = left[key], right[key]
+    plain = lk.dtype != rk.dtype or lk.null_count() or rk.null_count() or right.width == 1
+    if not plain and lk.equals(rk) and strictly_increasing(lk):  # unique, hence one-to-one
+        return pl.concat([left, right.drop(key)], how="horizontal")
+    if plain or not (lk.is_sorted() and rk.is_sorted() and strictly_increasing(rk)):
+        return left.join(right, on=key, how="left", maintain_order="left")
+    values = right.drop(key)
+    if rk.len() == 0:
+        return pl.concat([left, values.clear(left.height)], how="horizontal")
+    at = rk.search_sorted(lk, side="left")
+    found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
+    rows = pl.select(pl.when(found).then(at)).to_series()
+    return pl.concat([left, values.select(pl.all().gather(rows))], how="horizontal")
+
+
+def strictly_increasing(values: pl.Series) -> bool:
+    """True when ``values`` (no nulls) are sorted with no repeats, i.e. unique, in O(n)."""
+    if values.len() < 2:
+        return True
+    return bool((values.slice(1) > values.slice(0, values.len() - 1)).all())
+
+
+def unique_sorted_key(frame: nw.LazyFrame, key: str) -> bool:
+    """Cheap proof that ``key`` is unique in an in-memory Polars ``frame`` (False elsewhere)."""
+    if frame.implementation is not nw.Implementation.POLARS:
+        return False
+    values = frame.select(key).to_native().collect().to_series()
+    return values.null_count() == 0 and strictly_increasing(values)
+
+
+def sum_by_key(frame: nw.LazyFrame, key: str) -> nw.LazyFrame:
+    """Per-``key`` sums of every other column of ``frame`` (one row per key, nulls skipped).
+
+    A group-by; on Polars, when the key column arrives sorted (ingest and the synthetic cohort
+    write lesion rows grouped by participant), the sums are taken over its runs of equal keys
+    (``numpy.add.reduceat`` over contiguous memory) instead of hashing every row's key. Both
+    give the same sums up to floating-point summation order, which callers round away.
+    """
+    columns = [c for c in frame.collect_schema().names() if c != key]
+    sums = [nw.col(c).sum() for c in columns]
+    if frame.implementation is not nw.Implementation.POLARS:
+        return frame.group_by(key).agg(*sums)
+    rows = frame.to_native().collect()
+    keys = rows[key]
+    numeric = all(rows[c].dtype.is_numeric() and not rows[c].null_count() for c in columns)
+    if rows.height == 0 or not numeric or keys.null_count() or not keys.is_sorted():
+        return nw.from_native(rows.lazy()).group_by(key).agg(*sums)
+    schema = rows.lazy().group_by(key).agg(pl.col(columns).sum()).collect_schema()
+    starts = (keys.slice(1) != keys.slice(0, keys.len() - 1)).arg_true() + 1
+    starts = np.concatenate([[0], starts.to_numpy()])
+
+    def run_sums(column: str) -> pl.Series:
+        values = rows[column].to_numpy()
+        total = np.float64 if schema[column].is_float() else np.int64
+        return pl.Series(column, np.add.reduceat(values, starts, dtype=total)).cast(schema[column])
+
+    return nw.from_native(
+        pl.DataFrame([keys.gather(starts), *(run_sums(c) for c in columns)]).lazy()
+    )

@@ -12,10 +12,14 @@ faithfully here, and we will not invent one.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 from collections.abc import Sequence
 
 import narwhals as nw
+
+from cohortcalc.features._engine import sum_by_key
 
 # Agatston et al., J Am Coll Cardiol 1990;15:827-32: a lesion is >= 1 mm^2 of voxels >= 130 HU,
 # weighted by its peak attenuation: 1 for 130-199 HU, 2 for 200-299, 3 for 300-399, 4 for >= 400.
@@ -126,30 +130,35 @@ def resolve_category_cuts(cuts: str | Sequence[float]) -> tuple[float, ...]:
 
 
 def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.LazyFrame:
-    """Per-participant Agatston total and per artery, counted area, volume (one group-by).
+    """Per-participant Agatston total and per artery, counted area, volume (one pass).
 
-    Also counts each participant's invalid lesion rows (``INVALID_LESIONS``: a missing value,
-    area < 0 or an unknown artery) so that one pass over the lesions serves checks and scores.
+    Each lesion's score is split into its artery's column and the per-artery columns are
+    summed per participant (the total is their sum). Also counts each participant's invalid
+    lesion rows (``INVALID_LESIONS``: a missing value, area < 0 or an unknown artery) so that
+    one pass over the lesions serves checks and scores.
     """
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    invalid = area.is_null() | hu.is_null() | artery.is_null() | (area < 0)
+    known = functools.reduce(operator.or_, [artery == a for a in ARTERIES])  # is_in hashes
+    invalid = area.is_null() | hu.is_null() | artery.is_null() | (area < 0) | ~known
     scored = lesions.select(
         "participant_id",
         "artery",
-        cac_agatston=agatston(area, hu),
+        _score=agatston(area, hu),
         cac_area=lesion_area(area, hu),
-        **{INVALID_LESIONS: nw.when(invalid | ~artery.is_in(ARTERIES)).then(1).otherwise(0)},
+        **{INVALID_LESIONS: nw.when(invalid).then(1).otherwise(0)},
     )
-    score = nw.col("cac_agatston")  # computed once above, then split by artery
-    per_artery = {
-        f"cac_agatston_{a.lower()}": nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
-        for a in ARTERIES
-    }
+    score = nw.col("_score")  # computed once above, then split by artery
+    per_artery = [f"cac_agatston_{a.lower()}" for a in ARTERIES]
+    split = scored.with_columns(
+        **{
+            name: nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
+            for name, a in zip(per_artery, ARTERIES, strict=True)
+        }
+    ).drop("artery", "_score")
     totals = ["cac_agatston", "cac_area", *per_artery]
     return (
-        scored.with_columns(**per_artery)
-        .group_by("participant_id")
-        .agg(*[nw.col(c).sum() for c in [*totals, INVALID_LESIONS]])
+        sum_by_key(split, "participant_id")
+        .with_columns(cac_agatston=nw.sum_horizontal(*per_artery))
         .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import narwhals as nw
 
 from cohortcalc.features._checks import raise_violations
+from cohortcalc.features._engine import left_join
 from cohortcalc.features._expr import day_number
 
 DAYS_PER_YEAR = 365.25  # Julian year, as R's survival and most cohort software
@@ -71,11 +72,9 @@ def join_followup(
         _end_is_death=nw.col("end_reason") == "death",
         _has_followup=nw.lit(True),
     )
-    return (
-        frame.with_columns(_baseline_day=day_number("baseline_date"))
-        .join(ends, on="participant_id", how="left")
-        .join(event_summary(events), on="participant_id", how="left")
-    )
+    frame = frame.with_columns(_baseline_day=day_number("baseline_date"))
+    frame = left_join(frame, ends, "participant_id")
+    return left_join(frame, event_summary(events), "participant_id")
 
 
 def check_dates(joined: nw.LazyFrame) -> None:

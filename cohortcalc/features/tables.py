@@ -14,7 +14,14 @@ import narwhals as nw
 from cohortcalc.errors import FeatureError
 from cohortcalc.features import cac, outcomes
 from cohortcalc.features._checks import raise_violations
-from cohortcalc.features._engine import align, attach, keyed_rows, materialize
+from cohortcalc.features._engine import (
+    align,
+    attach,
+    keyed_rows,
+    left_join,
+    materialize,
+    unique_sorted_key,
+)
 
 LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
 LESION_OUTPUTS = (
@@ -67,6 +74,8 @@ def with_side_columns(
 
 def _check_one_row_each(side: nw.LazyFrame) -> None:
     """Duplicated ids in the frame (or followup) would multiply rows when joined."""
+    if unique_sorted_key(side, "participant_id"):
+        return  # ids sorted without repeats (as ingest writes them): unique, in one O(n) pass
     counts = side.select(ids=nw.col("participant_id").n_unique(), rows=nw.len()).collect()
     if counts["ids"][0] == counts["rows"][0]:
         return  # the common case costs one distinct count; the group-by below names offenders
@@ -94,7 +103,7 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     except FeatureError:  # rare path: a second, row-level pass names the problems exactly
         raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
         raise
-    joined = frame.join(scores.drop(cac.INVALID_LESIONS), on="participant_id", how="left")
+    joined = left_join(frame, scores.drop(cac.INVALID_LESIONS), "participant_id")
     sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
     if "cac_scanned" in frame.collect_schema().names():
         scanned = nw.col("cac_scanned")
