@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
-import numpy as np
 import polars as pl
 
 from cohortcalc.errors import FrameError
@@ -136,18 +135,35 @@ def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame
 def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
     """Left join of in-memory frames, in ``left``'s order, by position or binary search."""
     lk, rk = left[key], right[key]
-    plain = lk.dtype != rk.dtype or lk.null_count() or rk.null_count() or right.width == 1
-    if not plain and lk.equals(rk) and strictly_increasing(lk):  # unique, hence one-to-one
-        return pl.concat([left, right.drop(key)], how="horizontal")
-    if plain or not (lk.is_sorted() and rk.is_sorted() and strictly_increasing(rk)):
-        return left.join(right, on=key, how="left", maintain_order="left")
     values = right.drop(key)
-    if rk.len() == 0:
-        return pl.concat([left, values.clear(left.height)], how="horizontal")
-    at = rk.search_sorted(lk, side="left")
-    found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
-    rows = pl.select(pl.when(found).then(at)).to_series()
+    if lk.dtype != rk.dtype or lk.null_count() or rk.null_count() or not lk.is_sorted():
+        return left.join(right, on=key, how="left", maintain_order="left")
+    if rk.len() == 0 or values.width == 0:
+        return left.join(right, on=key, how="left", maintain_order="left")
+    if lk.equals(rk) and strictly_increasing(lk):  # unique keys that line up: no lookup
+        return pl.concat([left, values], how="horizontal")
+    rows = _matching_rows(lk, rk)
+    if rows is None:
+        return left.join(right, on=key, how="left", maintain_order="left")
     return pl.concat([left, values.select(pl.all().gather(rows))], how="horizontal")
+
+
+def _matching_rows(lk: pl.Series, rk: pl.Series) -> pl.Series | None:
+    """The row of ``rk`` matching each value of sorted ``lk`` (null: no match), by binary
+    search; None when ``rk``'s keys are not provably unique (the hash join then repeats rows).
+    """
+    if strictly_increasing(rk):
+        at = rk.search_sorted(lk, side="left")  # one search per frame row
+        found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
+        return pl.select(pl.when(found).then(at)).to_series()
+    if 2 * rk.len() > lk.len() or not strictly_increasing(lk):
+        return None  # a long unsorted side: the hash join is cheaper than its searches
+    at = lk.search_sorted(rk, side="left")  # an unsorted side: one search per side row
+    found = (at < lk.len()) & (lk.gather(at.clip(0, lk.len() - 1)) == rk)
+    at, index = at.filter(found), pl.int_range(rk.len(), eager=True, dtype=pl.UInt32).filter(found)
+    if at.n_unique() != at.len():
+        return None
+    return pl.repeat(None, lk.len(), dtype=pl.UInt32, eager=True).scatter(at, index)
 
 
 def strictly_increasing(values: pl.Series) -> bool:
@@ -163,34 +179,3 @@ def unique_sorted_key(frame: nw.LazyFrame, key: str) -> bool:
         return False
     values = frame.select(key).to_native().collect().to_series()
     return values.null_count() == 0 and strictly_increasing(values)
-
-
-def sum_by_key(frame: nw.LazyFrame, key: str) -> nw.LazyFrame:
-    """Per-``key`` sums of every other column of ``frame`` (one row per key, nulls skipped).
-
-    A group-by; on Polars, when the key column arrives sorted (ingest and the synthetic cohort
-    write lesion rows grouped by participant), the sums are taken over its runs of equal keys
-    (``numpy.add.reduceat`` over contiguous memory) instead of hashing every row's key. Both
-    give the same sums up to floating-point summation order, which callers round away.
-    """
-    columns = [c for c in frame.collect_schema().names() if c != key]
-    sums = [nw.col(c).sum() for c in columns]
-    if frame.implementation is not nw.Implementation.POLARS:
-        return frame.group_by(key).agg(*sums)
-    rows = frame.to_native().collect()
-    keys = rows[key]
-    numeric = all(rows[c].dtype.is_numeric() and not rows[c].null_count() for c in columns)
-    if rows.height == 0 or not numeric or keys.null_count() or not keys.is_sorted():
-        return nw.from_native(rows.lazy()).group_by(key).agg(*sums)
-    schema = rows.lazy().group_by(key).agg(pl.col(columns).sum()).collect_schema()
-    starts = (keys.slice(1) != keys.slice(0, keys.len() - 1)).arg_true() + 1
-    starts = np.concatenate([[0], starts.to_numpy()])
-
-    def run_sums(column: str) -> pl.Series:
-        values = rows[column].to_numpy()
-        total = np.float64 if schema[column].is_float() else np.int64
-        return pl.Series(column, np.add.reduceat(values, starts, dtype=total)).cast(schema[column])
-
-    return nw.from_native(
-        pl.DataFrame([keys.gather(starts), *(run_sums(c) for c in columns)]).lazy()
-    )

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 
 import narwhals as nw
 
-from cohortcalc.features._engine import sum_by_key
-
 # Agatston et al., J Am Coll Cardiol 1990;15:827-32: a lesion is >= 1 mm^2 of voxels >= 130 HU,
 # weighted by its peak attenuation: 1 for 130-199 HU, 2 for 200-299, 3 for 300-399, 4 for >= 400.
 AGATSTON_MIN_AREA_MM2 = 1.0
@@ -138,7 +136,7 @@ def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.L
     one pass over the lesions serves checks and scores.
     """
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    known = functools.reduce(operator.or_, [artery == a for a in ARTERIES])  # is_in hashes
+    known = functools.reduce(operator.or_, [artery == a for a in ARTERIES])  # cheaper than is_in
     invalid = area.is_null() | hu.is_null() | artery.is_null() | (area < 0) | ~known
     scored = lesions.select(
         "participant_id",
@@ -156,8 +154,10 @@ def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.L
         }
     ).drop("artery", "_score")
     totals = ["cac_agatston", "cac_area", *per_artery]
+    sums = [nw.col(c).sum() for c in ("cac_area", INVALID_LESIONS, *per_artery)]
     return (
-        sum_by_key(split, "participant_id")
+        split.group_by("participant_id")
+        .agg(*sums)
         .with_columns(cac_agatston=nw.sum_horizontal(*per_artery))
         .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)

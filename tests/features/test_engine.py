@@ -1,13 +1,12 @@
-"""_engine fast paths (Polars): the same rows as the plain join / group-by they replace."""
+"""_engine fast paths (Polars): the same rows as the order-keeping hash join they replace."""
 
 from __future__ import annotations
 
 import narwhals as nw
-import numpy as np
 import polars as pl
 import pytest
 
-from cohortcalc.features._engine import left_join, sum_by_key, unique_sorted_key
+from cohortcalc.features._engine import left_join, unique_sorted_key
 
 
 def _plain_join(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
@@ -54,45 +53,6 @@ def test_left_join_places_identical_keys_side_by_side() -> None:
     left = pl.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3]})
     right = pl.DataFrame({"id": ["a", "b", "c"], "y": [10, 20, 30]})
     assert _via_engine(left, right)["y"].to_list() == [10, 20, 30]
-
-
-def _lesion_like(n_groups: int, seed: int, shuffle: bool) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    owner = np.repeat(np.arange(n_groups), rng.integers(1, 5, n_groups))
-    frame = pl.DataFrame(
-        {
-            "id": [f"P{i:04d}" for i in owner],
-            "v": rng.lognormal(1.0, 1.0, owner.size),
-            "k": rng.integers(0, 3, owner.size).astype(np.int32),
-        }
-    )
-    return frame.sample(fraction=1.0, shuffle=True, seed=seed) if shuffle else frame
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_sum_by_key_equals_group_by_sum(shuffle: bool) -> None:
-    frame = _lesion_like(300, seed=5, shuffle=shuffle)
-    expected = frame.group_by("id").agg(pl.col("v", "k").sum()).sort("id")
-    got = sum_by_key(nw.from_native(frame.lazy()), "id").to_native().collect().sort("id")
-    assert got.schema == expected.schema
-    assert got["id"].to_list() == expected["id"].to_list()
-    assert got["k"].to_list() == expected["k"].to_list()
-    assert np.allclose(got["v"].to_numpy(), expected["v"].to_numpy(), rtol=1e-13, atol=0)
-
-
-@pytest.mark.parametrize(
-    "frame",
-    [
-        pl.DataFrame({"id": ["a", "a", "b"], "v": [1.0, None, 2.0]}),  # null value
-        pl.DataFrame({"id": ["a", None, None], "v": [1.0, 2.0, 3.0]}),  # null key
-        pl.DataFrame({"id": ["a", "b"], "v": [True, True]}),  # booleans are not summed runs
-        pl.DataFrame(schema={"id": pl.String, "v": pl.Float64}),  # no rows
-    ],
-)
-def test_sum_by_key_edge_cases_fall_back_to_group_by(frame: pl.DataFrame) -> None:
-    expected = frame.group_by("id").agg(pl.col("v").sum()).sort("id", nulls_last=True)
-    got = sum_by_key(nw.from_native(frame.lazy()), "id").to_native().collect()
-    assert got.sort("id", nulls_last=True).equals(expected)
 
 
 def test_unique_sorted_key_is_a_proof_not_a_guess() -> None:
