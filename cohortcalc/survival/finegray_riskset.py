@@ -155,18 +155,14 @@ def prepare(
     cause_weights = np.where(status == CAUSE, weights, 0.0)
     total_x, cause_total_x = np.stack((weights, cause_weights)) @ x  # one pass over x
     center = total_x / weights.sum()
-    return FineGrayData(
-        x=x,
-        center=center,
+    ordered = _from_bins(binned, x, center, cause_total_x - cause_weights.sum() * center)
+    return dataclasses.replace(
+        ordered,
         weights=weights,
         status=status,
         row_bin=row_bin,
-        strata=binned.strata,
-        g_before=binned.g_before,
-        n_cause=binned.n_cause,
-        n_censored=binned.n_censored,
-        n_at_risk=binned.n_at_risk,
-        cause_x=cause_total_x - cause_weights.sum() * center,
+        bin_start=None,
+        competing_end=None,
     )
 
 
@@ -175,19 +171,26 @@ def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
     order (as `build_design(..., row_order=)` makes it), which is centred IN PLACE."""
     if x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
         raise ValueError("prepare_ordered needs the float64 rows of layout().rows, in order")
-    status, weights, row_bin = binned.status, binned.weights, binned.row_bin
+    status, weights = binned.status, binned.weights
     threads = _threads(x.shape[0])
     if threads > 1:
         _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, threads)
     else:  # small: no thread pool to wake (a parallel kernel pays for that even on 1 chunk)
         x -= (weights @ x) / weights.sum()
         cause_x = np.where(status == CAUSE, weights, 0.0) @ x
+    return _from_bins(binned, x, np.zeros(x.shape[1]), cause_x)
+
+
+def _from_bins(
+    binned: Bins, x: np.ndarray, center: np.ndarray, cause_x: np.ndarray
+) -> FineGrayData:
+    """The data of rows in `binned`'s order: its per-row and per-bin arrays, and x."""
     return FineGrayData(
         x=x,
-        center=np.zeros(x.shape[1]),
-        weights=weights,
-        status=status,
-        row_bin=row_bin,
+        center=center,
+        weights=binned.weights,
+        status=binned.status,
+        row_bin=binned.row_bin,
         strata=binned.strata,
         g_before=binned.g_before,
         n_cause=binned.n_cause,
