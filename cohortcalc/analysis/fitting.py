@@ -186,9 +186,8 @@ def fit_model(
         not_nan = [pl.col(c).is_not_nan() for c in needed if data.schema[c].is_float()]
         complete = data.drop_nulls().filter(pl.all_horizontal(not_nan or [pl.lit(True)]))
         excluded = data.height - complete.height
-    else:  # Spark: one aggregation counts the rows and the complete rows
-        rows, complete_rows = frame.counts(needed)
-        complete, excluded = frame.select(needed).complete(needed), rows - complete_rows
+    else:  # Spark: the frame's row count is remembered; the fit counts the rows it used
+        complete, excluded = frame.select(needed).complete(needed), None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -205,6 +204,7 @@ def fit_model(
     exposure_terms = tuple(
         t for t in result.summary.index if t == terms[0] or t.startswith(f"{terms[0]}[")
     )
+    excluded = frame.height - result.n if excluded is None else excluded
     return Fit(key, exposure_terms, covariates, excluded, result, warnings=notes)
 
 

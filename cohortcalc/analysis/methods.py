@@ -57,7 +57,17 @@ def _data(spec: Spec, inputs: Mapping[str, object]) -> str:
         "data, CAC categories, eGFR by the race-free CKD-EPI 2021 creatinine equation, CKD as "
         "eGFR < 60 mL/min/1.73 m² or UACR ≥ 30 mg/g, and time-to-event outcomes) were derived "
         f"by `cohortcalc.derive`{derived}. Input hashes are in `manifest.json` "
-        f"(input kind: {inputs.get('kind')})."
+        f"(input kind: {inputs.get('kind')})." + _engine(spec)
+    )
+
+
+def _engine(spec: Spec) -> str:
+    if spec.engine == "local":
+        return ""
+    return (
+        " Data preparation and model fitting ran on Apache Spark (cohortcalc's Spark engine, "
+        "which computes the same estimates from Spark aggregations; version and master in "
+        "`manifest.json`)."
     )
 
 

@@ -38,6 +38,7 @@ from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
 from cohortcalc.errors import SpecError
 from cohortcalc.reporting.format import VARIABLE_LABELS
 
+ID_COLUMN = "participant_id"
 STEPS: tuple[tuple[str, str], ...] = (
     ("data", "Load data"),
     ("derive", "Derive features"),
@@ -222,8 +223,7 @@ def _run(spec: Spec, out_dir: Path | None, clock: _Clock, session: Any) -> Analy
             advance(done)
     with clock.step("tables"):
         if session is not None:  # the few columns the tables and figures need, collected
-            frames = frames.collected(output_columns(spec, population.columns))
-            derived.df.unpersist()
+            frames = _collected(spec, frames, derived)
         context = outputs.Context(
             spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
         )
@@ -270,10 +270,20 @@ def engine_record(session: Any) -> dict[str, Any]:
     return record(session)
 
 
+def _collected(spec: Spec, frames: AnalysisFrames, derived: Any) -> AnalysisFrames:
+    """The Spark frames as local frames of the output columns, in participant order; the
+    cached derived frame is released."""
+    available = frames.main.columns
+    order = ID_COLUMN if ID_COLUMN in available else None
+    local = frames.collected(output_columns(spec, available), order_by=order)
+    derived.df.unpersist()
+    return local
+
+
 def output_columns(spec: Spec, available: list[str]) -> list[str]:
-    """Columns the tables and figures read: every column the spec names, and Table 1's
-    default variables when the spec lists none."""
-    columns = [column for _, _, column in referenced_columns(spec)]
+    """Columns the tables and figures read: the participant id, every column the spec names,
+    and Table 1's default variables when the spec lists none."""
+    columns = [ID_COLUMN, *(column for _, _, column in referenced_columns(spec))]
     if "table_one" in spec.outputs.tables and spec.outputs.table_one_variables is None:
         columns += [name for name in VARIABLE_LABELS if name in available]
     return list(dict.fromkeys(c for c in columns if c in available))

@@ -38,7 +38,7 @@ def local_schema(tables: dict[str, DataFrame], options: dict[str, Any]) -> pl.Sc
 
 
 def _empty_polars(frame: DataFrame) -> pl.DataFrame:
-    arrow = to_arrow_schema(frame.schema, timezone="UTC")
+    arrow = to_arrow_schema(frame.schema)
     return pl.from_arrow(arrow.empty_table())  # type: ignore[return-value]
 
 
@@ -111,18 +111,6 @@ class SparkFrame:
         """Rows where ``column == value``."""
         return int(self.df.filter(F.col(column) == F.lit(value)).count())
 
-    def counts(self, columns: Sequence[str]) -> tuple[int, int]:
-        """Rows, and rows with no null or NaN in ``columns`` (one aggregation)."""
-        ok = F.lit(True)
-        for column in columns:
-            value = F.col(column)
-            fine = value.isNotNull()
-            if self.schema[column].is_float():
-                fine = fine & ~F.isnan(value)
-            ok = ok & fine
-        row = self.df.agg(F.count(F.lit(1)), F.sum(F.when(ok, 1).otherwise(0))).first()
-        return int(row[0]), int(row[1] or 0)
-
     def levels(self, column: str) -> list[str]:
         """Distinct non-null values as text (``levels_of``): Enum order, else sorted."""
         dtype = self.schema[column]
@@ -153,14 +141,19 @@ class SparkFrame:
         empty = grouped.filter(F.col("events") == 0).select(*columns).collect()
         return sorted(tuple(row) for row in empty)
 
-    def collect(self, columns: Sequence[str]) -> pl.DataFrame:
-        """The named columns as a local Polars frame with the local engine's dtypes."""
+    def collect(self, columns: Sequence[str], order_by: str | None = None) -> pl.DataFrame:
+        """The named columns as a local Polars frame with the local engine's dtypes, sorted
+        by ``order_by`` when given (Spark's joins do not keep the row order)."""
         wanted = list(dict.fromkeys(columns))
         data = self.df.select(*wanted)
-        frame = pl.from_pandas(data.toPandas()) if wanted else pl.DataFrame()
+        if hasattr(data, "toArrow"):  # PySpark >= 4: keeps null and NaN apart
+            frame = pl.from_arrow(data.toArrow())
+        else:
+            frame = pl.from_pandas(data.toPandas())
         if frame.height == 0:
             frame = _empty_polars(data)
-        return frame.select(pl.col(c).cast(self.schema[c]) for c in wanted)
+        frame = frame.select(pl.col(c).cast(self.schema[c]) for c in wanted)
+        return frame.sort(order_by, maintain_order=True) if order_by else frame
 
 
 def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
@@ -171,8 +164,9 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
     """
     column, value = F.col(rule.column), rule.value
     if rule.op in ("is_null", "not_null"):
-        missing = column.isNull() | F.isnan(column) if dtype.is_float() else column.isNull()
-        return missing if rule.op == "is_null" else ~missing
+        if rule.op == "is_null":  # NaN is a value, not a null (as in Polars)
+            return column.isNull()
+        return column.isNotNull() & ~F.isnan(column) if dtype.is_float() else column.isNotNull()
     if rule.op in ("in", "not_in"):
         assert isinstance(value, list)
         text = dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)

@@ -107,5 +107,15 @@ def read_spark_tables(session: Any, store: str, tables: tuple[str, ...]) -> dict
 
 
 def spark_tables_from_polars(session: Any, tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
-    """In-memory tables (a synthetic cohort) as Spark DataFrames."""
-    return {name: session.createDataFrame(frame.to_pandas()) for name, frame in tables.items()}
+    """In-memory tables (a synthetic cohort) as Spark DataFrames, through Arrow so that
+    dates stay dates (PySpark >= 4 takes an Arrow table; older versions get pandas)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    out = {}
+    for name, frame in tables.items():
+        arrow = frame.to_arrow()
+        try:
+            out[name] = session.createDataFrame(arrow)
+        except TypeError:  # PySpark 3.5: pandas rows with the Arrow table's Spark schema
+            out[name] = session.createDataFrame(frame.to_pandas(), from_arrow_schema(arrow.schema))
+    return out

@@ -10,7 +10,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines
 from cohortcalc.errors import SpecError
@@ -233,15 +241,16 @@ class SparkSettings(_Strict):
     app_name: str = "cohortcalc"
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _spark_keys(self) -> SparkSettings:
-        odd = [key for key in self.config if not key.startswith("spark.")]
+    @field_validator("config")
+    @classmethod
+    def _spark_keys(cls, config: dict[str, Any]) -> dict[str, Any]:
+        odd = [key for key in config if not key.startswith("spark.")]
         if odd:
             raise ValueError(
                 f"Spark properties start with 'spark.' (got {odd}); Hadoop settings are "
                 "written 'spark.hadoop.<key>'"
             )
-        return self
+        return config
 
 
 class Spec(_Strict):

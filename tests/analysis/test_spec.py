@@ -140,3 +140,30 @@ def test_every_spec_key_is_documented():
     readme = (REPO / "analyses" / "README.md").read_text()
     undocumented = sorted(n for n in _field_names(Spec) if n not in readme)
     assert not undocumented, f"document these keys in analyses/README.md: {undocumented}"
+
+
+def test_engine_defaults_to_local_and_the_spark_example_is_the_headline_on_spark():
+    assert load_spec(HEADLINE).engine == "local" and load_spec(HEADLINE).spark is None
+    spark = load_spec(REPO / "analyses" / "cac_mi_ckd_spark.yaml")
+    assert spark.engine == "spark" and spark.spark is not None
+    assert spark.spark.master == "local[2]"
+    assert spark.spark.config["spark.sql.shuffle.partitions"] == 4
+    headline = load_spec(HEADLINE).model_dump(exclude={"name", "engine", "spark"})
+    assert spark.model_dump(exclude={"name", "engine", "spark"}) == headline
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("engine: spark\nspark: {master: local, cores: 4}\n", r"line 2: spark\.cores: unknown key"),
+        ("engine: spark\nspark:\n  config: {executor.memory: 8g}\n",
+         r"line 3: spark\.config: Spark properties start with 'spark\.'"),
+        ("engine: spark\nspark: {config: {spark.x: [1]}}\n", r"line 2: spark\.config\.spark\.x"),
+        ("engine: Spark\n", r"line 1: engine: Input should be 'local' or 'spark'"),
+        ("spark: {master: local}\n", r"'spark' settings need 'engine: spark'"),
+    ],
+)  # fmt: skip
+def test_engine_and_spark_settings_are_checked_with_their_line(block, message):
+    text = block + HEADLINE.read_text().split("\n", 4)[-1]
+    with pytest.raises(SpecError, match=message):
+        spec_from_text(text, source="x.yaml")
