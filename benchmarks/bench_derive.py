@@ -5,8 +5,13 @@ Each task runs in a fresh subprocess (peak memory = the child's peak RSS, VmHWM)
 derive alternate ``REPEATS`` times and the fastest run of each is reported, with its CPU seconds
 (user + system of all threads): on a shared machine wall-clock ratios move with the load, CPU
 ratios much less. derive() includes its validation queries and the final collect (Polars'
-default engine throughout: the lesion group-by and the joins on the narrow key columns are
-materialized once, then placed alongside the participant frame by row position, without a join).
+default engine throughout: the lesion group-by is materialized once; the per-participant side
+table is joined on the narrow key columns in frame order (followup rows that line up with the
+participants are placed alongside, event summaries found by binary search, the lesion sums by
+an order-keeping hash join), then placed alongside the participant frame without a join).
+All four tables are written in participant_id order, as ``simulate_cohort`` writes them (ingest
+keeps its source files' row order); derive() relies on that for speed only (shuffled tables give
+the same values: tests/features/test_derive.py). The scan reads every column of every file.
 Target (issue 4): derive at most 3x the full scan.
 Run: `python -m benchmarks.bench_derive [--quick]`.
 """
