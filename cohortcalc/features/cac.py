@@ -159,6 +159,7 @@ def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.L
         split.group_by("participant_id")
         .agg(*sums)
         .with_columns(cac_agatston=nw.sum_horizontal(*per_artery))
+        .select("participant_id", "cac_agatston", "cac_area", *per_artery, INVALID_LESIONS)
         .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)
     )
