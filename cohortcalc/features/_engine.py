@@ -136,34 +136,37 @@ def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
     """Left join of in-memory frames, in ``left``'s order, by position or binary search."""
     lk, rk = left[key], right[key]
     values = right.drop(key)
-    if lk.dtype != rk.dtype or lk.null_count() or rk.null_count() or not lk.is_sorted():
-        return left.join(right, on=key, how="left", maintain_order="left")
-    if rk.len() == 0 or values.width == 0:
-        return left.join(right, on=key, how="left", maintain_order="left")
-    if lk.equals(rk) and strictly_increasing(lk):  # unique keys that line up: no lookup
-        return pl.concat([left, values], how="horizontal")
-    rows = _matching_rows(lk, rk)
-    if rows is None:
-        return left.join(right, on=key, how="left", maintain_order="left")
-    return pl.concat([left, values.select(pl.all().gather(rows))], how="horizontal")
+    fast = lk.dtype == rk.dtype and not (lk.null_count() or rk.null_count())
+    if fast and lk.is_sorted() and rk.len() and values.width:
+        if lk.equals(rk) and strictly_increasing(lk):  # unique keys that line up
+            return pl.concat([left, values], how="horizontal")
+        if rk.is_sorted() and strictly_increasing(rk):  # one binary search per frame row
+            at = rk.search_sorted(lk, side="left")
+            found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
+            rows = pl.select(pl.when(found).then(at)).to_series()
+            return pl.concat([left, values.select(pl.all().gather(rows))], how="horizontal")
+    if fast and lk.dtype == pl.String:
+        joined = _join_on_hash(left, right, key)
+        if joined is not None:
+            return joined
+    return left.join(right, on=key, how="left", maintain_order="left")
 
 
-def _matching_rows(lk: pl.Series, rk: pl.Series) -> pl.Series | None:
-    """The row of ``rk`` matching each value of sorted ``lk`` (null: no match), by binary
-    search; None when ``rk``'s keys are not provably unique (the hash join then repeats rows).
-    """
-    if strictly_increasing(rk):
-        at = rk.search_sorted(lk, side="left")  # one search per frame row
-        found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
-        return pl.select(pl.when(found).then(at)).to_series()
-    if 2 * rk.len() > lk.len() or not strictly_increasing(lk):
-        return None  # a long unsorted side: the hash join is cheaper than its searches
-    at = lk.search_sorted(rk, side="left")  # an unsorted side: one search per side row
-    found = (at < lk.len()) & (lk.gather(at.clip(0, lk.len() - 1)) == rk)
-    at, index = at.filter(found), pl.int_range(rk.len(), eager=True, dtype=pl.UInt32).filter(found)
-    if at.n_unique() != at.len():
+def _join_on_hash(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame | None:
+    """Order-keeping left join matching 64-bit hashes of string keys (cheaper than strings),
+    checked against the strings; only ``right``'s rows are gathered. None on a hash
+    collision or a repeated ``right`` key (the plain join then repeats frame rows)."""
+    digest, matched, row = "__cohortcalc_hash", "__cohortcalc_matched", "__cohortcalc_row"
+    side = right.select(pl.col(key).hash().alias(digest), pl.col(key).alias(matched))
+    found = left.select(pl.col(key).hash().alias(digest)).join(
+        side.with_row_index(row), on=digest, how="left", maintain_order="left"
+    )
+    if found.height != left.height:
         return None
-    return pl.repeat(None, lk.len(), dtype=pl.UInt32, eager=True).scatter(at, index)
+    if not (found[matched].is_null() | (found[matched] == left[key])).all():
+        return None
+    values = right.drop(key).select(pl.all().gather(found[row]))
+    return pl.concat([left, values], how="horizontal")
 
 
 def strictly_increasing(values: pl.Series) -> bool:
