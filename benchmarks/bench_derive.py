@@ -7,8 +7,8 @@ derive alternate ``REPEATS`` times and the fastest run of each is reported, with
 ratios much less. derive() includes its validation queries and the final collect (Polars'
 default engine throughout: the lesion group-by is materialized once; the per-participant side
 table is joined on the narrow key columns in frame order (followup rows that line up with the
-participants are placed alongside, event summaries found by binary search, the lesion sums by
-an order-keeping hash join), then placed alongside the participant frame without a join).
+participants are placed alongside; event summaries and lesion sums are matched on 64-bit hashes
+of participant_id, checked against the strings), then placed alongside the participant frame).
 All four tables are written in participant_id order, as ``simulate_cohort`` writes them (ingest
 keeps its source files' row order); derive() relies on that for speed only (shuffled tables give
 the same values: tests/features/test_derive.py). The scan reads every column of every file.

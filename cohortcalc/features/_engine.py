@@ -119,12 +119,13 @@ def attach(frame: nw.LazyFrame, side: nw.LazyFrame, keys: list[str]) -> nw.LazyF
 def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame:
     """``frame`` left-joined with ``side`` on ``key``; on Polars, in ``frame``'s row order.
 
-    On Polars both are computed in memory and, when their keys allow it, matched without
-    hashing (same rows as the join): identical, sorted unique key columns are placed side by
-    side (e.g. a followup table in participant order), and a sorted ``frame`` key is looked up by
-    binary search in ``side``'s sorted, unique keys (a merge join; ingest and the synthetic
-    cohort write tables sorted by participant_id); else an order-keeping hash join. Other
-    engines' lazy frames have no row order: a hash join.
+    On Polars both are computed in memory and matched as cheaply as their keys allow (same
+    rows as the join): identical, sorted unique keys are placed side by side (a followup
+    table in participant order); a sorted ``frame`` key is found by binary search in a sorted
+    unique ``side`` key (a merge join; the synthetic cohort writes every table sorted by
+    participant_id and ingest keeps the source order); otherwise string keys are matched on
+    their 64-bit hashes and checked (an order-keeping hash join). Other engines' lazy frames
+    have no row order: a hash join.
     """
     if frame.implementation is not nw.Implementation.POLARS:
         return frame.join(side, on=key, how="left")
@@ -133,7 +134,7 @@ def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame
 
 
 def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Left join of in-memory frames, in ``left``'s order, by position or binary search."""
+    """Left join of in-memory frames in ``left``'s order: by position, search or hashes."""
     lk, rk = left[key], right[key]
     values = right.drop(key)
     fast = lk.dtype == rk.dtype and not (lk.null_count() or rk.null_count())
