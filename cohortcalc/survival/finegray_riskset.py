@@ -172,9 +172,8 @@ def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
     if x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
         raise ValueError("prepare_ordered needs the float64 rows of layout().rows, in order")
     status, weights = binned.status, binned.weights
-    threads = _threads(x.shape[0])
-    if threads > 1:
-        _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, threads)
+    if x.shape[0] >= _PARALLEL_ROWS:
+        _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, _threads(x.shape[0]))
     else:  # small: no thread pool to wake (a parallel kernel pays for that even on 1 chunk)
         x -= (weights @ x) / weights.sum()
         cause_x = np.where(status == CAUSE, weights, 0.0) @ x
