@@ -75,7 +75,7 @@ def with_side_columns(
 def _check_one_row_each(side: nw.LazyFrame) -> None:
     """Duplicated ids in the frame (or followup) would multiply rows when joined."""
     if unique_sorted_key(side, "participant_id"):
-        return  # ids sorted without repeats (as ingest writes them): unique, in one O(n) pass
+        return  # ids sorted without repeats (the synthetic cohort's order): unique, O(n) proof
     counts = side.select(ids=nw.col("participant_id").n_unique(), rows=nw.len()).collect()
     if counts["ids"][0] == counts["rows"][0]:
         return  # the common case costs one distinct count; the group-by below names offenders
