@@ -70,7 +70,7 @@ def finegray(
         columns=(time, event, weights, *strata_names),
         row_order=bin_order,
     )
-    status, codes, binned = read[0].status, read[0].codes, read[0].bins
+    counts, codes, binned = read[0].counts, read[0].codes, read[0].bins
     _check_terms_have_events(design, binned.status, cause)
     data = engine.prepare_ordered(binned, design.matrix)
     terms = design.terms
@@ -90,9 +90,9 @@ def finegray(
         competing=codes,
         censor_code=censor_code,
         n=design.n,
-        n_events=int(np.sum(status == engine.CAUSE)),
-        n_competing=int(np.sum(status == engine.COMPETING)),
-        n_censored=int(np.sum(status == engine.CENSORED)),
+        n_events=int(counts[engine.CAUSE]),
+        n_competing=int(counts[engine.COMPETING]),
+        n_censored=int(counts[engine.CENSORED]),
         n_dropped=design.n_dropped,
         loglik=loglik,
         loglik_null=fit.loglik_init,
@@ -131,9 +131,10 @@ def _inverse(information: np.ndarray, fallback: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """The checked status codes (0/1/2) and the rows' bins, in the order of the columns read."""
+    """The rows' count of each status (censored, cause, competing), the competing codes
+    observed and the rows' bins (`engine.layout`)."""
 
-    status: np.ndarray
+    counts: np.ndarray
     codes: tuple[object, ...]
     bins: engine.Bins
 
@@ -150,12 +151,12 @@ class _Outcome:
         strata: Sequence[str],
     ) -> _Outcome:
         times = _positive_times(columns, levels, time)
-        status, codes = _status(columns, levels, event, cause, censor_code)
+        status, counts, codes = _status(columns, levels, event, cause, censor_code)
         case_weights = _case_weights(columns, levels, weights)
         stratum_codes = (
             group_codes(columns, levels, strata) if strata else np.zeros(times.size, np.int64)
         )
-        return cls(status, codes, engine.layout(times, status, case_weights, stratum_codes))
+        return cls(counts, codes, engine.layout(times, status, case_weights, stratum_codes))
 
 
 def _positive_times(columns: Columns, levels: Levels, time: str) -> np.ndarray:
@@ -174,8 +175,8 @@ def _positive_times(columns: Columns, levels: Levels, time: str) -> np.ndarray:
 
 def _status(
     columns: Columns, levels: Levels, event: str, cause: Any, censor_code: Any
-) -> tuple[np.ndarray, tuple[object, ...]]:
-    """0/1/2 (censored/cause/competing) codes and the competing values observed."""
+) -> tuple[np.ndarray, np.ndarray, tuple[object, ...]]:
+    """0/1/2 (censored/cause/competing) codes, their counts and the competing values seen."""
     if str(cause) == str(censor_code):
         raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
     values = columns[event]
@@ -203,11 +204,11 @@ def _status(
         )
     other = values[status == engine.COMPETING]  # hashing the few competing rows, no sort of N
     if event in levels:
-        present = set(other.tolist())
+        present = set(pd.unique(other).tolist())
         competing = tuple(lv for k, lv in enumerate(levels[event]) if k in present)
     else:
         competing = tuple(_plain(v) for v in np.sort(pd.unique(other)))
-    return status, competing
+    return status, counts, competing
 
 
 def _present(values: np.ndarray, levels: tuple[str, ...] | None) -> list[object]:

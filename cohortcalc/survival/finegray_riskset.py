@@ -69,7 +69,8 @@ class FineGrayData:
 
 @dataclass(frozen=True)
 class RiskSums:
-    """Per-bin sums at one β: S0, S1 at every bin and the competing parts F0, F1 (Tᵢ < t)."""
+    """Per-bin sums at one β: S0, S1 at every bin and the competing parts F0, F1 (Tᵢ < t).
+    `risk` (per-row risks) is empty: the row passes recompute e^{xβ}."""
 
     risk: np.ndarray
     s0: np.ndarray
@@ -82,8 +83,9 @@ class RiskSums:
 class Bins:
     """The rows laid out by (stratum, time) bin, and the censoring distribution G.
 
-    `rows` are the input rows in bin order, competing rows first within a bin (bin k holds
-    positions `bin_start[k]:bin_start[k+1]`, its competing rows up to `competing_end[k]`);
+    `rows` are the input rows in bin order; within a bin competing rows first, then events
+    of the cause, then censored rows (bin k holds positions `bin_start[k]:bin_start[k+1]`,
+    its competing rows up to `competing_end[k]`);
     `status`, `weights` and `row_bin` follow that order. Per-bin arrays as `FineGrayData`."""
 
     rows: np.ndarray
