@@ -27,7 +27,7 @@ from cohortcalc.errors import (
 
 # Eager: the function ``ingest`` shares its name with the subpackage, whose import would
 # otherwise rebind ``cohortcalc.ingest`` to the module. The subpackage is light (Polars).
-from cohortcalc.ingest import IngestReport, ingest, read_store, read_store_spark
+from cohortcalc.ingest import IngestReport, ingest, read_store
 
 if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
@@ -133,7 +133,6 @@ __all__ = [
     "plot_cumulative_incidence",
     "plot_survival",
     "read_store",
-    "read_store_spark",
     "run",
     "save_figure",
     "simulate",

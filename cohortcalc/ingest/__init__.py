@@ -3,7 +3,7 @@
 from cohortcalc.ingest.mapping import Mapping, builtin_mappings, load_mapping, resolve_mapping
 from cohortcalc.ingest.pipeline import ingest
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
-from cohortcalc.ingest.store import read_manifest, read_store, read_store_spark
+from cohortcalc.ingest.store import read_manifest, read_store
 
 __all__ = [
     "IngestReport",
@@ -15,6 +15,5 @@ __all__ = [
     "load_mapping",
     "read_manifest",
     "read_store",
-    "read_store_spark",
     "resolve_mapping",
 ]

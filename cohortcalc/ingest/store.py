@@ -186,28 +186,25 @@ def commit_store(staging: Path, out: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def read_store(path: str | Path, quarantine: bool = False) -> dict[str, pl.LazyFrame]:
-    """The tables of a cohort store as LazyFrames, by table name (or its quarantine).
+def read_store(path: str | Path, quarantine: bool = False, spark: Any = None) -> dict[str, Any]:
+    """The tables of a cohort store, by table name (or its quarantine).
 
-    A partitioned table comes back with the same columns, dtypes and row order as if it had
-    been written as one file.
+    Polars LazyFrames by default; with ``spark`` (a SparkSession) Spark DataFrames, read in
+    Spark by one ``spark.read.parquet`` per table (its file or Hive folder). A partitioned
+    table comes back with the same columns, dtypes and row order as if it had been written as
+    one file (Spark: partition columns read as text whatever
+    ``spark.sql.sources.partitionColumnTypeInference`` says, so "007" stays "007", then cast
+    to their dictionary type; ``_store_row`` dropped, as Spark has no row order).
     """
     root = Path(path)
     tables = _manifest_tables(root)
     if quarantine:
+        if spark is not None:
+            return {n: spark.read.parquet(str(root / e["quarantine"])) for n, e in tables.items()}
         return {name: pl.scan_parquet(root / entry["quarantine"]) for name, entry in tables.items()}
+    if spark is not None:
+        return {name: _spark_table(spark, root, entry) for name, entry in tables.items()}
     return {name: scan_table(root, entry) for name, entry in tables.items()}
-
-
-def read_store_spark(session: Any, path: str | Path) -> dict[str, Any]:
-    """The store's tables as Spark DataFrames, with the columns and types of ``read_store``.
-
-    One ``spark.read.parquet`` per table (its file or Hive folder). Partition columns are read
-    as text whatever ``spark.sql.sources.partitionColumnTypeInference`` says (so "007" stays
-    "007") and cast to their dictionary type; ``_store_row`` is dropped (Spark has no order).
-    """
-    root = Path(path)
-    return {name: _spark_table(session, root, e) for name, e in _manifest_tables(root).items()}
 
 
 def _spark_table(session: Any, root: Path, entry: dict[str, Any]) -> Any:
@@ -253,7 +250,7 @@ def scan_parquet_path(path: str | Path) -> pl.LazyFrame:
 
 
 def read_parquet_spark(session: Any, path: str | Path) -> Any:
-    """``spark.read.parquet(path)``; a store's table folder as ``read_store_spark`` reads it."""
+    """``spark.read.parquet(path)``; a store's table folder as ``read_store(spark=)`` reads it."""
     stored = stored_table(path)
     return session.read.parquet(str(path)) if stored is None else _spark_table(session, *stored)
 

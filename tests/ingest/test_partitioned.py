@@ -232,14 +232,14 @@ def test_spark_reads_the_partitioned_store(
 
 
 @pytest.mark.spark
-def test_read_store_spark_gives_dictionary_types(spark: Any, tmp_path: Path) -> None:
+def test_read_store_in_spark_gives_dictionary_types(spark: Any, tmp_path: Path) -> None:
     """With Spark's default type inference on, partition columns still get dictionary types."""
     mapping = _awkward_tiny_study(tmp_path / "raw")
     columns = ["site", "diabetes", "lesion_id", "event_date", "death_cause"]
     cc.ingest(mapping=mapping, out=tmp_path / "parted", partition_by=columns)
     cc.ingest(mapping=mapping, out=tmp_path / "plain")
     expected = cc.read_store(tmp_path / "plain")
-    got = cc.read_store_spark(spark, tmp_path / "parted")
+    got = cc.read_store(tmp_path / "parted", spark=spark)
     assert list(got) == list(expected)
     for name, frame in got.items():
         table = pl.from_arrow(frame.toArrow())
@@ -247,6 +247,10 @@ def test_read_store_spark_gives_dictionary_types(spark: Any, tmp_path: Path) -> 
         want = expected[name].collect()
         key = list(cc.load_dictionary().table(name).key_columns)
         assert table.sort(key).equals(want.sort(key)), name
+    rejected = cc.read_store(tmp_path / "parted", quarantine=True)
+    rejected_spark = cc.read_store(tmp_path / "parted", quarantine=True, spark=spark)
+    for name, frame in rejected_spark.items():
+        assert frame.count() == rejected[name].select(pl.len()).collect().item(), name
     path = tmp_path / "parted" / "cac_lesions.parquet"
     names = expected["cac_lesions"].collect_schema().names()
     assert read_parquet_spark(spark, path).columns == names
