@@ -97,13 +97,16 @@ class AnalysisFrames:
             for outcome in self.spec.outcomes:
                 self.get(analysis, outcome)
 
-    def collected(self, columns: Sequence[str], order_by: str | None = None) -> AnalysisFrames:
-        """The same frames as local Polars frames of ``columns``, sorted by ``order_by`` (for
-        the Spark engine's tables and figures); every frame is built first."""
+    def collected(
+        self, columns: Sequence[str], sensitivity_columns: Sequence[str], order_by: str | None
+    ) -> AnalysisFrames:
+        """The same frames as local Polars frames sorted by ``order_by``, for the Spark
+        engine's tables and figures: the main frame with ``columns``, the sensitivity frames
+        with ``sensitivity_columns`` (their HR tables need only a few); all built first."""
         self.check_all()
         local = AnalysisFrames(self.spec, self.main.collect(columns, order_by))
         for (analysis, outcome), frame in self._cache.items():
-            rows = local.main if analysis == MAIN else frame.collect(columns, order_by)
+            rows = local.main if analysis == MAIN else frame.collect(sensitivity_columns, order_by)
             local._cache[(analysis, outcome)] = rows
         return local
 

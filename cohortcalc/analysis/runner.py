@@ -271,11 +271,14 @@ def engine_record(session: Any) -> dict[str, Any]:
 
 
 def _collected(spec: Spec, frames: AnalysisFrames, derived: Any) -> AnalysisFrames:
-    """The Spark frames as local frames of the output columns, in participant order; the
-    cached derived frame is released."""
+    """The Spark frames as local frames of the output columns (sensitivity frames: what their
+    HR tables read), in participant order; the cached derived frame is released."""
     available = frames.main.columns
     order = ID_COLUMN if ID_COLUMN in available else None
-    local = frames.collected(output_columns(spec, available), order_by=order)
+    few = [ID_COLUMN, *(c for o in spec.outcomes for c in (o.time, o.status))]
+    few += [e.column for e in spec.exposures] + [m.column for m in spec.effect_modifiers]
+    hr_columns = [c for c in dict.fromkeys(few) if c in available]
+    local = frames.collected(output_columns(spec, available), hr_columns, order)
     derived.df.unpersist()
     return local
 

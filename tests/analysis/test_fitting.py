@@ -74,3 +74,20 @@ def test_plan_covers_the_grid(small_spec):
     assert len(tasks) == 2 * 2 * 3 + 2 * 2
     assert {t.key.analysis for t in tasks if t.modifier is not None} == {"main"}
     assert all(t.covariates == ("age", "sex") for t in tasks)
+
+
+def test_per_sd_estimates_rescale_the_log_ratio_and_keep_the_fits_confidence_level(separated):
+    from cohortcalc.analysis.fitting import exposure_estimates
+
+    key = FitKey("main", "o", "cox", "x", "M")
+    outcome = Outcome(name="o", time="t", status="s")
+    fit = fit_model(key, separated, outcome, Exposure(column="x", kind="continuous"), (), "efron")
+    summary = fit.result.summary.loc[["x"]]
+    unscaled = exposure_estimates(fit, {})
+    for column in ("hr", "hr_lower", "hr_upper", "p"):  # the fit's own Wald limits
+        np.testing.assert_allclose(unscaled[column], summary[column], rtol=1e-14)
+    per_sd = exposure_estimates(fit, {"x": 2.0}).iloc[0]
+    half_width = np.log(summary["hr_upper"].iloc[0] / summary["hr"].iloc[0])
+    assert per_sd["hr"] == pytest.approx(summary["hr"].iloc[0] ** 2, rel=1e-13)
+    assert np.log(per_sd["hr_upper"] / per_sd["hr"]) == pytest.approx(2 * half_width, rel=1e-12)
+    assert per_sd["p"] == summary["p"].iloc[0]

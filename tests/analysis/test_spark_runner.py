@@ -192,6 +192,41 @@ def test_levels_cells_scores_and_sd_match_polars(rows: SparkFrame) -> None:
     assert landmark.equals(ROWS.filter(pl.col("age") > 45).select(pl.col("age") - 45, "cac"))
 
 
+TINY = pl.DataFrame(
+    {
+        "participant_id": ["P3", "P1", "P2", "P4", "P5", "P6"],
+        "years": [0.5, 2.0, 3.0, 4.0, 1.5, 2.5],
+        "status": [1, 1, 0, 1, 1, 0],
+        "cac": pl.Series(["0", "0", "1-100", "1-100", "0", "1-100"]).cast(pl.Enum(["0", "1-100"])),
+    }
+)
+
+
+def test_sensitivity_frames_are_built_in_spark_and_collected_like_local(spark: Any) -> None:
+    from cohortcalc.analysis.populations import AnalysisFrames
+    from cohortcalc.analysis.spec import spec_from_dict
+
+    spec = spec_from_dict(
+        {
+            "name": "tiny", "title": "tiny", "data": {"synthetic": {"n": 200}},
+            "exposures": [{"column": "cac", "kind": "categorical", "reference": "0"}],
+            "outcomes": [{"name": "o", "time": "years", "status": "status"}],
+            "models": {"adjustment": [{"name": "M", "covariates": []}]},
+            "sensitivity": [{"name": "lm", "exclude_first_years": 1.0, "complete_cases": True}],
+        }
+    )  # fmt: skip
+    rows = TINY.with_columns(pl.col("cac").cast(pl.String))
+    on_spark = SparkFrame(spark.createDataFrame(rows.to_pandas()), TINY.schema)
+    columns, few = ["participant_id", "years", "status", "cac"], ["participant_id", "years"]
+    local = AnalysisFrames(spec, on_spark).collected(columns, few, "participant_id")
+    expected = AnalysisFrames(spec, TINY)
+    outcome = spec.outcomes[0]
+    assert local.get("main", outcome).equals(TINY.sort("participant_id"))
+    landmark = expected.get("lm", outcome).select(few).sort("participant_id")
+    assert local.get("lm", outcome).equals(landmark) and landmark.height == 5
+    assert landmark["years"].min() == pytest.approx(0.5)  # clock restarted at 1 year
+
+
 def test_partitioned_store_is_read_with_text_partition_columns(
     spark: Any, store: Path, tmp_path: Path
 ) -> None:
