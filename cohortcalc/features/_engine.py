@@ -23,7 +23,7 @@ POSITION = "__cohortcalc_position"  # row position in a materialized Polars fram
 def to_lazy(frame: Any) -> tuple[nw.LazyFrame, Callable[[nw.LazyFrame], Any]]:
     """(lazy narwhals frame, function returning a result lazy frame as the input's kind)."""
     if isinstance(frame, str | Path):
-        return nw.from_native(pl.scan_parquet(_parquet_glob(frame))), nw.to_native
+        return nw.from_native(_read_parquet(frame, nw.Implementation.POLARS, None)), nw.to_native
     try:
         wrapped = nw.from_native(frame)
     except TypeError as error:
@@ -60,22 +60,23 @@ def align(table: Any, like: nw.LazyFrame, name: str) -> nw.LazyFrame:
     return wrapped.lazy(backend=engine, session=session)
 
 
-def _parquet_glob(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FrameError(f"{path}: no such Parquet file or folder.")
-    return path if path.is_file() else path / "**/*.parquet"
-
-
 def _read_parquet(path: str | Path, engine: nw.Implementation, session: Any) -> Any:
-    location = _parquet_glob(path)
+    """A Parquet file or folder on ``engine``; a cohort store's (partitioned) table folder is
+    read as ``read_store`` reads it (partition columns kept, no ``_store_row``)."""
+    from cohortcalc.ingest.store import read_parquet_spark, scan_parquet_path, stored_table
+
+    if not Path(path).exists():
+        raise FrameError(f"{path}: no such Parquet file or folder.")
     if engine is nw.Implementation.POLARS:
-        return pl.scan_parquet(location)
+        return scan_parquet_path(path)
     if engine is nw.Implementation.DUCKDB:
         import duckdb
 
+        if stored_table(path) is not None:
+            return duckdb.from_arrow(scan_parquet_path(path).collect().to_arrow())
+        location = Path(path) if Path(path).is_file() else Path(path) / "**/*.parquet"
         return duckdb.read_parquet(str(location))
-    return session.read.parquet(str(Path(path)))
+    return read_parquet_spark(session, path)
 
 
 def materialize(*frames: nw.LazyFrame) -> tuple[nw.LazyFrame, ...]:
