@@ -107,6 +107,7 @@ def layout(
     """Bin the rows by (stratum, time), lay them out in bin order (a counting sort, O(N);
     whole-day times need no comparison sort at all) and compute G(t-) within stratum.
     `weights` None: every row weighs 1."""
+    unit = np.ones(time.size) if weights is None else None  # unit weights: in any order
     key = kernels.day_keys(time, strata, 2**16)
     if key.size == 0:
         key = kernels.sorted_keys(_sort_order(time, strata), time, strata)
@@ -115,9 +116,9 @@ def layout(
         int(key.max()) + 1,
         strata,
         status,
-        np.ones(time.size) if weights is None else weights,
+        unit if weights is None else weights,
     )
-    ordered_weights = np.ones(rows.size) if weights is None else weights[rows]
+    ordered_weights = unit if weights is None else weights[rows]
     bin_stratum, total, n_censored, n_cause = per_bin
     edges = np.flatnonzero(np.r_[True, bin_stratum[1:] != bin_stratum[:-1], True])
     stratum_ranges = tuple((int(a), int(b)) for a, b in itertools.pairwise(edges))
