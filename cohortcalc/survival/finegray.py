@@ -22,7 +22,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival import _finegray_kernels as kernels
 from cohortcalc.survival import finegray_riskset as engine
-from cohortcalc.survival.cox import group_codes
+from cohortcalc.survival.cox import _case_weights, _positive_times, group_codes
 from cohortcalc.survival.design import Design, build_design
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.newton import NewtonResult, newton_raphson
@@ -159,20 +159,6 @@ class _Outcome:
         return cls(counts, codes, engine.layout(times, status, case_weights, stratum_codes))
 
 
-def _positive_times(columns: Columns, levels: Levels, time: str) -> np.ndarray:
-    if time in levels:
-        raise ModelError(f"time column {time!r} is not numeric; give follow-up time as a number.")
-    values = columns[time]
-    bad = np.flatnonzero(values <= 0)
-    if bad.size:
-        raise ModelError(
-            f"column {time!r} has {bad.size} time(s) ≤ 0 (first: {values[bad[0]]:g} at row "
-            f"{bad[0]} after dropping missing rows); follow-up time must be positive — drop "
-            "those rows or fix the dates."
-        )
-    return values
-
-
 def _status(
     columns: Columns, levels: Levels, event: str, cause: Any, censor_code: Any
 ) -> tuple[np.ndarray, np.ndarray, tuple[object, ...]]:
@@ -227,21 +213,6 @@ def _code_of(labels: np.ndarray, code: Any) -> float:
 
 def _plain(value: float) -> object:
     return int(value) if float(value).is_integer() else float(value)
-
-
-def _case_weights(columns: Columns, levels: Levels, weights: str | None) -> np.ndarray | None:
-    if weights is None:
-        return None
-    if weights in levels:
-        raise ModelError(f"weights column {weights!r} is not numeric.")
-    values = columns[weights]
-    bad = np.flatnonzero(~(values > 0))
-    if bad.size:
-        raise ModelError(
-            f"weights column {weights!r} has {bad.size} value(s) that are not positive (first "
-            f"at row {bad[0]}: {values[bad[0]]:g}); case weights must be > 0."
-        )
-    return values
 
 
 def _check_terms_have_events(design: Design, status: np.ndarray, cause: Any) -> None:
