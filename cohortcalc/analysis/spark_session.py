@@ -49,6 +49,7 @@ def spark_session(settings: SparkSettings | None, where: str = "") -> Iterator[A
         for key, value in {**BUILD_DEFAULTS, **_as_text(settings.config)}.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")  # Spark's WARN lines would garble progress
     previous = {key: session.conf.get(key, None) for key in RUNTIME_CONFIG}
     for key, value in RUNTIME_CONFIG.items():
         session.conf.set(key, value)

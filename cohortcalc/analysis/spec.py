@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -289,9 +290,14 @@ class Spec(_Strict):
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
-        if self.spark is not None and self.engine != "spark":
-            raise ValueError("'spark' settings need 'engine: spark' (the engine is local)")
         return self
+
+    @field_validator("spark")
+    @classmethod
+    def _spark_needs_engine(cls, spark: SparkSettings | None, info: ValidationInfo) -> Any:
+        if spark is not None and info.data.get("engine") == "local":
+            raise ValueError("'spark' settings need 'engine: spark' (the engine is local)")
+        return spark
 
     @property
     def source(self) -> str:

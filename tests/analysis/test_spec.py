@@ -160,7 +160,7 @@ def test_engine_defaults_to_local_and_the_spark_example_is_the_headline_on_spark
          r"line 3: spark\.config: Spark properties start with 'spark\.'"),
         ("engine: spark\nspark: {config: {spark.x: [1]}}\n", r"line 2: spark\.config\.spark\.x"),
         ("engine: Spark\n", r"line 1: engine: Input should be 'local' or 'spark'"),
-        ("spark: {master: local}\n", r"'spark' settings need 'engine: spark'"),
+        ("spark: {master: local}\n", r"line 1: spark: 'spark' settings need 'engine: spark'"),
     ],
 )  # fmt: skip
 def test_engine_and_spark_settings_are_checked_with_their_line(block, message):
