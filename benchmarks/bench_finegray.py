@@ -64,6 +64,10 @@ CHILD = PEAK_MB + textwrap.dedent(
                           "peak_mb": peak, "iterations": fit.iterations}))
         sys.exit(0)
     call = fits[task]
+    if repeats == 1:  # one timed fit: load the compiled kernels first, threaded ones included
+        whole, frame = frame, frame.head(250_000)
+        call()
+        frame = whole
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
