@@ -9,7 +9,6 @@ levels, events per cell, an SD. Only the columns the tables and figures need are
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -163,18 +162,18 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
     (Spark orders NaN above every number, as Polars does).
     """
     column, value = F.col(rule.column), rule.value
-    if rule.op in ("is_null", "not_null"):
-        if rule.op == "is_null":  # NaN is a value, not a null (as in Polars)
-            return column.isNull()
+    if rule.op == "is_null":  # NaN is a value, not a null (as in Polars)
+        return column.isNull()
+    if rule.op == "not_null":
         return column.isNotNull() & ~F.isnan(column) if dtype.is_float() else column.isNotNull()
     if rule.op in ("in", "not_in"):
         assert isinstance(value, list)
         text = dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)
-        inside = column.isin([str(v) if text else _literal(v) for v in value])
+        inside = column.isin([str(v) if text else v for v in value])
         condition = inside if rule.op == "in" else ~inside
     elif rule.op == "between":
         assert isinstance(value, list)
-        condition = column.between(_literal(value[0]), _literal(value[1]))
+        condition = column.between(value[0], value[1])
     else:
         comparisons = {
             "==": column.__eq__,
@@ -184,13 +183,9 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
             "<": column.__lt__,
             "<=": column.__le__,
         }
-        condition = comparisons[rule.op](F.lit(_literal(value)))
+        condition = comparisons[rule.op](F.lit(value))
     keep = F.coalesce(condition, F.lit(False))
     return keep & ~F.isnan(column) if dtype.is_float() else keep
-
-
-def _literal(value: Any) -> Any:
-    return value if isinstance(value, bool | int | float | str | dt.date) else str(value)
 
 
 def _as_text(column: str) -> Column:
