@@ -141,12 +141,23 @@ def prevent_log_odds(coefficients: dict[str, float]) -> nw.Expr:
 
 
 def _ten_year_risk(outcome: str, ranges: dict[str, tuple[float, float]]) -> nw.Expr:
-    """1 / (1 + exp(-log odds)) with each row's sex-specific set; null outside ``ranges``."""
-    log_odds = (
-        nw.when(nw.col("sex") == "female")
-        .then(prevent_log_odds(PREVENT_10Y_COEFFICIENTS[(outcome, "female")]))
-        .otherwise(prevent_log_odds(PREVENT_10Y_COEFFICIENTS[(outcome, "male")]))
-    )
+    """1 / (1 + exp(-log odds)) with each row's sex-specific set; null outside ``ranges``.
+
+    One sum with each row's coefficients (female or male set), in the order of
+    ``prevent_log_odds``: the same floating-point operations, half the work of two sums.
+    """
+    female = nw.col("sex") == "female"
+    female_set = PREVENT_10Y_COEFFICIENTS[(outcome, "female")]
+    male_set = PREVENT_10Y_COEFFICIENTS[(outcome, "male")]
+
+    def coefficient(name: str) -> nw.Expr:
+        return nw.when(female).then(female_set[name]).otherwise(male_set[name])
+
+    terms = prevent_terms()
+    log_odds = coefficient("constant")
+    for name in female_set:
+        if name != "constant":
+            log_odds = log_odds + coefficient(name) * terms[name]
     risk = 1 / (1 + (log_odds * -1).exp())
     undefined = nw.col("sex").is_null()
     for column, (lowest, highest) in ranges.items():
