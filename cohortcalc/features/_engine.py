@@ -157,17 +157,23 @@ def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
 def _join_on_hash(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame | None:
     """Order-keeping left join matching 64-bit hashes of string keys (cheaper than strings),
     checked against the strings; only ``right``'s rows are gathered. None on a hash
-    collision or a repeated ``right`` key (the plain join then repeats frame rows)."""
-    digest, matched, row = "__cohortcalc_hash", "__cohortcalc_matched", "__cohortcalc_row"
-    side = right.select(pl.col(key).hash().alias(digest), pl.col(key).alias(matched))
-    found = left.select(pl.col(key).hash().alias(digest)).join(
-        side.with_row_index(row), on=digest, how="left", maintain_order="left"
-    )
-    if found.height != left.height:
+    collision or a repeated ``right`` key (the plain join then repeats frame rows).
+
+    ``right``'s hashes probe ``left``'s (an inner join on the side's rows, usually fewer),
+    and each match's ``right`` row number is scattered to its ``left`` position.
+    """
+    digest, row, at = "__cohortcalc_hash", "__cohortcalc_row", "__cohortcalc_at"
+    side = right.select(pl.col(key).hash().alias(digest)).with_row_index(row)
+    frame = left.select(pl.col(key).hash().alias(digest)).with_row_index(at)
+    pairs = side.join(frame, on=digest, how="inner")
+    rows = pl.repeat(None, left.height, dtype=pl.UInt32, eager=True)
+    rows = rows.scatter(pairs[at], pairs[row]) if pairs.height else rows
+    if rows.len() - rows.null_count() != pairs.height:  # a left row matched twice
         return None
-    if not (found[matched].is_null() | (found[matched] == left[key])).all():
+    matched = right[key].gather(rows)
+    if not (matched.is_null() | (matched == left[key])).all():
         return None
-    values = right.drop(key).select(pl.all().gather(found[row]))
+    values = right.drop(key).select(pl.all().gather(rows))
     return pl.concat([left, values], how="horizontal")
 
 
