@@ -33,7 +33,7 @@ TEMPORARY_COLUMNS = (
 
 def event_summary(events: nw.LazyFrame) -> nw.LazyFrame:
     """One row per participant: first MI day, death day and cause, counts, first/last event."""
-    event, day = nw.col("event"), day_number("event_date")
+    event, day = nw.col("event"), day_number("event_date", events.implementation)
     is_death = event == "death"
     cause = nw.col("death_cause")
     return (
@@ -68,11 +68,11 @@ def join_followup(
     """Attach baseline, end-of-follow-up and event days to each participant of ``frame``."""
     ends = followup.select(
         "participant_id",
-        _end_day=day_number("end_date"),
+        _end_day=day_number("end_date", followup.implementation),
         _end_is_death=nw.col("end_reason") == "death",
         _has_followup=nw.lit(True),
     )
-    frame = frame.with_columns(_baseline_day=day_number("baseline_date"))
+    frame = frame.with_columns(_baseline_day=day_number("baseline_date", frame.implementation))
     frame = left_join(frame, ends, "participant_id")
     return left_join(frame, event_summary(events), "participant_id")
 

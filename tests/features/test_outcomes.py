@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import narwhals as nw
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from cohortcalc import FeatureError
 from cohortcalc.features import derive
+from cohortcalc.features._expr import day_number
 from cohortcalc.synth import simulate_cohort
 
 D = dt.date
@@ -142,3 +144,15 @@ def test_outcome_invariants_on_random_cohorts(seed: int, landmark: int) -> None:
     kept = out.filter(pl.col("mi_days") > landmark)
     assert marked["participant_id"].to_list() == kept["participant_id"].to_list()
     assert (marked["death_days"] == kept["death_days"] - landmark).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.dates(), min_size=1, max_size=20))
+def test_day_number_is_toordinal_on_polars_and_on_the_generic_path(dates: list[dt.date]) -> None:
+    frame = nw.from_native(pl.LazyFrame({"d": [*dates, None]}))
+    got = frame.select(
+        polars=day_number("d", nw.Implementation.POLARS), generic=day_number("d")
+    ).collect()
+    expected = [d.toordinal() for d in dates] + [None]
+    assert got["polars"].to_list() == expected
+    assert got["generic"].to_list() == expected
