@@ -127,13 +127,18 @@ def _spark_source(spec: Spec, out: Path | None, session: Any) -> SourceData:
     if store is not None:
         path = spec.resolve(store)
         _open_store(path, spec.where("data", "store"))
-        return SourceData(spark.read_spark_tables(session, str(path), TABLES), store_inputs(path))
+        return SourceData(_spark_store(path, session), store_inputs(path))
     if spec.data.synthetic is not None:
         local = _synthetic(spec.data.synthetic)
         return SourceData(spark.spark_tables_from_polars(session, local.tables), local.inputs)
     ingested = _ingest_raw(spec, out)
-    tables = spark.read_spark_tables(session, ingested.inputs["store"], TABLES)
-    return SourceData(tables, ingested.inputs)
+    return SourceData(_spark_store(Path(ingested.inputs["store"]), session), ingested.inputs)
+
+
+def _spark_store(store: Path, session: Any) -> dict[str, Any]:
+    """A local store's tables in Spark, with ``read_store``'s columns and dictionary types."""
+    tables = read_store(store, spark=session)
+    return {name: tables[name] for name in TABLES}
 
 
 def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:

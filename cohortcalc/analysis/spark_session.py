@@ -100,8 +100,10 @@ def store_table_paths(store: str, tables: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_spark_tables(session: Any, store: str, tables: tuple[str, ...]) -> dict[str, Any]:
-    """The store's tables as Spark DataFrames (``spark.read.parquet``; a partitioned
-    ``<table>.parquet/`` folder is read whole, its ``key=value`` columns as text)."""
+    """A store's tables as Spark DataFrames by path alone (``spark.read.parquet``; a
+    partitioned ``<table>.parquet/`` folder is read whole, its ``key=value`` columns as text).
+    For a store at a URL (``s3a://``, ``hdfs://``); a local store goes through
+    ``read_store(store, spark=session)``, which also restores the dictionary types."""
     return {
         name: session.read.parquet(path) for name, path in store_table_paths(store, tables).items()
     }
