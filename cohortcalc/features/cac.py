@@ -127,13 +127,17 @@ def resolve_category_cuts(cuts: str | Sequence[float]) -> tuple[float, ...]:
     return values
 
 
-def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.LazyFrame:
-    """Per-participant Agatston total and per artery, counted area, volume (one pass).
+PER_ARTERY = tuple(f"cac_agatston_{a.lower()}" for a in ARTERIES)
+
+
+def participant_sums(lesions: nw.LazyFrame) -> nw.LazyFrame:
+    """Per-participant sums of Agatston score per artery and of counted area (one pass).
 
     Each lesion's score is split into its artery's column and the per-artery columns are
-    summed per participant (the total is their sum). Also counts each participant's invalid
-    lesion rows (``INVALID_LESIONS``: a missing value, area < 0 or an unknown artery) so that
-    one pass over the lesions serves checks and scores.
+    summed per participant, unrounded (``participant_totals`` rounds them and adds the total
+    and volume, after the few sum columns have been joined to the participants). Also counts
+    each participant's invalid lesion rows (``INVALID_LESIONS``: a missing value, area < 0 or
+    an unknown artery) so that one pass over the lesions serves checks and scores.
     """
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
     known = functools.reduce(operator.or_, [artery == a for a in ARTERIES])  # cheaper than is_in
@@ -146,21 +150,26 @@ def participant_scores(lesions: nw.LazyFrame, slice_thickness_mm: float) -> nw.L
         **{INVALID_LESIONS: nw.when(invalid).then(1).otherwise(0)},
     )
     score = nw.col("_score")  # computed once above, then split by artery
-    per_artery = [f"cac_agatston_{a.lower()}" for a in ARTERIES]
     split = scored.with_columns(
         **{
             name: nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
-            for name, a in zip(per_artery, ARTERIES, strict=True)
+            for name, a in zip(PER_ARTERY, ARTERIES, strict=True)
         }
     ).drop("artery", "_score")
-    totals = ["cac_agatston", "cac_area", *per_artery]
-    sums = [nw.col(c).sum() for c in ("cac_area", INVALID_LESIONS, *per_artery)]
+    sums = [nw.col(c).sum() for c in ("cac_area", INVALID_LESIONS, *PER_ARTERY)]
+    return split.group_by("participant_id").agg(*sums)
+
+
+def participant_totals(sums: nw.LazyFrame, slice_thickness_mm: float) -> nw.LazyFrame:
+    """``sums`` (``participant_sums`` columns, 0 for no lesions, null if not scanned) with the
+    Agatston total (sum of the arteries), all rounded to ``SCORE_DECIMALS``, and the volume
+    score = counted area x slice thickness (Agatston 1990 criteria)."""
+    lm, lad, lcx, rca = (nw.col(c) for c in PER_ARTERY)
+    totals = ["cac_agatston", "cac_area", *PER_ARTERY]
+    others = [c for c in sums.collect_schema().names() if c not in totals]
     return (
-        split.group_by("participant_id")
-        .agg(*sums)
-        .with_columns(cac_agatston=nw.sum_horizontal(*per_artery))
-        .select("participant_id", "cac_agatston", "cac_area", *per_artery, INVALID_LESIONS)
-        .with_columns(*[nw.col(c).round(SCORE_DECIMALS) for c in totals])
+        sums.with_columns(cac_agatston=lm + lad + lcx + rca)
+        .select(*others, *[nw.col(c).round(SCORE_DECIMALS) for c in totals])
         .with_columns(cac_volume=nw.col("cac_area") * slice_thickness_mm)
     )
 

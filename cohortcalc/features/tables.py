@@ -93,7 +93,7 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    (scores,) = materialize(cac.participant_scores(table, slice_thickness_mm))
+    (scores,) = materialize(cac.participant_sums(table))
     invalid = {
         "participant_id missing": nw.col("participant_id").is_null(),
         "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
@@ -104,12 +104,13 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
         raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
         raise
     joined = left_join(frame, scores.drop(cac.INVALID_LESIONS), "participant_id")
-    sums = [c for c in LESION_OUTPUTS if c != "cac_density"]
+    sums = ["cac_area", *cac.PER_ARTERY]  # joined unrounded; totals computed on the frame rows
     if "cac_scanned" in frame.collect_schema().names():
         scanned = nw.col("cac_scanned")
         filled = [nw.when(scanned).then(nw.col(c).fill_null(0.0)).alias(c) for c in sums]
     else:
         filled = [nw.col(c).fill_null(0.0) for c in sums]
-    return joined.with_columns(*filled).with_columns(
+    totals = cac.participant_totals(joined.with_columns(*filled), slice_thickness_mm)
+    return totals.with_columns(
         cac_density=cac.cac_density(nw.col("cac_agatston"), nw.col("cac_area"))
     )
