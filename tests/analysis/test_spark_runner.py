@@ -125,7 +125,7 @@ def test_result_frame_holds_the_output_columns_with_local_types(runs: tuple) -> 
     assert frame.columns[0] == "participant_id"  # rows in participant order
     expected = local.frame.select(frame.columns).sort("participant_id")
     # same dtypes (incl. the Enum level order) and values; Spark's pow/log may differ in an ulp
-    assert_frame_equal(frame, expected, check_exact=False, rtol=1e-12)
+    assert_frame_equal(frame, expected, check_exact=False, rel_tol=1e-12)
 
 
 ROWS = pl.DataFrame(
