@@ -6,13 +6,24 @@ On the Spark engine the same rules become Spark columns (``spark_frame.filter_co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from cohortcalc.analysis.spec import Filter, Spec
 from cohortcalc.errors import SpecError
+
+#: The spec's comparison operators; they apply to Polars expressions and Spark columns alike.
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def filter_expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
@@ -47,16 +58,8 @@ def _expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
     if rule.op == "between":
         assert isinstance(value, list)
         return column.is_between(value[0], value[1], closed="both").fill_null(False)
-    comparisons = {
-        "==": column.__eq__,
-        "!=": column.__ne__,
-        ">": column.__gt__,
-        ">=": column.__ge__,
-        "<": column.__lt__,
-        "<=": column.__le__,
-    }
     target = str(value) if _is_text(dtype) else value
-    return comparisons[rule.op](target).fill_null(False)
+    return COMPARISONS[rule.op](column, target).fill_null(False)
 
 
 def _is_text(dtype: pl.DataType) -> bool:

@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from cohortcalc.analysis.filters import COMPARISONS
 from cohortcalc.analysis.spec import Filter
 from cohortcalc.features import derive
 
@@ -175,15 +176,7 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
         assert isinstance(value, list)
         condition = column.between(value[0], value[1])
     else:
-        comparisons = {
-            "==": column.__eq__,
-            "!=": column.__ne__,
-            ">": column.__gt__,
-            ">=": column.__ge__,
-            "<": column.__lt__,
-            "<=": column.__le__,
-        }
-        condition = comparisons[rule.op](F.lit(value))
+        condition = COMPARISONS[rule.op](column, F.lit(value))
     keep = F.coalesce(condition, F.lit(False))
     return keep & ~F.isnan(column) if dtype.is_float() else keep
 
