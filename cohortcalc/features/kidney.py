@@ -52,6 +52,12 @@ def _power(base: nw.Expr, exponent: nw.Expr | float) -> nw.Expr:
     return (base.log() * exponent).exp()
 
 
+def _spline_power(ratio: nw.Expr, below: nw.Expr | float, above: float) -> nw.Expr:
+    """min(ratio, 1) ** below x max(ratio, 1) ** above, as one power: one factor is 1 ** x,
+    exactly 1.0 (exp of a signed zero), so the product is the other factor, bit for bit."""
+    return _power(ratio, nw.when(ratio < 1.0).then(below).otherwise(above))
+
+
 def egfr_ckd_epi_2021(creatinine: nw.Expr, age: nw.Expr, sex: nw.Expr) -> nw.Expr:
     """eGFR (mL/min/1.73 m^2), CKD-EPI 2021 creatinine equation without race.
 
@@ -61,8 +67,7 @@ def egfr_ckd_epi_2021(creatinine: nw.Expr, age: nw.Expr, sex: nw.Expr) -> nw.Exp
     ratio = creatinine / _by_sex(sex, c["kappa"])
     return (
         c["intercept"]
-        * _power(ratio.clip(upper_bound=1.0), _by_sex(sex, c["alpha"]))
-        * _power(ratio.clip(lower_bound=1.0), c["above_kappa_exponent"])
+        * _spline_power(ratio, _by_sex(sex, c["alpha"]), c["above_kappa_exponent"])
         * (age * math.log(c["age_base"])).exp()
         * nw.when(sex == "female").then(c["female_factor"]).otherwise(1.0)
     )
@@ -80,10 +85,8 @@ def egfr_ckd_epi_2021_cr_cys(
     cys_ratio = cystatin_c / c["cystatin_kappa"]
     return (
         c["intercept"]
-        * _power(ratio.clip(upper_bound=1.0), _by_sex(sex, c["alpha"]))
-        * _power(ratio.clip(lower_bound=1.0), c["above_kappa_exponent"])
-        * _power(cys_ratio.clip(upper_bound=1.0), c["cystatin_below_exponent"])
-        * _power(cys_ratio.clip(lower_bound=1.0), c["cystatin_above_exponent"])
+        * _spline_power(ratio, _by_sex(sex, c["alpha"]), c["above_kappa_exponent"])
+        * _spline_power(cys_ratio, c["cystatin_below_exponent"], c["cystatin_above_exponent"])
         * (age * math.log(c["age_base"])).exp()
         * nw.when(sex == "female").then(c["female_factor"]).otherwise(1.0)
     )

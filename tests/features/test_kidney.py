@@ -136,3 +136,23 @@ def test_egfr_decreases_with_creatinine(low: float, high: float, age: float, sex
     first, second = derive(frame)["egfr"].to_list()
     assert second <= first
     assert first == pytest.approx(_egfr_cr_by_hand(min(low, high), age, sex == "female"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([0.7, 0.9, 0.8]) | st.floats(0.05, 15.0),
+    st.sampled_from([0.8]) | st.floats(0.2, 8.0),
+    st.floats(18.0, 100.0),
+    st.sampled_from(["female", "male"]),
+)
+def test_egfr_spline_pieces_as_one_power_match_the_written_out_equations(
+    scr: float, scys: float, age: float, sex: str
+) -> None:
+    """min(r,1)^a x max(r,1)^b computed as one power, on both sides of and at each knot."""
+    columns = {"serum_creatinine": [scr], "cystatin_c": [scys], "age": [age], "sex": [sex]}
+    frame = pl.DataFrame(columns)
+    out = derive(frame)
+    female = sex == "female"
+    assert out["egfr"][0] == pytest.approx(_egfr_cr_by_hand(scr, age, female), rel=1e-13)
+    expected = _egfr_cr_cys_by_hand(scr, scys, age, female)
+    assert out["egfr_cr_cys"][0] == pytest.approx(expected, rel=1e-13)
