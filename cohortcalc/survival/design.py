@@ -228,10 +228,14 @@ def _coded_variable(
     check: bool,
 ) -> _Variable:
     name = series.name
-    text = series.cast(pl.String)
-    if series.dtype == pl.Boolean:
-        text = text.replace({"true": "True", "false": "False"})
-    present = set(text.unique().to_list())
+    physical = _physical_codes(series)
+    if physical is not None:  # Enum or Boolean: codes in O(n) without text
+        natural_codes, natural_levels = physical
+        seen = np.bincount(natural_codes, minlength=len(natural_levels)) > 0
+        present = {lv for lv, found in zip(natural_levels, seen, strict=True) if found}
+    else:
+        text = series.cast(pl.String)
+        present = set(text.unique().to_list())
     if isinstance(series.dtype, pl.Enum):
         levels = [str(c) for c in series.dtype.categories]
     elif category_order is not None:
@@ -259,8 +263,23 @@ def _coded_variable(
             )
         levels.remove(reference)
         levels.insert(0, reference)
+    if physical is not None:
+        position = {lv: k for k, lv in enumerate(levels)}
+        lookup = np.array([position.get(lv, -1) for lv in natural_levels], dtype=np.int64)
+        return _Variable(name, lookup[natural_codes], tuple(levels))
     codes = text.replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64)
     return _Variable(name, codes.to_numpy(), tuple(levels))
+
+
+def _physical_codes(series: pl.Series) -> tuple[np.ndarray, list[str]] | None:
+    """(codes, level names) of an Enum (its categories) or Boolean ("False", "True") column,
+    read from the physical values; None for other types (coded through their text)."""
+    if series.dtype == pl.Boolean:
+        return series.to_numpy().astype(np.int64), ["False", "True"]
+    if isinstance(series.dtype, pl.Enum):
+        codes = series.to_physical().to_numpy().astype(np.int64)
+        return codes, [str(c) for c in series.dtype.categories]
+    return None
 
 
 Plan = list[tuple[str, list[tuple[_Variable, int | None]]]]

@@ -120,3 +120,21 @@ def test_refusals_name_the_column_or_term(frame: pl.DataFrame) -> None:
         build_design(frame, [])
     with pytest.raises(ModelError, match="neither numeric nor categorical"):
         build_design(frame.with_columns(when=pl.lit(dt.date(2020, 1, 1))), ["when"])
+
+
+def test_enum_and_boolean_codes_match_their_text_with_any_reference(frame: pl.DataFrame) -> None:
+    """Enum and Boolean columns are coded from their physical values; same matrix as text."""
+    as_text = frame.with_columns(pl.col("cac_category").cast(pl.String))
+    for reference in ("0", "101-400", ">400"):
+        coded = build_design(frame, ["cac_category"], reference={"cac_category": reference})
+        texted = build_design(as_text, ["cac_category"], reference={"cac_category": reference})
+        assert coded.terms == texted.terms
+        np.testing.assert_array_equal(coded.matrix, texted.matrix)
+    flipped = build_design(frame, ["ckd"], reference={"ckd": True})
+    assert flipped.terms == ("ckd[False]",)
+    np.testing.assert_array_equal(flipped.matrix[:, 0], (~frame["ckd"]).to_numpy().astype(float))
+    unused = frame.with_columns(
+        pl.col("cac_category").cast(pl.Enum(["0", "1-100", "101-400", ">400", "unused"]))
+    )
+    with pytest.raises(ModelError, match=r"cac_category\[unused\] has no rows"):
+        build_design(unused, ["cac_category"])
