@@ -5,10 +5,11 @@ Each task runs in a fresh subprocess (peak memory = the child's peak RSS, VmHWM)
 derive alternate ``REPEATS`` times and the fastest run of each is reported, with its CPU seconds
 (user + system of all threads): on a shared machine wall-clock ratios move with the load, CPU
 ratios much less. derive() includes its validation queries and the final collect (Polars'
-default engine throughout: the lesion group-by is materialized once; the per-participant side
-table is joined on the narrow key columns in frame order (followup rows that line up with the
-participants are placed alongside; event summaries and lesion sums are matched on 64-bit hashes
-of participant_id, checked against the strings), then placed alongside the participant frame).
+default engine throughout: the lesion group-by (unrounded sums only) is materialized once; the
+per-participant side table is joined on the narrow key columns in frame order (followup rows that
+line up with the participants are placed alongside; event summaries and lesion sums probe the
+frame with 64-bit hashes of participant_id, checked against the strings, and are scattered to
+the frame positions), then placed alongside the participant frame).
 All four tables are written in participant_id order, as ``simulate_cohort`` writes them (ingest
 keeps its source files' row order); derive() relies on that for speed only (shuffled tables give
 the same values: tests/features/test_derive.py). The scan reads every column of every file.
