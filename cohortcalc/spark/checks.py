@@ -46,3 +46,20 @@ def persisted(frame: DataFrame) -> Iterator[DataFrame]:
         yield cached
     finally:
         cached.unpersist()
+
+
+def refuse_bad_times_and_weights(
+    time: str, n_bad_time: int, weights: str | None, n_bad_weight: int
+) -> None:
+    """The local engine's refusals of times <= 0 and weights <= 0, with Spark's row counts."""
+    if n_bad_time:
+        raise ModelError(
+            f"time column {time!r} has values <= 0 (or NaN) in {n_bad_time} row(s); "
+            "follow-up time must be positive (an event on the entry day is usually coded as "
+            "0.5 day)."
+        )
+    if weights is not None and n_bad_weight:
+        raise ModelError(
+            f"weights column {weights!r} has values <= 0 in {n_bad_weight} row(s); case "
+            "weights must be positive (drop rows instead of giving them weight 0)."
+        )

@@ -18,7 +18,13 @@ from pyspark.sql import functions as F
 
 from cohortcalc.errors import ModelError
 from cohortcalc.spark import riskset as spark_riskset
-from cohortcalc.spark.checks import count_where, group_code, persisted, require_numeric
+from cohortcalc.spark.checks import (
+    count_where,
+    group_code,
+    persisted,
+    refuse_bad_times_and_weights,
+    require_numeric,
+)
 from cohortcalc.spark.design import SparkDesign, build_design
 from cohortcalc.spark.moments import centred, linear_predictor
 from cohortcalc.spark.riskset import ENTRY, ENTRY_BIN, EVENT, STOP_BIN, STRATUM, TIME, WEIGHT
@@ -157,12 +163,7 @@ def _check_rows(
     levels = _level_event_counts(design)
     stats = rows.agg(*(v.alias(k) for k, v in {**aggregates, **levels}.items())).first()
     assert stats is not None
-    if stats["bad_time"]:
-        raise ModelError(
-            f"time column {time!r} has values <= 0 (or NaN) in {stats['bad_time']} row(s); "
-            "follow-up time must be positive (an event on the entry day is usually coded as "
-            "0.5 day)."
-        )
+    refuse_bad_times_and_weights(time, stats["bad_time"], weights, stats["bad_weight"])
     if stats["bad_event"]:
         raise ModelError(
             f"event column {event!r} has codes besides 0/1 in {stats['bad_event']} row(s); a "
@@ -175,11 +176,6 @@ def _check_rows(
         raise ModelError(
             f"entry {entry!r} is not before exit {time!r} in {stats['late_entry']} row(s); each "
             "row must cover an interval (entry, exit] of positive length. Drop or fix those rows."
-        )
-    if weights is not None and stats["bad_weight"]:
-        raise ModelError(
-            f"weights column {weights!r} has values <= 0 in {stats['bad_weight']} row(s); case "
-            "weights must be positive (drop rows instead of giving them weight 0)."
         )
     if not stats["n_events"]:
         raise ModelError(

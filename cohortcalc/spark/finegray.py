@@ -23,7 +23,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cohortcalc.errors import ModelError
-from cohortcalc.spark.checks import count_where, group_code, persisted, require_numeric
+from cohortcalc.spark.checks import (
+    count_where,
+    group_code,
+    persisted,
+    refuse_bad_times_and_weights,
+    require_numeric,
+)
 from cohortcalc.spark.design import SparkDesign, as_text, build_design
 from cohortcalc.spark.moments import full_moments, moment_sums, sql_centred, sql_linear_predictor
 from cohortcalc.spark.riskset import likelihood
@@ -158,11 +164,7 @@ def _check_rows(
     checks = _term_event_counts(design)
     stats = rows.agg(*(v.alias(k) for k, v in {**aggregates, **checks}.items())).first()
     assert stats is not None
-    if stats["bad_time"]:
-        raise ModelError(
-            f"column {time!r} has {stats['bad_time']} time(s) ≤ 0; follow-up time must be "
-            "positive — drop those rows or fix the dates."
-        )
+    refuse_bad_times_and_weights(time, stats["bad_time"], weights, stats["bad_weight"])
     if stats["n_censored"] == design.n:
         raise ModelError(
             f"every row is censored ({event} = {censor_code!r}); there is nothing to estimate. "
@@ -172,11 +174,6 @@ def _check_rows(
         raise ModelError(
             f"cause {cause!r} never occurs in column {event!r} (codes present: {codes}); "
             "give the code of the event of interest."
-        )
-    if weights is not None and stats["bad_weight"]:
-        raise ModelError(
-            f"weights column {weights!r} has {stats['bad_weight']} value(s) that are not "
-            "positive; case weights must be > 0."
         )
     _refuse_terms_without_events(design, stats, cause)
     return stats.asDict()

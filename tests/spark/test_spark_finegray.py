@@ -46,3 +46,27 @@ def test_equals_local_engine(case: str, cohort: pl.DataFrame, spark_cohort: Any)
 def test_refuses_a_cause_that_never_occurs(spark_cohort: Any) -> None:
     with pytest.raises(ModelError, match="cause 7 never occurs"):
         cc.finegray(spark_cohort, "mi_days", "mi_status", 7, ["age"])
+
+
+@pytest.mark.parametrize("fit", ["cox", "finegray"])
+def test_refuses_bad_times_and_weights_as_the_local_engine(fit: str, spark: Any) -> None:
+    rows = pl.DataFrame(
+        {
+            "t": [1.0, 2.0, 0.0, 3.0, 4.0, 5.0],
+            "status": [1, 2, 0, 1, 0, 1],
+            "x": [0.1, 0.5, 0.2, 0.9, 0.4, 0.3],
+            "w": [1.0, 1.0, 1.0, -1.0, 1.0, 1.0],
+        }
+    )
+    frame = spark.createDataFrame(rows.to_pandas())
+    kwargs: dict[str, Any] = {"time": "t", "covariates": ["x"]}
+    if fit == "cox":
+        frame = frame.withColumn("status", (frame["status"] == 1).cast("int"))
+        kwargs["event"] = "status"
+    else:
+        kwargs.update(event="status", cause=1)
+    with pytest.raises(ModelError, match=r"time column 't' has values <= 0 .* in 1 row"):
+        getattr(cc, fit)(frame, **kwargs)
+    positive = frame.filter(frame["t"] > 0)
+    with pytest.raises(ModelError, match=r"weights column 'w' has values <= 0 in 1 row"):
+        getattr(cc, fit)(positive, weights="w", **kwargs)
