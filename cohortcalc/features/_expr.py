@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import narwhals as nw
 
 UNIX_EPOCH_DAY_NUMBER = 719_163  # datetime.date(1970, 1, 1).toordinal()
+
+
+def label(value: str | None, dtype: Any = None) -> nw.Expr:
+    """A category label literal: a string, or of ``dtype`` (e.g. ``nw.Enum(levels)``, which
+    Polars builds from small codes, much cheaper than strings cast afterwards)."""
+    if dtype is None:
+        return nw.lit(value, dtype=nw.String) if value is None else nw.lit(value)
+    return nw.lit(value, dtype=dtype)
 
 
 def known_flag(value: nw.Expr, condition: nw.Expr) -> nw.Expr:

@@ -16,8 +16,11 @@ import functools
 import itertools
 import operator
 from collections.abc import Sequence
+from typing import Any
 
 import narwhals as nw
+
+from cohortcalc.features._expr import label
 
 # Agatston et al., J Am Coll Cardiol 1990;15:827-32: a lesion is >= 1 mm^2 of voxels >= 130 HU,
 # weighted by its peak attenuation: 1 for 130-199 HU, 2 for 200-299, 3 for 300-399, 4 for >= 400.
@@ -94,17 +97,17 @@ def cac_category_labels(cuts: Sequence[float]) -> list[str]:
     return [*labels, f">{bounds[-1]}"]
 
 
-def cac_category(cac: nw.Expr, cuts: Sequence[float]) -> nw.Expr:
-    """CAC category (string): 0, (0, c1], (c1, c2], ..., > c_last; e.g. 0/1-100/101-400/>400.
+def cac_category(cac: nw.Expr, cuts: Sequence[float], dtype: Any = None) -> nw.Expr:
+    """CAC category (string, or ``dtype``): 0, (0, c1], ..., > c_last; e.g. 0/1-100/101-400/>400.
 
     Standard cuts (Rumberger 1999; 2019 ACC/AHA); MESA 100/300 (Detrano et al., NEJM 2008).
     """
     labels = cac_category_labels(cuts)
-    expr = nw.when(cac.is_null()).then(nw.lit(None, dtype=nw.String))
-    expr = expr.when(cac <= 0).then(nw.lit(labels[0]))
-    for cut, label in zip(cuts, labels[1:-1], strict=True):
-        expr = expr.when(cac <= cut).then(nw.lit(label))
-    return expr.otherwise(nw.lit(labels[-1]))
+    expr = nw.when(cac.is_null()).then(label(None, dtype))
+    expr = expr.when(cac <= 0).then(label(labels[0], dtype))
+    for cut, text in zip(cuts, labels[1:-1], strict=True):
+        expr = expr.when(cac <= cut).then(label(text, dtype))
+    return expr.otherwise(label(labels[-1], dtype))
 
 
 def log_cac(cac: nw.Expr) -> nw.Expr:

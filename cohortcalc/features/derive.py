@@ -23,11 +23,12 @@ from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side
 
 @dataclass(frozen=True)
 class Feature:
-    """One derived column: its name, the columns it needs, and its expression builder."""
+    """One derived column: its name, the columns it needs, and its expression builder
+    (for a categorical column, ``build(dtype)``: labels as strings for None, else of dtype)."""
 
     name: str
     inputs: tuple[str, ...]
-    build: Callable[[], nw.Expr]
+    build: Callable[..., nw.Expr]
     levels: tuple[str, ...] | None = None  # ordered categories, when the column is one
 
 
@@ -48,7 +49,7 @@ def participant_features(
         Feature(
             "cac_category",
             ("cac_agatston",),
-            lambda: cac.cac_category(c("cac_agatston"), cac_cuts),
+            lambda dtype: cac.cac_category(c("cac_agatston"), cac_cuts, dtype),
             tuple(cac.cac_category_labels(cac_cuts)),
         ),
         Feature("log_cac", ("cac_agatston",), lambda: cac.log_cac(c("cac_agatston"))),
@@ -67,11 +68,14 @@ def participant_features(
         Feature(
             "ckd_stage_g",
             ("egfr",),
-            lambda: kidney.ckd_stage_g(c("egfr")),
+            lambda dtype: kidney.ckd_stage_g(c("egfr"), dtype),
             ("G1", "G2", "G3a", "G3b", "G4", "G5"),
         ),
         Feature(
-            "ckd_stage_a", ("uacr",), lambda: kidney.ckd_stage_a(c("uacr")), ("A1", "A2", "A3")
+            "ckd_stage_a",
+            ("uacr",),
+            lambda dtype: kidney.ckd_stage_a(c("uacr"), dtype),
+            ("A1", "A2", "A3"),
         ),
         Feature("ckd", *ckd_inputs),
         Feature(
@@ -89,7 +93,7 @@ def participant_features(
         Feature(
             "pce_risk_group",
             ("pce_risk",),
-            lambda: risk_scores.risk_group(c("pce_risk")),
+            lambda dtype: risk_scores.risk_group(c("pce_risk"), dtype),
             risk_scores.RISK_GROUPS,
         ),
         Feature("prevent_cvd_10y", prevent.PREVENT_INPUTS, prevent.prevent_cvd_10y),
@@ -97,7 +101,7 @@ def participant_features(
         Feature(
             "prevent_risk_group",
             ("prevent_ascvd_10y",),
-            lambda: risk_scores.risk_group(c("prevent_ascvd_10y")),
+            lambda dtype: risk_scores.risk_group(c("prevent_ascvd_10y"), dtype),
             risk_scores.RISK_GROUPS,
         ),
     ]
@@ -293,18 +297,28 @@ def derive(
 
 
 def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
-    """Add features in dependency stages; ordered categories become Enums where supported."""
+    """Add features in dependency stages; ordered categories become Enums where supported
+    (on Polars built as Enums directly: cheap codes, not strings cast afterwards)."""
+    polars = lazy.implementation is nw.Implementation.POLARS
+
+    def build(feature: Feature) -> nw.Expr:
+        if feature.levels is None:
+            return feature.build()
+        return feature.build(nw.Enum(feature.levels) if polars else None)
+
     present = set(lazy.collect_schema().names())
-    pending = list(features)
+    pending, built = list(features), set()
     while True:
         ready = [f for f in pending if set(f.inputs) <= present]
         if not ready:
             break
-        lazy = lazy.with_columns(*[f.build().alias(f.name) for f in ready])
+        lazy = lazy.with_columns(*[build(f).alias(f.name) for f in ready])
         present |= {f.name for f in ready}
+        built |= {f.name for f in ready}
         pending = [f for f in pending if f not in ready]
-    if not lazy.implementation.is_spark_like():
-        categorical = [f for f in features if f.levels is not None and f.name in present]
+    if not lazy.implementation.is_spark_like():  # also given columns (e.g. cac_category)
+        done = built if polars else set()
+        categorical = [f for f in features if f.levels is not None and f.name in present - done]
         if categorical:
             lazy = lazy.with_columns(*[nw.col(f.name).cast(nw.Enum(f.levels)) for f in categorical])
     return lazy

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import narwhals as nw
 
-from cohortcalc.features._expr import known_flag
+from cohortcalc.features._expr import known_flag, label
 
 # Inker LA et al., N Engl J Med 2021;385:1737-49 (race-free CKD-EPI 2021), creatinine equation:
 # 142 x min(Scr/k, 1)^a x max(Scr/k, 1)^-1.200 x 0.9938^age x 1.012 [female],
@@ -92,30 +93,31 @@ def egfr_ckd_epi_2021_cr_cys(
     )
 
 
-def ckd_stage_g(egfr: nw.Expr) -> nw.Expr:
+def ckd_stage_g(egfr: nw.Expr, dtype: Any = None) -> nw.Expr:
     """KDIGO GFR category G1 >= 90, G2 60-89, G3a 45-59, G3b 30-44, G4 15-29, G5 < 15.
 
     KDIGO 2012 CKD guideline, Kidney Int Suppl 2013;3:1-150 (lower bounds inclusive).
+    Labels are strings, or of ``dtype`` (e.g. the Enum of the categories).
     """
-    expr = nw.when(egfr.is_null()).then(nw.lit(None, dtype=nw.String))
-    for label, lower in KDIGO_GFR_LOWER_BOUNDS:
-        expr = expr.when(egfr >= lower).then(nw.lit(label))
-    return expr.otherwise(nw.lit("G5"))
+    expr = nw.when(egfr.is_null()).then(label(None, dtype))
+    for stage, lower in KDIGO_GFR_LOWER_BOUNDS:
+        expr = expr.when(egfr >= lower).then(label(stage, dtype))
+    return expr.otherwise(label("G5", dtype))
 
 
-def ckd_stage_a(uacr: nw.Expr) -> nw.Expr:
+def ckd_stage_a(uacr: nw.Expr, dtype: Any = None) -> nw.Expr:
     """KDIGO albuminuria category from UACR (mg/g): A1 < 30, A2 30-300, A3 > 300.
 
-    KDIGO 2012 CKD guideline, Kidney Int Suppl 2013;3:1-150.
+    KDIGO 2012 CKD guideline, Kidney Int Suppl 2013;3:1-150. Labels as in ``ckd_stage_g``.
     """
     return (
         nw.when(uacr.is_null())
-        .then(nw.lit(None, dtype=nw.String))
+        .then(label(None, dtype))
         .when(uacr < KDIGO_ALBUMINURIA_A2_MG_G)
-        .then(nw.lit("A1"))
+        .then(label("A1", dtype))
         .when(uacr <= KDIGO_ALBUMINURIA_A3_ABOVE_MG_G)
-        .then(nw.lit("A2"))
-        .otherwise(nw.lit("A3"))
+        .then(label("A2", dtype))
+        .otherwise(label("A3", dtype))
     )
 
 

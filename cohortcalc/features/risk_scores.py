@@ -16,6 +16,8 @@ from typing import Any
 
 import narwhals as nw
 
+from cohortcalc.features._expr import label
+
 # Goff 2013 Appendix 7 Table A. Keys: ln_age, ln_age_sq, ln_tc, ln_age_x_ln_tc, ln_hdl,
 # ln_age_x_ln_hdl, ln_sbp_treated, ln_age_x_ln_sbp_treated, ln_sbp_untreated,
 # ln_age_x_ln_sbp_untreated, smoker, ln_age_x_smoker, diabetes; mean of the linear predictor
@@ -116,12 +118,13 @@ def pce_risk() -> nw.Expr:
     return nw.when(undefined).then(nw.lit(None, dtype=nw.Float64)).otherwise(risk)
 
 
-def risk_group(risk: nw.Expr) -> nw.Expr:
+def risk_group(risk: nw.Expr, dtype: Any = None) -> nw.Expr:
     """2019 ACC/AHA 10-year risk group: low < 5%, borderline, intermediate 7.5-19.9%, high.
 
-    Arnett DK et al., Circulation 2019;140:e596-e646, section 2.
+    Arnett DK et al., Circulation 2019;140:e596-e646, section 2. Labels are strings, or of
+    ``dtype`` (e.g. the Enum of ``RISK_GROUPS``).
     """
-    expr = nw.when(risk.is_null()).then(nw.lit(None, dtype=nw.String))
-    for label, lower in RISK_GROUP_LOWER_BOUNDS:
-        expr = expr.when(risk >= lower).then(nw.lit(label))
-    return expr.otherwise(nw.lit("low"))
+    expr = nw.when(risk.is_null()).then(label(None, dtype))
+    for group, lower in RISK_GROUP_LOWER_BOUNDS:
+        expr = expr.when(risk >= lower).then(label(group, dtype))
+    return expr.otherwise(label("low", dtype))

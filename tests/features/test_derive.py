@@ -176,3 +176,14 @@ def test_duckdb_relations_of_another_connection_get_a_clear_error(
         derive(frame, lesions=cohort["cac_lesions"])
     same = derive(frame, lesions=connection.from_arrow(cohort["cac_lesions"].to_arrow()))
     assert "cac_agatston" in same.columns
+
+
+def test_categories_are_enums_whether_built_or_given() -> None:
+    """Built on Polars as Enums directly; a given string category column is cast as before."""
+    frame = pl.DataFrame({"cac_category": ["0", ">400", None], "egfr": [95.0, None, 10.0]})
+    out = derive(frame)
+    assert out["cac_category"].dtype == pl.Enum(["0", "1-100", "101-400", ">400"])
+    assert out["ckd_stage_g"].dtype == pl.Enum(["G1", "G2", "G3a", "G3b", "G4", "G5"])
+    assert out["ckd_stage_g"].cast(pl.String).to_list() == ["G1", None, "G5"]
+    as_pandas = derive(frame.to_pandas())
+    assert list(as_pandas["ckd_stage_g"].cat.categories) == ["G1", "G2", "G3a", "G3b", "G4", "G5"]
