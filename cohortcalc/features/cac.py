@@ -143,22 +143,25 @@ def participant_sums(lesions: nw.LazyFrame) -> nw.LazyFrame:
     an unknown artery) so that one pass over the lesions serves checks and scores.
     """
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    known = functools.reduce(operator.or_, [artery == a for a in ARTERIES])  # cheaper than is_in
-    invalid = area.is_null() | hu.is_null() | artery.is_null() | (area < 0) | ~known
+    is_artery = {f"_is_{a}": artery == a for a in ARTERIES}  # each text comparison made once
     scored = lesions.select(
         "participant_id",
-        "artery",
         _score=agatston(area, hu),
         cac_area=lesion_area(area, hu),
-        **{INVALID_LESIONS: nw.when(invalid).then(1).otherwise(0)},
+        _missing=area.is_null() | hu.is_null() | artery.is_null() | (area < 0),
+        **is_artery,
     )
-    score = nw.col("_score")  # computed once above, then split by artery
-    split = scored.with_columns(
+    known = functools.reduce(operator.or_, [nw.col(flag) for flag in is_artery])
+    invalid = nw.col("_missing") | ~known  # a missing value, area < 0 or an unknown artery
+    split = scored.select(
+        "participant_id",
+        "cac_area",
+        **{INVALID_LESIONS: nw.when(invalid).then(1).otherwise(0)},
         **{
-            name: nw.when(nw.col("artery") == a).then(score).otherwise(0.0)
-            for name, a in zip(PER_ARTERY, ARTERIES, strict=True)
-        }
-    ).drop("artery", "_score")
+            name: nw.when(nw.col(flag)).then(nw.col("_score")).otherwise(0.0)
+            for name, flag in zip(PER_ARTERY, is_artery, strict=True)
+        },
+    )
     sums = [nw.col(c).sum() for c in ("cac_area", INVALID_LESIONS, *PER_ARTERY)]
     return split.group_by("participant_id").agg(*sums)
 
