@@ -41,9 +41,10 @@ def day_keys(time: np.ndarray, strata: np.ndarray, limit: int) -> np.ndarray:
             return np.empty(0, dtype=np.int64)
         low, high = min(low, time[i]), max(high, time[i])
         first, last = min(first, strata[i]), max(last, strata[i])
-    span = int(high - low) + 1
-    if span * (last - first + 1) >= limit:
+    # in floating point: a huge whole time (>= 2**63) must not reach the int conversion
+    if (high - low + 1.0) * (last - first + 1) >= limit:
         return np.empty(0, dtype=np.int64)
+    span = int(high - low) + 1
     key = np.empty(n, dtype=np.int64)
     for i in range(n):
         key[i] = (strata[i] - first) * span + int(time[i] - low)

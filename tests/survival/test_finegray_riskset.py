@@ -78,3 +78,21 @@ def test_threaded_passes_give_the_serial_numbers(monkeypatch: pytest.MonkeyPatch
     pd.testing.assert_frame_equal(threaded.summary, serial.summary, rtol=1e-12, atol=0)
     np.testing.assert_allclose(threaded.vcov, serial.vcov, rtol=1e-12)
     assert threaded.loglik == pytest.approx(serial.loglik, rel=1e-14)
+
+
+def test_huge_whole_times_take_the_sorted_path_with_the_same_fit() -> None:
+    # only the order of times matters: a last time of 2**63 days (past int64 when converted)
+    # must give the fit of any other last time, not keys that wrapped around
+    data = _ties().astype({"time": float})
+    last = data["time"].idxmax()
+    arguments = dict(covariates=["x1", "x2", "grp"], strata="stratum", weights="w")
+    shifted = data.assign(time=data["time"].where(data.index != last, data["time"].max() + 1))
+    huge = data.assign(time=data["time"].where(data.index != last, 2.0**63))
+    assert (
+        engine.kernels.day_keys(huge["time"].to_numpy(float), np.zeros(len(data), int), 2**16).size
+        == 0
+    )
+    expected = cc.finegray(shifted, "time", "status", 1, **arguments)
+    fit = cc.finegray(huge, "time", "status", 1, **arguments)
+    pd.testing.assert_frame_equal(fit.summary, expected.summary, rtol=1e-12, atol=0)
+    assert fit.loglik == pytest.approx(expected.loglik, rel=1e-14)
