@@ -15,13 +15,17 @@ from numba import njit, prange
 
 @njit(cache=True)
 def integer_range(values: np.ndarray) -> tuple[bool, int, int]:
-    """(all values are integers, min, max) — day-resolution times take the lookup-table path."""
+    """(all values are integers, min, max) — day-resolution times take the lookup-table path.
+
+    Integers beyond ±2**52 count as not integral (checked as floats: converting 1e19 to int64
+    would overflow), so such times take the sorting path.
+    """
     if values.shape[0] == 0:
         return False, 0, 0
     lo = values[0]
     hi = values[0]
     for v in values:
-        if v != math.floor(v):
+        if v != math.floor(v) or abs(v) > 4503599627370496.0:
             return False, 0, 0
         lo = min(lo, v)
         hi = max(hi, v)

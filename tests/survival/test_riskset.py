@@ -100,6 +100,20 @@ def test_lookup_table_and_binary_search_give_the_same_bins() -> None:
     np.testing.assert_array_equal(integer.bin_time * 0.5, scaled.bin_time)
 
 
+def test_huge_integral_times_take_the_search_path_with_the_same_bins() -> None:
+    """A whole-number time beyond int64 (1e19) must not overflow the lookup-table range."""
+    d = example(300, 1, delayed=False, distinct=40)
+    last = int(np.argmax(d["time"]))
+    huge = d["time"].copy()
+    huge[last] = 1e19  # still the largest time: the risk sets are unchanged
+    assert _kernels.integer_range(huge)[0] is False
+    plain = prepare_risk_sets(d["time"], d["event"])
+    moved = prepare_risk_sets(huge, d["event"])
+    np.testing.assert_array_equal(plain.rows, moved.rows)
+    np.testing.assert_array_equal(plain.stop_bin, moved.stop_bin)
+    assert (plain.bin_time[:-1] == moved.bin_time[:-1]).all()
+
+
 def test_rows_never_at_risk_are_left_out() -> None:
     time = np.array([1.0, 2.0, 3.0, 0.5, 5.0])
     event = np.array([False, True, True, False, False])
