@@ -45,13 +45,14 @@ CHILD = PEAK_MB + textwrap.dedent(
     folder, task = Path(sys.argv[1]), sys.argv[2]
     paths = {t: folder / f"{t}.parquet" for t in sys.argv[3:]}
     if task == "derive":
-        import cohortcalc as cc  # imported before the clock starts
+        import cohortcalc as cc  # imported before the clock starts, with the lazily
+        derive = cc.derive  # imported cohortcalc.features (~0.035 CPU s)
     import_mb = peak_mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
     if task == "scan":
         rows = sum(pl.scan_parquet(p).collect().height for p in paths.values())
     else:
-        lazy = cc.derive(paths["participants"], lesions=paths["cac_lesions"],
+        lazy = derive(paths["participants"], lesions=paths["cac_lesions"],
                          events=paths["events"], followup=paths["followup"])
         rows = lazy.collect().height
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
