@@ -25,6 +25,9 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
 }
 
+#: Operators that order values; on an ordered category (Enum) they follow its level order.
+ORDERING = frozenset({">", ">=", "<", "<=", "between"})
+
 
 def filter_expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
     """The Polars expression keeping the rows that satisfy ``rule``.
@@ -57,7 +60,8 @@ def _expression(rule: Filter, dtype: pl.DataType) -> pl.Expr:
         return inside.fill_null(False) if rule.op == "in" else (~inside).fill_null(False)
     if rule.op == "between":
         assert isinstance(value, list)
-        return column.is_between(value[0], value[1], closed="both").fill_null(False)
+        low, high = pl.lit(value[0]), pl.lit(value[1])  # a bare string is a column name
+        return column.is_between(low, high, closed="both").fill_null(False)
     target = str(value) if _is_text(dtype) else value
     return COMPARISONS[rule.op](column, target).fill_null(False)
 
@@ -82,6 +86,13 @@ def _check_value_type(rule: Filter, dtype: pl.DataType, where: str) -> None:
                 f"{where}: filter on {rule.column!r} compares a {dtype} column with "
                 f"{value!r} ({type(value).__name__}); give a value of the column's type."
             )
+        if isinstance(dtype, pl.Enum) and rule.op in ORDERING:
+            levels = dtype.categories.to_list()
+            if value not in levels:
+                raise SpecError(
+                    f"{where}: filter '{rule.describe()}' orders {rule.column!r} by its levels "
+                    f"{levels}; {value!r} is not one of them."
+                )
 
 
 def apply_population(

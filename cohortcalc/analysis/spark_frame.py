@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from cohortcalc.analysis.filters import COMPARISONS
+from cohortcalc.analysis.filters import COMPARISONS, ORDERING
 from cohortcalc.analysis.spec import Filter
 from cohortcalc.features import derive
 
@@ -102,9 +102,7 @@ class SparkFrame:
         """Add ``name`` = position (0, 1, ...) of ``column`` among its ordered levels."""
         dtype = self.schema[column]
         assert isinstance(dtype, pl.Enum)
-        score = F.lit(None).cast("double")
-        for position, level in reversed(list(enumerate(dtype.categories.to_list()))):
-            score = F.when(F.col(column) == F.lit(level), F.lit(float(position))).otherwise(score)
+        score = level_position(F.col(column), dtype.categories.to_list())
         return self._with(self.df.withColumn(name, score), **{name: pl.Float64})
 
     def count_equal(self, column: str, value: int) -> int:
@@ -160,9 +158,14 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
     """A population filter as a Spark column (the ``filters.py`` grammar; never eval).
 
     Spark comparisons with null are null and ``filter`` drops them; NaN is excluded explicitly
-    (Spark orders NaN above every number, as Polars does).
+    (Spark orders NaN above every number, as Polars does). An ordered category (Enum, text in
+    Spark) is ordered by its level positions, as Polars orders an Enum, not alphabetically.
     """
     column, value = F.col(rule.column), rule.value
+    if isinstance(dtype, pl.Enum) and rule.op in ORDERING:
+        levels = dtype.categories.to_list()
+        column = level_position(column, levels)
+        value = [levels.index(v) for v in value] if isinstance(value, list) else levels.index(value)
     if rule.op == "is_null":  # NaN is a value, not a null (as in Polars)
         return column.isNull()
     if rule.op == "not_null":
@@ -179,6 +182,14 @@ def filter_column(rule: Filter, dtype: pl.DataType) -> Column:
         condition = COMPARISONS[rule.op](column, F.lit(value))
     keep = F.coalesce(condition, F.lit(False))
     return keep & ~F.isnan(column) if dtype.is_float() else keep
+
+
+def level_position(column: Column, levels: Sequence[str]) -> Column:
+    """Position (0.0, 1.0, ...) of a text ``column``'s value among ``levels``; null if absent."""
+    position = F.lit(None).cast("double")
+    for index, level in reversed(list(enumerate(levels))):
+        position = F.when(column == F.lit(level), F.lit(float(index))).otherwise(position)
+    return position
 
 
 def _as_text(column: str) -> Column:

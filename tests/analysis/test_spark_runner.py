@@ -137,6 +137,8 @@ ROWS = pl.DataFrame(
         "status": [1, 0, 2, 1, 0, 1],
         "cac": pl.Series(["0", ">400", "0", "1-100", None, "101-400"])
         .cast(pl.Enum(["0", "1-100", "101-400", ">400"])),
+        "risk": pl.Series(["low", "high", "borderline", None, "intermediate", "high"])
+        .cast(pl.Enum(["low", "borderline", "intermediate", "high"])),  # not alphabetical
     }
 )  # fmt: skip
 
@@ -152,13 +154,20 @@ RULES = [
     Filter(column="cac", op="in", value=["0", ">400"]),
     Filter(column="ckd", op="==", value=True),
     Filter(column="day", op=">", value=dt.date(2020, 1, 3)),
+    Filter(column="day", op="between", value=[dt.date(2020, 1, 2), dt.date(2020, 1, 4)]),
+    Filter(column="sex", op="between", value=["a", "g"]),
+    Filter(column="risk", op=">=", value="intermediate"),
+    Filter(column="risk", op="<", value="intermediate"),
+    Filter(column="risk", op="between", value=["borderline", "intermediate"]),
+    Filter(column="risk", op="!=", value="high"),
 ]
 
 
 @pytest.fixture(scope="module")
 def rows(spark: Any) -> SparkFrame:
-    data = [tuple(r) for r in ROWS.with_columns(pl.col("cac").cast(pl.String)).iter_rows()]
-    schema = "age double, sex string, ckd boolean, day date, status bigint, cac string"
+    text = ROWS.with_columns(pl.col("cac", "risk").cast(pl.String))
+    data = [tuple(r) for r in text.iter_rows()]
+    schema = "age double, sex string, ckd boolean, day date, status bigint, cac string, risk string"
     return SparkFrame(spark.createDataFrame(data, schema), ROWS.schema)
 
 
@@ -169,6 +178,8 @@ def test_filters_keep_the_rows_polars_keeps(rows: SparkFrame) -> None:
     for j, rule in enumerate(RULES):
         expected = ROWS.select(filter_expression(rule, ROWS.schema[rule.column])).to_series()
         assert [row[j] for row in flags] == expected.to_list(), rule
+    ordered = ROWS.filter(filter_expression(RULES[-4], ROWS.schema["risk"]))["risk"]
+    assert ordered.to_list() == ["high", "intermediate", "high"]  # level order, not A-Z
 
 
 def test_levels_cells_scores_and_sd_match_polars(rows: SparkFrame) -> None:
