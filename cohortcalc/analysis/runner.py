@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -185,8 +185,8 @@ def run(
     """
     spec = as_spec(spec)
     out_dir = Path(out) if out is not None else None
-    with _session(spec) as session:
-        return _run(spec, out_dir, _Clock(progress), session)
+    with _session(spec) as session, ExitStack() as cleanup:
+        return _run(spec, out_dir, _Clock(progress), session, cleanup)
 
 
 def _session(spec: Spec) -> AbstractContextManager[Any]:
@@ -198,12 +198,14 @@ def _session(spec: Spec) -> AbstractContextManager[Any]:
     return spark_session(spec.spark, where=spec.where("engine"))
 
 
-def _run(spec: Spec, out_dir: Path | None, clock: _Clock, session: Any) -> AnalysisResult:
+def _run(
+    spec: Spec, out_dir: Path | None, clock: _Clock, session: Any, cleanup: ExitStack
+) -> AnalysisResult:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with clock.step("data"):
         source = load_source(spec, out_dir, session)
     with clock.step("derive"):
-        derived = _analysis_frame(spec, source.tables, session)
+        derived = cleanup.enter_context(_analysis_frame(spec, source.tables, session))
     with clock.step("check"):
         population, flow = apply_population(derived, spec)
         check_spec_against_frame(spec, population)
@@ -253,14 +255,21 @@ def _run(spec: Spec, out_dir: Path | None, clock: _Clock, session: Any) -> Analy
     )
 
 
-def _analysis_frame(spec: Spec, tables: dict[str, Any], session: Any) -> Any:
-    """The derived frame: Polars, or a cached ``SparkFrame`` with the local schema."""
+@contextmanager
+def _analysis_frame(spec: Spec, tables: dict[str, Any], session: Any) -> Iterator[Any]:
+    """The derived frame: Polars, or a cached ``SparkFrame`` with the local schema, released
+    when the run ends, also on an error (an active session outlives the run)."""
     derived = derive_frame(spec, tables)
     if session is None:
-        return derived
+        yield derived
+        return
     from cohortcalc.analysis.spark_frame import SparkFrame, local_schema
 
-    return SparkFrame(derived, local_schema(tables, spec.derive)).cache()
+    cached = SparkFrame(derived, local_schema(tables, spec.derive)).cache()
+    try:
+        yield cached
+    finally:
+        cached.df.unpersist()
 
 
 def engine_record(session: Any) -> dict[str, Any]:

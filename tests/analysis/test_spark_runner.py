@@ -27,6 +27,7 @@ from cohortcalc.analysis.data import TABLES
 from cohortcalc.analysis.spark_frame import SparkFrame, filter_column
 from cohortcalc.analysis.spark_session import RUNTIME_CONFIG, read_spark_tables
 from cohortcalc.analysis.spec import Filter
+from cohortcalc.errors import SpecError
 from cohortcalc.synth.export import write_study_export
 
 pytestmark = pytest.mark.spark
@@ -126,6 +127,15 @@ def test_result_frame_holds_the_output_columns_with_local_types(runs: tuple) -> 
     expected = local.frame.select(frame.columns).sort("participant_id")
     # same dtypes (incl. the Enum level order) and values; Spark's pow/log may differ in an ulp
     assert_frame_equal(frame, expected, check_exact=False, rel_tol=1e-12)
+
+
+@pytest.mark.slow
+def test_a_failed_run_releases_its_cached_frame(runs: tuple, spark: Any, spec: dict) -> None:
+    failing = {**copy.deepcopy(spec), "engine": "spark"}
+    failing["population"] = [{"column": "age", "op": ">", "value": 200}]
+    with pytest.raises(SpecError, match="leaves no participants"):
+        cc.run(failing)
+    assert spark._jsparkSession.sharedState().cacheManager().isEmpty()  # the session lives on
 
 
 ROWS = pl.DataFrame(
