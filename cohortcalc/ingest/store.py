@@ -182,7 +182,12 @@ def commit_store(staging: Path, out: Path) -> None:
     retired = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
     if out.exists():
         os.replace(out, retired)
-    os.replace(staging, out)
+    try:
+        os.replace(staging, out)
+    except BaseException:  # the old store goes back: never no store, never half of one
+        if retired.exists():
+            os.replace(retired, out)
+        raise
     shutil.rmtree(retired, ignore_errors=True)
 
 

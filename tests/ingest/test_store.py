@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 import cohortcalc as cc
-from cohortcalc.ingest import pipeline
+from cohortcalc.ingest import pipeline, store
 
 from .conftest import write_tiny_study
 
@@ -71,6 +72,28 @@ def test_failure_midway_leaves_the_existing_store(
         cc.ingest(mapping=mapping, out=out)
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort", "raw"]
+
+
+def test_a_failed_swap_puts_the_old_store_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If moving the new store into place fails, the retired store is restored."""
+    mapping = write_tiny_study(tmp_path / "raw")
+    out = tmp_path / "cohort"
+    cc.ingest(mapping=mapping, out=out)
+    before = _files(out)
+    real_replace = os.replace
+
+    def refuse_the_staging_folder(src: object, dst: object) -> None:
+        if ".tmp-" in Path(str(src)).name:
+            raise OSError("rename failed (injected)")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.os, "replace", refuse_the_staging_folder)
+    with pytest.raises(OSError, match="injected"):
+        cc.ingest(mapping=mapping, out=out)
+    monkeypatch.undo()
+    assert _files(out) == before
 
 
 def test_read_store_gives_canonical_types(tmp_path: Path) -> None:
