@@ -171,11 +171,20 @@ def write_table(
     if not groups:  # no rows: one empty file keeps every column readable (Spark, Polars)
         write_file(empty, root / f"{name}.parquet", True)
         return [_stored(root, root / f"{name}.parquet", {}, 0)]
+    # In memory, one split for all partitions; streamed, one filtered scan of scratch each.
+    split = (
+        source.collect().partition_by(list(columns), as_dict=True, maintain_order=True)
+        if in_memory and columns
+        else None
+    )
     stored = []
     for values, rows in groups:
         folder = root / f"{name}.parquet" / _partition_path(values, name)
         folder.mkdir(parents=True)
-        part = source.filter(_matches(values)).drop(columns) if columns else source
+        if split is not None:
+            part = split[tuple(values[c] for c in columns)].lazy().drop(columns)
+        else:
+            part = source.filter(_matches(values)).drop(columns) if columns else source
         for index, (offset, length) in enumerate(_chunks(rows, layout.rows_per_file)):
             target = folder / f"part-{index:05d}.parquet"
             write_file(part.slice(offset, length), target, in_memory)
