@@ -34,7 +34,7 @@ from cohortcalc.spark.design import SparkDesign, as_text, build_design
 from cohortcalc.spark.moments import full_moments, moment_sums, sql_centred, sql_linear_predictor
 from cohortcalc.spark.riskset import likelihood
 from cohortcalc.survival import finegray_riskset as engine
-from cohortcalc.survival.finegray import _inverse, _last_newton_step
+from cohortcalc.survival.finegray import _inverse, _last_newton_step, refuse_equal_codes
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.results import coefficient_table, vcov_frame
@@ -111,8 +111,7 @@ def _model_rows(
     require_numeric(design, time, "time")
     if weights is not None:
         require_numeric(design, weights, "weights")
-    if str(cause) == str(censor_code):
-        raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
+    refuse_equal_codes(cause, censor_code)
     codes = sorted(r[0] for r in design.frame.select(event).distinct().collect())
     if design.is_numeric(event):
         codes = [int(c) if float(c).is_integer() else float(c) for c in codes]

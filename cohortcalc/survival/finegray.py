@@ -159,12 +159,19 @@ class _Outcome:
         return cls(counts, codes, engine.layout(times, status, case_weights, stratum_codes))
 
 
+def refuse_equal_codes(cause: Any, censor_code: Any) -> None:
+    """``cause`` and ``censor_code`` must name different codes (1 and 1.0 or "1" are one code)."""
+    if cause == censor_code or str(cause) == str(censor_code):
+        raise ModelError(
+            f"cause {cause!r} and censor_code {censor_code!r} are the same code; they must differ."
+        )
+
+
 def _status(
     columns: Columns, levels: Levels, event: str, cause: Any, censor_code: Any
 ) -> tuple[np.ndarray, np.ndarray, tuple[object, ...]]:
     """0/1/2 (censored/cause/competing) codes, their counts and the competing values seen."""
-    if str(cause) == str(censor_code):
-        raise ModelError(f"cause and censor_code are both {cause!r}; they must differ.")
+    refuse_equal_codes(cause, censor_code)
     values = columns[event]
     if event in levels:
         labels = np.asarray(levels[event], dtype=object)

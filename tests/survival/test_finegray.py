@@ -246,6 +246,8 @@ def test_printed_form_states_the_model() -> None:
         ({}, {"cause": 3}, "cause 3 never occurs in column 'status'"),
         ({"status": 0}, {}, "every row is censored"),
         ({}, {"cause": 0}, "must differ"),
+        ({}, {"censor_code": 1.0}, "are the same code"),
+        ({}, {"cause": "0"}, "are the same code"),
         ({"time": 0.0}, {}, "time"),
         ({"time": -1.0}, {}, "positive"),
         ({"time": np.nan}, {}, "'time'"),
