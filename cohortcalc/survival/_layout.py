@@ -1,11 +1,22 @@
 """Compiled loops that lay the rows out in the Cox engine's bin order (numba, cached): the
-counting sort, the design fill straight into that order, and the centring. Called only from
-``riskset.py`` and ``design.py``; the per-iteration loops are in ``_kernels.py``."""
+counting sort, the design fill straight into that order, and the centring. Called from
+``riskset.py``, ``design.py`` and ``finegray_riskset.py``; the per-iteration loops are in
+``_kernels.py``."""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+#: Row count from which the row passes use every numba thread; below it one thread (waking
+#: the pool costs more than it saves on small designs and on busy machines).
+PARALLEL_ROWS = 200_000
+
+
+def thread_count(n_rows: int) -> int:
+    """Threads for a row pass over ``n_rows`` rows (all of numba's, or 1 below PARALLEL_ROWS)."""
+    return numba.get_num_threads() if n_rows >= PARALLEL_ROWS else 1
 
 
 @njit(cache=True)

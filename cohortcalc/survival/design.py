@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 import polars as pl
 
@@ -334,7 +333,7 @@ def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.n
         for s in sources[:1]
     )
     if rows is not None and plan and simple:
-        threads = numba.get_num_threads() if sources[0].shape[0] >= 200_000 else 1
+        threads = _layout.thread_count(sources[0].shape[0])
         return _layout.scatter_columns(tuple(sources), rows, matrix, threads)
     n_all = sources[0].shape[0] if plan else matrix.shape[0]
     low = np.full(len(plan), np.inf)

@@ -25,7 +25,6 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from cohortcalc.survival import _finegray_kernels as kernels
@@ -33,7 +32,6 @@ from cohortcalc.survival import _kernels, _layout
 from cohortcalc.survival.censoring import product_limit
 
 CENSORED, CAUSE, COMPETING = 0, 1, 2
-_PARALLEL_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -175,8 +173,9 @@ def prepare_ordered(binned: Bins, x: np.ndarray) -> FineGrayData:
     if x.shape[0] != binned.rows.shape[0] or x.dtype != np.float64:
         raise ValueError("prepare_ordered needs the float64 rows of layout().rows, in order")
     status, weights = binned.status, binned.weights
-    if x.shape[0] >= _PARALLEL_ROWS:
-        _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, _threads(x.shape[0]))
+    if x.shape[0] >= _layout.PARALLEL_ROWS:
+        threads = _layout.thread_count(x.shape[0])
+        _, cause_x = _layout.center_in_place(x, weights, status == CAUSE, threads)
     else:  # small: no thread pool to wake (a parallel kernel pays for that even on 1 chunk)
         x -= (weights @ x) / weights.sum()
         cause_x = np.where(status == CAUSE, weights, 0.0) @ x
@@ -202,11 +201,6 @@ def _from_bins(
         bin_start=binned.bin_start,
         competing_end=binned.competing_end,
     )
-
-
-def _threads(n_rows: int) -> int:
-    """Threads pay off on big inputs only; on small ones (and busy machines) serial wins."""
-    return numba.get_num_threads() if n_rows >= _PARALLEL_ROWS else 1
 
 
 def _sort_order(time: np.ndarray, strata: np.ndarray) -> np.ndarray:
@@ -252,7 +246,7 @@ def bin_moments(data: FineGrayData, beta: np.ndarray) -> tuple[np.ndarray, np.nd
         data.row_bin[:0],
         data.weights,
         True,
-        max(1, min(_threads(data.x.shape[0]), data.n_bins)),
+        max(1, min(_layout.thread_count(data.x.shape[0]), data.n_bins)),
     )
     competing /= data.g_before[:, None]
     return every, competing
@@ -386,6 +380,6 @@ def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
         scalars,
         per_bin,
         data.weights,
-        _threads(data.x.shape[0]),
+        _layout.thread_count(data.x.shape[0]),
     )
     return (meat + meat.T) / 2

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from cohortcalc.survival import _kernels, _layout
@@ -128,7 +127,7 @@ def risk_set_sums(
     """
     if matrix.shape[0] != index.rows.shape[0]:
         raise ValueError("risk_set_sums needs the rows of index.rows, in bin order")
-    threads = numba.get_num_threads() if matrix.shape[0] >= 200_000 else 1
+    threads = _layout.thread_count(matrix.shape[0])
     entry_bin = index.entry_bin if index.entry_bin is not None else index.stop_bin[:0]
     return _kernels.bin_sums(
         matrix,
@@ -190,7 +189,7 @@ class CoxLikelihood:
         ``build_design(..., row_order=)`` makes it), and centre it IN PLACE."""
         if matrix.shape[0] != index.rows.shape[0] or matrix.dtype != np.float64:
             raise ValueError("from_ordered needs the float64 rows of index.rows, in bin order")
-        threads = numba.get_num_threads() if matrix.shape[0] >= 200_000 else 1
+        threads = _layout.thread_count(matrix.shape[0])
         center, event_sum = _layout.center_in_place(matrix, index.weights, index.event, threads)
         return cls(matrix, index, efron, center, event_sum)
 
@@ -199,7 +198,7 @@ class CoxLikelihood:
         index = self.index
         by_exit, events_only = risk_set_sums(self.matrix, beta, index, events=self.efron)
         _kernels.reverse_cumsum_in_place(by_exit, index.stratum_start)  # now the at-risk sums
-        threads = numba.get_num_threads() if self.matrix.shape[0] >= 200_000 else 1
+        threads = _layout.thread_count(self.matrix.shape[0])
         log_den, mean_x, info = _kernels.event_time_terms(
             by_exit,
             events_only,

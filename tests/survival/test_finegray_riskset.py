@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import cohortcalc as cc
+from cohortcalc.survival import _layout
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.censoring import censoring_survival
 
@@ -71,9 +72,9 @@ def test_threaded_passes_give_the_serial_numbers(monkeypatch: pytest.MonkeyPatch
     data = pd.concat([_ties()] * 3, ignore_index=True)
     arguments = dict(covariates=["x1", "x2", "grp"], strata="stratum", weights="w")
     serial = cc.finegray(data, "time", "status", 1, **arguments)
-    monkeypatch.setattr(engine, "_PARALLEL_ROWS", 0)
-    monkeypatch.setattr(engine.numba, "get_num_threads", lambda: 2)
-    assert engine._threads(len(data)) == 2
+    monkeypatch.setattr(_layout, "PARALLEL_ROWS", 0)
+    monkeypatch.setattr(_layout.numba, "get_num_threads", lambda: 2)
+    assert _layout.thread_count(len(data)) == 2
     threaded = cc.finegray(data, "time", "status", 1, **arguments)
     pd.testing.assert_frame_equal(threaded.summary, serial.summary, rtol=1e-12, atol=0)
     np.testing.assert_allclose(threaded.vcov, serial.vcov, rtol=1e-12)
