@@ -130,21 +130,11 @@ def prevent_terms() -> dict[str, nw.Expr]:
     }  # fmt: skip
 
 
-def prevent_log_odds(coefficients: dict[str, float]) -> nw.Expr:
-    """Constant + sum of coefficient x term for one outcome-sex set of Khan 2024 Table S12A."""
-    terms = prevent_terms()
-    log_odds = nw.lit(coefficients["constant"])
-    for name, coefficient in coefficients.items():
-        if name != "constant":
-            log_odds = log_odds + coefficient * terms[name]
-    return log_odds
-
-
 def _ten_year_risk(outcome: str, ranges: dict[str, tuple[float, float]]) -> nw.Expr:
     """1 / (1 + exp(-log odds)) with each row's sex-specific set; null outside ``ranges``.
 
-    One sum with each row's coefficients (female or male set), in the order of
-    ``prevent_log_odds``: the same floating-point operations, half the work of two sums.
+    One sum with each row's coefficients (female or male set): half the work of one sum per
+    sex.
     """
     female = nw.col("sex") == "female"
     female_set = PREVENT_10Y_COEFFICIENTS[(outcome, "female")]

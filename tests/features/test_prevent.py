@@ -23,8 +23,9 @@ from cohortcalc.features import derive
 from cohortcalc.features.prevent import (
     CHOLESTEROL_MG_DL_TO_MMOL_L,
     PREVENT_10Y_COEFFICIENTS,
+    prevent_ascvd_10y,
+    prevent_cvd_10y,
     prevent_hf_10y,
-    prevent_log_odds,
 )
 
 REFERENCE = json.loads(
@@ -89,10 +90,17 @@ def test_all_terms_vanish_at_the_centring_values() -> None:
     row = {"age": 55.0, "total_cholesterol": hdl + 3.5 / CHOLESTEROL_MG_DL_TO_MMOL_L,
            "hdl_cholesterol": hdl, "sbp": 130.0, "egfr": 90.0, "bmi": 25.0, "diabetes": False,
            "smoking": "former", "bp_treated": False, "statin": False}  # fmt: skip
-    frame = nw.from_native(pl.DataFrame([row]))
-    for key, coefficients in PREVENT_10Y_COEFFICIENTS.items():
-        log_odds = frame.select(x=prevent_log_odds(coefficients))["x"][0]
-        assert log_odds == pytest.approx(coefficients["constant"], abs=1e-9), key
+    frame = nw.from_native(pl.DataFrame([{**row, "sex": s} for s in ("female", "male")]))
+    risks = {
+        outcome: frame.select(x=equation())["x"].to_list()
+        for outcome, equation in [
+            ("cvd", prevent_cvd_10y), ("ascvd", prevent_ascvd_10y), ("hf", prevent_hf_10y)
+        ]
+    }  # fmt: skip
+    for (outcome, sex), coefficients in PREVENT_10Y_COEFFICIENTS.items():
+        expected = 1 / (1 + math.exp(-coefficients["constant"]))
+        got = risks[outcome][0 if sex == "female" else 1]
+        assert got == pytest.approx(expected, rel=1e-9), (outcome, sex)
 
 
 @pytest.mark.parametrize(("column", "knot"), [("sbp", 110.0), ("egfr", 60.0)])
