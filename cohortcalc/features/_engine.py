@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from cohortcalc.errors import FrameError
+from cohortcalc.features._kernels import merge_sorted_strings
 
 ROW_INDEX = "__cohortcalc_row"
 POSITION = "__cohortcalc_position"  # row position in a materialized Polars frame
@@ -142,16 +145,41 @@ def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
     if fast and lk.is_sorted() and rk.len() and values.width:
         if lk.equals(rk) and strictly_increasing(lk):  # unique keys that line up
             return pl.concat([left, values], how="horizontal")
-        if rk.is_sorted() and strictly_increasing(rk):  # one binary search per frame row
-            at = rk.search_sorted(lk, side="left")
-            found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
-            rows = pl.select(pl.when(found).then(at)).to_series()
+        if not rk.is_sorted() and right.height <= left.height:  # e.g. a group-by's output
+            right = right.sort(key)
+            rk, values = right[key], right.drop(key)
+        if rk.is_sorted() and strictly_increasing(rk):
+            rows = _sorted_match(lk, rk)
             return pl.concat([left, values.select(pl.all().gather(rows))], how="horizontal")
     if fast and lk.dtype == pl.String:
         joined = _join_on_hash(left, right, key)
         if joined is not None:
             return joined
     return left.join(right, on=key, how="left", maintain_order="left")
+
+
+def _sorted_match(lk: pl.Series, rk: pl.Series) -> pl.Series:
+    """Row of each sorted ``lk`` key in the strictly increasing ``rk`` (null where absent):
+    strings by one merge pass over both (compiled), other keys by binary search."""
+    if lk.dtype == pl.String:
+        at = pl.Series(merge_sorted_strings(*_string_buffers(lk), *_string_buffers(rk)))
+        return pl.select(pl.when(at >= 0).then(at)).to_series()
+    at = rk.search_sorted(lk, side="left")
+    found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
+    return pl.select(pl.when(found).then(at)).to_series()
+
+
+def _string_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a String series without nulls, as Arrow large_string buffers."""
+    array = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    _, offsets, data = array.buffers()
+    start = array.offset
+    bounds = np.frombuffer(offsets, np.int64)[start : start + len(array) + 1]
+    return bounds, np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
 
 
 def _join_on_hash(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame | None:

@@ -12,9 +12,7 @@ faithfully here, and we will not invent one.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,33 +131,42 @@ def resolve_category_cuts(cuts: str | Sequence[float]) -> tuple[float, ...]:
 PER_ARTERY = tuple(f"cac_agatston_{a.lower()}" for a in ARTERIES)
 
 
-def participant_sums(lesions: nw.LazyFrame) -> nw.LazyFrame:
-    """Per-participant sums of Agatston score per artery and of counted area (one pass).
+ARTERY_CODE = "_artery"  # a lesion row's artery as an index into ARTERIES
+INVALID_CODE = len(ARTERIES)  # ... or this, for a row with a missing value, area < 0 or an
+# unknown artery (an invalid row: derive() refuses the lesions and names the rows)
 
-    Each lesion's score is split into its artery's column and the per-artery columns are
-    summed per participant, unrounded (``participant_totals`` rounds them and adds the total
-    and volume, after the few sum columns have been joined to the participants). Also counts
-    each participant's invalid lesion rows (``INVALID_LESIONS``: a missing value, area < 0 or
-    an unknown artery) so that one pass over the lesions serves checks and scores.
-    """
+
+def scored_lesions(lesions: nw.LazyFrame) -> nw.LazyFrame:
+    """One row per lesion: participant_id, Agatston score ``_score``, counted area ``cac_area``
+    (float64) and ``ARTERY_CODE`` (index into ARTERIES, or INVALID_CODE), in lesion order."""
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    is_artery = {f"_is_{a}": artery == a for a in ARTERIES}  # each text comparison made once
-    scored = lesions.select(
+    code = nw.when(area.is_null() | hu.is_null() | artery.is_null() | (area < 0)).then(INVALID_CODE)
+    for index, name in enumerate(ARTERIES):
+        code = code.when(artery == name).then(index)
+    return lesions.select(
         "participant_id",
-        _score=agatston(area, hu),
-        cac_area=lesion_area(area, hu),
-        _missing=area.is_null() | hu.is_null() | artery.is_null() | (area < 0),
-        **is_artery,
+        _score=agatston(area, hu).cast(nw.Float64),
+        cac_area=lesion_area(area, hu).cast(nw.Float64),
+        **{ARTERY_CODE: code.otherwise(INVALID_CODE).cast(nw.Int8)},
     )
-    known = functools.reduce(operator.or_, [nw.col(flag) for flag in is_artery])
-    invalid = nw.col("_missing") | ~known  # a missing value, area < 0 or an unknown artery
+
+
+def participant_sums(scored: nw.LazyFrame) -> nw.LazyFrame:
+    """Per-participant sums of ``scored_lesions`` rows: Agatston score per artery, counted
+    area and the count of invalid rows (``INVALID_LESIONS``), unrounded, in one group-by.
+
+    ``participant_totals`` rounds them and adds the total and volume, after the few sum
+    columns have been joined to the participants. (On Polars, rows already grouped by
+    participant are summed run by run instead: ``cohortcalc.features._runs``.)
+    """
+    code, score = nw.col(ARTERY_CODE), nw.col("_score")
     split = scored.select(
         "participant_id",
         "cac_area",
-        **{INVALID_LESIONS: nw.when(invalid).then(1).otherwise(0)},
+        **{INVALID_LESIONS: nw.when(code == INVALID_CODE).then(1).otherwise(0)},
         **{
-            name: nw.when(nw.col(flag)).then(nw.col("_score")).otherwise(0.0)
-            for name, flag in zip(PER_ARTERY, is_artery, strict=True)
+            name: nw.when(code == index).then(score).otherwise(0.0)
+            for index, name in enumerate(PER_ARTERY)
         },
     )
     sums = [nw.col(c).sum() for c in ("cac_area", INVALID_LESIONS, *PER_ARTERY)]

@@ -22,6 +22,7 @@ from cohortcalc.features._engine import (
     materialize,
     unique_sorted_key,
 )
+from cohortcalc.features._runs import lesion_sums
 
 LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
 LESION_OUTPUTS = (
@@ -93,7 +94,11 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    (scores,) = materialize(cac.participant_sums(table))
+    scored = cac.scored_lesions(table)
+    if scored.implementation is nw.Implementation.POLARS:
+        scores = lesion_sums(scored)  # in memory, usually in participant order
+    else:
+        scores = cac.participant_sums(scored)
     invalid = {
         "participant_id missing": nw.col("participant_id").is_null(),
         "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,

@@ -12,6 +12,8 @@ import duckdb
 import narwhals as nw
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cohortcalc as cc
 from cohortcalc.features._engine import left_join, unique_sorted_key
@@ -57,6 +59,28 @@ def test_left_join_matches_an_order_keeping_hash_join(left_ids: str, right_ids: 
     got = _via_engine(left, right)
     assert got.equals(_plain_join(left, right))
     assert got["x"].is_sorted()  # frame order kept (repeated right keys repeat rows)
+
+
+KEYS = st.text(alphabet=["a", "b", "é", "z", "😀", "\x00"], max_size=4)  # prefixes, UTF-8
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(KEYS, max_size=30), st.lists(KEYS, max_size=30), st.booleans())
+def test_merge_of_sorted_string_keys_matches_the_hash_join(
+    left_ids: list[str], right_ids: list[str], sliced: bool
+) -> None:
+    keys = sorted(set(right_ids))
+    left = pl.DataFrame(
+        {"id": sorted(left_ids), "x": range(len(left_ids))},
+        schema={"id": pl.String, "x": pl.Int64},
+    )
+    right = pl.DataFrame(
+        {"id": keys, "y": [float(i) for i in range(len(keys))]},
+        schema={"id": pl.String, "y": pl.Float64},
+    )
+    if sliced and right.height > 1:  # a slice of a frame
+        right = right.slice(1)
+    assert _via_engine(left, right).equals(_plain_join(left, right))
 
 
 def test_left_join_places_identical_keys_side_by_side() -> None:
