@@ -91,10 +91,12 @@ def merge_sorted_strings(
     rows = np.full(n, -1, np.int64)
     j = 0
     for i in range(n):
-        while j < m and _compare(right_offsets, right_data, j, left_offsets, left_data, i) < 0:
-            j += 1
-        if j == m:
+        while j < m:
+            order = _compare(right_offsets, right_data, j, left_offsets, left_data, i)
+            if order < 0:
+                j += 1
+                continue
+            if order == 0:
+                rows[i] = j
             break
-        if _compare(right_offsets, right_data, j, left_offsets, left_data, i) == 0:
-            rows[i] = j
     return rows
