@@ -1,11 +1,11 @@
-"""Per-participant lesion sums on Polars, run by run (a compiled loop, ``_kernels.sum_runs``).
+"""Lesion sums placed on the participant frame's rows in one compiled pass (Polars only).
 
-Lesion tables come grouped by participant (a study exports them so; the synthetic cohort and
-ingest keep that order). Then each participant's lesions are one run of equal
-``participant_id`` values, and one sequential pass sums every run: no hashing of 10 million
-string keys, and the sums come out in participant order, so they meet a participant frame in
-the same order by binary search rather than by a hash join. Rows in any other order still give
-exact sums: the runs are then summed once more by a group-by (sums are associative).
+Lesion tables come grouped by participant in id order (studies export them so; the synthetic
+cohort and ingest keep that order), and so do participant frames. Then one pass over the
+lesion rows sums each participant's run of rows straight into that participant's frame row,
+a merge join of the two orders (``_kernels.place_runs``): no hashing of 10 million string ids
+and no join afterwards. The ids are read in place from Polars' string views. Tables in any
+other order take the group-by and join (``cac.participant_sums``, ``_engine.left_join``).
 """
 
 from __future__ import annotations
@@ -13,41 +13,66 @@ from __future__ import annotations
 import narwhals as nw
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from cohortcalc.features._engine import strictly_increasing
-from cohortcalc.features._kernels import sum_runs
-from cohortcalc.features.cac import ARTERY_CODE, INVALID_CODE, INVALID_LESIONS, PER_ARTERY
+from cohortcalc.features._kernels import UNSORTED, place_runs
+from cohortcalc.features.cac import ARTERY_CODE, INVALID_CODE, PER_ARTERY
 
-NEW_RUN = "__cohortcalc_new_run"
+Views = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def lesion_sums(scored: nw.LazyFrame) -> nw.LazyFrame:
-    """``cac.participant_sums`` of Polars ``scored_lesions`` rows (same columns and values),
-    in participant_id order when the lesions are grouped by sorted participant_id."""
-    ids = pl.col("participant_id")
-    new_run = ids.ne_missing(ids.shift()).cast(pl.UInt8).alias(NEW_RUN)
-    rows = scored.to_native().with_columns(new_run).collect(engine="streaming")
-    columns = (NEW_RUN, ARTERY_CODE, "_score", "cac_area")
+def placed_lesion_sums(
+    scored: nw.LazyFrame, frame: nw.LazyFrame
+) -> tuple[nw.LazyFrame, int] | None:
+    """(``frame`` with its participants' unrounded lesion sums ``cac_area`` and per artery,
+    0 without lesions; the number of invalid lesion rows in the whole table), or None unless
+    the frame's ids strictly increase and the ``scored_lesions`` rows are grouped by
+    participant_id in increasing order, without missing ids."""
+    keys = frame.to_native().collect()
+    frame_ids = keys["participant_id"]
+    if not _plain_strings(frame_ids) or not strictly_increasing(frame_ids):
+        return None
+    rows = scored.to_native().collect(engine="streaming")
+    columns = ("participant_id", ARTERY_CODE, "_score", "cac_area")
+    if not _plain_strings(rows["participant_id"]):
+        return None
     if len({tuple(rows[c].chunk_lengths()) for c in columns}) > 1:
         rows = rows.rechunk()
-    flags = rows[NEW_RUN]
-    n_runs = int(flags.sum() or 0) + int(rows.height > 0 and flags[0] == 0)
-    starts, scores = np.empty(n_runs, np.int64), np.zeros((INVALID_CODE, n_runs))
-    areas, invalid = np.zeros(n_runs), np.zeros(n_runs, np.int64)
-    run, first_row = -1, 0
-    for chunk in zip(*(rows[c].get_chunks() for c in columns), strict=True):
-        arrays = [np.ascontiguousarray(values.to_numpy()) for values in chunk]  # no copies
-        run = sum_runs(*arrays, first_row, run, starts, scores, areas, invalid)
-        first_row += chunk[0].len()
-    sums = pl.DataFrame(
-        {
-            "participant_id": rows["participant_id"].gather(starts),
-            "cac_area": areas,
-            INVALID_LESIONS: invalid,
-            **dict(zip(PER_ARTERY, scores, strict=True)),
-        }
-    )
-    key = sums["participant_id"]
-    if key.null_count() or not strictly_increasing(key):  # not grouped in sorted order
-        sums = sums.group_by("participant_id").agg(pl.all().sum())
-    return nw.from_native(sums.lazy())
+    scores, areas = np.zeros((INVALID_CODE, keys.height)), np.zeros(keys.height)
+    state = np.zeros(3, np.int64)  # next frame row, current frame row, invalid rows
+    frame_views = _views(frame_ids.rechunk())
+    last: str | None = None
+    for ids, code, score, area in zip(*(rows[c].get_chunks() for c in columns), strict=True):
+        if ids.is_empty():
+            continue
+        first = 1 if last is None else (ids[0] > last) - (ids[0] < last)  # UTF-8 byte order
+        numbers = [np.ascontiguousarray(c.to_numpy()) for c in (code, score, area)]
+        found = place_runs(*_views(ids), first, *numbers, *frame_views, state, scores, areas)
+        if found == UNSORTED:
+            return None
+        last = ids[-1]
+    sums = {"cac_area": areas, **dict(zip(PER_ARTERY, scores, strict=True))}
+    placed = keys.with_columns(pl.Series(name, values) for name, values in sums.items())
+    return nw.from_native(placed.lazy()), int(state[2])
+
+
+def _plain_strings(values: pl.Series) -> bool:
+    return values.dtype == pl.String and values.null_count() == 0
+
+
+def _views(values: pl.Series) -> Views:
+    """A one-chunk String series as string views (Apache Arrow Utf8View): the 16-byte views
+    as bytes and as int32 words, the data buffers end to end, and each buffer's start."""
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_string_view(array.type):
+        array = array.cast(pa.string_view())
+    views, *data = array.buffers()[1:]
+    start = array.offset
+    view_bytes = np.frombuffer(views, np.uint8).reshape(-1, 16)[start : start + len(array)]
+    blocks = [np.frombuffer(block, np.uint8) for block in data if block is not None]
+    starts = np.cumsum([0] + [block.size for block in blocks[:-1]], dtype=np.int64)
+    joined = blocks[0] if len(blocks) == 1 else np.concatenate([np.zeros(0, np.uint8), *blocks])
+    return view_bytes, view_bytes.view(np.int32), joined, starts

@@ -22,7 +22,7 @@ from cohortcalc.features._engine import (
     materialize,
     unique_sorted_key,
 )
-from cohortcalc.features._runs import lesion_sums
+from cohortcalc.features._runs import placed_lesion_sums
 
 LESION_COLUMNS = ("participant_id", "artery", "area_mm2", "peak_hu")
 LESION_OUTPUTS = (
@@ -95,20 +95,25 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
     scored = cac.scored_lesions(table)
+    placed = None
     if scored.implementation is nw.Implementation.POLARS:
-        scores = lesion_sums(scored)  # in memory, usually in participant order
+        placed = placed_lesion_sums(scored, frame)  # None unless both are in id order
+    if placed is not None:
+        joined, invalid_rows = placed
+        if invalid_rows:  # the row-level pass names them
+            raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
     else:
         scores = cac.participant_sums(scored)
-    invalid = {
-        "participant_id missing": nw.col("participant_id").is_null(),
-        "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
-    }
-    try:
-        raise_violations(scores, invalid, "participant_id", "lesions")
-    except FeatureError:  # rare path: a second, row-level pass names the problems exactly
-        raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
-        raise
-    joined = left_join(frame, scores.drop(cac.INVALID_LESIONS), "participant_id")
+        invalid = {
+            "participant_id missing": nw.col("participant_id").is_null(),
+            "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
+        }
+        try:
+            raise_violations(scores, invalid, "participant_id", "lesions")
+        except FeatureError:  # rare path: a second, row-level pass names the problems exactly
+            raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
+            raise
+        joined = left_join(frame, scores.drop(cac.INVALID_LESIONS), "participant_id")
     sums = ["cac_area", *cac.PER_ARTERY]  # joined unrounded; totals computed on the frame rows
     if "cac_scanned" in frame.collect_schema().names():
         scanned = nw.col("cac_scanned")
