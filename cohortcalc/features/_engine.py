@@ -162,24 +162,29 @@ def _sorted_match(lk: pl.Series, rk: pl.Series) -> pl.Series:
     """Row of each sorted ``lk`` key in the strictly increasing ``rk`` (null where absent):
     strings by one merge pass over both (compiled), other keys by binary search."""
     if lk.dtype == pl.String:
-        at = pl.Series(merge_sorted_strings(*_string_buffers(lk), *_string_buffers(rk)))
+        at = pl.Series(merge_sorted_strings(*string_views(lk), *string_views(rk)))
         return pl.select(pl.when(at >= 0).then(at)).to_series()
     at = rk.search_sorted(lk, side="left")
     found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
     return pl.select(pl.when(found).then(at)).to_series()
 
 
-def _string_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a String series without nulls, as Arrow large_string buffers."""
-    array = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+def string_views(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A String series (no nulls) in place as string views (Apache Arrow Utf8View), for the
+    compiled loops: the 16-byte views as bytes and as int32 words, the data buffers end to
+    end, and each buffer's start in them."""
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if not pa.types.is_large_string(array.type):
-        array = array.cast(pa.large_string())
-    _, offsets, data = array.buffers()
+    if not pa.types.is_string_view(array.type):
+        array = array.cast(pa.string_view())
+    views, *data = array.buffers()[1:]
     start = array.offset
-    bounds = np.frombuffer(offsets, np.int64)[start : start + len(array) + 1]
-    return bounds, np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    view_bytes = np.frombuffer(views, np.uint8).reshape(-1, 16)[start : start + len(array)]
+    blocks = [np.frombuffer(block, np.uint8) for block in data if block is not None]
+    starts = np.cumsum([0] + [block.size for block in blocks[:-1]], dtype=np.int64)
+    joined = blocks[0] if len(blocks) == 1 else np.concatenate([np.zeros(0, np.uint8), *blocks])
+    return view_bytes, view_bytes.view(np.int32), joined, starts
 
 
 def _join_on_hash(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame | None:

@@ -15,9 +15,6 @@ def _array(dtype: types.Type, ndim: int = 1, readonly: bool = True) -> types.Arr
 # Explicit signatures: the cached machine code is loaded when this module is imported (with
 # numba's one-time start-up in the process), not at derive()'s first call. Inputs are
 # read-only views of Polars/Arrow buffers (writable arrays are accepted too).
-_BYTES = (_array(types.int64), _array(types.uint8))
-_COMPARE = types.int64(*_BYTES, types.int64, *_BYTES, types.int64)
-_MERGE = _array(types.int64, readonly=False)(*_BYTES, *_BYTES)
 # A string-view column (Arrow Utf8View): views as (n, 16) bytes and (n, 4) int32, the data
 # buffers concatenated, each buffer's start in them.
 _VIEWS = (_array(types.uint8, 2), _array(types.int32, 2), _array(types.uint8), _array(types.int64))
@@ -27,6 +24,7 @@ _PLACE_RUNS = types.int64(
     *_VIEWS, _array(types.int64, readonly=False), _array(types.float64, 2, readonly=False),
     _array(types.float64, readonly=False),
 )  # fmt: skip
+_MERGE = _array(types.int64, readonly=False)(*_VIEWS, *_VIEWS)
 UNSORTED = -1  # place_runs: the rows are not grouped by participant_id in increasing order
 
 
@@ -128,42 +126,28 @@ def place_runs(
     return invalid
 
 
-@njit(_COMPARE, cache=True, nogil=True)
-def _compare(
-    a_offsets: np.ndarray,
-    a_data: np.ndarray,
-    i: int,
-    b_offsets: np.ndarray,
-    b_data: np.ndarray,
-    j: int,
-) -> int:
-    """Byte-wise comparison (-1, 0, 1) of string i of a with string j of b (UTF-8 order)."""
-    a0, a1 = a_offsets[i], a_offsets[i + 1]
-    b0, b1 = b_offsets[j], b_offsets[j + 1]
-    n = min(a1 - a0, b1 - b0)
-    for k in range(n):
-        x, y = a_data[a0 + k], b_data[b0 + k]
-        if x != y:
-            return -1 if x < y else 1
-    la, lb = a1 - a0, b1 - b0
-    return 0 if la == lb else (-1 if la < lb else 1)
-
-
 @njit(_MERGE, cache=True, nogil=True)
 def merge_sorted_strings(
-    left_offsets: np.ndarray,
+    left: np.ndarray,
+    left_words: np.ndarray,
     left_data: np.ndarray,
-    right_offsets: np.ndarray,
+    left_starts: np.ndarray,
+    right: np.ndarray,
+    right_words: np.ndarray,
     right_data: np.ndarray,
+    right_starts: np.ndarray,
 ) -> np.ndarray:
-    """For sorted left strings and strictly increasing right strings (Arrow large_string
-    offsets and bytes): each left string's row in right, -1 where it has none (a merge join)."""
-    n, m = left_offsets.shape[0] - 1, right_offsets.shape[0] - 1
+    """For sorted left strings and strictly increasing right strings (string views): each
+    left string's row in right, -1 where it has none (a merge join)."""
+    n, m = left_words.shape[0], right_words.shape[0]
     rows = np.full(n, -1, np.int64)
     j = 0
     for i in range(n):
         while j < m:
-            order = _compare(right_offsets, right_data, j, left_offsets, left_data, i)
+            order = view_compare(
+                right, right_words, right_data, right_starts, j,
+                left, left_words, left_data, left_starts, i,
+            )  # fmt: skip
             if order < 0:
                 j += 1
                 continue

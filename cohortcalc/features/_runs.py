@@ -13,13 +13,10 @@ from __future__ import annotations
 import narwhals as nw
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from cohortcalc.features._engine import strictly_increasing
+from cohortcalc.features._engine import strictly_increasing, string_views
 from cohortcalc.features._kernels import UNSORTED, place_runs
 from cohortcalc.features.cac import ARTERY_CODE, INVALID_CODE, PER_ARTERY
-
-Views = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def placed_lesion_sums(
@@ -41,14 +38,14 @@ def placed_lesion_sums(
         rows = rows.rechunk()
     scores, areas = np.zeros((INVALID_CODE, keys.height)), np.zeros(keys.height)
     state = np.zeros(3, np.int64)  # next frame row, current frame row, invalid rows
-    frame_views = _views(frame_ids.rechunk())
+    frame_views = string_views(frame_ids.rechunk())
     last: str | None = None
     for ids, code, score, area in zip(*(rows[c].get_chunks() for c in columns), strict=True):
         if ids.is_empty():
             continue
         first = 1 if last is None else (ids[0] > last) - (ids[0] < last)  # UTF-8 byte order
         numbers = [np.ascontiguousarray(c.to_numpy()) for c in (code, score, area)]
-        found = place_runs(*_views(ids), first, *numbers, *frame_views, state, scores, areas)
+        found = place_runs(*string_views(ids), first, *numbers, *frame_views, state, scores, areas)
         if found == UNSORTED:
             return None
         last = ids[-1]
@@ -59,20 +56,3 @@ def placed_lesion_sums(
 
 def _plain_strings(values: pl.Series) -> bool:
     return values.dtype == pl.String and values.null_count() == 0
-
-
-def _views(values: pl.Series) -> Views:
-    """A one-chunk String series as string views (Apache Arrow Utf8View): the 16-byte views
-    as bytes and as int32 words, the data buffers end to end, and each buffer's start."""
-    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not pa.types.is_string_view(array.type):
-        array = array.cast(pa.string_view())
-    views, *data = array.buffers()[1:]
-    start = array.offset
-    view_bytes = np.frombuffer(views, np.uint8).reshape(-1, 16)[start : start + len(array)]
-    blocks = [np.frombuffer(block, np.uint8) for block in data if block is not None]
-    starts = np.cumsum([0] + [block.size for block in blocks[:-1]], dtype=np.int64)
-    joined = blocks[0] if len(blocks) == 1 else np.concatenate([np.zeros(0, np.uint8), *blocks])
-    return view_bytes, view_bytes.view(np.int32), joined, starts
