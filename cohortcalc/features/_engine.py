@@ -145,8 +145,8 @@ def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
     if fast and lk.is_sorted() and rk.len() and values.width:
         if lk.equals(rk) and strictly_increasing(lk):  # unique keys that line up
             return pl.concat([left, values], how="horizontal")
-        if not rk.is_sorted() and right.height <= left.height:  # e.g. a group-by's output
-            right = right.sort(key)
+        if not rk.is_sorted() and 2 * right.height <= left.height:  # e.g. a group-by's
+            right = right.sort(key)  # output: sorting the smaller side costs less than hashing
             rk, values = right[key], right.drop(key)
         if rk.is_sorted() and strictly_increasing(rk):
             rows = _sorted_match(lk, rk)

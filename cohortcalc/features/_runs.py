@@ -30,7 +30,7 @@ def placed_lesion_sums(
     frame_ids = keys["participant_id"]
     if not _plain_strings(frame_ids) or not strictly_increasing(frame_ids):
         return None
-    rows = scored.to_native().collect(engine="streaming")
+    rows = scored.to_native().collect()
     columns = ("participant_id", ARTERY_CODE, "_score", "cac_area")
     if not _plain_strings(rows["participant_id"]):
         return None

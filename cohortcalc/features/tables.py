@@ -94,7 +94,7 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
     missing = [c for c in LESION_COLUMNS if c not in table.collect_schema().names()]
     if missing:
         raise FeatureError(f"lesions table lacks column(s) {missing}; it needs {LESION_COLUMNS}.")
-    scored = cac.scored_lesions(table)
+    (scored,) = materialize(cac.scored_lesions(table))  # on Polars: read once, in memory
     placed = None
     if scored.implementation is nw.Implementation.POLARS:
         placed = placed_lesion_sums(scored, frame)  # None unless both are in id order
@@ -103,7 +103,7 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
         if invalid_rows:  # the row-level pass names them
             raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
     else:
-        scores = cac.participant_sums(scored)
+        (scores,) = materialize(cac.participant_sums(scored))  # checked, then joined
         invalid = {
             "participant_id missing": nw.col("participant_id").is_null(),
             "invalid lesion rows": nw.col(cac.INVALID_LESIONS) > 0,
