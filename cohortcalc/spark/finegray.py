@@ -276,7 +276,6 @@ def _objective(
         at_risk = engine._reverse_cumsum(every, data.strata) + data.g_before[:, None] * before
         value = likelihood(at_risk, np.zeros_like(at_risk), index, data.cause_x, beta, efron=False)
     risk_sums = engine.RiskSums(
-        risk=np.empty(0),
         s0=at_risk[:, 0],
         s1=at_risk[:, 1 : 1 + p],
         f0=before[:, 0],

@@ -68,9 +68,8 @@ class FineGrayData:
 @dataclass(frozen=True)
 class RiskSums:
     """Per-bin sums at one β: S0, S1 at every bin and the competing parts F0, F1 (Tᵢ < t).
-    `risk` (per-row risks) is empty: the row passes recompute e^{xβ}."""
+    Per-row risks are not kept: the row passes recompute e^{xβ}."""
 
-    risk: np.ndarray
     s0: np.ndarray
     s1: np.ndarray
     f0: np.ndarray
@@ -275,7 +274,7 @@ def risk_set_sums(data: FineGrayData, every: np.ndarray, competing: np.ndarray) 
     q = data.x.shape[1] + 1
     f = _forward_cumsum(competing[:, :q], data.strata, inclusive=False)
     s = _reverse_cumsum(every[:, :q], data.strata) + data.g_before[:, None] * f
-    return RiskSums(risk=np.empty(0), s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
+    return RiskSums(s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
 
 
 def loglik(data: FineGrayData, beta: np.ndarray) -> float:
