@@ -19,6 +19,7 @@ def _array(dtype: types.Type, ndim: int = 1, readonly: bool = True) -> types.Arr
 # buffers concatenated, each buffer's start in them.
 _VIEWS = (_array(types.uint8, 2), _array(types.int32, 2), _array(types.uint8), _array(types.int64))
 _VIEW_COMPARE = types.int64(*_VIEWS, types.int64, *_VIEWS, types.int64)
+_SEEK = types.UniTuple(types.int64, 2)(*_VIEWS, types.int64, *_VIEWS, types.int64)
 _PLACE_RUNS = types.int64(
     *_VIEWS, types.int64, _array(types.int8), _array(types.float64), _array(types.float64),
     *_VIEWS, _array(types.int64, readonly=False), _array(types.float64, 2, readonly=False),
@@ -55,6 +56,41 @@ def view_compare(
     return 0 if la == lb else (-1 if la < lb else 1)
 
 
+@njit(_SEEK, cache=True, nogil=True)
+def seek(
+    keys: np.ndarray,
+    key_words: np.ndarray,
+    key_data: np.ndarray,
+    key_starts: np.ndarray,
+    j: int,
+    wanted: np.ndarray,
+    wanted_words: np.ndarray,
+    wanted_data: np.ndarray,
+    wanted_starts: np.ndarray,
+    i: int,
+) -> tuple[int, int]:
+    """One step of a merge join: in strictly increasing ``keys``, from row j on, the first row
+    not below string i of ``wanted``; (that row, the row again if it equals the string else -1).
+    """
+    while j < key_words.shape[0]:
+        order = view_compare(
+            keys,
+            key_words,
+            key_data,
+            key_starts,
+            j,
+            wanted,
+            wanted_words,
+            wanted_data,
+            wanted_starts,
+            i,
+        )
+        if order >= 0:
+            return j, (j if order == 0 else -1)
+        j += 1
+    return j, -1
+
+
 @njit(_PLACE_RUNS, cache=True, nogil=True)
 def place_runs(
     ids: np.ndarray,
@@ -83,7 +119,7 @@ def place_runs(
     ``state`` = (next frame row to compare, current frame row or -1, rows with a code >=
     len(scores)) carries over from chunk to chunk. Returns that count, or UNSORTED.
     """
-    n_codes, n_frame = scores.shape[0], frame_words.shape[0]
+    n_codes = scores.shape[0]
     j, target, invalid = state[0], state[1], state[2]
     for r in range(code.shape[0]):
         if r == 0:
@@ -102,19 +138,18 @@ def place_runs(
         if order < 0:
             return UNSORTED
         if order > 0:  # the next participant: find its frame row
-            target = -1
-            while j < n_frame:
-                at = view_compare(
-                    frame, frame_words, frame_data, frame_starts, j,
-                    ids, id_words, id_data, id_starts, r,
-                )  # fmt: skip
-                if at < 0:
-                    j += 1
-                    continue
-                if at == 0:
-                    target = j
-                    j += 1
-                break
+            j, target = seek(
+                frame,
+                frame_words,
+                frame_data,
+                frame_starts,
+                j,
+                ids,
+                id_words,
+                id_data,
+                id_starts,
+                r,
+            )
         k = code[r]
         if k < 0 or k >= n_codes:
             invalid += 1
@@ -139,19 +174,19 @@ def merge_sorted_strings(
 ) -> np.ndarray:
     """For sorted left strings and strictly increasing right strings (string views): each
     left string's row in right, -1 where it has none (a merge join)."""
-    n, m = left_words.shape[0], right_words.shape[0]
-    rows = np.full(n, -1, np.int64)
+    rows = np.empty(left_words.shape[0], np.int64)
     j = 0
-    for i in range(n):
-        while j < m:
-            order = view_compare(
-                right, right_words, right_data, right_starts, j,
-                left, left_words, left_data, left_starts, i,
-            )  # fmt: skip
-            if order < 0:
-                j += 1
-                continue
-            if order == 0:
-                rows[i] = j
-            break
+    for i in range(rows.shape[0]):
+        j, rows[i] = seek(
+            right,
+            right_words,
+            right_data,
+            right_starts,
+            j,
+            left,
+            left_words,
+            left_data,
+            left_starts,
+            i,
+        )
     return rows
