@@ -125,11 +125,12 @@ def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame
 
     On Polars both are computed in memory and matched as cheaply as their keys allow (same
     rows as the join): identical, sorted unique keys are placed side by side (a followup
-    table in participant order); a sorted ``frame`` key is found by binary search in a sorted
-    unique ``side`` key (a merge join; the synthetic cohort writes every table sorted by
-    participant_id and ingest keeps the source order); otherwise string keys are matched on
-    their 64-bit hashes and checked (an order-keeping hash join). Other engines' lazy frames
-    have no row order: a hash join.
+    table in participant order); a sorted ``frame`` key meets a sorted unique ``side`` key in
+    a merge join (strings: one compiled pass; other keys: binary search), a side under half
+    the frame's size being sorted first (e.g. event summaries; the synthetic cohort writes
+    every table sorted by participant_id and ingest keeps the source order); otherwise string
+    keys are matched on their 64-bit hashes and checked (an order-keeping hash join). Other
+    engines' lazy frames have no row order: a hash join.
     """
     if frame.implementation is not nw.Implementation.POLARS:
         return frame.join(side, on=key, how="left")
@@ -138,7 +139,7 @@ def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame
 
 
 def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Left join of in-memory frames in ``left``'s order: by position, search or hashes."""
+    """Left join of in-memory frames in ``left``'s order: by position, merge or hashes."""
     lk, rk = left[key], right[key]
     values = right.drop(key)
     fast = lk.dtype == rk.dtype and not (lk.null_count() or rk.null_count())
