@@ -32,6 +32,7 @@ CANONICAL = {
         "hdl_cholesterol",
         "bp_treated",
         "statin",
+        "bmi",
         "serum_creatinine",
         "cystatin_c",
         "uacr",
@@ -56,6 +57,7 @@ CANONICAL_UNITS = {
     "pth": "pg/mL",
     "vitamin_d_25oh": "ng/mL",
     "sbp": "mmHg",
+    "bmi": "kg/m2",
 }
 
 
