@@ -22,14 +22,36 @@ from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side
 
 
 @dataclass(frozen=True)
+class Predictors:
+    """Intermediate values shared by features (a risk equation's predictors), by name.
+
+    Engines other than Polars rebuild an expression at every use (on PySpark each node is a
+    round trip to the JVM), so there derive() computes them once, as columns ``prefix`` +
+    name in a stage before their features, and drops them at the end; Polars gets them inline
+    and finds the common subexpressions itself. Same operations either way, same values.
+    """
+
+    prefix: str
+    build: Callable[[], dict[str, nw.Expr]]
+
+
+PCE_PREDICTORS = Predictors("__cohortcalc_pce_", risk_scores.pce_predictors)
+PREVENT_PREDICTORS = Predictors(
+    "__cohortcalc_prevent_", lambda: prevent.prevent_predictors(bmi=False)
+)
+
+
+@dataclass(frozen=True)
 class Feature:
     """One derived column: its name, the columns it needs, and its expression builder
-    (for a categorical column, ``build(dtype)``: labels as strings for None, else of dtype)."""
+    (for a categorical column, ``build(dtype)``: labels as strings for None, else of dtype;
+    with ``predictors``, ``build(columns)``: None to build them inline, else their columns)."""
 
     name: str
     inputs: tuple[str, ...]
     build: Callable[..., nw.Expr]
     levels: tuple[str, ...] | None = None  # ordered categories, when the column is one
+    predictors: Predictors | None = None
 
 
 def participant_features(
@@ -89,15 +111,20 @@ def participant_features(
             lambda: mineral.ca_x_p(c("serum_calcium"), c("serum_phosphate")),
         ),
         *_flags(hyperphosphatemia_above),
-        Feature("pce_risk", risk_scores.PCE_INPUTS, risk_scores.pce_risk),
+        Feature("pce_risk", risk_scores.PCE_INPUTS, risk_scores.pce_risk, None, PCE_PREDICTORS),
         Feature(
             "pce_risk_group",
             ("pce_risk",),
             lambda dtype: risk_scores.risk_group(c("pce_risk"), dtype),
             risk_scores.RISK_GROUPS,
         ),
-        Feature("prevent_cvd_10y", prevent.PREVENT_INPUTS, prevent.prevent_cvd_10y),
-        Feature("prevent_ascvd_10y", prevent.PREVENT_INPUTS, prevent.prevent_ascvd_10y),
+        *(
+            Feature(name, prevent.PREVENT_INPUTS, build, None, PREVENT_PREDICTORS)
+            for name, build in [
+                ("prevent_cvd_10y", prevent.prevent_cvd_10y),
+                ("prevent_ascvd_10y", prevent.prevent_ascvd_10y),
+            ]
+        ),
         Feature(
             "prevent_risk_group",
             ("prevent_ascvd_10y",),
@@ -298,24 +325,38 @@ def derive(
 
 def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
     """Add features in dependency stages; ordered categories become Enums where supported
-    (on Polars built as Enums directly: cheap codes, not strings cast afterwards)."""
+    (on Polars built as Enums directly: cheap codes, not strings cast afterwards); shared
+    predictors are columns of their own, except on Polars (see ``Predictors``)."""
     polars = lazy.implementation is nw.Implementation.POLARS
+    shared: dict[Predictors, dict[str, nw.Expr] | None] = {}
 
     def build(feature: Feature) -> nw.Expr:
-        if feature.levels is None:
-            return feature.build()
-        return feature.build(nw.Enum(feature.levels) if polars else None)
+        if feature.levels is not None:
+            return feature.build(nw.Enum(feature.levels) if polars else None)
+        if feature.predictors is not None:
+            return feature.build(shared[feature.predictors])
+        return feature.build()
 
     present = set(lazy.collect_schema().names())
-    pending, built = list(features), set()
+    pending, built, temporary = list(features), set(), []
     while True:
         ready = [f for f in pending if set(f.inputs) <= present]
         if not ready:
             break
+        needed = [f.predictors for f in ready if f.predictors and f.predictors not in shared]
+        for group in dict.fromkeys(needed):  # first use: computed in a stage of their own
+            shared[group] = None
+            if not polars:
+                values = {group.prefix + name: value for name, value in group.build().items()}
+                lazy = lazy.with_columns(**values)
+                shared[group] = {c.removeprefix(group.prefix): nw.col(c) for c in values}
+                temporary += values
         lazy = lazy.with_columns(*[build(f).alias(f.name) for f in ready])
         present |= {f.name for f in ready}
         built |= {f.name for f in ready}
         pending = [f for f in pending if f not in ready]
+    if temporary:
+        lazy = lazy.drop(*temporary)
     if not lazy.implementation.is_spark_like():  # also given columns (e.g. cac_category)
         done = built if polars else set()
         categorical = [f for f in features if f.levels is not None and f.name in present - done]

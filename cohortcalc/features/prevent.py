@@ -19,6 +19,8 @@ run higher than PREVENT's, so the PREVENT groups are not the guideline's PCE gro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import narwhals as nw
 
 CHOLESTEROL_MG_DL_TO_MMOL_L = 0.02586  # Khan 2024 Table S12: mmol/L = mg/dL x 0.02586
@@ -102,48 +104,72 @@ PREVENT_INPUTS = (
 PREVENT_HF_INPUTS = ("age", "sex", "sbp", "bp_treated", "smoking", "diabetes", "egfr", "bmi")
 
 
-def prevent_terms() -> dict[str, nw.Expr]:
-    """The centred and scaled predictors of Khan 2024 Table S12 (cholesterol given in mg/dL).
+PREVENT_INTERACTIONS = {  # Khan 2024 Table S12A: term = product of two predictors
+    "bp_treated_x_sbp_high": ("bp_treated", "sbp_high"), "statin_x_non_hdl": ("statin", "non_hdl"),
+    "age_x_non_hdl": ("age", "non_hdl"), "age_x_hdl": ("age", "hdl"),
+    "age_x_sbp_high": ("age", "sbp_high"), "age_x_diabetes": ("age", "diabetes"),
+    "age_x_smoker": ("age", "smoker"), "age_x_bmi_high": ("age", "bmi_high"),
+    "age_x_egfr_low": ("age", "egfr_low"),
+}  # fmt: skip
+
+
+def prevent_predictors(bmi: bool = True) -> dict[str, nw.Expr]:
+    """The centred and scaled predictors of Khan 2024 Table S12 (cholesterol given in mg/dL),
+    and ``female`` (which coefficient set applies); the BMI pieces only if ``bmi``.
 
     Spline pieces use min/max at the knots (SBP 110 mmHg, BMI 30 kg/m2, eGFR 60).
     """
     c, mmol = nw.col, CHOLESTEROL_MG_DL_TO_MMOL_L
-    age = (c("age") - 55) / 10
-    non_hdl = (c("total_cholesterol") - c("hdl_cholesterol")) * mmol - 3.5
-    hdl = (c("hdl_cholesterol") * mmol - 1.3) / 0.3
-    sbp_high = (c("sbp").clip(lower_bound=110) - 130) / 20
-    bmi_high = (c("bmi").clip(lower_bound=30) - 30) / 5
-    egfr_low = (c("egfr").clip(upper_bound=60) - 60) / -15
-    diabetes = c("diabetes").cast(nw.Float64)
-    smoker = (c("smoking") == "current").cast(nw.Float64)
-    bp_treated, statin = c("bp_treated").cast(nw.Float64), c("statin").cast(nw.Float64)
-    return {
-        "age": age, "non_hdl": non_hdl, "hdl": hdl,
-        "sbp_low": (c("sbp").clip(upper_bound=110) - 110) / 20, "sbp_high": sbp_high,
-        "bmi_low": (c("bmi").clip(upper_bound=30) - 25) / 5, "bmi_high": bmi_high,
-        "egfr_low": egfr_low, "egfr_high": (c("egfr").clip(lower_bound=60) - 90) / -15,
-        "diabetes": diabetes, "smoker": smoker, "bp_treated": bp_treated, "statin": statin,
-        "bp_treated_x_sbp_high": bp_treated * sbp_high, "statin_x_non_hdl": statin * non_hdl,
-        "age_x_non_hdl": age * non_hdl, "age_x_hdl": age * hdl, "age_x_sbp_high": age * sbp_high,
-        "age_x_diabetes": age * diabetes, "age_x_smoker": age * smoker,
-        "age_x_bmi_high": age * bmi_high, "age_x_egfr_low": age * egfr_low,
-    }  # fmt: skip
+    predictors = {
+        "female": c("sex") == "female",
+        "age": (c("age") - 55) / 10,
+        "non_hdl": (c("total_cholesterol") - c("hdl_cholesterol")) * mmol - 3.5,
+        "hdl": (c("hdl_cholesterol") * mmol - 1.3) / 0.3,
+        "sbp_low": (c("sbp").clip(upper_bound=110) - 110) / 20,
+        "sbp_high": (c("sbp").clip(lower_bound=110) - 130) / 20,
+        "egfr_low": (c("egfr").clip(upper_bound=60) - 60) / -15,
+        "egfr_high": (c("egfr").clip(lower_bound=60) - 90) / -15,
+        "diabetes": c("diabetes").cast(nw.Float64),
+        "smoker": (c("smoking") == "current").cast(nw.Float64),
+        "bp_treated": c("bp_treated").cast(nw.Float64),
+        "statin": c("statin").cast(nw.Float64),
+    }
+    if bmi:
+        predictors["bmi_low"] = (c("bmi").clip(upper_bound=30) - 25) / 5
+        predictors["bmi_high"] = (c("bmi").clip(lower_bound=30) - 30) / 5
+    return predictors
 
 
-def _ten_year_risk(outcome: str, ranges: dict[str, tuple[float, float]]) -> nw.Expr:
+def prevent_terms(predictors: Mapping[str, nw.Expr] | None = None) -> dict[str, nw.Expr]:
+    """Every term of Khan 2024 Table S12: the predictors and their published interactions.
+
+    ``predictors``: as ``prevent_predictors()`` builds them (the default), or columns already
+    holding them (``derive()`` computes them once on engines that would rebuild each use).
+    """
+    terms = dict(prevent_predictors() if predictors is None else predictors)
+    for name, (left, right) in PREVENT_INTERACTIONS.items():
+        if left in terms and right in terms:
+            terms[name] = terms[left] * terms[right]
+    return terms
+
+
+def _ten_year_risk(
+    outcome: str,
+    ranges: dict[str, tuple[float, float]],
+    predictors: Mapping[str, nw.Expr] | None,
+) -> nw.Expr:
     """1 / (1 + exp(-log odds)) with each row's sex-specific set; null outside ``ranges``.
 
     One sum with each row's coefficients (female or male set): half the work of one sum per
     sex.
     """
-    female = nw.col("sex") == "female"
     female_set = PREVENT_10Y_COEFFICIENTS[(outcome, "female")]
     male_set = PREVENT_10Y_COEFFICIENTS[(outcome, "male")]
+    terms = prevent_terms(predictors)
 
     def coefficient(name: str) -> nw.Expr:
-        return nw.when(female).then(female_set[name]).otherwise(male_set[name])
+        return nw.when(terms["female"]).then(female_set[name]).otherwise(male_set[name])
 
-    terms = prevent_terms()
     log_odds = coefficient("constant")
     for name in female_set:
         if name != "constant":
@@ -155,20 +181,22 @@ def _ten_year_risk(outcome: str, ranges: dict[str, tuple[float, float]]) -> nw.E
     return nw.when(undefined).then(nw.lit(None, dtype=nw.Float64)).otherwise(risk)
 
 
-def prevent_cvd_10y() -> nw.Expr:
+def prevent_cvd_10y(predictors: Mapping[str, nw.Expr] | None = None) -> nw.Expr:
     """10-year total CVD risk (0-1), PREVENT base model (Khan 2024, Table S12A, total CVD).
 
     Inputs: PREVENT_INPUTS; cholesterol in mg/dL, eGFR by CKD-EPI 2021 (``egfr``).
+    ``predictors``: see ``prevent_terms``.
     """
-    return _ten_year_risk("cvd", PREVENT_INPUT_RANGES)
+    return _ten_year_risk("cvd", PREVENT_INPUT_RANGES, predictors)
 
 
-def prevent_ascvd_10y() -> nw.Expr:
+def prevent_ascvd_10y(predictors: Mapping[str, nw.Expr] | None = None) -> nw.Expr:
     """10-year ASCVD risk (0-1), PREVENT base model (Khan 2024, Table S12A, ASCVD).
 
     Inputs: PREVENT_INPUTS; cholesterol in mg/dL, eGFR by CKD-EPI 2021 (``egfr``).
+    ``predictors``: see ``prevent_terms``.
     """
-    return _ten_year_risk("ascvd", PREVENT_INPUT_RANGES)
+    return _ten_year_risk("ascvd", PREVENT_INPUT_RANGES, predictors)
 
 
 def prevent_hf_10y() -> nw.Expr:
@@ -177,4 +205,4 @@ def prevent_hf_10y() -> nw.Expr:
     Inputs: PREVENT_HF_INPUTS (no cholesterol or statin; needs ``bmi`` in kg/m2).
     """
     ranges = {k: v for k, v in PREVENT_INPUT_RANGES.items() if "cholesterol" not in k}
-    return _ten_year_risk("hf", {**ranges, "bmi": PREVENT_BMI_RANGE})
+    return _ten_year_risk("hf", {**ranges, "bmi": PREVENT_BMI_RANGE}, None)

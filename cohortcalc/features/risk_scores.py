@@ -11,7 +11,7 @@ its 10-year ASCVD risk (``prevent_risk_group``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import narwhals as nw
@@ -59,38 +59,56 @@ RISK_GROUP_LOWER_BOUNDS = (("high", 0.20), ("intermediate", 0.075), ("borderline
 RISK_GROUPS = ("low", "borderline", "intermediate", "high")
 
 
+def pce_predictors() -> dict[str, nw.Expr]:
+    """The PCE predictors (Goff 2013, Appendix 7 Table A): natural logs of age, total and HDL
+    cholesterol (mg/dL) and SBP (mmHg), 0/1 treated, smoker and diabetes, and the sex and race
+    indicators that choose each row's equation."""
+    return {
+        "ln_age": nw.col("age").log(),
+        "ln_tc": nw.col("total_cholesterol").log(),
+        "ln_hdl": nw.col("hdl_cholesterol").log(),
+        "ln_sbp": nw.col("sbp").log(),
+        "treated": nw.col("bp_treated").cast(nw.Float64),
+        "smoker": (nw.col("smoking") == "current").cast(nw.Float64),
+        "diabetes": nw.col("diabetes").cast(nw.Float64),
+        "female": nw.col("sex") == "female",
+        "black": nw.col("race_ethnicity") == "black",
+    }
+
+
 def pce_linear_predictor(coefficients: dict[str, float]) -> nw.Expr:
     """Sum of coefficient x term for one PCE sex-race group (Goff 2013, Appendix 7 Table A).
 
     Terms use natural logs of age, total and HDL cholesterol (mg/dL) and SBP (mmHg).
     """
-    return _linear_predictor(lambda name: coefficients.get(name, 0.0))
+    return _linear_predictor(lambda name: coefficients.get(name, 0.0), pce_predictors())
 
 
-def _linear_predictor(c: Callable[[str], Any]) -> nw.Expr:
-    """The PCE sum with coefficients ``c(name)``: numbers, or per-row expressions."""
-    ln_age = nw.col("age").log()
-    ln_tc, ln_hdl = nw.col("total_cholesterol").log(), nw.col("hdl_cholesterol").log()
-    treated = nw.col("bp_treated").cast(nw.Float64)
-    smoker = (nw.col("smoking") == "current").cast(nw.Float64)
+def _linear_predictor(c: Callable[[str], Any], p: Mapping[str, nw.Expr]) -> nw.Expr:
+    """The PCE sum with coefficients ``c(name)`` (numbers, or per-row expressions) and
+    predictors ``p`` (see ``pce_predictors``)."""
+    ln_age, treated = p["ln_age"], p["treated"]
     treated_slope = c("ln_sbp_treated") + c("ln_age_x_ln_sbp_treated") * ln_age
     untreated_slope = c("ln_sbp_untreated") + c("ln_age_x_ln_sbp_untreated") * ln_age
     return (
         ln_age * (c("ln_age") + c("ln_age_sq") * ln_age)
-        + ln_tc * (c("ln_tc") + c("ln_age_x_ln_tc") * ln_age)
-        + ln_hdl * (c("ln_hdl") + c("ln_age_x_ln_hdl") * ln_age)
-        + nw.col("sbp").log() * (treated * treated_slope + (1 - treated) * untreated_slope)
-        + smoker * (c("smoker") + c("ln_age_x_smoker") * ln_age)
-        + nw.col("diabetes").cast(nw.Float64) * c("diabetes")
+        + p["ln_tc"] * (c("ln_tc") + c("ln_age_x_ln_tc") * ln_age)
+        + p["ln_hdl"] * (c("ln_hdl") + c("ln_age_x_ln_hdl") * ln_age)
+        + p["ln_sbp"] * (treated * treated_slope + (1 - treated) * untreated_slope)
+        + p["smoker"] * (c("smoker") + c("ln_age_x_smoker") * ln_age)
+        + p["diabetes"] * c("diabetes")
     )
 
 
-def pce_risk() -> nw.Expr:
+def pce_risk(predictors: Mapping[str, nw.Expr] | None = None) -> nw.Expr:
     """10-year hard-ASCVD risk (0-1) = 1 - S10^exp(sum - mean), by sex and race group.
 
     Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49-73, Appendix 7 Table A.
+    ``predictors``: as ``pce_predictors()`` builds them (the default), or columns already
+    holding them (``derive()`` computes them once on engines that would rebuild each use).
     """
-    female, black = nw.col("sex") == "female", nw.col("race_ethnicity") == "black"
+    p = pce_predictors() if predictors is None else predictors
+    female, black = p["female"], p["black"]
 
     def by_group(name: str) -> nw.Expr:  # each row's coefficient for its sex-race group
         value = {
@@ -106,7 +124,7 @@ def pce_risk() -> nw.Expr:
             .otherwise(value[("male", "white")])
         )
 
-    centred = _linear_predictor(by_group) - by_group("mean")
+    centred = _linear_predictor(by_group, p) - by_group("mean")
     risk = 1 - (centred.exp() * by_group("baseline_survival").log()).exp()
     age = nw.col("age")
     undefined = (

@@ -74,6 +74,7 @@ def test_identical_values_and_same_frame_kind(
         "duckdb": lambda: out.pl(),
     }[kind]()
     _assert_same_values(as_polars, reference)
+    assert not [c for c in as_polars.columns if c.startswith("__cohortcalc")]  # temporaries
 
 
 @pytest.mark.spark
@@ -85,6 +86,7 @@ def test_identical_values_on_pyspark(
     out = derive(p, lesions=les, events=ev, followup=fu)
     assert type(out).__module__.startswith("pyspark.sql")
     _assert_same_values(pl.from_pandas(out.toPandas()), reference)
+    assert not [c for c in out.columns if c.startswith("__cohortcalc")]  # predictor columns
 
 
 def test_eager_row_order_is_kept(cohort: dict[str, pl.DataFrame]) -> None:

@@ -26,6 +26,7 @@ from cohortcalc.features.prevent import (
     prevent_ascvd_10y,
     prevent_cvd_10y,
     prevent_hf_10y,
+    prevent_predictors,
 )
 
 REFERENCE = json.loads(
@@ -185,3 +186,21 @@ def test_identical_on_polars_and_pandas() -> None:
 def test_risk_group_boundaries(risk: float, group: str) -> None:
     out = derive(pl.DataFrame({"prevent_ascvd_10y": [risk]}))
     assert out["prevent_risk_group"].cast(pl.String).to_list() == [group]
+
+
+def test_predictors_given_as_columns_give_the_same_values_bit_for_bit() -> None:
+    """derive() computes the predictors once as columns on engines other than Polars."""
+    reference = pl.read_csv(Path(__file__).parents[1] / "reference" / "prevent_crosscheck.csv")
+    frame = nw.from_native(
+        reference.with_columns(
+            *[pl.col(f).cast(pl.Boolean) for f in ("statin", "bp_treated", "diabetes")],
+            smoking=pl.when(pl.col("smoker") == 1).then(pl.lit("current")).otherwise(pl.lit("x")),
+        )
+    )
+    predictors = prevent_predictors()
+    staged = frame.with_columns(**{f"p_{name}": value for name, value in predictors.items()})
+    columns = {name: nw.col(f"p_{name}") for name in predictors}
+    for equation in (prevent_cvd_10y, prevent_ascvd_10y):
+        out = staged.select(inline=equation(), staged=equation(columns)).to_native()
+        assert out["inline"].null_count() < out.height
+        assert out["inline"].equals(out["staged"]), equation.__name__

@@ -9,7 +9,13 @@ import polars as pl
 import pytest
 
 from cohortcalc.features import derive
-from cohortcalc.features.risk_scores import PCE_COEFFICIENTS, pce_linear_predictor
+from cohortcalc.features.risk_scores import (
+    PCE_COEFFICIENTS,
+    pce_linear_predictor,
+    pce_predictors,
+    pce_risk,
+)
+from cohortcalc.synth import simulate_cohort
 
 # Goff 2013 worked example: age 55, total cholesterol 213 mg/dL, HDL 50 mg/dL, untreated SBP
 # 120 mmHg, non-smoker, no diabetes. Published individual sums and 10-year risks (%).
@@ -73,3 +79,13 @@ def test_treated_bp_smoking_diabetes_raise_risk_and_age_range_is_enforced() -> N
 def test_risk_group_boundaries(risk: float, group: str) -> None:
     out = derive(pl.DataFrame({"pce_risk": [risk]}))
     assert out["pce_risk_group"].cast(pl.String).to_list() == [group]
+
+
+def test_predictors_given_as_columns_give_the_same_values_bit_for_bit() -> None:
+    """derive() computes the predictors once as columns on engines other than Polars."""
+    frame = nw.from_native(simulate_cohort(n=500, seed=11).tables["participants"])
+    staged = frame.with_columns(**{f"p_{k}": v for k, v in pce_predictors().items()})
+    columns = {name: nw.col(f"p_{name}") for name in pce_predictors()}
+    out = staged.select(inline=pce_risk(), staged=pce_risk(columns)).to_native()
+    assert out["inline"].null_count() < out.height
+    assert out["inline"].equals(out["staged"])
