@@ -32,12 +32,20 @@ TEMPORARY_COLUMNS = (
 
 
 def event_summary(events: nw.LazyFrame) -> nw.LazyFrame:
-    """One row per participant: first MI day, death day and cause, counts, first/last event."""
-    event, day = nw.col("event"), day_number("event_date", events.implementation)
+    """One row per participant: first MI day, death day and cause, counts, first/last event.
+
+    The day number is a column first: used thrice, built once (engines other than Polars
+    rebuild an expression at each use).
+    """
+    event, day = nw.col("event"), nw.col("_event_day")
     is_death = event == "death"
     cause = nw.col("death_cause")
+    days = events.select(
+        "participant_id", "event", "death_cause",
+        _event_day=day_number("event_date", events.implementation),
+    )  # fmt: skip
     return (
-        events.select(
+        days.select(
             "participant_id",
             _mi_day=nw.when(event == "mi").then(day),
             _death_day=nw.when(is_death).then(day),
