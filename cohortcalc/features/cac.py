@@ -132,15 +132,17 @@ PER_ARTERY = tuple(f"cac_agatston_{a.lower()}" for a in ARTERIES)
 
 
 ARTERY_CODE = "_artery"  # a lesion row's artery as an index into ARTERIES
-INVALID_CODE = len(ARTERIES)  # ... or this, for a row with a missing value, area < 0 or an
-# unknown artery (an invalid row: derive() refuses the lesions and names the rows)
+INVALID_CODE = len(ARTERIES)  # ... or this, for a row with a missing or NaN value, area < 0
+# or an unknown artery (an invalid row: derive() refuses the lesions and names the rows)
 
 
 def scored_lesions(lesions: nw.LazyFrame) -> nw.LazyFrame:
     """One row per lesion: participant_id, Agatston score ``_score``, counted area ``cac_area``
     (float64) and ``ARTERY_CODE`` (index into ARTERIES, or INVALID_CODE), in lesion order."""
     area, hu, artery = nw.col("area_mm2"), nw.col("peak_hu"), nw.col("artery")
-    code = nw.when(area.is_null() | hu.is_null() | artery.is_null() | (area < 0)).then(INVALID_CODE)
+    missing = area.is_null() | hu.is_null() | artery.is_null()
+    nan = area.cast(nw.Float64).is_nan() | hu.cast(nw.Float64).is_nan()  # null only if missing
+    code = nw.when(missing | nan | (area < 0)).then(INVALID_CODE)
     for index, name in enumerate(ARTERIES):
         code = code.when(artery == name).then(index)
     return lesions.select(
@@ -190,6 +192,8 @@ def participant_totals(sums: nw.LazyFrame, slice_thickness_mm: float) -> nw.Lazy
 def lesion_problems() -> dict[str, nw.Expr]:
     """Row-level lesion checks (description -> condition), run when any lesion is invalid."""
     checks = {f"{c} missing": nw.col(c).is_null() for c in ("artery", "area_mm2", "peak_hu")}
+    for c in ("area_mm2", "peak_hu"):
+        checks[f"{c} is NaN (use null for a missing value)"] = nw.col(c).cast(nw.Float64).is_nan()
     checks["area_mm2 < 0"] = nw.col("area_mm2") < 0
     checks[f"artery not one of {ARTERIES}"] = ~nw.col("artery").is_in(ARTERIES)
     return checks

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cohortcalc as cc
+from cohortcalc import FeatureError
 from cohortcalc.features import cac
 from cohortcalc.features._runs import placed_lesion_sums
 
@@ -130,3 +132,20 @@ def test_long_ids_held_in_several_data_buffers() -> None:
     assert got is not None
     _assert_same(got, _by_group_by(lesions, frame))
     assert got[0]["cac_agatston_lad"].to_list() == [8.0, 12.0, 0.0, 20.0, 24.0, 28.0]
+
+
+@pytest.mark.parametrize("column", ["area_mm2", "peak_hu"])
+def test_nan_lesion_values_are_refused_on_both_paths(column: str) -> None:
+    rows = [("P1", "LAD", 2.0, 250.0), ("P2", "LM", 3.0, 450.0), ("P2", "RCA", 1.5, 300.0)]
+    lesions = _lesions(rows).with_columns(
+        pl.when(pl.col("participant_id") == "P2").then(float("nan")).otherwise(pl.col(column))
+        .alias(column)
+    )  # fmt: skip
+    frame = pl.DataFrame({"participant_id": ["P1", "P2"]})
+    assert _placed(lesions, frame)[1] == 2  # type: ignore[index]
+    assert _by_group_by(lesions, frame)[1] == 2
+    for table in (lesions, lesions.reverse()):  # placed, then the group-by
+        with pytest.raises(
+            FeatureError, match=rf"{column} is NaN .*: 2 row\(s\) \(participant_id P2"
+        ):
+            cc.derive(frame, lesions=table)
