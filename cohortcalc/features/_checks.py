@@ -20,9 +20,9 @@ def raise_violations(
     if not checks:
         return
     names = {f"check_{i}": text for i, text in enumerate(checks)}
-    counts = frame.select(  # a null condition (missing value) is not a violation: not counted
+    counts = frame.select(
         **{
-            key: condition.cast(nw.Int64).sum()
+            key: nw.when(condition).then(1).otherwise(0).sum()
             for key, condition in zip(names, checks.values(), strict=True)
         }
     ).collect()
