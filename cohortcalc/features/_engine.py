@@ -182,7 +182,7 @@ def string_views(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     views, *data = array.buffers()[1:]
     start = array.offset
     view_bytes = np.frombuffer(views, np.uint8).reshape(-1, 16)[start : start + len(array)]
-    blocks = [np.frombuffer(block, np.uint8) for block in data if block is not None]
+    blocks = [np.frombuffer(block, np.uint8) for block in data]
     starts = np.cumsum([0] + [block.size for block in blocks[:-1]], dtype=np.int64)
     joined = blocks[0] if len(blocks) == 1 else np.concatenate([np.zeros(0, np.uint8), *blocks])
     return view_bytes, view_bytes.view(np.int32), joined, starts

@@ -38,7 +38,7 @@ def placed_lesion_sums(
         rows = rows.rechunk()
     scores, areas = np.zeros((INVALID_CODE, keys.height)), np.zeros(keys.height)
     state = np.zeros(3, np.int64)  # next frame row, current frame row, invalid rows
-    frame_views = string_views(frame_ids.rechunk())
+    frame_views = string_views(frame_ids)
     last: str | None = None
     for ids, code, score, area in zip(*(rows[c].get_chunks() for c in columns), strict=True):
         if ids.is_empty():

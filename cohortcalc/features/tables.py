@@ -102,6 +102,7 @@ def _lesion_scores(frame: nw.LazyFrame, lesions: Any, slice_thickness_mm: float)
         joined, invalid_rows = placed
         if invalid_rows:  # the row-level pass names them
             raise_violations(table, cac.lesion_problems(), "participant_id", "lesions")
+            raise FeatureError(f"lesions: {invalid_rows} invalid lesion row(s).")
     else:
         (scores,) = materialize(cac.participant_sums(scored))  # checked, then joined
         invalid = {
