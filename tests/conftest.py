@@ -28,6 +28,7 @@ def spark() -> Iterator[Any]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "1g")
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")  # as cohortcalc's own
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

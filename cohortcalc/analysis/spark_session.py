@@ -22,7 +22,14 @@ from cohortcalc.errors import SpecError
 RUNTIME_CONFIG = {"spark.sql.sources.partitionColumnTypeInference.enabled": "false"}
 
 #: Quiet defaults for a session cohortcalc builds itself (spec settings override them).
-BUILD_DEFAULTS = {"spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"}
+#: PySpark's DataFrame debugging (the Python call site of every column expression, for error
+#: messages) costs ~8 JVM round trips per expression: off, it halves derive()'s fixed cost on
+#: Spark; a spec's ``spark: config:`` can turn it back on.
+BUILD_DEFAULTS = {
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
+}
 
 
 @contextmanager
