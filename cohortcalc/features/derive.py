@@ -125,6 +125,7 @@ def participant_features(
                 ("prevent_ascvd_10y", prevent.prevent_ascvd_10y),
             ]
         ),
+        Feature("prevent_hf_10y", prevent.PREVENT_HF_INPUTS, prevent.prevent_hf_10y),
         Feature(
             "prevent_risk_group",
             ("prevent_ascvd_10y",),
@@ -175,7 +176,7 @@ IMPOSSIBLE = (
     ("uacr", "<", 0.0), ("serum_calcium", "<=", 0.0), ("serum_phosphate", "<=", 0.0),
     ("albumin", "<=", 0.0), ("pth", "<", 0.0), ("vitamin_d_25oh", "<", 0.0),
     ("alkaline_phosphatase", "<", 0.0), ("cac_agatston", "<", 0.0), ("sbp", "<=", 0.0),
-    ("total_cholesterol", "<=", 0.0), ("hdl_cholesterol", "<=", 0.0),
+    ("total_cholesterol", "<=", 0.0), ("hdl_cholesterol", "<=", 0.0), ("bmi", "<=", 0.0),
 )  # fmt: skip
 CODED_VALUES = {"sex": ("female", "male"), "smoking": ("never", "former", "current")}
 

@@ -9,12 +9,12 @@ reproduced in two independent implementations and agree digit for digit: A. Lind
 authors' own R code (AHAprevent ``pred_risk_base``) rounds one of them (female CVD SBP >= 110:
 0.360078), a difference below 1e-6 in the log-odds.
 
-Total CVD and ASCVD need no BMI; the heart-failure equation does, and BMI is not a canonical
-cohort column, so ``prevent_hf_10y`` is provided for frames that carry a ``bmi`` column but is
-not registered in ``derive()``. Outside the input ranges below the risk is null, never
-extrapolated. ``derive()`` groups ``prevent_ascvd_10y`` into ``prevent_risk_group`` with the
-2019 ACC/AHA cut points (``risk_scores.risk_group``); those were set for the PCE, whose risks
-run higher than PREVENT's, so the PREVENT groups are not the guideline's PCE groups.
+Total CVD and ASCVD need no BMI; the heart-failure equation does (``bmi``, an optional
+column of the data dictionary), so ``derive()`` adds ``prevent_hf_10y`` only to frames that
+have one. Outside the input ranges below the risk is null, never extrapolated. ``derive()``
+groups ``prevent_ascvd_10y`` into ``prevent_risk_group`` with the 2019 ACC/AHA cut points
+(``risk_scores.risk_group``); those were set for the PCE, whose risks run higher than
+PREVENT's, so the PREVENT groups are not the guideline's PCE groups.
 """
 
 from __future__ import annotations

@@ -79,8 +79,9 @@ def test_every_term_matches_an_independent_r_implementation() -> None:
         .alias("smoking"),
         *[pl.col(c).cast(pl.Float64) for c in ("age", "sbp", "egfr", "bmi")],
     ).drop("smoker", "cvd", "ascvd", "hf")  # fmt: skip
-    out = nw.from_native(derive(frame)).with_columns(hf=prevent_hf_10y()).to_native()
-    for ours, theirs in [("prevent_cvd_10y", "cvd"), ("prevent_ascvd_10y", "ascvd"), ("hf", "hf")]:
+    out = derive(frame)  # with bmi: the heart-failure equation too
+    pairs = [("prevent_cvd_10y", "cvd"), ("prevent_ascvd_10y", "ascvd"), ("prevent_hf_10y", "hf")]
+    for ours, theirs in pairs:
         difference = (out[ours] - reference[theirs]).abs().max()
         assert difference < 1e-12, (ours, difference)
 
@@ -161,6 +162,17 @@ def test_missing_inputs_leave_the_features_out_and_require_names_them() -> None:
     assert with_creatinine["prevent_cvd_10y"][0] is not None  # eGFR derived (CKD-EPI 2021)
     with pytest.raises(FeatureError, match="serum_creatinine"):
         derive(pl.DataFrame([no_kidney]), require=["prevent_risk_group"])
+
+
+def test_heart_failure_only_with_bmi_and_bmi_must_be_positive() -> None:
+    no_bmi = {k: v for k, v in BASE.items() if k != "bmi"}
+    assert "prevent_hf_10y" not in derive(pl.DataFrame([no_bmi])).columns
+    with pytest.raises(FeatureError, match=r"prevent_hf_10y needs \['bmi'\]"):
+        derive(pl.DataFrame([no_bmi]), require=["prevent_hf_10y"])
+    with_bmi = derive(pl.DataFrame([{**no_bmi, "bmi": 27.0}, {**no_bmi, "bmi": 45.0}]))
+    assert with_bmi["prevent_hf_10y"][0] > 0 and with_bmi["prevent_hf_10y"][1] is None  # range
+    with pytest.raises(FeatureError, match="bmi <= 0"):
+        derive(pl.DataFrame([{**no_bmi, "bmi": 0.0}]))
 
 
 def test_identical_on_polars_and_pandas() -> None:
