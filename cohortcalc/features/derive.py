@@ -27,7 +27,8 @@ class Predictors:
 
     Engines other than Polars rebuild an expression at every use (on PySpark each node is a
     round trip to the JVM), so there derive() computes them once, as columns ``prefix`` +
-    name in a stage before their features, and drops them at the end; Polars gets them inline
+    name (``prefix`` lengthened with "_" until no column of the frame starts with it) in a
+    stage before their features, and drops them at the end; Polars gets them inline
     and finds the common subexpressions itself. Same operations either way, same values.
     """
 
@@ -348,9 +349,12 @@ def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
         for group in dict.fromkeys(needed):  # first use: computed in a stage of their own
             shared[group] = None
             if not polars:
-                values = {group.prefix + name: value for name, value in group.build().items()}
+                prefix = group.prefix
+                while any(c.startswith(prefix) for c in present):  # never a column of the frame
+                    prefix = "_" + prefix
+                values = {prefix + name: value for name, value in group.build().items()}
                 lazy = lazy.with_columns(**values)
-                shared[group] = {c.removeprefix(group.prefix): nw.col(c) for c in values}
+                shared[group] = {c.removeprefix(prefix): nw.col(c) for c in values}
                 temporary += values
         lazy = lazy.with_columns(*[build(f).alias(f.name) for f in ready])
         present |= {f.name for f in ready}

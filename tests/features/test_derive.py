@@ -77,6 +77,21 @@ def test_identical_values_and_same_frame_kind(
     assert not [c for c in as_polars.columns if c.startswith("__cohortcalc")]  # temporaries
 
 
+def test_a_frame_column_named_like_a_temporary_is_kept_and_not_used(
+    cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
+) -> None:
+    """DuckDB computes the risk predictors as temporary columns: never the frame's own."""
+    les, ev, fu = (_convert("duckdb", cohort[t]) for t in TABLES[1:])
+    taken = ["__cohortcalc_pce_ln_age", "__cohortcalc_prevent_age", "___cohortcalc_pce_x"]
+    own = duckdb.from_arrow(
+        cohort["participants"].with_columns(pl.lit(7.0).alias(c) for c in taken).to_arrow()
+    )
+    out = derive(own, lesions=les, events=ev, followup=fu).pl()
+    _assert_same_values(out, reference)
+    assert all(out[c].to_list() == [7.0] * out.height for c in taken)
+    assert [c for c in out.columns if c.startswith(("__", "___"))] == taken
+
+
 @pytest.mark.spark
 def test_identical_values_on_pyspark(
     spark: Any, cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
