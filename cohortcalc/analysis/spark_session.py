@@ -24,7 +24,8 @@ RUNTIME_CONFIG = {"spark.sql.sources.partitionColumnTypeInference.enabled": "fal
 #: Quiet defaults for a session cohortcalc builds itself (spec settings override them).
 #: PySpark's DataFrame debugging (the Python call site of every column expression, for error
 #: messages) costs ~8 JVM round trips per expression: off, it halves derive()'s fixed cost on
-#: Spark; a spec's ``spark: config:`` can turn it back on.
+#: Spark; a spec's ``spark: config:`` can turn it back on (PySpark reads it once per process,
+#: at the first column expression).
 BUILD_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
