@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from cohortcalc.errors import FrameError
-from cohortcalc.features._kernels import merge_sorted_strings
+from cohortcalc.features._kernels import merge_sorted_keys
 
 ROW_INDEX = "__cohortcalc_row"
 POSITION = "__cohortcalc_position"  # row position in a materialized Polars frame
@@ -161,19 +161,37 @@ def _merge(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
 
 def _sorted_match(lk: pl.Series, rk: pl.Series) -> pl.Series:
     """Row of each sorted ``lk`` key in the strictly increasing ``rk`` (null where absent):
-    strings by one merge pass over both (compiled), other keys by binary search."""
-    if lk.dtype == pl.String:
-        at = pl.Series(merge_sorted_strings(*string_views(lk), *string_views(rk)))
+    string and integer keys by one merge pass over both (compiled), others by binary search."""
+    left, right = compiled_keys(lk), compiled_keys(rk)
+    if left is not None and right is not None:
+        at = pl.Series(merge_sorted_keys(left, right))
         return pl.select(pl.when(at >= 0).then(at)).to_series()
     at = rk.search_sorted(lk, side="left")
     found = (at < rk.len()) & (rk.gather(at.clip(0, rk.len() - 1)) == lk)
     return pl.select(pl.when(found).then(at)).to_series()
 
 
-def string_views(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A String series (no nulls) in place as string views (Apache Arrow Utf8View), for the
-    compiled loops: the 16-byte views as bytes and as int32 words, the data buffers end to
-    end, and each buffer's start in them."""
+#: Integer id types whose every value an int64 holds.
+INTEGER_KEYS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+Views = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def compiled_keys(values: pl.Series) -> Views | np.ndarray | None:
+    """``values`` as the compiled loops take keys (``_kernels``): string views, or int64; None
+    for keys with nulls or of another type."""
+    if values.null_count():
+        return None
+    if values.dtype == pl.String:
+        return string_views(values)
+    if values.dtype in INTEGER_KEYS:
+        return values.cast(pl.Int64).to_numpy()
+    return None
+
+
+def string_views(values: pl.Series) -> Views:
+    """A String series (no nulls) in place as string views (Apache Arrow Utf8View): the
+    16-byte views as bytes and as int32 words, the data buffers end to end, and each buffer's
+    start in them; all read-only, as the compiled loops are built for."""
     array = values.to_arrow(compat_level=pl.CompatLevel.newest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -185,6 +203,8 @@ def string_views(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     blocks = [np.frombuffer(block, np.uint8) for block in data]
     starts = np.cumsum([0] + [block.size for block in blocks[:-1]], dtype=np.int64)
     joined = blocks[0] if len(blocks) == 1 else np.concatenate([np.zeros(0, np.uint8), *blocks])
+    for array_ in (starts, joined):
+        array_.flags.writeable = False
     return view_bytes, view_bytes.view(np.int32), joined, starts
 
 

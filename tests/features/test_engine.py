@@ -83,6 +83,16 @@ def test_merge_of_sorted_string_keys_matches_the_hash_join(
     assert _via_engine(left, right).equals(_plain_join(left, right))
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-5, 20), max_size=30), st.sets(st.integers(-5, 20)))
+def test_merge_of_sorted_integer_keys_matches_the_join(left_ids: list[int], keys: set[int]) -> None:
+    left = pl.DataFrame({"id": sorted(left_ids), "x": range(len(left_ids))},
+                        schema={"id": pl.Int32, "x": pl.Int64})  # fmt: skip
+    right = pl.DataFrame({"id": sorted(keys), "y": [float(k) for k in sorted(keys)]},
+                         schema={"id": pl.Int32, "y": pl.Float64})  # fmt: skip
+    assert _via_engine(left, right).equals(_plain_join(left, right))
+
+
 def test_left_join_places_identical_keys_side_by_side() -> None:
     left = pl.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3]})
     right = pl.DataFrame({"id": ["a", "b", "c"], "y": [10, 20, 30]})

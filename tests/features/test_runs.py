@@ -50,12 +50,10 @@ def _assert_same(got: tuple[pl.DataFrame, int], expected: tuple[pl.DataFrame, in
 
 
 IDS = ["P1", "P10", "P2", "Pé", "", LONG, LONG + "2", "Q"]
-ROW = st.tuples(
-    st.sampled_from(IDS),
-    st.sampled_from(["LM", "LAD", "LCX", "RCA", "XYZ", None]),
-    st.sampled_from([2.5, 10.0, 1.0, 0.5, 31.7, -1.0, None]),  # mostly scored lesions
-    st.sampled_from([250.0, 450.0, 130.0, 399.0, 129.0, None]),
-)
+ARTERY = st.sampled_from(["LM", "LAD", "LCX", "RCA", "XYZ", None])
+AREA = st.sampled_from([2.5, 10.0, 1.0, 0.5, 31.7, -1.0, None])  # mostly scored lesions
+HU = st.sampled_from([250.0, 450.0, 130.0, 399.0, 129.0, None])
+ROW = st.tuples(st.sampled_from(IDS), ARTERY, AREA, HU)
 
 
 @settings(max_examples=80, deadline=None)
@@ -149,3 +147,28 @@ def test_nan_lesion_values_are_refused_on_both_paths(column: str) -> None:
             FeatureError, match=rf"{column} is NaN .*: 2 row\(s\) \(participant_id P2"
         ):
             cc.derive(frame, lesions=table)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-3, 6), ARTERY, AREA, HU), max_size=30),
+    st.sets(st.integers(-4, 8)),
+    st.booleans(),
+    st.sampled_from([pl.Int64, pl.Int32, pl.UInt16]),
+)
+def test_integer_ids_are_placed_like_the_group_by(
+    rows: list[tuple], frame_ids: set[int], grouped: bool, dtype: pl.DataType
+) -> None:
+    if dtype == pl.UInt16:  # unsigned ids
+        rows = [(abs(r[0]), *r[1:]) for r in rows]
+        frame_ids = {abs(i) for i in frame_ids}
+    lesions = _lesions([(str(r[0]), *r[1:]) for r in rows]).with_columns(
+        pl.col("participant_id").cast(pl.Int64).cast(dtype)
+    )
+    if grouped:
+        lesions = lesions.sort("participant_id", maintain_order=True)
+    frame = pl.DataFrame({"participant_id": sorted(frame_ids)}, schema={"participant_id": dtype})
+    got = _placed(lesions, frame)
+    assert (got is not None) == lesions["participant_id"].is_sorted()
+    if got is not None:
+        _assert_same(got, _by_group_by(lesions, frame))
