@@ -112,7 +112,9 @@ def participant_features(
             lambda: mineral.ca_x_p(c("serum_calcium"), c("serum_phosphate")),
         ),
         *_flags(hyperphosphatemia_above),
-        Feature("pce_risk", risk_scores.PCE_INPUTS, risk_scores.pce_risk, None, PCE_PREDICTORS),
+        Feature(
+            "pce_risk", risk_scores.PCE_INPUTS, risk_scores.pce_risk, predictors=PCE_PREDICTORS
+        ),
         Feature(
             "pce_risk_group",
             ("pce_risk",),
@@ -120,7 +122,7 @@ def participant_features(
             risk_scores.RISK_GROUPS,
         ),
         *(
-            Feature(name, prevent.PREVENT_INPUTS, build, None, PREVENT_PREDICTORS)
+            Feature(name, prevent.PREVENT_INPUTS, build, predictors=PREVENT_PREDICTORS)
             for name, build in [
                 ("prevent_cvd_10y", prevent.prevent_cvd_10y),
                 ("prevent_ascvd_10y", prevent.prevent_ascvd_10y),
