@@ -37,6 +37,8 @@ def to_lazy(frame: Any) -> tuple[nw.LazyFrame, Callable[[nw.LazyFrame], Any]]:
     if isinstance(wrapped, nw.LazyFrame):
         return wrapped, nw.to_native
     implementation = wrapped.implementation
+    if ROW_INDEX in wrapped.columns:
+        raise FrameError(f"column {ROW_INDEX!r} is a name derive() uses internally; rename it.")
 
     def restore(result: nw.LazyFrame) -> Any:
         eager = result.sort(ROW_INDEX).drop(ROW_INDEX).collect(backend=implementation)

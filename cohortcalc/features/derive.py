@@ -17,7 +17,7 @@ import narwhals as nw
 from cohortcalc.errors import FeatureError, FrameError
 from cohortcalc.features import cac, kidney, mineral, outcomes, prevent, risk_scores
 from cohortcalc.features._checks import raise_violations
-from cohortcalc.features._engine import ROW_INDEX, materialize, to_lazy
+from cohortcalc.features._engine import POSITION, ROW_INDEX, materialize, to_lazy
 from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side_columns
 
 
@@ -304,6 +304,12 @@ def derive(
     lazy, restore = to_lazy(frame)
     schema = lazy.collect_schema()
     columns = set(schema.names())
+    internal = {POSITION} | (set(outcomes.TEMPORARY_COLUMNS) if events is not None else set())
+    if columns & internal:
+        raise FeatureError(
+            f"column(s) {sorted(columns & internal)} are names derive() uses internally; "
+            "rename them."
+        )
     features = participant_features(cuts, ckd_definition, hyperphosphatemia_above)
     available = _available(columns, features, lesions is not None, events is not None)
     _check_required(require, columns, available, features)

@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from cohortcalc import FeatureError
+from cohortcalc import FeatureError, FrameError
 from cohortcalc.features import derive
 from cohortcalc.synth import simulate_cohort
 
@@ -204,3 +204,11 @@ def test_categories_are_enums_whether_built_or_given() -> None:
     assert out["ckd_stage_g"].cast(pl.String).to_list() == ["G1", None, "G5"]
     as_pandas = derive(frame.to_pandas())
     assert list(as_pandas["ckd_stage_g"].cat.categories) == ["G1", "G2", "G3a", "G3b", "G4", "G5"]
+
+
+def test_columns_named_like_derives_own_are_refused(cohort: dict[str, pl.DataFrame]) -> None:
+    p, les, ev, fu = (cohort[t] for t in TABLES)
+    with pytest.raises(FeatureError, match=r"\['_end_day'\] are names derive\(\) uses"):
+        derive(p.with_columns(_end_day=1), lesions=les, events=ev, followup=fu)
+    with pytest.raises(FrameError, match="__cohortcalc_row"):
+        derive(p.with_columns(__cohortcalc_row=1).to_pandas())
