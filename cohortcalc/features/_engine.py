@@ -128,11 +128,11 @@ def left_join(frame: nw.LazyFrame, side: nw.LazyFrame, key: str) -> nw.LazyFrame
     On Polars both are computed in memory and matched as cheaply as their keys allow (same
     rows as the join): identical, sorted unique keys are placed side by side (a followup
     table in participant order); a sorted ``frame`` key meets a sorted unique ``side`` key in
-    a merge join (strings: one compiled pass; other keys: binary search), a side under half
-    the frame's size being sorted first (e.g. event summaries; the synthetic cohort writes
-    every table sorted by participant_id and ingest keeps the source order); otherwise string
-    keys are matched on their 64-bit hashes and checked (an order-keeping hash join). Other
-    engines' lazy frames have no row order: a hash join.
+    a merge join (string and integer keys: one compiled pass; others: binary search), a side
+    under half the frame's size being sorted first (e.g. event summaries; the synthetic
+    cohort writes every table sorted by participant_id and ingest keeps the source order);
+    otherwise string keys are matched on their 64-bit hashes and checked (an order-keeping
+    hash join). Other engines' lazy frames have no row order: a hash join.
     """
     if frame.implementation is not nw.Implementation.POLARS:
         return frame.join(side, on=key, how="left")

@@ -158,8 +158,8 @@ def participant_sums(scored: nw.LazyFrame) -> nw.LazyFrame:
     area and the count of invalid rows (``INVALID_LESIONS``), unrounded, in one group-by.
 
     ``participant_totals`` rounds them and adds the total and volume, after the few sum
-    columns have been joined to the participants. (On Polars, rows already grouped by
-    participant are summed run by run instead: ``cohortcalc.features._runs``.)
+    columns have been joined to the participants. (On Polars, lesions grouped by participant
+    in id order are summed straight onto the frame's rows instead: ``features._runs``.)
     """
     code, score = nw.col(ARTERY_CODE), nw.col("_score")
     split = scored.select(
