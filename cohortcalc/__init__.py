@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from cohortcalc.survival.finegray import finegray
     from cohortcalc.survival.finegray_result import FineGrayResult
     from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
+    from cohortcalc.survival.predict import PredictedRisk, predict
     from cohortcalc.survival.proportionality import ph_test
     from cohortcalc.survival.rates import incidence_rates
     from cohortcalc.survival.results import CoxResult
@@ -78,6 +79,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "logrank": ("cohortcalc.survival.tests", "logrank"),
     "lrtest": ("cohortcalc.survival.tests", "lrtest"),
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
+    "PredictedRisk": ("cohortcalc.survival.predict", "PredictedRisk"),
+    "predict": ("cohortcalc.survival.predict", "predict"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
     "run": ("cohortcalc.analysis", "run"),
@@ -109,6 +112,7 @@ __all__ = [
     "IngestReport",
     "ModelError",
     "ModelWarning",
+    "PredictedRisk",
     "SpecError",
     "Table",
     "ValidationResult",
@@ -130,6 +134,7 @@ __all__ = [
     "logrank",
     "lrtest",
     "ph_test",
+    "predict",
     "plot_cumulative_incidence",
     "plot_survival",
     "read_store",

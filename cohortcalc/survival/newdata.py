@@ -1,0 +1,140 @@
+"""Code new rows exactly as a fit coded its own: the design matrix and stratum of each row.
+
+Levels come from the fit (reference first), never from the new rows, so one row or a
+validation cohort gets the fit's columns; a level or stratum the fit never saw is an error
+naming the column, the value and the row. Rows with a missing covariate are kept and marked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import to_polars
+from cohortcalc.survival.design import Design
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """``matrix`` (n x p, NaN rows where ``missing``), stratum codes of the fit, row count."""
+
+    matrix: np.ndarray
+    stratum: np.ndarray
+    missing: np.ndarray
+
+
+def code_new_rows(
+    frame: Any, design: Design, terms: Sequence[str], strata: Sequence[str]
+) -> NewRows:
+    """The fit's design for the rows of ``frame`` (``design`` is the fit's own Design)."""
+    factors_by_term = [term.split(":") for term in design.assign]
+    sources = list(dict.fromkeys(f for factors in factors_by_term for f in factors))
+    data = to_polars(frame, columns=[*sources, *strata])
+    missing = np.zeros(data.height, dtype=bool)
+    for name in [*sources, *strata]:
+        missing |= data[name].is_null().to_numpy()
+    values = {name: _column(data[name], name, design.levels.get(name), missing) for name in sources}
+    columns: list[np.ndarray] = []
+    labels: list[str] = []
+    for factors in factors_by_term:
+        parts: list[tuple[str, np.ndarray]] = [("", np.ones(data.height))]
+        for factor in factors:
+            levels = design.levels.get(factor)
+            options = (
+                [(factor, values[factor])]
+                if levels is None
+                else [
+                    (f"{factor}[{level}]", (values[factor] == k).astype(np.float64))
+                    for k, level in enumerate(levels)
+                    if k > 0
+                ]
+            )
+            parts = [
+                (f"{label}:{name}" if label else name, column * option)
+                for label, column in parts
+                for name, option in options
+            ]
+        labels += [label for label, _ in parts]
+        columns += [column for _, column in parts]
+    if tuple(labels) != tuple(terms):  # the coding above must be the fit's, term for term
+        raise ModelError(f"cannot rebuild the fit's terms {list(terms)} (got {labels}).")
+    matrix = np.column_stack(columns) if columns else np.zeros((data.height, 0))
+    matrix[missing] = np.nan
+    stratum = _stratum_codes(data, design, strata, missing)
+    return NewRows(matrix, stratum, missing)
+
+
+def _column(
+    series: pl.Series, name: str, levels: tuple[str, ...] | None, missing: np.ndarray
+) -> np.ndarray:
+    """Numeric values, or codes into the fit's ``levels`` (an unseen level is an error)."""
+    if levels is None:
+        if not series.dtype.is_numeric() and series.dtype != pl.Boolean:
+            raise ModelError(
+                f"column {name!r} has type {series.dtype} but the fit used it as a number; "
+                "convert it as the fitting frame was."
+            )
+        return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    text = _labels(series)
+    lookup = {level: k for k, level in enumerate(levels)}
+    codes = np.array([lookup.get(v, -1) for v in text], dtype=np.int64)
+    unseen = (codes < 0) & ~missing
+    if unseen.any():
+        row = int(np.argmax(unseen))
+        raise ModelError(
+            f"column {name!r} has level {text[row]!r} (row {row}) that the fit never saw; "
+            f"the fit's levels are {list(levels)}. Recode it to one of them or refit."
+        )
+    return codes
+
+
+def _labels(series: pl.Series) -> list[Any]:
+    """The text the design coded a column by (Boolean as "False"/"True", as design.py)."""
+    if series.dtype == pl.Boolean:
+        return [None if v is None else str(bool(v)) for v in series.to_list()]
+    return series.cast(pl.String).to_list()
+
+
+def _stratum_codes(
+    data: pl.DataFrame, design: Design, strata: Sequence[str], missing: np.ndarray
+) -> np.ndarray:
+    """Each new row's stratum code in the fit (-1 where a value is missing)."""
+    if not strata:
+        return np.zeros(data.height, dtype=np.int64)
+    from cohortcalc.survival.cox import group_codes
+
+    fitted = group_codes(design.columns, design.column_levels, strata)
+    keys = [_training_keys(design, name) for name in strata]
+    code_of: dict[tuple[Any, ...], int] = {}
+    for row, code in enumerate(fitted.tolist()):
+        code_of.setdefault(tuple(key[row] for key in keys), code)
+    new_keys = [
+        _labels(data[name]) if name in design.column_levels else data[name].cast(pl.Float64)
+        for name in strata
+    ]
+    codes = np.full(data.height, -1, dtype=np.int64)
+    for row in range(data.height):
+        if missing[row]:
+            continue
+        key = tuple(values[row] for values in new_keys)
+        if key not in code_of:
+            raise ModelError(
+                f"row {row} is in stratum {dict(zip(strata, key, strict=True))}, which the fit "
+                f"never saw (strata: {sorted(code_of, key=str)[:10]}); a stratified fit has "
+                "no baseline hazard for it."
+            )
+        codes[row] = code_of[key]
+    return codes
+
+
+def _training_keys(design: Design, name: str) -> list[Any]:
+    values = design.columns[name]
+    levels = design.column_levels.get(name)
+    if levels is None:
+        return values.tolist()
+    return np.asarray(levels, dtype=object)[values].tolist()
