@@ -10,6 +10,7 @@ Grambsch 2000, sec. 10.2; Kalbfleisch & Prentice 2002, sec. 4.3).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,6 @@ def hazard_from_sums(
 
 def _cumsum_by_stratum(values: np.ndarray, stratum_start: np.ndarray) -> np.ndarray:
     out = np.empty_like(values)
-    for first, last in zip(stratum_start[:-1], stratum_start[1:], strict=True):
+    for first, last in itertools.pairwise(stratum_start):
         out[first:last] = np.cumsum(values[first:last], axis=0)
     return out

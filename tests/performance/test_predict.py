@@ -54,16 +54,16 @@ def test_unseen_level_and_stratum_and_horizon_are_refused() -> None:
     data, fit = _lung_fit()
     rows = data.iloc[[0]].copy()
     rows["sex_label"] = "other"
-    with pytest.raises(ModelError, match="'sex_label' has level 'other'.*never saw"):
+    with pytest.raises(ModelError, match=r"'sex_label' has level 'other'.*never saw"):
         cc.predict(fit, rows, 100.0)
     with pytest.raises(ModelError, match="beyond the last follow-up time 1022"):
         cc.predict(fit, data.iloc[[0]], [100.0, 2000.0])
-    with pytest.raises(ModelError, match="times=.*> 0"):
+    with pytest.raises(ModelError, match=r"times=.*> 0"):
         cc.predict(fit, data.iloc[[0]], [0.0])
     strat = cc.cox(data, "time", "event", ["age"], strata="sex_label")
     rows = data.iloc[[0]].copy()
     rows["sex_label"] = "unknown"
-    with pytest.raises(ModelError, match="stratum .*never saw"):
+    with pytest.raises(ModelError, match=r"stratum .*never saw"):
         cc.predict(strat, rows, 100.0)
 
 
