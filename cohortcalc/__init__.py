@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
+    from cohortcalc.performance.concordance import ConcordanceResult, concordance
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -59,7 +60,9 @@ if TYPE_CHECKING:
 #: public name -> (module, attribute), loaded by ``__getattr__``.
 _LAZY: dict[str, tuple[str, str]] = {
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
+    "ConcordanceResult": ("cohortcalc.performance.concordance", "ConcordanceResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
+    "concordance": ("cohortcalc.performance.concordance", "concordance"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
@@ -101,6 +104,7 @@ __all__ = [
     "AnalysisResult",
     "CohortcalcError",
     "CohortcalcWarning",
+    "ConcordanceResult",
     "ConvergenceWarning",
     "CoxResult",
     "DataQualityWarning",
@@ -118,6 +122,7 @@ __all__ = [
     "ValidationResult",
     "__version__",
     "agatston",
+    "concordance",
     "cox",
     "cumulative_incidence",
     "derive",
