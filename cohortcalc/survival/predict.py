@@ -66,8 +66,14 @@ def predict(
     times: float | Sequence[float],
     conf_level: float = 0.95,
     conf_type: str = "log",
+    n_boot: int = 200,
+    seed: int = 1,
 ) -> PredictedRisk:
     """Absolute risk by each of ``times`` for each row of ``frame`` (a Cox or Fine–Gray fit).
+
+    Cox: SE and interval in closed form as R (``conf_type`` "log", "log-log" or "plain").
+    Fine–Gray: the interval is a seeded bootstrap of ``n_boot`` refits (0: none); see
+    ``predict_finegray.py``.
 
     Raises ``ModelError`` for a level or stratum the fit never saw, a time beyond the fit's
     follow-up (in the row's stratum) or ≤ 0, or a fit without its arrays (Spark engine).
@@ -88,7 +94,7 @@ def predict(
     if isinstance(fit, FineGrayResult):
         from cohortcalc.survival.predict_finegray import fine_gray_risk
 
-        return fine_gray_risk(fit, frame, horizons, conf_level, conf_type)
+        return fine_gray_risk(fit, frame, horizons, conf_level, n_boot, seed)
     if not isinstance(fit, CoxResult):
         raise ModelError(f"cc.predict needs a cc.cox or cc.finegray fit, not {type(fit).__name__}.")
     return _cox_risk(fit, frame, horizons, conf_level, conf_type)
