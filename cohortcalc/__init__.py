@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
+    from cohortcalc.performance.score import ScoreResult, score
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -88,6 +89,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
     "run": ("cohortcalc.analysis", "run"),
     "save_figure": ("cohortcalc.reporting", "save_figure"),
+    "ScoreResult": ("cohortcalc.performance.score", "ScoreResult"),
+    "score": ("cohortcalc.performance.score", "score"),
     "simulate": ("cohortcalc.synth", "simulate_cohort"),
     "suppress_small_cells": ("cohortcalc.reporting", "suppress_small_cells"),
     "table_one": ("cohortcalc.reporting", "table_one"),
@@ -117,6 +120,7 @@ __all__ = [
     "ModelError",
     "ModelWarning",
     "PredictedRisk",
+    "ScoreResult",
     "SpecError",
     "Table",
     "ValidationResult",
@@ -145,6 +149,7 @@ __all__ = [
     "read_store",
     "run",
     "save_figure",
+    "score",
     "simulate",
     "suppress_small_cells",
     "table_one",
