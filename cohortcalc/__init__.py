@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
+    from cohortcalc.performance.reclassification import (
+        ReclassificationResult,
+        reclassification,
+    )
     from cohortcalc.performance.score import ScoreResult, score
     from cohortcalc.reporting import (
         Table,
@@ -87,6 +91,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "predict": ("cohortcalc.survival.predict", "predict"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
+    "ReclassificationResult": (
+        "cohortcalc.performance.reclassification",
+        "ReclassificationResult",
+    ),
+    "reclassification": ("cohortcalc.performance.reclassification", "reclassification"),
     "run": ("cohortcalc.analysis", "run"),
     "save_figure": ("cohortcalc.reporting", "save_figure"),
     "ScoreResult": ("cohortcalc.performance.score", "ScoreResult"),
@@ -120,6 +129,7 @@ __all__ = [
     "ModelError",
     "ModelWarning",
     "PredictedRisk",
+    "ReclassificationResult",
     "ScoreResult",
     "SpecError",
     "Table",
@@ -147,6 +157,7 @@ __all__ = [
     "plot_survival",
     "predict",
     "read_store",
+    "reclassification",
     "run",
     "save_figure",
     "score",

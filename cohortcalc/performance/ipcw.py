@@ -41,13 +41,21 @@ class Weights:
     _hazard_sum: np.ndarray
 
 
-def ipcw_weights(time: np.ndarray, status: np.ndarray, cause: int, horizon: float) -> Weights:
-    """``status``: 0 censored, ``cause`` the event of interest, any other value competing."""
+def ipcw_weights(
+    time: np.ndarray,
+    status: np.ndarray,
+    cause: int,
+    horizon: float,
+    case_weights: np.ndarray | None = None,
+) -> Weights:
+    """``status``: 0 censored, ``cause`` the event of interest, any other value competing.
+    ``case_weights`` (e.g. bootstrap resample counts) enter G as replication counts."""
     n = time.shape[0]
     distinct, group = np.unique(time, return_inverse=True)
     censored = status == 0
-    count = np.bincount(group, minlength=distinct.shape[0]).astype(np.float64)
-    censorings = np.bincount(group, censored, distinct.shape[0])
+    replicate = np.ones(n) if case_weights is None else case_weights
+    count = np.bincount(group, replicate, distinct.shape[0])
+    censorings = np.bincount(group, replicate * censored, distinct.shape[0])
     at_risk = np.cumsum(count[::-1])[::-1]
     after_events = at_risk - (count - censorings)
     factor = np.where(censorings > 0, 1.0 - censorings / np.maximum(after_events, 1.0), 1.0)
@@ -61,7 +69,7 @@ def ipcw_weights(time: np.ndarray, status: np.ndarray, cause: int, horizon: floa
     weight = np.zeros(n)
     weight[case | other] = 1.0 / before[group[case | other]]
     weight[event_free] = 1.0 / at_horizon
-    hazard_sum = np.cumsum(n * censorings / at_risk**2)
+    hazard_sum = np.cumsum(n * censorings / np.maximum(at_risk, 1e-300) ** 2)  # 0 when empty
     return Weights(
         horizon,
         time,
