@@ -69,7 +69,8 @@ def ipcw_weights(
     weight = np.zeros(n)
     weight[case | other] = 1.0 / before[group[case | other]]
     weight[event_free] = 1.0 / at_horizon
-    hazard_sum = np.cumsum(n * censorings / np.maximum(at_risk, 1e-300) ** 2)  # 0 when empty
+    increment = np.divide(n * censorings, at_risk**2, out=np.zeros_like(at_risk), where=at_risk > 0)
+    hazard_sum = np.cumsum(increment)
     return Weights(
         horizon,
         time,
