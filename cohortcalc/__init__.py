@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
+    from cohortcalc.performance.calibration import CalibrationResult, calibration
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
     from cohortcalc.performance.reclassification import (
         ReclassificationResult,
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
 #: public name -> (module, attribute), loaded by ``__getattr__``.
 _LAZY: dict[str, tuple[str, str]] = {
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
+    "CalibrationResult": ("cohortcalc.performance.calibration", "CalibrationResult"),
+    "calibration": ("cohortcalc.performance.calibration", "calibration"),
     "ConcordanceResult": ("cohortcalc.performance.concordance", "ConcordanceResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
     "concordance": ("cohortcalc.performance.concordance", "concordance"),
@@ -114,6 +117,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "AnalysisResult",
+    "CalibrationResult",
     "CohortcalcError",
     "CohortcalcWarning",
     "ConcordanceResult",
@@ -136,6 +140,7 @@ __all__ = [
     "ValidationResult",
     "__version__",
     "agatston",
+    "calibration",
     "concordance",
     "cox",
     "cumulative_incidence",
