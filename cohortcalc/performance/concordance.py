@@ -25,6 +25,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.performance import _concordance_kernel as kernel
 from cohortcalc.performance.scores import Outcome, read_outcome, risk_scores
+from cohortcalc.survival.finegray_result import FineGrayResult
 
 TIME_WEIGHTS = ("n", "S", "S/G", "n/G2")
 COUNTS = ("concordant", "discordant", "tied_x", "tied_y", "tied_xy")
@@ -96,6 +97,8 @@ def concordance(
     items = list(models) if isinstance(models, list | tuple) else [models]
     if not items:
         raise ModelError("no model or score column given.")
+    if cause is None and isinstance(items[0], FineGrayResult):  # the fit's cause, Wolbers C
+        cause, censor_code = items[0].cause, items[0].censor_code
     outcome = read_outcome(
         frame, items[0], time, event, entry, strata, weights, cluster, cause, censor_code
     )

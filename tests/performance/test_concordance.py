@@ -162,3 +162,15 @@ def test_bad_input_is_refused() -> None:
     heart = reference_data("cox_heart.csv")
     with pytest.raises(ModelError, match="not defined for \\(entry, exit\\]"):
         cc.concordance("age", heart, time="stop", event="event", entry="start", timewt="S/G")
+
+
+def test_fine_gray_fit_gives_the_wolbers_c_of_its_cause() -> None:
+    data = reference_data("finegray_mgus2.csv")
+    fit = cc.finegray(data, "time", "status", 1, ["age", "hgb"])
+    from_fit = cc.concordance(fit, data)
+    score = data["age"] * fit.coef["age"] + data["hgb"] * fit.coef["hgb"]
+    by_hand = cc.concordance(score.to_numpy(), data, time="time", event="status", cause=1)
+    assert from_fit.cause == 1
+    assert from_fit.table["concordance"].iloc[0] == pytest.approx(
+        by_hand.table["concordance"].iloc[0], rel=1e-12
+    )
