@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cohortcalc.features import agatston, derive
     from cohortcalc.performance.calibration import CalibrationResult, calibration
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
+    from cohortcalc.performance.incremental import IncrementalValueResult, incremental_value
     from cohortcalc.performance.reclassification import (
         ReclassificationResult,
         reclassification,
@@ -85,6 +86,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
     "hr_table": ("cohortcalc.reporting", "hr_table"),
     "incidence_rates": ("cohortcalc.survival.rates", "incidence_rates"),
+    "IncrementalValueResult": ("cohortcalc.performance.incremental", "IncrementalValueResult"),
+    "incremental_value": ("cohortcalc.performance.incremental", "incremental_value"),
     "kaplan_meier": ("cohortcalc.survival.nonparametric", "kaplan_meier"),
     "load_dictionary": ("cohortcalc.dictionary", "load_dictionary"),
     "logrank": ("cohortcalc.survival.tests", "logrank"),
@@ -128,6 +131,7 @@ __all__ = [
     "FeatureError",
     "FineGrayResult",
     "FrameError",
+    "IncrementalValueResult",
     "IngestError",
     "IngestReport",
     "ModelError",
@@ -152,6 +156,7 @@ __all__ = [
     "gray_test",
     "hr_table",
     "incidence_rates",
+    "incremental_value",
     "ingest",
     "kaplan_meier",
     "load_dictionary",

@@ -121,7 +121,10 @@ def concordance(
                 "anyone. Check the column or the model."
             )
         counts, dfbeta = _one_score(
-            outcome.subset(keep), -values if higher_is_risk else values, timewt, tau
+            outcome if keep.all() else outcome.subset(keep),
+            -values if higher_is_risk else values,
+            timewt,
+            tau,
         )
         rows.append(counts)
         dfbetas.append(dfbeta)
@@ -136,12 +139,15 @@ def _one_score(
     counts = np.zeros(5)
     influence = np.zeros((n, 5))
     for rows in outcome.stratum_rows():
-        part = outcome.subset(rows)
+        part = outcome if rows.shape[0] == n else outcome.subset(rows)
         if not part.status.any():
             continue
         ranks = np.unique(score[rows], return_inverse=True)[1].astype(np.int64)
         stop = part.stop
-        by_stop = np.lexsort((ranks, part.status, -stop)).astype(np.int64)
+        # one integer sort key: time descending, censored first at a tie, then score rank
+        time_rank = np.unique(stop, return_inverse=True)[1].astype(np.int64)
+        key = ((time_rank.max() - time_rank) * 2 + part.status) * (ranks.max() + 1) + ranks
+        by_stop = np.argsort(key, kind="stable").astype(np.int64)
         start = part.entry if part.entry is not None else np.zeros(0)
         by_start = np.argsort(-start, kind="stable").astype(np.int64)
         event_weight = _time_weights(part, timewt, tau)

@@ -51,6 +51,9 @@ class Outcome:
         )
 
     def stratum_rows(self) -> Iterator[np.ndarray]:
+        if self.stratum.size == 0 or self.stratum.min() == self.stratum.max():
+            yield np.arange(self.stratum.shape[0])
+            return
         codes = np.unique(self.stratum, return_inverse=True)[1]
         order = np.argsort(codes, kind="stable")
         edges = np.searchsorted(codes[order], np.arange(codes.max() + 2))
