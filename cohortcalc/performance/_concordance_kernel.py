@@ -17,7 +17,9 @@ from numba import njit
 
 @njit(cache=True)
 def _add(tree: np.ndarray, node: np.ndarray, rank: int, value: float) -> None:
+    """Add ``value`` at ``rank``; slot 0 of the Fenwick array holds the total."""
     node[rank] += value
+    tree[0] += value
     i = rank + 1
     while i < tree.shape[0]:
         tree[i] += value
@@ -25,22 +27,26 @@ def _add(tree: np.ndarray, node: np.ndarray, rank: int, value: float) -> None:
 
 
 @njit(cache=True)
-def _below(tree: np.ndarray, rank: int) -> float:
-    """Σ of the weights at ranks < rank."""
-    total = 0.0
+def _split(tree: np.ndarray, node: np.ndarray, rank: int) -> tuple[float, float, float]:
+    """(weight above rank, below rank, at rank)."""
+    below = 0.0
     i = rank
     while i > 0:
-        total += tree[i]
+        below += tree[i]
         i -= i & (-i)
-    return total
+    equal = node[rank]
+    return tree[0] - below - equal, below, equal
 
 
 @njit(cache=True)
-def _split(tree: np.ndarray, node: np.ndarray, total: float, rank: int) -> tuple[float, ...]:
-    """(weight above rank, below rank, at rank)."""
-    below = _below(tree, rank)
-    equal = node[rank]
-    return total - below - equal, below, equal
+def _as_longer(influence: np.ndarray, row: int, rank: int, events: tuple, sign: float) -> None:
+    """Add (sign +1) or remove (−1) the time-weighted events now in the events tree to the
+    row's counts as the longer-lived member of a pair: concordant when the event's score is
+    lower. Removing at entry and adding at exit leaves the events that came in between."""
+    above, below, equal = _split(events[0], events[1], rank)
+    influence[row, 0] += sign * below
+    influence[row, 1] += sign * above
+    influence[row, 2] += sign * equal
 
 
 @njit(cache=True)
@@ -64,82 +70,91 @@ def concordance_pass(
     n = stop.shape[0]
     counts = np.zeros(5)
     influence = np.zeros((n, 5))
-    at_risk = np.zeros(n_ranks + 1)
-    at_risk_node = np.zeros(n_ranks)
-    events = np.zeros(n_ranks + 1)
-    events_node = np.zeros(n_ranks)
-    at_risk_total = 0.0
-    events_total = 0.0
+    at_risk = (np.zeros(n_ranks + 1), np.zeros(n_ranks))
+    events = (np.zeros(n_ranks + 1), np.zeros(n_ranks))
     counting = start.shape[0] == n
     left = 0  # next row (by entry) to leave the risk set
     i = 0
     while i < n:
         row = by_stop[i]
         if status[row] == 0:
-            above, below, equal = _split(events, events_node, events_total, rank[row])
-            influence[row, 0] -= below
-            influence[row, 1] -= above
-            influence[row, 2] -= equal
-            _add(at_risk, at_risk_node, rank[row], weight[row])
-            at_risk_total += weight[row]
+            _as_longer(influence, row, rank[row], events, -1.0)
+            _add(at_risk[0], at_risk[1], rank[row], weight[row])
             i += 1
             continue
         t = stop[row]
-        if counting:
-            while left < n and start[by_start[left]] >= t:
-                gone = by_start[left]
-                above, below, equal = _split(events, events_node, events_total, rank[gone])
-                influence[gone, 0] += below
-                influence[gone, 1] += above
-                influence[gone, 2] += equal
-                _add(at_risk, at_risk_node, rank[gone], -weight[gone])
-                at_risk_total -= weight[gone]
-                left += 1
+        while counting and left < n and start[by_start[left]] >= t:
+            gone = by_start[left]
+            _as_longer(influence, gone, rank[gone], events, 1.0)
+            _add(at_risk[0], at_risk[1], rank[gone], -weight[gone])
+            left += 1
         end = i
         while end < n and stop[by_stop[end]] == t:
             end += 1
-        time_weight = event_weight[row]
-        tied_y = 0.0  # weight of the events at t seen so far
-        group_start = i
-        group_weight = 0.0  # weight of the events at t with the current score seen so far
-        for j in range(i, end):
-            event = by_stop[j]
-            w = weight[event]
-            counts[3] += w * tied_y * (1.0 if counting else time_weight)
-            tied_y += w
-            if rank[event] != rank[by_stop[group_start]]:
-                _tied_xy(influence, by_stop, weight, group_start, j, group_weight, time_weight)
-                group_start, group_weight = j, 0.0
-            counts[4] += w * group_weight * time_weight
-            group_weight += w
-            above, below, equal = _split(at_risk, at_risk_node, at_risk_total, rank[event])
-            counts[0] += w * above * time_weight
-            counts[1] += w * below * time_weight
-            counts[2] += w * equal * time_weight
-            influence[event, 0] += above * time_weight
-            influence[event, 1] += below * time_weight
-            influence[event, 2] += equal * time_weight
-            _add(events, events_node, rank[event], time_weight * w)
-            events_total += time_weight * w
-        _tied_xy(influence, by_stop, weight, group_start, end, group_weight, time_weight)
-        for j in range(i, end):
-            event = by_stop[j]
-            above, below, equal = _split(events, events_node, events_total, rank[event])
-            influence[event, 0] -= below
-            influence[event, 1] -= above
-            influence[event, 2] -= equal
-            influence[event, 3] += (tied_y - weight[event]) * time_weight
-            _add(at_risk, at_risk_node, rank[event], weight[event])
-            at_risk_total += weight[event]
+        _events_at(
+            counts,
+            influence,
+            by_stop,
+            rank,
+            weight,
+            event_weight[row],
+            i,
+            end,
+            at_risk,
+            events,
+            counting,
+        )
         i = end
     remaining = by_start[left:] if counting else by_stop
     for row in remaining:
-        above, below, equal = _split(events, events_node, events_total, rank[row])
-        influence[row, 0] += below
-        influence[row, 1] += above
-        influence[row, 2] += equal
+        _as_longer(influence, row, rank[row], events, 1.0)
     counts[3] -= counts[4]
     return counts, influence
+
+
+@njit(cache=True)
+def _events_at(
+    counts: np.ndarray,
+    influence: np.ndarray,
+    by_stop: np.ndarray,
+    rank: np.ndarray,
+    weight: np.ndarray,
+    time_weight: float,
+    first: int,
+    end: int,
+    at_risk: tuple,
+    events: tuple,
+    counting: bool,
+) -> None:
+    """The events tied at one time (rows by_stop[first:end]): compare each with the rows at
+    risk after it, count ties in time and in (time, score), then add them to the trees."""
+    tied_y = 0.0  # weight of the events at t seen so far
+    group_start = first
+    group_weight = 0.0  # weight of the events at t with the current score seen so far
+    for j in range(first, end):
+        event = by_stop[j]
+        w = weight[event]
+        counts[3] += w * tied_y * (1.0 if counting else time_weight)  # as R (concordance4)
+        tied_y += w
+        if rank[event] != rank[by_stop[group_start]]:
+            _tied_xy(influence, by_stop, weight, group_start, j, group_weight, time_weight)
+            group_start, group_weight = j, 0.0
+        counts[4] += w * group_weight * time_weight
+        group_weight += w
+        above, below, equal = _split(at_risk[0], at_risk[1], rank[event])
+        counts[0] += w * above * time_weight
+        counts[1] += w * below * time_weight
+        counts[2] += w * equal * time_weight
+        influence[event, 0] += above * time_weight
+        influence[event, 1] += below * time_weight
+        influence[event, 2] += equal * time_weight
+        _add(events[0], events[1], rank[event], time_weight * w)
+    _tied_xy(influence, by_stop, weight, group_start, end, group_weight, time_weight)
+    for j in range(first, end):
+        event = by_stop[j]
+        _as_longer(influence, event, rank[event], events, -1.0)
+        influence[event, 3] += (tied_y - weight[event]) * time_weight
+        _add(at_risk[0], at_risk[1], rank[event], weight[event])
 
 
 @njit(cache=True)
