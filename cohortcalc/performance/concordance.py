@@ -85,15 +85,7 @@ def concordance(
     a score column needs ``time`` and ``event``. ``higher_is_risk`` (default True) says a
     higher score means a shorter time (R's ``reverse = TRUE``), as for a linear predictor.
     """
-    if is_spark_frame(frame):
-        raise ModelError(
-            "cc.concordance runs on a local frame: select the outcome and score columns and "
-            "pass .toPandas() of them (the pass is O(n log n); 1e6 rows take about a second)."
-        )
-    if timewt not in TIME_WEIGHTS:
-        raise ModelError(f"timewt={timewt!r} is not supported; use one of {TIME_WEIGHTS}.")
-    if tau is not None and not (np.isfinite(tau) and tau > 0):
-        raise ModelError(f"tau={tau!r} must be a time > 0.")
+    _check_options(frame, timewt, tau)
     items = list(models) if isinstance(models, list | tuple) else [models]
     if not items:
         raise ModelError("no model or score column given.")
@@ -112,7 +104,8 @@ def concordance(
     keep = outcome.complete & np.all(np.isfinite(scores), axis=0)
     if keep.sum() < 2 or not outcome.status[keep].any():
         raise ModelError("fewer than two complete rows or no events: C is not defined.")
-    dfbetas, rows = [], []
+    kept = outcome if keep.all() else outcome.subset(keep)
+    counts, dfbetas = [], []
     for label, score in zip(labels, scores, strict=True):
         values = score[keep]
         if np.ptp(values) == 0:
@@ -120,15 +113,22 @@ def concordance(
                 f"score {label!r} has no variance (every row {values[0]:g}); it cannot rank "
                 "anyone. Check the column or the model."
             )
-        counts, dfbeta = _one_score(
-            outcome if keep.all() else outcome.subset(keep),
-            -values if higher_is_risk else values,
-            timewt,
-            tau,
-        )
-        rows.append(counts)
+        count, dfbeta = _one_score(kept, -values if higher_is_risk else values, timewt, tau)
+        counts.append(count)
         dfbetas.append(dfbeta)
-    return _result(labels, rows, dfbetas, outcome, keep, timewt, tau, cause, conf_level)
+    return _result(labels, counts, dfbetas, outcome, keep, timewt, tau, cause, conf_level)
+
+
+def _check_options(frame: Any, timewt: str, tau: float | None) -> None:
+    if is_spark_frame(frame):
+        raise ModelError(
+            "cc.concordance runs on a local frame: select the outcome and score columns and "
+            "pass .toPandas() of them (the pass is O(n log n); 1e6 rows take seconds)."
+        )
+    if timewt not in TIME_WEIGHTS:
+        raise ModelError(f"timewt={timewt!r} is not supported; use one of {TIME_WEIGHTS}.")
+    if tau is not None and not (np.isfinite(tau) and tau > 0):
+        raise ModelError(f"tau={tau!r} must be a time > 0.")
 
 
 def _one_score(

@@ -73,6 +73,59 @@ def incremental_value(
     if is_spark_frame(frame):
         raise ModelError("cc.incremental_value runs on a local frame; pass .toPandas().")
     markers = [marker] if isinstance(marker, str) else list(marker)
+    data, complete, base_terms = _complete_rows(frame, time, event, base, markers, by)
+    fits = [
+        _fit(complete, time, event, terms, cause, censor_code)
+        for terms in (base_terms, [*base_terms, *markers])
+    ]
+    from cohortcalc.survival.predict import predict
+
+    risks = [predict(fit, complete, horizon, n_boot=0).risk[:, 0] for fit in fits]
+    common = dict(time=time, event=event, cause=cause, censor_code=censor_code)
+    c = concordance(fits, complete, conf_level=conf_level, **common)
+    scored = score(
+        {"base": risks[0], "new": risks[1]},
+        complete,
+        times=horizon,
+        conf_level=conf_level,
+        **common,
+    )
+    nri = reclassification(
+        *risks,
+        complete,
+        horizon=horizon,
+        thresholds=thresholds,
+        n_boot=n_boot,
+        seed=seed,
+        conf_level=conf_level,
+        **common,
+    )
+    calibrated = {
+        name: calibration(risk, complete, horizon=horizon, groups=groups, **common)
+        for name, risk in zip(("base", "new"), risks, strict=True)
+    }
+    return IncrementalValueResult(
+        discrimination=_discrimination(c, scored, nri),
+        reclassification=nri,
+        calibration=calibrated,
+        risk_by_group=None if by is None else _by_group(complete, risks[1], by, horizon, common),
+        base_fit=fits[0],
+        new_fit=fits[1],
+        n=len(complete),
+        n_dropped=len(data) - len(complete),
+    )
+
+
+def _complete_rows(
+    frame: Any,
+    time: str,
+    event: str,
+    base: Sequence[str] | str,
+    markers: list[str],
+    by: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The used columns, their complete rows (a published risk becomes its
+    log(−log(1 − risk)) column ``__base_score``) and the base model's terms."""
     base_terms = None if isinstance(base, str) else list(base)
     columns = [time, event, *(base_terms or [base]), *markers, *([by] if by else [])]
     data = to_polars(frame, columns=_sources(columns)).to_pandas()
@@ -83,52 +136,7 @@ def incremental_value(
             raise ModelError(f"published risk column {base!r} must lie in (0, 1).")
         complete["__base_score"] = np.log(-np.log1p(-risk))
         base_terms = ["__base_score"]
-    fits = [
-        _fit(complete, time, event, terms, cause, censor_code)
-        for terms in (base_terms, [*base_terms, *markers])
-    ]
-    from cohortcalc.survival.predict import predict
-
-    risks = [predict(fit, complete, horizon, n_boot=0).risk[:, 0] for fit in fits]
-    outcome = dict(time=time, event=event)
-    competing = dict(cause=cause, censor_code=censor_code)
-    c = concordance(fits, complete, time=time, event=event, conf_level=conf_level, **competing)
-    scored = score(
-        {"base": risks[0], "new": risks[1]},
-        complete,
-        times=horizon,
-        conf_level=conf_level,
-        **outcome,
-        **competing,
-    )
-    nri = reclassification(
-        risks[0],
-        risks[1],
-        complete,
-        horizon=horizon,
-        thresholds=thresholds,
-        n_boot=n_boot,
-        seed=seed,
-        conf_level=conf_level,
-        **outcome,
-        **competing,
-    )
-    calibrated = {
-        name: calibration(risk, complete, horizon=horizon, groups=groups, **outcome, **competing)
-        for name, risk in zip(("base", "new"), risks, strict=True)
-    }
-    return IncrementalValueResult(
-        discrimination=_discrimination(c, scored, nri),
-        reclassification=nri,
-        calibration=calibrated,
-        risk_by_group=None
-        if by is None
-        else _by_group(complete, risks[1], by, horizon, outcome, competing),
-        base_fit=fits[0],
-        new_fit=fits[1],
-        n=len(complete),
-        n_dropped=len(data) - len(complete),
-    )
+    return data, complete, base_terms
 
 
 def _sources(columns: list[str]) -> list[str]:
@@ -199,24 +207,20 @@ def _discrimination(c: Any, scored: Any, nri: ReclassificationResult) -> pd.Data
 
 
 def _by_group(
-    data: pd.DataFrame,
-    risk: np.ndarray,
-    by: str,
-    horizon: float,
-    outcome: dict[str, str],
-    competing: dict[str, Any],
+    data: pd.DataFrame, risk: np.ndarray, by: str, horizon: float, common: dict[str, Any]
 ) -> pd.DataFrame:
+    """n, mean predicted and observed (KM/AJ) risk by the horizon in each group of ``by``."""
     from cohortcalc.performance.calibration import _observed
 
     frame = data.assign(__risk=risk, __group=data[by].astype(str))
     observed = _observed(
         frame,
-        outcome["time"],
-        outcome["event"],
+        common["time"],
+        common["event"],
         "__group",
         horizon,
-        competing["cause"],
-        competing["censor_code"],
+        common["cause"],
+        common["censor_code"],
         0.95,
     )
     summary = frame.groupby("__group", sort=True).agg(

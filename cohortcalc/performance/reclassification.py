@@ -108,18 +108,7 @@ def reclassification(
         )
     prepared = _prepare(base, new, frame, time, event, horizon, cuts, cause, censor_code)
     estimate = _measures(prepared, np.ones(prepared.group.shape[0]))
-    lower = upper = np.full(len(MEASURES), np.nan)
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        n = prepared.group.shape[0]
-        replicates = np.array(
-            [
-                _measures(prepared, np.bincount(rng.integers(0, n, n), minlength=n).astype(float))
-                for _ in range(n_boot)
-            ]
-        )
-        alpha = (1.0 - conf_level) / 2.0
-        lower, upper = np.nanquantile(replicates, [alpha, 1.0 - alpha], axis=0)
+    lower, upper = _bootstrap(prepared, n_boot, seed, conf_level)
     table = pd.DataFrame(
         {"estimate": estimate, "lower": lower, "upper": upper},
         index=pd.Index(MEASURES, name="measure"),
@@ -140,6 +129,26 @@ def reclassification(
             f"means; percentile bootstrap CI ({n_boot} replicates, seed {seed})"
         ),
     )
+
+
+def _bootstrap(
+    prepared: _Prepared, n_boot: int, seed: int, conf_level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of every measure over ``n_boot`` resamples of the rows (each a
+    vector of resample counts used as case weights; NaN without replicates)."""
+    if n_boot <= 0:
+        return np.full(len(MEASURES), np.nan), np.full(len(MEASURES), np.nan)
+    rng = np.random.default_rng(seed)
+    n = prepared.group.shape[0]
+    replicates = np.array(
+        [
+            _measures(prepared, np.bincount(rng.integers(0, n, n), minlength=n).astype(float))
+            for _ in range(n_boot)
+        ]
+    )
+    alpha = (1.0 - conf_level) / 2.0
+    lower, upper = np.nanquantile(replicates, [alpha, 1.0 - alpha], axis=0)
+    return lower, upper
 
 
 def _prepare(

@@ -59,6 +59,41 @@ def score(
         raise ModelError(f"times={times!r} must be one or more times > 0.")
     if not predictions:
         raise ModelError("no predictions given.")
+    stop, status = _outcome(frame, time, event, cause, censor_code, horizons)
+    risks = {
+        label: _risk_matrix(label, value, stop.shape[0], horizons.size)
+        for label, value in predictions.items()
+    }
+    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    rows: dict[str, list[dict[str, Any]]] = {"auc": [], "brier": [], "contrast": []}
+    for k, horizon in enumerate(horizons):
+        weights = ipcw_weights(stop, status, 1, float(horizon))
+        if not weights.case.any():
+            raise ModelError(f"no events of the cause by time {horizon:g}; AUC is not defined.")
+        for metric, measure in (("auc", _auc), ("brier", _brier)):
+            found = {label: measure(weights, risk[:, k]) for label, risk in risks.items()}
+            rows[metric] += [
+                _row({"model": label, "time": float(horizon)}, metric, value, influence, z)
+                for label, (value, influence) in found.items()
+            ]
+            rows["contrast"] += _contrasts(metric, found, float(horizon), z)
+    return ScoreResult(
+        auc=pd.DataFrame(rows["auc"]),
+        brier=pd.DataFrame(rows["brier"]),
+        contrasts=pd.DataFrame(
+            rows["contrast"],
+            columns=["metric", "time", "model", "reference", "delta", "se", "lower", "upper", "p"],
+        ),
+        n=int(stop.shape[0]),
+        cause=cause,
+    )
+
+
+def _outcome(
+    frame: Any, time: str, event: str, cause: Any, censor_code: Any, horizons: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exit times and status (0 censored, 1 the cause, 2 competing), complete and covering
+    the horizons."""
     outcome = read_outcome(frame, None, time, event, None, None, None, None, cause, censor_code)
     if not outcome.complete.all():
         row = int(np.argmax(~outcome.complete))
@@ -70,44 +105,15 @@ def score(
             f"time {horizons.max():g} is beyond the last follow-up time {stop.max():g}; the "
             "censoring distribution is not estimated there."
         )
-    risks = {
-        label: _risk_matrix(label, value, stop.shape[0], horizons.size)
-        for label, value in predictions.items()
-    }
-    auc_rows, brier_rows, contrast_rows = [], [], []
-    z = stats.norm.ppf(0.5 + conf_level / 2.0)
-    for k, horizon in enumerate(horizons):
-        weights = ipcw_weights(stop, status, 1, float(horizon))
-        if not weights.case.any():
-            raise ModelError(f"no events of the cause by time {horizon:g}; AUC is not defined.")
-        influences: dict[str, dict[str, np.ndarray]] = {"auc": {}, "brier": {}}
-        for label, risk in risks.items():
-            for metric, (estimate, influence) in (
-                ("auc", _auc(weights, risk[:, k])),
-                ("brier", _brier(weights, risk[:, k])),
-            ):
-                se = float(np.std(influence, ddof=1) / np.sqrt(influence.shape[0]))
-                row = {
-                    "model": label,
-                    "time": float(horizon),
-                    metric: estimate,
-                    "se": se,
-                    "lower": estimate - z * se,
-                    "upper": estimate + z * se,
-                }
-                (auc_rows if metric == "auc" else brier_rows).append(row)
-                influences[metric][label] = influence
-        contrast_rows += _contrasts(influences, risks, weights, k, float(horizon), z)
-    return ScoreResult(
-        auc=pd.DataFrame(auc_rows),
-        brier=pd.DataFrame(brier_rows),
-        contrasts=pd.DataFrame(
-            contrast_rows,
-            columns=["metric", "time", "model", "reference", "delta", "se", "lower", "upper", "p"],
-        ),
-        n=int(stop.shape[0]),
-        cause=cause,
-    )
+    return stop, status
+
+
+def _row(
+    keys: dict[str, Any], metric: str, value: float, influence: np.ndarray, z: float
+) -> dict[str, Any]:
+    """The estimate with se = sd(IF)/√n and its Wald interval."""
+    se = float(np.std(influence, ddof=1) / np.sqrt(influence.shape[0]))
+    return {**keys, metric: value, "se": se, "lower": value - z * se, "upper": value + z * se}
 
 
 def _finite_times(frame: Any, time: str) -> np.ndarray:
@@ -170,36 +176,24 @@ def _brier(weights: Weights, risk: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def _contrasts(
-    influences: dict[str, dict[str, np.ndarray]],
-    risks: dict[str, np.ndarray],
-    weights: Weights,
-    k: int,
-    horizon: float,
-    z: float,
+    metric: str, found: dict[str, tuple[float, np.ndarray]], horizon: float, z: float
 ) -> list[dict[str, Any]]:
-    labels = list(risks)
+    """Each model minus the first: the difference of the estimates, se from the difference
+    of the influence functions (as Score's contrasts)."""
+    labels = list(found)
+    reference_value, reference_influence = found[labels[0]]
     rows = []
-    for metric, by_label in influences.items():
-        estimate = {
-            label: (_auc if metric == "auc" else _brier)(weights, risks[label][:, k])[0]
-            for label in labels
-        }
-        for label in labels[1:]:
-            delta = estimate[label] - estimate[labels[0]]
-            diff = by_label[label] - by_label[labels[0]]
-            se = float(np.std(diff, ddof=1) / np.sqrt(diff.shape[0]))
-            p = 2.0 * stats.norm.sf(abs(delta) / se) if se > 0 else float("nan")
-            rows.append(
-                {
-                    "metric": metric,
-                    "time": horizon,
-                    "model": label,
-                    "reference": labels[0],
-                    "delta": delta,
-                    "se": se,
-                    "lower": delta - z * se,
-                    "upper": delta + z * se,
-                    "p": p,
-                }
-            )
+    for label in labels[1:]:
+        value, influence = found[label]
+        row = _row(
+            {"metric": metric, "time": horizon, "model": label, "reference": labels[0]},
+            "delta",
+            value - reference_value,
+            influence - reference_influence,
+            z,
+        )
+        row["p"] = (
+            2.0 * stats.norm.sf(abs(row["delta"]) / row["se"]) if row["se"] > 0 else float("nan")
+        )
+        rows.append(row)
     return rows

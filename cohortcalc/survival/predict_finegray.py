@@ -111,43 +111,25 @@ def _bootstrap(
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicate SD of F and the back-transformed normal interval on log(−log(1 − F))."""
-    bins, data = kept.bins, kept.data
-    n = time.shape[0]
-    status = np.empty(n, dtype=bins.status.dtype)
-    status[bins.rows] = bins.status
-    weights = np.empty(n)
-    weights[bins.rows] = bins.weights
-    x = np.empty_like(data.x)
-    x[bins.rows] = data.x + kept.center
     rng = np.random.default_rng(seed)
-    total, square = np.zeros(risk.shape), np.zeros(risk.shape)
-    log_total, log_square = np.zeros(risk.shape), np.zeros(risk.shape)
+    inputs = _input_order(kept, time, strata)
+    sums = np.zeros((4, *risk.shape))  # Σ F, Σ F², Σ log H, Σ (log H)²
     used = 0
     for _ in range(n_boot):
-        pick = rng.integers(0, n, n)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CohortcalcWarning)
-                replicate = engine.prepare(
-                    time[pick], status[pick], x[pick], weights[pick], strata[pick]
-                )
-                beta = newton_raphson(
-                    lambda b, d=replicate: engine.loglik_score_information(d, b), fit.terms
-                ).beta
-        except CohortcalcError:
-            continue  # e.g. a level without events in this resample
-        if len(replicate.strata) != len(data.strata):
-            continue  # a stratum vanished from the resample
-        times_of_bins = np.unique(np.c_[strata[pick], time[pick]], axis=0)  # (stratum, time)
-        values = _incidence(
-            replicate, beta, np.zeros_like(kept.center), times_of_bins[:, 1], rows, horizons
+        values = _replicate(
+            fit,
+            inputs,
+            rng.integers(0, time.shape[0], time.shape[0]),
+            rows,
+            horizons,
+            len(kept.data.strata),
+            kept.center,
         )
+        if values is None:
+            continue
         with np.errstate(divide="ignore"):
             log_h = np.log(-np.log1p(-values))
-        total += values
-        square += values**2
-        log_total += log_h
-        log_square += log_h**2
+        sums += np.stack([values, values**2, log_h, log_h**2])
         used += 1
     if used < 2:
         raise ModelError("fewer than two bootstrap replicates could be fitted; no interval.")
@@ -156,16 +138,57 @@ def _bootstrap(
             f"{n_boot - used} of {n_boot} bootstrap replicates could not be fitted and were "
             "left out of the interval.",
             CohortcalcWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    se = np.sqrt(np.maximum(square - total**2 / used, 0.0) / (used - 1))
-    log_se = np.sqrt(np.maximum(log_square - log_total**2 / used, 0.0) / (used - 1))
+    se = np.sqrt(np.maximum(sums[1] - sums[0] ** 2 / used, 0.0) / (used - 1))
+    log_se = np.sqrt(np.maximum(sums[3] - sums[2] ** 2 / used, 0.0) / (used - 1))
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_h = np.log(-np.log1p(-risk))
         lower = 1.0 - np.exp(-np.exp(log_h - z * log_se))
         upper = 1.0 - np.exp(-np.exp(log_h + z * log_se))
     return se, lower, upper
+
+
+def _input_order(kept: Any, time: np.ndarray, strata: np.ndarray) -> dict[str, np.ndarray]:
+    """The fit's rows back in input order: time, status, weights, x (uncentred), stratum."""
+    bins, data = kept.bins, kept.data
+    status = np.empty(time.shape[0], dtype=bins.status.dtype)
+    status[bins.rows] = bins.status
+    weights = np.empty(time.shape[0])
+    weights[bins.rows] = bins.weights
+    x = np.empty_like(data.x)
+    x[bins.rows] = data.x + kept.center
+    return {"time": time, "status": status, "weights": weights, "x": x, "strata": strata}
+
+
+def _replicate(
+    fit: Any,
+    inputs: dict[str, np.ndarray],
+    pick: np.ndarray,
+    rows: Any,
+    horizons: tuple[float, ...],
+    n_strata: int,
+    center: np.ndarray,
+) -> np.ndarray | None:
+    """F for the new rows from the model refitted on the resampled rows ``pick`` (None if
+    that refit fails, e.g. a level without events, or a stratum is missing)."""
+    sample = {name: values[pick] for name, values in inputs.items()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CohortcalcWarning)
+            data = engine.prepare(
+                sample["time"], sample["status"], sample["x"], sample["weights"], sample["strata"]
+            )
+            beta = newton_raphson(
+                lambda b: engine.loglik_score_information(data, b), fit.terms
+            ).beta
+    except CohortcalcError:
+        return None
+    if len(data.strata) != n_strata:
+        return None
+    bins = np.unique(np.c_[sample["strata"], sample["time"]], axis=0)  # (stratum, time)
+    return _incidence(data, beta, np.zeros_like(center), bins[:, 1], rows, horizons)
 
 
 def _check_follow_up(
