@@ -103,33 +103,48 @@ def _labels(series: pl.Series) -> list[Any]:
 def _stratum_codes(
     data: pl.DataFrame, design: Design, strata: Sequence[str], missing: np.ndarray
 ) -> np.ndarray:
-    """Each new row's stratum code in the fit (-1 where a value is missing)."""
+    """Each new row's stratum code in the fit (-1 where a value is missing); the lookup runs
+    over the distinct strata, not the rows."""
     if not strata:
         return np.zeros(data.height, dtype=np.int64)
     from cohortcalc.survival.cox import group_codes
 
     fitted = group_codes(design.columns, design.column_levels, strata)
+    first = np.unique(fitted, return_index=True)[1]
     keys = [_training_keys(design, name) for name in strata]
-    code_of: dict[tuple[Any, ...], int] = {}
-    for row, code in enumerate(fitted.tolist()):
-        code_of.setdefault(tuple(key[row] for key in keys), code)
-    new_keys = [
-        _labels(data[name]) if name in design.column_levels else data[name].cast(pl.Float64)
-        for name in strata
-    ]
-    codes = np.full(data.height, -1, dtype=np.int64)
-    for row in range(data.height):
-        if missing[row]:
-            continue
-        key = tuple(values[row] for values in new_keys)
-        if key not in code_of:
+    code_of = {tuple(key[row] for key in keys): int(fitted[row]) for row in first}
+    parts = []  # per column: the distinct values and each row's index into them
+    for name in strata:
+        if name in design.column_levels:
+            values = np.array(["" if v is None else v for v in _labels(data[name])], dtype=object)
+        else:
+            values = data[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        parts.append(np.unique(values, return_inverse=True))
+    combined = np.ravel_multi_index(
+        [inverse.reshape(-1) for _, inverse in parts], [len(distinct) for distinct, _ in parts]
+    )
+    distinct_rows, inverse = np.unique(combined, return_inverse=True)
+    mapped = np.empty(distinct_rows.shape[0], dtype=np.int64)
+    for k, flat in enumerate(distinct_rows):
+        index = np.unravel_index(flat, [len(distinct) for distinct, _ in parts])
+        key = tuple(_plain(parts[j][0][i]) for j, i in enumerate(index))
+        rows = np.flatnonzero((inverse.reshape(-1) == k) & ~missing)
+        if rows.size == 0:
+            mapped[k] = -1
+        elif key in code_of:
+            mapped[k] = code_of[key]
+        else:
             raise ModelError(
-                f"row {row} is in stratum {dict(zip(strata, key, strict=True))}, which the fit "
-                f"never saw (strata: {sorted(code_of, key=str)[:10]}); a stratified fit has "
-                "no baseline hazard for it."
+                f"row {int(rows[0])} is in stratum {dict(zip(strata, key, strict=True))}, "
+                f"which the fit never saw (strata: {sorted(code_of, key=str)[:10]}); a "
+                "stratified fit has no baseline hazard for it."
             )
-        codes[row] = code_of[key]
-    return codes
+    return np.where(missing, -1, mapped[inverse.reshape(-1)])
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value the training keys hold."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _training_keys(design: Design, name: str) -> list[Any]:

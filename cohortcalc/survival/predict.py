@@ -9,6 +9,7 @@ by default, on S, then turned into risk). Fine–Gray: ``fine_gray_risk`` (``pre
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -161,12 +162,12 @@ def _cox_risk(
 
 def _bin_at(base: BaselineHazard, stratum: np.ndarray, horizon: float) -> np.ndarray:
     """Per row, the last bin of its stratum with time ≤ horizon (-1: none, Λ0 = 0)."""
-    at = np.full(stratum.shape[0], -1, dtype=np.int64)
-    for s in np.unique(stratum[stratum >= 0]):
-        first, last = base.stratum_start[s], base.stratum_start[s + 1]
+    starts = base.stratum_start
+    per_stratum = np.full(starts.shape[0] - 1, -1, dtype=np.int64)
+    for s, (first, last) in enumerate(itertools.pairwise(starts)):
         k = first + np.searchsorted(base.time[first:last], horizon, side="right") - 1
-        at[stratum == s] = k if k >= first else -1
-    return at
+        per_stratum[s] = k if k >= first else -1
+    return np.where(stratum >= 0, per_stratum[np.maximum(stratum, 0)], -1)
 
 
 def _check_follow_up(
@@ -181,7 +182,7 @@ def _check_follow_up(
         fitted = np.zeros(data.time.shape[0], dtype=np.int64)
     last = np.full(int(fitted.max()) + 1, -np.inf)
     np.maximum.at(last, fitted, data.time)
-    for s in np.unique(stratum[stratum >= 0]):
+    for s in np.flatnonzero(np.bincount(stratum[stratum >= 0], minlength=last.shape[0])):
         beyond = [t for t in horizons if t > last[s]]
         if beyond:
             where = f" in stratum {int(s)} of {list(fit.strata)}" if fit.strata else ""
