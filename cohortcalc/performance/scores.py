@@ -79,6 +79,7 @@ def read_outcome(
         entry = entry or model.entry
         strata = strata if strata is not None else model.strata
         weights = weights or model.weights
+        cluster = cluster or model.cluster  # as R: the fit's cluster() groups the dfbetas
     elif isinstance(model, FineGrayResult):
         time, event = time or model.time, event or model.event
         if cause is None:

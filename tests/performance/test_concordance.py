@@ -27,7 +27,15 @@ def _models(case: dict[str, Any], data: pd.DataFrame) -> list[Any]:
             models.append(model)
             continue
         models.append(
-            cc.cox(data, time, event, model, entry=args.get("entry"), weights=args.get("weights"))
+            cc.cox(
+                data,
+                time,
+                event,
+                model,
+                entry=args.get("entry"),
+                weights=args.get("weights"),
+                cluster=args.get("fit_cluster"),
+            )
         )
     return models
 
@@ -38,7 +46,7 @@ def test_concordance_matches_r(name: str) -> None:
     args = case["args"]
     data = reference_data(args["data"])
     if "drop_missing" in args:
-        data = data.dropna(subset=[args["drop_missing"]]).reset_index(drop=True)
+        data = data.dropna(subset=args["drop_missing"]).reset_index(drop=True)
     time, event = OUTCOME[args["data"]]
     result = cc.concordance(
         _models(case, data),

@@ -29,6 +29,8 @@ case <- function(name, cc, args) {
 lung3 <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung)
 lung1 <- coxph(Surv(time, event) ~ age, data = lung, subset = !is.na(ph_ecog))
 lungw <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung, weights = w_int)
+lung_inst <- lung[!is.na(lung$ph_ecog) & !is.na(lung$inst), ]
+lungc <- coxph(Surv(time, event) ~ age + sex, data = lung_inst, cluster = inst)
 heart3 <- coxph(Surv(start, stop, event) ~ age + year + transplant, data = heart)
 cases <- c()
 for (tw in c("n", "S", "S/G", "n/G2")) {
@@ -43,13 +45,16 @@ for (tw in c("n", "S", "S/G", "n/G2")) {
 cases <- c(cases,
   case("lung_two_fits", concordance(lung1, lung3), paste0(
     "{\"data\": \"cox_lung.csv\", \"models\": [[\"age\"], [\"age\", \"sex\", \"ph_ecog\"]], ",
-    "\"drop_missing\": \"ph_ecog\", \"timewt\": \"n\", \"tau\": null}")),
+    "\"drop_missing\": [\"ph_ecog\"], \"timewt\": \"n\", \"tau\": null}")),
   case("lung_two_fits_uno", concordance(lung1, lung3, timewt = "n/G2", ymax = 600), paste0(
     "{\"data\": \"cox_lung.csv\", \"models\": [[\"age\"], [\"age\", \"sex\", \"ph_ecog\"]], ",
-    "\"drop_missing\": \"ph_ecog\", \"timewt\": \"n/G2\", \"tau\": 600}")),
+    "\"drop_missing\": [\"ph_ecog\"], \"timewt\": \"n/G2\", \"tau\": 600}")),
   case("lung_weights", concordance(lungw, timewt = "S"), paste0(
     "{\"data\": \"cox_lung.csv\", \"models\": [[\"age\", \"sex\", \"ph_ecog\"]], ",
     "\"weights\": \"w_int\", \"timewt\": \"S\", \"tau\": null}")),
+  case("lung_cox_cluster", concordance(lungc), paste0(
+    "{\"data\": \"cox_lung.csv\", \"models\": [[\"age\", \"sex\"]], \"fit_cluster\": \"inst\", ",
+    "\"drop_missing\": [\"ph_ecog\", \"inst\"], \"timewt\": \"n\", \"tau\": null}")),
   case("lung_score_ties", concordance(Surv(time, event) ~ ph_ecog, data = lung, reverse = TRUE),
     "{\"data\": \"cox_lung.csv\", \"models\": [\"ph_ecog\"], \"timewt\": \"n\", \"tau\": null}"),
   case("lung_score_strata_SG", concordance(Surv(time, event) ~ age + strata(sex_label),
@@ -57,7 +62,7 @@ cases <- c(cases,
     "{\"data\": \"cox_lung.csv\", \"models\": [\"age\"], \"strata\": \"sex_label\", \"timewt\": \"S/G\", \"tau\": null}"),
   case("lung_score_cluster", concordance(Surv(time, event) ~ age + cluster(inst),
                                          data = lung, reverse = TRUE),
-    "{\"data\": \"cox_lung.csv\", \"models\": [\"age\"], \"cluster\": \"inst\", \"drop_missing\": \"inst\", \"timewt\": \"n\", \"tau\": null}"),
+    "{\"data\": \"cox_lung.csv\", \"models\": [\"age\"], \"cluster\": \"inst\", \"drop_missing\": [\"inst\"], \"timewt\": \"n\", \"tau\": null}"),
   case("heart_entry", concordance(heart3), paste0(
     "{\"data\": \"cox_heart.csv\", \"models\": [[\"age\", \"year\", \"transplant\"]], ",
     "\"entry\": \"start\", \"timewt\": \"n\", \"tau\": null}"))
