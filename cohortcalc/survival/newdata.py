@@ -110,9 +110,9 @@ def _stratum_codes(
     from cohortcalc.survival.cox import group_codes
 
     fitted = group_codes(design.columns, design.column_levels, strata)
-    first = np.unique(fitted, return_index=True)[1]
-    keys = [_training_keys(design, name) for name in strata]
-    code_of = {tuple(key[row] for key in keys): int(fitted[row]) for row in first}
+    first = np.unique(fitted, return_index=True)[1]  # one training row per stratum
+    keys = [_training_keys(design, name, first) for name in strata]
+    code_of = {tuple(key[k] for key in keys): int(fitted[row]) for k, row in enumerate(first)}
     parts = []  # per column: the distinct values and each row's index into them
     for name in strata:
         if name in design.column_levels:
@@ -124,22 +124,23 @@ def _stratum_codes(
         [inverse.reshape(-1) for _, inverse in parts], [len(distinct) for distinct, _ in parts]
     )
     distinct_rows, inverse = np.unique(combined, return_inverse=True)
-    mapped = np.empty(distinct_rows.shape[0], dtype=np.int64)
+    inverse = inverse.reshape(-1)
+    first_row = np.full(distinct_rows.shape[0], data.height, dtype=np.int64)
+    np.minimum.at(first_row, inverse[~missing], np.flatnonzero(~missing))
+    mapped = np.full(distinct_rows.shape[0], -1, dtype=np.int64)
     for k, flat in enumerate(distinct_rows):
+        if first_row[k] == data.height:  # only rows with a missing value
+            continue
         index = np.unravel_index(flat, [len(distinct) for distinct, _ in parts])
         key = tuple(_plain(parts[j][0][i]) for j, i in enumerate(index))
-        rows = np.flatnonzero((inverse.reshape(-1) == k) & ~missing)
-        if rows.size == 0:
-            mapped[k] = -1
-        elif key in code_of:
-            mapped[k] = code_of[key]
-        else:
+        if key not in code_of:
             raise ModelError(
-                f"row {int(rows[0])} is in stratum {dict(zip(strata, key, strict=True))}, "
+                f"row {int(first_row[k])} is in stratum {dict(zip(strata, key, strict=True))}, "
                 f"which the fit never saw (strata: {sorted(code_of, key=str)[:10]}); a "
                 "stratified fit has no baseline hazard for it."
             )
-    return np.where(missing, -1, mapped[inverse.reshape(-1)])
+        mapped[k] = code_of[key]
+    return np.where(missing, -1, mapped[inverse])
 
 
 def _plain(value: Any) -> Any:
@@ -147,8 +148,9 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _training_keys(design: Design, name: str) -> list[Any]:
-    values = design.columns[name]
+def _training_keys(design: Design, name: str, rows: np.ndarray) -> list[Any]:
+    """The fit's stratum values of column ``name`` at ``rows``: labels, or numbers."""
+    values = design.columns[name][rows]
     levels = design.column_levels.get(name)
     if levels is None:
         return values.tolist()

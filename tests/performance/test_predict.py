@@ -72,3 +72,14 @@ def test_risk_rises_with_time_and_with_the_linear_predictor() -> None:
     predicted = cc.predict(fit, data.dropna(subset=["ph_ecog"]), [100.0, 300.0, 600.0])
     assert np.all(np.diff(predicted.risk, axis=1) >= 0)
     assert np.all((predicted.lower <= predicted.risk) & (predicted.risk <= predicted.upper))
+
+
+def test_missing_stratum_value_costs_the_row_and_order_does_not_matter() -> None:
+    data = reference_data("cox_lung.csv")
+    fit = cc.cox(data, "time", "event", ["age"], strata=["sex_label", "w_int"])
+    rows = data.iloc[[0, 1, 2, 3, 4]].copy()
+    rows.loc[2, "w_int"] = np.nan
+    predicted = cc.predict(fit, rows, [100.0, 300.0])
+    assert np.isnan(predicted.risk[2]).all() and predicted.n_missing == 1
+    shuffled = cc.predict(fit, rows.iloc[[4, 3, 1, 0]], [100.0, 300.0])
+    np.testing.assert_array_equal(shuffled.risk, predicted.risk[[4, 3, 1, 0]])
