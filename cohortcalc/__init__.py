@@ -33,6 +33,14 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
+    from cohortcalc.performance.calibration import CalibrationResult, calibration
+    from cohortcalc.performance.concordance import ConcordanceResult, concordance
+    from cohortcalc.performance.incremental import IncrementalValueResult, incremental_value
+    from cohortcalc.performance.reclassification import (
+        ReclassificationResult,
+        reclassification,
+    )
+    from cohortcalc.performance.score import ScoreResult, score
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -49,6 +57,7 @@ if TYPE_CHECKING:
     from cohortcalc.survival.finegray import finegray
     from cohortcalc.survival.finegray_result import FineGrayResult
     from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
+    from cohortcalc.survival.predict import PredictedRisk, predict
     from cohortcalc.survival.proportionality import ph_test
     from cohortcalc.survival.rates import incidence_rates
     from cohortcalc.survival.results import CoxResult
@@ -58,7 +67,11 @@ if TYPE_CHECKING:
 #: public name -> (module, attribute), loaded by ``__getattr__``.
 _LAZY: dict[str, tuple[str, str]] = {
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
+    "CalibrationResult": ("cohortcalc.performance.calibration", "CalibrationResult"),
+    "calibration": ("cohortcalc.performance.calibration", "calibration"),
+    "ConcordanceResult": ("cohortcalc.performance.concordance", "ConcordanceResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
+    "concordance": ("cohortcalc.performance.concordance", "concordance"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
@@ -73,15 +86,26 @@ _LAZY: dict[str, tuple[str, str]] = {
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
     "hr_table": ("cohortcalc.reporting", "hr_table"),
     "incidence_rates": ("cohortcalc.survival.rates", "incidence_rates"),
+    "IncrementalValueResult": ("cohortcalc.performance.incremental", "IncrementalValueResult"),
+    "incremental_value": ("cohortcalc.performance.incremental", "incremental_value"),
     "kaplan_meier": ("cohortcalc.survival.nonparametric", "kaplan_meier"),
     "load_dictionary": ("cohortcalc.dictionary", "load_dictionary"),
     "logrank": ("cohortcalc.survival.tests", "logrank"),
     "lrtest": ("cohortcalc.survival.tests", "lrtest"),
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
+    "PredictedRisk": ("cohortcalc.survival.predict", "PredictedRisk"),
+    "predict": ("cohortcalc.survival.predict", "predict"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
+    "ReclassificationResult": (
+        "cohortcalc.performance.reclassification",
+        "ReclassificationResult",
+    ),
+    "reclassification": ("cohortcalc.performance.reclassification", "reclassification"),
     "run": ("cohortcalc.analysis", "run"),
     "save_figure": ("cohortcalc.reporting", "save_figure"),
+    "ScoreResult": ("cohortcalc.performance.score", "ScoreResult"),
+    "score": ("cohortcalc.performance.score", "score"),
     "simulate": ("cohortcalc.synth", "simulate_cohort"),
     "suppress_small_cells": ("cohortcalc.reporting", "suppress_small_cells"),
     "table_one": ("cohortcalc.reporting", "table_one"),
@@ -96,8 +120,10 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "AnalysisResult",
+    "CalibrationResult",
     "CohortcalcError",
     "CohortcalcWarning",
+    "ConcordanceResult",
     "ConvergenceWarning",
     "CoxResult",
     "DataQualityWarning",
@@ -105,15 +131,21 @@ __all__ = [
     "FeatureError",
     "FineGrayResult",
     "FrameError",
+    "IncrementalValueResult",
     "IngestError",
     "IngestReport",
     "ModelError",
     "ModelWarning",
+    "PredictedRisk",
+    "ReclassificationResult",
+    "ScoreResult",
     "SpecError",
     "Table",
     "ValidationResult",
     "__version__",
     "agatston",
+    "calibration",
+    "concordance",
     "cox",
     "cumulative_incidence",
     "derive",
@@ -124,6 +156,7 @@ __all__ = [
     "gray_test",
     "hr_table",
     "incidence_rates",
+    "incremental_value",
     "ingest",
     "kaplan_meier",
     "load_dictionary",
@@ -132,9 +165,12 @@ __all__ = [
     "ph_test",
     "plot_cumulative_incidence",
     "plot_survival",
+    "predict",
     "read_store",
+    "reclassification",
     "run",
     "save_figure",
+    "score",
     "simulate",
     "suppress_small_cells",
     "table_one",

@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 
 from cohortcalc.errors import FeatureError, FrameError
-from cohortcalc.features import cac, kidney, mineral, outcomes, prevent, risk_scores
+from cohortcalc.features import cac, kidney, mesa, mineral, outcomes, prevent, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import POSITION, ROW_INDEX, materialize, to_lazy
 from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side_columns
@@ -129,6 +129,8 @@ def participant_features(
             ]
         ),
         Feature("prevent_hf_10y", prevent.PREVENT_HF_INPUTS, prevent.prevent_hf_10y),
+        Feature("mesa_chd_10y", mesa.MESA_INPUTS, mesa.mesa_chd_10y),
+        Feature("mesa_chd_cac_10y", mesa.MESA_CAC_INPUTS, mesa.mesa_chd_cac_10y),
         Feature(
             "prevent_risk_group",
             ("prevent_ascvd_10y",),

@@ -32,7 +32,8 @@ TIES = ("efron", "breslow")
 
 @dataclass(frozen=True)
 class CoxFitData:
-    """The arrays a fit was computed from, kept (not copied) for ``ph_test``."""
+    """The arrays a fit was computed from, kept (not copied) for ``ph_test``; ``design``
+    (its levels and columns) lets ``cc.predict`` code new rows as the fit did."""
 
     likelihood: CoxLikelihood
     time: np.ndarray
@@ -40,6 +41,7 @@ class CoxFitData:
     event: np.ndarray
     beta: np.ndarray
     assign: dict[str, tuple[int, ...]]
+    design: Design | None = None
 
     @property
     def index(self) -> RiskSetIndex:
@@ -116,7 +118,7 @@ def cox(
         n_clusters=n_clusters,
         labels={**labels, "strata": tuple(strata_names) or None},
         fit_data=CoxFitData(
-            likelihood, time_values, entry_values, event_values, fit.beta, design.assign
+            likelihood, time_values, entry_values, event_values, fit.beta, design.assign, design
         ),
     )
 

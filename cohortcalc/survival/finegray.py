@@ -72,6 +72,7 @@ def finegray(
     )
     counts, codes, binned = read[0].counts, read[0].codes, read[0].bins
     _check_terms_have_events(design, binned.status, cause)
+    center = (binned.weights @ design.matrix) / binned.weights.sum()  # for cc.predict
     data = engine.prepare_ordered(binned, design.matrix)
     terms = design.terms
     fit = newton_raphson(lambda beta: _objective(data, beta), terms)
@@ -102,7 +103,21 @@ def finegray(
         n_strata=len(data.strata),
         weights=weights,
         reference=dict(design.reference),
+        fit_data=FineGrayFitData(data, beta, design, center, binned, tuple(strata_names)),
     )
+
+
+@dataclass(frozen=True)
+class FineGrayFitData:
+    """The arrays a fit was computed from (not copied), for ``cc.predict``: the engine data
+    (x centred in place at ``center``), β, the design (levels, outcome columns) and bins."""
+
+    data: engine.FineGrayData
+    beta: np.ndarray
+    design: Design
+    center: np.ndarray
+    bins: engine.Bins
+    strata: tuple[str, ...]
 
 
 def _objective(data: engine.FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
