@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
+    from cohortcalc.imputation import PooledResult, PooledTest, pool
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -60,6 +61,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
+    "PooledResult": ("cohortcalc.imputation", "PooledResult"),
+    "PooledTest": ("cohortcalc.imputation", "PooledTest"),
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
     "agatston": ("cohortcalc.features", "agatston"),
@@ -80,6 +83,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
+    "pool": ("cohortcalc.imputation", "pool"),
     "run": ("cohortcalc.analysis", "run"),
     "save_figure": ("cohortcalc.reporting", "save_figure"),
     "simulate": ("cohortcalc.synth", "simulate_cohort"),
@@ -109,6 +113,8 @@ __all__ = [
     "IngestReport",
     "ModelError",
     "ModelWarning",
+    "PooledResult",
+    "PooledTest",
     "SpecError",
     "Table",
     "ValidationResult",
@@ -132,6 +138,7 @@ __all__ = [
     "ph_test",
     "plot_cumulative_incidence",
     "plot_survival",
+    "pool",
     "read_store",
     "run",
     "save_figure",
