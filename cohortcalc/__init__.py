@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
-    from cohortcalc.imputation import PooledResult, PooledTest, pool
+    from cohortcalc.imputation import (
+        Imputations,
+        PooledResult,
+        PooledTest,
+        impute,
+        plot_imputation_trace,
+        plot_imputed_vs_observed,
+        pool,
+    )
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -61,6 +69,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
+    "Imputations": ("cohortcalc.imputation", "Imputations"),
     "PooledResult": ("cohortcalc.imputation", "PooledResult"),
     "PooledTest": ("cohortcalc.imputation", "PooledTest"),
     "Table": ("cohortcalc.reporting", "Table"),
@@ -75,6 +84,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "forest_rows": ("cohortcalc.reporting", "forest_rows"),
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
     "hr_table": ("cohortcalc.reporting", "hr_table"),
+    "impute": ("cohortcalc.imputation", "impute"),
     "incidence_rates": ("cohortcalc.survival.rates", "incidence_rates"),
     "kaplan_meier": ("cohortcalc.survival.nonparametric", "kaplan_meier"),
     "load_dictionary": ("cohortcalc.dictionary", "load_dictionary"),
@@ -82,6 +92,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "lrtest": ("cohortcalc.survival.tests", "lrtest"),
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
+    "plot_imputation_trace": ("cohortcalc.imputation", "plot_imputation_trace"),
+    "plot_imputed_vs_observed": ("cohortcalc.imputation", "plot_imputed_vs_observed"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
     "pool": ("cohortcalc.imputation", "pool"),
     "run": ("cohortcalc.analysis", "run"),
@@ -109,6 +121,7 @@ __all__ = [
     "FeatureError",
     "FineGrayResult",
     "FrameError",
+    "Imputations",
     "IngestError",
     "IngestReport",
     "ModelError",
@@ -129,6 +142,7 @@ __all__ = [
     "forest_rows",
     "gray_test",
     "hr_table",
+    "impute",
     "incidence_rates",
     "ingest",
     "kaplan_meier",
@@ -137,6 +151,8 @@ __all__ = [
     "lrtest",
     "ph_test",
     "plot_cumulative_incidence",
+    "plot_imputation_trace",
+    "plot_imputed_vs_observed",
     "plot_survival",
     "pool",
     "read_store",
