@@ -9,6 +9,7 @@ seed, so a result does not depend on how many processes ran them.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ def run_chains(
     """Run one chain per seed, in ``workers`` processes (results identical for any count)."""
     if workers <= 1 or len(seeds) == 1:
         return [run_chain(variables, iterations, donors, seed) for seed in seeds]
-    with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
+    context = multiprocessing.get_context("spawn")  # no fork of Polars/numba thread pools
+    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=context) as pool:
         futures = [pool.submit(run_chain, variables, iterations, donors, s) for s in seeds]
         return [f.result() for f in futures]
 
@@ -87,34 +89,30 @@ def run_chain(
     trace_mean = np.empty((iterations, len(targets)))
     trace_sd = np.empty((iterations, len(targets)))
     problems: list[Problem] = []
+    starts: dict[str, np.ndarray | None] = {v.name: None for v in targets}
     for iteration in range(iterations):
         for j, v in enumerate(targets):
             miss = missing[v.name]
+            if not miss.any():  # a stated variable that happens to be complete
+                trace_mean[iteration, j] = trace_sd[iteration, j] = np.nan
+                continue
             design = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
-            draw = _impute(v, current[v.name][~miss], design[~miss], design[miss], rng, donors)
+            y = current[v.name][~miss]
+            if v.method == "pmm":
+                draw = models.pmm(y, design[~miss], design[miss], rng, donors)
+            else:
+                draw = models.multinomial(
+                    y.astype(np.int64), v.n_levels, design[~miss], design[miss], rng, starts[v.name]
+                )
+                starts[v.name] = draw.estimate
             if draw.problem:
                 problems.append(Problem(v.name, draw.problem, iteration + 1))
-            current[v.name][miss] = draw.values
+            current[v.name][miss] = draw.values.astype(np.float64)
             blocks[v.name] = _block(v, current[v.name])
             trace_mean[iteration, j] = draw.values.mean()
             trace_sd[iteration, j] = draw.values.std(ddof=1) if len(draw.values) > 1 else 0.0
     imputed = {v.name: current[v.name][missing[v.name]] for v in targets}
     return ChainResult(imputed, trace_mean, trace_sd, tuple(problems))
-
-
-def _impute(
-    variable: Variable,
-    y: np.ndarray,
-    x_obs: np.ndarray,
-    x_mis: np.ndarray,
-    rng: np.random.Generator,
-    donors: int,
-) -> models.Draw:
-    if variable.method == "pmm":
-        return models.pmm(y, x_obs, x_mis, rng, donors)
-    codes = y.astype(np.int64)
-    draw = models.multinomial(codes, variable.n_levels, x_obs, x_mis, rng)
-    return models.Draw(draw.values.astype(np.float64), draw.problem)
 
 
 def _block(variable: Variable, values: np.ndarray) -> np.ndarray:

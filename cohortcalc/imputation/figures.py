@@ -98,11 +98,11 @@ def plot_imputed_vs_observed(imputations: Any, variables: Sequence[str] | None =
 def _densities(ax: Any, observed: np.ndarray, imputed: np.ndarray, obs_c: str, imp_c: str) -> None:
     from scipy.stats import gaussian_kde
 
-    low = min(observed.min(), imputed.min())
-    high = max(observed.max(), imputed.max())
+    everything = np.concatenate([observed, imputed.ravel()])
+    low, high = everything.min(), everything.max()
     grid = np.linspace(low, high, 256) if high > low else np.array([low - 1, low, low + 1])
     for values in imputed:
-        if np.ptp(values) > 0 and len(values) > 2:
+        if len(values) > 2 and np.ptp(values) > 0:
             ax.plot(grid, gaussian_kde(values)(grid), color=imp_c, lw=0.6, alpha=0.7)
     if np.ptp(observed) > 0:
         ax.plot(grid, gaussian_kde(observed)(grid), color=obs_c, lw=1.6)

@@ -64,7 +64,7 @@ def impute(
             "fits in the driver's memory, impute, and fit each completed data set."
         )
     _check_settings(m, iterations, donors, workers)
-    data = to_polars(frame)
+    data = _as_polars(frame)
     wanted = [variables] if isinstance(variables, str) else list(variables)
     outcomes = _outcomes(data, time, event)
     derive_options = dict(derive_options or {})
@@ -93,6 +93,23 @@ def impute(
     for message in result.warnings:
         warnings.warn(message, ModelWarning, stacklevel=2)
     return result
+
+
+def _as_polars(frame: Any) -> pl.DataFrame:
+    """The frame as Polars; pandas ordered categoricals become Enums (kept ordered)."""
+    data = to_polars(frame)
+    if not type(frame).__module__.startswith("pandas"):
+        return data
+    import pandas as pd
+
+    ordered = {
+        name: [str(c) for c in dtype.categories]
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered
+    }
+    return data.with_columns(
+        [pl.col(n).cast(pl.String).cast(pl.Enum(levels)) for n, levels in ordered.items()]
+    )
 
 
 def _check_settings(m: Any, iterations: Any, donors: Any, workers: Any) -> None:
