@@ -47,8 +47,9 @@ def impute(
 ) -> Imputations:
     """Impute ``variables`` ``m`` times by chained equations; seeded, byte-reproducible.
 
-    ``time``/``event`` (one name or equal-length lists): each outcome's follow-up time and
-    status (0 = censored, each other code a cause, e.g. 1 = MI, 2 = competing death); their
+    ``time``/``event`` (one name or equal-length lists): each outcome's follow-up time since
+    baseline (not age: everyone is at risk from 0) and status (0 = censored, each other code
+    a cause, e.g. 1 = MI, 2 = competing death); their
     indicators and Nelson–Aalen hazards enter every imputation model. ``predictors``: the
     complete auxiliary columns (default: every usable complete column except outcome columns
     and ``participant_id``). Derived features computed from an imputed variable are dropped
@@ -64,6 +65,10 @@ def impute(
             "fits in the driver's memory, impute, and fit each completed data set."
         )
     _check_settings(m, iterations, donors, workers)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ModelError(
+            f"seed must be a whole number >= 0 (imputations are seeded), got {seed!r}."
+        )
     data = _as_polars(frame)
     wanted = [variables] if isinstance(variables, str) else list(variables)
     outcomes = _outcomes(data, time, event)

@@ -181,6 +181,7 @@ def test_multinomial_for_unordered_categories(cohort) -> None:
         ({"lab": pl.lit(None, pl.Float64)}, ["lab"], {}, "missing for all"),
         ({"visit": pl.lit(None, pl.Date)}, ["visit"], {}, "cannot be imputed"),
         ({}, ["diabetes"], {"m": 1}, "m must be a whole number >= 2"),
+        ({}, ["diabetes"], {"seed": None}, "seed must be"),
         (
             {"mi_days": pl.col("days")},
             ["diabetes"],
@@ -193,9 +194,9 @@ def test_multinomial_for_unordered_categories(cohort) -> None:
 )
 def test_setups_that_would_be_wrong_are_refused(cohort, change, variables, kwargs, message):
     frame = cohort.with_columns(**change)
-    options = {"m": 2, "iterations": 1, "time": "days", "event": "status", **kwargs}
+    options = {"m": 2, "iterations": 1, "time": "days", "event": "status", "seed": 1, **kwargs}
     with pytest.raises(cc.CohortcalcError, match=message):
-        cc.impute(frame, variables, seed=1, **options)
+        cc.impute(frame, variables, **options)
 
 
 def test_spark_frames_are_refused_with_the_alternative() -> None:
@@ -214,3 +215,25 @@ def test_figures(imputed, tmp_path) -> None:
     dist.savefig(tmp_path / "dist.png")
     with pytest.raises(cc.ModelError, match="not imputed"):
         cc.plot_imputation_trace(imputed, ["age"])
+
+
+def test_pandas_ordered_categories_and_booleans_keep_their_type(cohort) -> None:
+    frame = cohort.select("age", "days", "status", "stage").to_pandas()
+    frame["stage"] = frame["stage"].astype(
+        pd.CategoricalDtype(["low", "mid", "high"], ordered=True)
+    )
+    frame["smoker"] = pd.array(
+        [None if i % 5 == 0 else bool(a > 60) for i, a in enumerate(frame["age"])], "boolean"
+    )
+    frame["complete_lab"] = frame["age"] / 10  # stated but complete: kept, nothing imputed
+    result = cc.impute(
+        frame, ["stage", "smoker", "complete_lab"], seed=6, m=2, iterations=2, time="days",
+        event="status",
+    )  # fmt: skip
+    data = result.datasets[1]
+    assert data["stage"].dtype == frame["stage"].dtype and data["stage"].notna().all()
+    assert data["smoker"].notna().all() and set(data["smoker"].unique()) <= {True, False}
+    assert result.methods["stage"] == "pmm_ordered" and result.methods["smoker"] == "logistic"
+    assert result.missing.loc["complete_lab", "n_missing"] == 0
+    np.testing.assert_array_equal(data["complete_lab"], frame["complete_lab"])
+    cc.plot_imputed_vs_observed(result)

@@ -167,3 +167,20 @@ def test_pool_refuses_bad_input(cox_fits: list, data_sets: list) -> None:
         cc.pool(cox_fits).wald_test(["age"])
     with pytest.raises(cc.ModelError, match="nested"):
         cc.pool(cox_fits).lr_test(cox_fits)
+
+
+def test_d1_on_finegray_and_d3_refuses_it(data_sets: list) -> None:
+    fits = [cc.finegray(d, "time", "status", cause=1, covariates=["x1", "x2", "grp"])
+            for d in data_sets]  # fmt: skip
+    pooled = cc.pool(fits)
+    test = pooled.wald_test(["grp[b]", "grp[c]"])
+    assert test.method == "D1" and test.df1 == 2 and 0 < test.p < 1
+    with pytest.raises(cc.ModelError, match="wald_test"):
+        pooled.lr_test(fits)
+
+
+def test_rates_with_a_group_without_events_are_refused(data_sets: list) -> None:
+    tables = [cc.incidence_rates(d, "time", "event", by="grp") for d in data_sets]
+    tables[1].loc[0, "events"] = 0
+    with pytest.raises(cc.ModelError, match="no events"):
+        cc.pool(tables)
