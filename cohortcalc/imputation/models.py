@@ -102,8 +102,7 @@ def multinomial(
         )
     if chol is None:
         return Draw(_unconditional(codes, n_levels, len(x_mis), rng), problem)
-    # parameters are stacked category by category (column-major), as in _newton
-    draw = beta + (chol @ rng.standard_normal(chol.shape[0])).reshape(beta.shape, order="F")
+    draw = draw_parameters(beta, chol, rng)
     if problem is None:
         sd = x_obs[:, 1:].std(axis=0)
         scaled = np.abs(beta[1:, :] * sd[:, None]) if q > 1 else np.zeros((0, 1))
@@ -117,6 +116,12 @@ def multinomial(
     u = rng.random(len(x_mis))
     imputed = np.minimum((u[:, None] > cumulative).sum(axis=1), n_levels - 1)
     return Draw(imputed, problem, beta if converged else None)
+
+
+def draw_parameters(beta: np.ndarray, chol: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """β* ~ N(β̂, V̂) for a q × (K-1) β̂ whose V̂ = chol cholᵀ stacks the parameters category
+    by category (column-major), as ``_newton``'s information does."""
+    return beta + (chol @ rng.standard_normal(chol.shape[0])).reshape(beta.shape, order="F")
 
 
 def _unconditional(codes, n_levels, n, rng) -> np.ndarray:
