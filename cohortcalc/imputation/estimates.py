@@ -98,6 +98,7 @@ def _generic(fit: Any, scale: str | None) -> Estimates:
     estimate = np.atleast_1d(np.asarray(fit.estimate, dtype=np.float64))
     if hasattr(fit, "variance"):
         variance = np.asarray(fit.variance, dtype=np.float64)
+        variance = np.atleast_1d(variance) if variance.ndim == 0 else variance
     else:
         variance = np.atleast_1d(np.asarray(fit.se, dtype=np.float64)) ** 2
     variance = np.diag(variance) if variance.ndim <= 1 else variance

@@ -60,7 +60,18 @@ def d1_test(pooled: Any, terms: Sequence[str] | None = None) -> PooledTest:
     statistic = float(qbar @ np.linalg.solve((1.0 + r) * ubar, qbar)) / k
     t = k * (m - 1)
     dfcom = pooled.dfcom
-    if np.isfinite(dfcom):  # Reiter (2007), as mitml:::.D1
+    if np.isfinite(dfcom):
+        df2 = _reiter_df(np.float64(r), np.float64(t), np.float64(dfcom))
+    else:
+        df2 = _li_df(t, k, r)
+    p = float(stats.f.sf(statistic, k, df2))
+    return PooledTest(statistic, k, float(df2), p, r, "D1", tuple(chosen))
+
+
+def _reiter_df(r: np.float64, t: np.float64, dfcom: np.float64) -> float:
+    """Reiter (2007) denominator df, as ``mitml:::.D1``: IEEE arithmetic as in R, so that
+    k(m − 1) = 4 gives c0 = ∞ and df = 4 rather than an error."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         a = r * t / (t - 2.0)
         vstar = (dfcom + 1.0) / (dfcom + 3.0) * dfcom
         c0, c1, c2 = 1.0 / (t - 4.0), vstar - 2.0 * (1.0 + a), vstar - 4.0 * (1.0 + a)
@@ -71,18 +82,16 @@ def d1_test(pooled: Any, terms: Sequence[str] | None = None) -> PooledTest:
             + c0 * (4.0 * a**2 / (c2 * c1) + 16.0 * a**2 * c1 / c2**3)
             + c0 * (8.0 * a**2 / c2**2)
         )
-        df2 = 4.0 + 1.0 / z
-    else:
-        df2 = _li_df(t, k, r)
-    p = float(stats.f.sf(statistic, k, df2))
-    return PooledTest(statistic, k, float(df2), p, r, "D1", tuple(chosen))
+        return float(4.0 + 1.0 / z)
 
 
 def _li_df(t: int, k: int, r: float) -> float:
-    """Denominator df of Li et al. (1991), as mitml and mice::D3."""
-    if t > 4:
-        return 4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) / r) ** 2
-    return t * (1.0 + 1.0 / k) * (1.0 + 1.0 / r) ** 2 / 2.0
+    """Denominator df of Li et al. (1991), as mitml and mice::D3 (r = 0 gives ∞, as in R)."""
+    r = np.float64(r)
+    with np.errstate(divide="ignore"):
+        if t > 4:
+            return float(4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) / r) ** 2)
+        return float(t * (1.0 + 1.0 / k) * (1.0 + 1.0 / r) ** 2 / 2.0)
 
 
 def d3_statistic(

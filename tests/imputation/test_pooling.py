@@ -184,3 +184,17 @@ def test_rates_with_a_group_without_events_are_refused(data_sets: list) -> None:
     tables[1].loc[0, "events"] = 0
     with pytest.raises(cc.ModelError, match="no events"):
         cc.pool(tables)
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    estimate: float
+    variance: float
+    dfcom: float
+
+
+def test_d1_where_reiter_df_divides_by_zero_matches_mitml(expected: dict) -> None:
+    ref = expected["d1_edge"]
+    pooled = cc.pool([_Scalar(q, ref["u"], ref["dfcom"]) for q in ref["q"]])
+    test = pooled.wald_test()
+    _close([test.statistic, test.df2, test.riv], [ref["F"], ref["df2"], ref["riv"]])

@@ -121,5 +121,10 @@ out$rates <- lapply(c("a", "b", "c"), function(g) {
   s <- pool.scalar(Q, U)
   list(grp = g, qbar = s$qbar, t = s$t, df = s$df, fmi = s$fmi)
 })
+# 8. D1 where k (m - 1) = 4: Reiter's df divides by zero (c0 = Inf) and mitml returns 4
+set.seed(1)
+Q <- rnorm(5, 0.5, 0.1)
+edge <- mitml:::.D1(matrix(Q, 1), array(0.01, c(1, 1, 5)), df.com = 100)
+out$d1_edge <- list(q = Q, u = 0.01, dfcom = 100, F = edge$F[1], df2 = edge$v, riv = edge$r)
 write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
       "tests/reference/mice_reference.json")
