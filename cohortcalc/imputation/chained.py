@@ -1,0 +1,122 @@
+"""One chain of multiple imputation by chained equations (van Buuren & Groothuis-Oudshoorn
+2011, J Stat Softw 45(3)), over arrays: the frame layer (``impute.py``) prepares them.
+
+Missing values start as random draws from the variable's observed values; each iteration
+visits the variables in order and re-imputes each from a model on its observed rows given the
+current values of its predictors. Chains are independent, each with its own child of the
+seed, so a result does not depend on how many processes ran them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortcalc.imputation import models
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A column as the engine sees it: float values (category codes for categorical ones, NaN
+    where missing), how it is imputed ("pmm", "logistic", "multinomial" or "" for a complete
+    predictor), its number of levels (categorical) and, if imputed, its predictors."""
+
+    name: str
+    values: np.ndarray
+    method: str
+    n_levels: int = 0
+    ordered: bool = False
+    predictors: tuple[str, ...] = ()
+
+    @property
+    def nominal(self) -> bool:
+        """Enters other models as dummies (unordered categories; ordered ones too)."""
+        return self.n_levels > 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A suspect model fit: variable, what was wrong, in which iteration."""
+
+    variable: str
+    message: str
+    iteration: int
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """A chain's final imputed values per variable (missing rows only), the mean and SD of
+    the imputed values after each iteration (iterations × variables) and its problems."""
+
+    imputed: dict[str, np.ndarray]
+    trace_mean: np.ndarray
+    trace_sd: np.ndarray
+    problems: tuple[Problem, ...]
+
+
+def run_chains(
+    variables: Sequence[Variable],
+    iterations: int,
+    donors: int,
+    seeds: Sequence[np.random.SeedSequence],
+    workers: int,
+) -> list[ChainResult]:
+    """Run one chain per seed, in ``workers`` processes (results identical for any count)."""
+    if workers <= 1 or len(seeds) == 1:
+        return [run_chain(variables, iterations, donors, seed) for seed in seeds]
+    context = multiprocessing.get_context("spawn")  # no fork of Polars/numba thread pools
+    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=context) as pool:
+        futures = [pool.submit(run_chain, variables, iterations, donors, s) for s in seeds]
+        return [f.result() for f in futures]
+
+
+def run_chain(
+    variables: Sequence[Variable], iterations: int, donors: int, seed: np.random.SeedSequence
+) -> ChainResult:
+    rng = np.random.default_rng(seed)
+    by_name = {v.name: v for v in variables}
+    targets = [v for v in variables if v.method]
+    current = {v.name: v.values.copy() for v in variables}
+    missing = {v.name: np.isnan(v.values) for v in targets}
+    for v in targets:  # start: random draws from the observed values
+        observed = v.values[~missing[v.name]]
+        current[v.name][missing[v.name]] = rng.choice(observed, int(missing[v.name].sum()))
+    blocks = {name: _block(by_name[name], current[name]) for name in current}
+    trace_mean = np.empty((iterations, len(targets)))
+    trace_sd = np.empty((iterations, len(targets)))
+    problems: list[Problem] = []
+    starts: dict[str, np.ndarray | None] = {v.name: None for v in targets}
+    for iteration in range(iterations):
+        for j, v in enumerate(targets):
+            miss = missing[v.name]
+            if not miss.any():  # a stated variable that happens to be complete
+                trace_mean[iteration, j] = trace_sd[iteration, j] = np.nan
+                continue
+            design = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
+            y = current[v.name][~miss]
+            if v.method == "pmm":
+                draw = models.pmm(y, design[~miss], design[miss], rng, donors)
+            else:
+                draw = models.multinomial(
+                    y.astype(np.int64), v.n_levels, design[~miss], design[miss], rng, starts[v.name]
+                )
+                starts[v.name] = draw.estimate
+            if draw.problem:
+                problems.append(Problem(v.name, draw.problem, iteration + 1))
+            current[v.name][miss] = draw.values.astype(np.float64)
+            blocks[v.name] = _block(v, current[v.name])
+            trace_mean[iteration, j] = draw.values.mean()
+            trace_sd[iteration, j] = draw.values.std(ddof=1) if len(draw.values) > 1 else 0.0
+    imputed = {v.name: current[v.name][missing[v.name]] for v in targets}
+    return ChainResult(imputed, trace_mean, trace_sd, tuple(problems))
+
+
+def _block(variable: Variable, values: np.ndarray) -> np.ndarray:
+    """The variable's columns in other variables' models: itself, or K − 1 dummies."""
+    if not variable.nominal:
+        return values[:, None]
+    return (values[:, None] == np.arange(1, variable.n_levels)[None, :]).astype(np.float64)
