@@ -335,6 +335,17 @@ def derive(
     return restore(_add_features(lazy, features))
 
 
+def _computable(present: set[str], features: list[Feature]) -> set[str]:
+    """Names of the ``features`` that will be computed from ``present`` (a static closure)."""
+    available, names, grown = set(present), set(), True
+    while grown:
+        new = {f.name for f in features if f.name not in names and set(f.inputs) <= available}
+        grown = bool(new)
+        names |= new
+        available |= new
+    return names
+
+
 def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
     """Add features in dependency stages; ordered categories become Enums where supported
     (on Polars built as Enums directly: cheap codes, not strings cast afterwards); shared
@@ -352,7 +363,10 @@ def _add_features(lazy: nw.LazyFrame, features: list[Feature]) -> nw.LazyFrame:
     present = set(lazy.collect_schema().names())
     pending, built, temporary = list(features), set(), []
     while True:
-        ready = [f for f in pending if set(f.inputs) <= present]
+        # A feature waits while an input of it is still to be (re)computed: a frame's own
+        # egfr is stale once creatinine changes, so ckd_stage_g must read the new egfr.
+        to_come = _computable(present, pending) - built
+        ready = [f for f in pending if set(f.inputs) <= present and not set(f.inputs) & to_come]
         if not ready:
             break
         needed = [f.predictors for f in ready if f.predictors and f.predictors not in shared]

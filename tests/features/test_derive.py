@@ -212,3 +212,18 @@ def test_columns_named_like_derives_own_are_refused(cohort: dict[str, pl.DataFra
         derive(p.with_columns(_end_day=1), lesions=les, events=ev, followup=fu)
     with pytest.raises(FrameError, match="__cohortcalc_row"):
         derive(p.with_columns(__cohortcalc_row=1).to_pandas())
+
+
+def test_rederive_reads_recomputed_inputs_not_stale_columns(
+    cohort: dict[str, pl.DataFrame], reference: pl.DataFrame
+) -> None:
+    # A frame that already holds egfr/ckd, whose creatinine then changes (as after imputation):
+    # every feature built on egfr must follow the new creatinine, not the frame's old egfr.
+    changed = reference.with_columns(pl.col("serum_creatinine") * 3)
+    again = derive(changed, lesions=cohort["cac_lesions"])
+    fresh = derive(cohort["participants"].with_columns(pl.col("serum_creatinine") * 3))
+    for column in ("egfr", "ckd_stage_g", "ckd"):
+        got = again.sort("participant_id")[column].cast(pl.String)
+        want = fresh.sort("participant_id")[column].cast(pl.String)
+        assert got.equals(want), column
+    assert not again["egfr"].equals(reference.sort("participant_id")["egfr"])
