@@ -42,6 +42,7 @@ class FineGrayResult:
     n_strata: int = 1
     weights: str | None = None
     reference: Mapping[str, str] = field(default_factory=dict)
+    splines: Mapping[str, object] = field(default_factory=dict)  # rcs term -> SplineTerm (knots)
 
     @property
     def coef(self) -> pd.Series:

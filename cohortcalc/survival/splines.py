@@ -1,0 +1,238 @@
+"""Restricted cubic splines as ``rms::rcs``: knots, basis and the ``rcs(x, k)`` model term.
+
+Harrell's truncated-power basis (Harrell 2015, *Regression Modeling Strategies*, 2nd ed.,
+eq. 2.25): with knots t_1 < ... < t_k, the columns are x and, for j = 1..k-2,
+(x - t_j)_+^3 - (x - t_{k-1})_+^3 (t_k - t_j)/(t_k - t_{k-1})
++ (x - t_k)_+^3 (t_{k-1} - t_j)/(t_k - t_{k-1}), divided by (t_k - t_1)^2 (``norm = 2`` of
+``Hmisc::rcspline.eval``, which ``rms::rcs`` uses). Default knots are the quantiles of
+Harrell's Table 2.3, with ``rcspline.eval``'s rules for tied ends and fewer than 100 values.
+Everything here is a pure function of arrays, so another engine (Spark) computes the knots
+once from one pass (quantiles, the two end frequencies, the count) and reuses ``rcs_basis``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortcalc.errors import ModelError, ModelWarning
+
+#: Harrell (2015) Table 2.3: outer quantile of the default knots, by number of knots.
+_OUTER_QUANTILE = {3: 0.10, 4: 0.05, 5: 0.05, 6: 0.05, 7: 0.025}
+#: an end value held by at least this fraction of rows puts a knot next to it (rms ``fractied``).
+FRACTION_TIED = 0.05
+
+_RCS_TERM = re.compile(
+    r"^rcs\(\s*(?P<column>[^,()\[\]]+?)\s*"
+    r"(?:,\s*(?:knots\s*=\s*)?(?P<knots>\[[^\]]*\]|c\([^)]*\))|,\s*(?P<k>\d+))?\s*\)$"
+)
+
+
+@dataclass(frozen=True)
+class SplineTerm:
+    """A restricted cubic spline of ``column`` with fixed ``knots``, as fitted.
+
+    ``labels`` name the basis columns as ``rms`` does (``x``, ``x'``, ``x''``); ``value_range``
+    is the smallest and largest value of ``column`` among the rows of the fit.
+    """
+
+    term: str
+    column: str
+    knots: tuple[float, ...]
+    value_range: tuple[float, float]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.column + "'" * j for j in range(len(self.knots) - 1))
+
+    def basis(self, values: np.ndarray) -> np.ndarray:
+        """The basis at ``values`` (n x (k - 1)), linear column first."""
+        return rcs_basis(values, self.knots)
+
+
+@dataclass(frozen=True)
+class SplineRequest:
+    """An ``rcs(...)`` factor as written: its column and either a knot count or the knots."""
+
+    term: str
+    column: str
+    n_knots: int | None
+    knots: tuple[float, ...] | None
+
+    def resolve(self, values: np.ndarray) -> SplineTerm:
+        """The spline with its knots fixed from the column's values (the rows of the fit)."""
+        values = np.asarray(values, dtype=np.float64)
+        knots = (
+            self.knots
+            if self.knots is not None
+            else rcs_knots(values, self.n_knots or 5, name=self.column)
+        )
+        value_range = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        return SplineTerm(self.term, self.column, tuple(float(k) for k in knots), value_range)
+
+
+def parse_rcs(factor: str) -> SplineRequest | None:
+    """``rcs(x)``, ``rcs(x, 4)``, ``rcs(x, knots=[a, b, c])`` or ``rcs(x, c(a, b, c))`` as a
+    request; None if ``factor`` is not an ``rcs`` call. ``rcs(x)`` has 5 knots, as ``rms``."""
+    text = factor.strip()
+    if not text.startswith("rcs("):
+        return None
+    match = _RCS_TERM.match(text)
+    if match is None:
+        raise ModelError(
+            f"cannot read the spline term {factor!r}; write rcs(column, 4) for 4 knots at the "
+            "default quantiles or rcs(column, knots=[k1, k2, k3]) for given knots."
+        )
+    column = match.group("column").strip()
+    if match.group("knots"):
+        inner = match.group("knots").strip()
+        inner = inner[2:-1] if inner.startswith("c(") else inner[1:-1]
+        try:
+            knots = tuple(float(part) for part in inner.split(",") if part.strip())
+        except ValueError:
+            raise ModelError(f"the knots of {factor!r} must be numbers.") from None
+        _check_knots(knots, factor)
+        return SplineRequest(text, column, None, knots)
+    n_knots = int(match.group("k")) if match.group("k") else 5
+    if not 3 <= n_knots <= 7:
+        raise ModelError(
+            f"{factor!r} asks for {n_knots} knots; default knot placement covers 3 to 7 knots "
+            "(Harrell 2015, Table 2.3). Give the knots instead: rcs(column, knots=[...])."
+        )
+    return SplineRequest(text, column, n_knots, None)
+
+
+def _check_knots(knots: tuple[float, ...], term: str) -> None:
+    if len(knots) < 3:
+        raise ModelError(f"{term!r} has {len(knots)} knot(s); a restricted cubic spline needs 3+.")
+    if not all(np.isfinite(knots)) or bool(np.any(np.diff(knots) <= 0)):
+        raise ModelError(f"the knots of {term!r} must be finite and strictly increasing.")
+
+
+def rcs_basis(values: np.ndarray, knots: tuple[float, ...] | np.ndarray) -> np.ndarray:
+    """Harrell's restricted cubic spline basis, ``rms::rcs(x, knots)`` column for column.
+
+    Harrell (2015) eq. 2.25, each nonlinear column divided by (t_k - t_1)^2 (Hmisc
+    ``rcspline.eval(norm = 2)``, the ``rms`` default). Returns n x (k - 1) float64.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    t = np.asarray(knots, dtype=np.float64)
+    k = t.shape[0]
+    scale = (t[-1] - t[0]) ** (2.0 / 3.0)  # as rcspline.eval: each cube of a scaled difference
+    last, second_last = t[-1], t[-2]
+    columns = [x]
+    for j in range(k - 2):
+        term = np.maximum((x - t[j]) / scale, 0.0) ** 3 + (
+            (second_last - t[j]) * np.maximum((x - last) / scale, 0.0) ** 3
+            - (last - t[j]) * np.maximum((x - second_last) / scale, 0.0) ** 3
+        ) / (last - second_last)
+        columns.append(term)
+    return np.column_stack(columns)
+
+
+def rcs_knots(values: np.ndarray, n_knots: int = 5, *, name: str = "x") -> np.ndarray:
+    """Default knots of ``rms::rcs(x, n_knots)`` (Hmisc ``rcspline.eval``, ``fractied = 0.05``).
+
+    Quantiles (R type 7) at Harrell's (2015, Table 2.3) positions; an end value held by ≥ 5%
+    of rows (e.g. CAC = 0) gets a knot at the next distinct value instead; with fewer than 100
+    values the outer knots are the 5th smallest and 5th largest. Warns (``ModelWarning``) where
+    rms warns: too few distinct values, or the alternate placement.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if x.shape[0] < 6:
+        raise ModelError(f"rcs({name}): fewer than 6 non-missing values; give the knots instead.")
+    if not 3 <= n_knots <= 7:
+        raise ModelError(f"rcs({name}, {n_knots}): default knots exist for 3 to 7 knots only.")
+    distinct = np.unique(x)
+    if distinct.shape[0] - 2 <= n_knots:
+        warnings.warn(
+            f"rcs({name}, {n_knots}): {n_knots} knots requested with {distinct.shape[0]} distinct "
+            f"values; knots set to the {distinct.shape[0] - 2} interior values (as rms).",
+            ModelWarning,
+            stacklevel=2,
+        )
+        return _at_least_three(distinct[1:-1], name)
+    outer = _OUTER_QUANTILE[n_knots]
+    first, last, rest, override_first, override_last = _tied_ends(x, distinct)
+    n_inner = n_knots - len(first) - len(last)
+    if n_inner == 1:
+        inner = np.array([np.median(rest)])
+    elif distinct.shape[0] <= n_inner:
+        inner = distinct.copy()
+    else:
+        start = 0.5 if n_inner == 2 else outer
+        inner = _quantile7(rest, np.linspace(start, 1.0 - outer, n_inner))
+        if np.unique(inner).shape[0] < min(n_inner, 3):
+            inner = _alternate_knots(rest, first, last, outer, n_inner, name)
+    if rest.shape[0] < 100:
+        ordered = np.sort(rest)
+        if not override_first:
+            inner[0] = ordered[4]
+        if not override_last:  # R's knots[nke] <- ...: past the end it appends
+            if n_inner - 1 < inner.shape[0]:
+                inner[n_inner - 1] = ordered[-5]
+            else:
+                inner = np.append(inner, ordered[-5])
+    return _at_least_three(np.concatenate([first, inner, last]), name)
+
+
+def _tied_ends(x: np.ndarray, distinct: np.ndarray) -> tuple:
+    """rms's ``fractied`` rule: the values left for the quantiles and the knots set beside a
+    heavily tied minimum or maximum (only when no interior value is as heavily tied)."""
+    counts = np.unique(x, return_counts=True)[1] / x.shape[0]
+    first = last = np.empty(0)
+    override_first = override_last = False
+    rest = x
+    if counts[1:-1].max(initial=-np.inf) < FRACTION_TIED:
+        if counts[0] >= FRACTION_TIED:
+            first = np.array([distinct[1]])
+            rest = rest[rest > first[0]]
+            override_first = True
+        if counts[-1] >= FRACTION_TIED:
+            last = np.array([rest[rest < distinct[-1]].max()])
+            rest = rest[rest < last[0]]
+            override_last = True
+    return first, last, rest, override_first, override_last
+
+
+def _alternate_knots(
+    rest: np.ndarray, first: np.ndarray, last: np.ndarray, outer: float, n_inner: int, name: str
+) -> np.ndarray:
+    """rcspline.eval's fallback when the quantiles coincide: twice as many quantile positions."""
+    knots = _quantile7(rest, np.linspace(outer, 1.0 - outer, 2 * n_inner))
+    if first.size and np.unique(knots).shape[0] < 3:
+        middle = (first[0] + last[0]) / 2 if last.size else float(np.median(rest))
+        end = last[0] if last.size else float(_quantile7(rest, np.array([1.0 - outer]))[0])
+        knots = np.sort(np.array([first[0], middle, end]))
+    found = np.unique(knots).shape[0]
+    if found < 3:
+        raise ModelError(
+            f"rcs({name}): fewer than 3 distinct knots can be placed (the values are too "
+            "heavily tied); give the knots, use fewer, or model the column in categories."
+        )
+    warnings.warn(
+        f"rcs({name}): could not obtain {n_inner} interior knots with the default algorithm; "
+        f"used the alternate algorithm of rms, giving {found} knots.",
+        ModelWarning,
+        stacklevel=3,
+    )
+    return knots
+
+
+def _at_least_three(knots: np.ndarray, name: str) -> np.ndarray:
+    knots = np.unique(knots)  # as rcspline.eval: sort(unique(knots))
+    if knots.shape[0] < 3:
+        raise ModelError(
+            f"rcs({name}): fewer than 3 distinct knots; the column has too few distinct values "
+            "for a spline. Model it linearly or in categories."
+        )
+    return knots
+
+
+def _quantile7(values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """R's default ``quantile(type = 7)``: linear interpolation at (n - 1) p."""
+    return np.quantile(values, probabilities, method="linear")
