@@ -32,6 +32,16 @@ from cohortcalc.ingest import IngestReport, ingest, read_store
 if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
+    from cohortcalc.effects import (
+        AdditiveInteraction,
+        EValue,
+        HrCurve,
+        additive_interaction,
+        evalue,
+        evalues,
+        hr_curve,
+    )
+    from cohortcalc.effects.figures import plot_hr_curve
     from cohortcalc.features import agatston, derive
     from cohortcalc.reporting import (
         Table,
@@ -52,11 +62,22 @@ if TYPE_CHECKING:
     from cohortcalc.survival.proportionality import ph_test
     from cohortcalc.survival.rates import incidence_rates
     from cohortcalc.survival.results import CoxResult
+    from cohortcalc.survival.splines import rcs_basis, rcs_knots
     from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
     from cohortcalc.synth import simulate_cohort as simulate
 
 #: public name -> (module, attribute), loaded by ``__getattr__``.
 _LAZY: dict[str, tuple[str, str]] = {
+    "AdditiveInteraction": ("cohortcalc.effects", "AdditiveInteraction"),
+    "EValue": ("cohortcalc.effects", "EValue"),
+    "HrCurve": ("cohortcalc.effects", "HrCurve"),
+    "additive_interaction": ("cohortcalc.effects", "additive_interaction"),
+    "evalue": ("cohortcalc.effects", "evalue"),
+    "evalues": ("cohortcalc.effects", "evalues"),
+    "hr_curve": ("cohortcalc.effects", "hr_curve"),
+    "plot_hr_curve": ("cohortcalc.effects.figures", "plot_hr_curve"),
+    "rcs_basis": ("cohortcalc.survival.splines", "rcs_basis"),
+    "rcs_knots": ("cohortcalc.survival.splines", "rcs_knots"),
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
@@ -95,6 +116,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AdditiveInteraction",
     "AnalysisResult",
     "CohortcalcError",
     "CohortcalcWarning",
@@ -102,9 +124,11 @@ __all__ = [
     "CoxResult",
     "DataQualityWarning",
     "DictionaryError",
+    "EValue",
     "FeatureError",
     "FineGrayResult",
     "FrameError",
+    "HrCurve",
     "IngestError",
     "IngestReport",
     "ModelError",
@@ -113,15 +137,19 @@ __all__ = [
     "Table",
     "ValidationResult",
     "__version__",
+    "additive_interaction",
     "agatston",
     "cox",
     "cumulative_incidence",
     "derive",
+    "evalue",
+    "evalues",
     "export_table",
     "finegray",
     "forest_plot",
     "forest_rows",
     "gray_test",
+    "hr_curve",
     "hr_table",
     "incidence_rates",
     "ingest",
@@ -131,7 +159,10 @@ __all__ = [
     "lrtest",
     "ph_test",
     "plot_cumulative_incidence",
+    "plot_hr_curve",
     "plot_survival",
+    "rcs_basis",
+    "rcs_knots",
     "read_store",
     "run",
     "save_figure",
