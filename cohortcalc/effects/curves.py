@@ -75,7 +75,8 @@ def hr_curve(
 
     ``fit`` is a ``cc.cox`` or ``cc.finegray`` result with an ``rcs(...)`` covariate; ``term``
     is that covariate as written (``"rcs(log_cac, 4)"``) or its column (``"log_cac"``).
-    ``at`` defaults to 101 points over the range of the exposure in the fit. For log(CAC + 1)
+    ``at`` defaults to 101 points from the 10th smallest to the 10th largest exposure value in
+    the fit (``rms::datadist``'s plotting limits). For log(CAC + 1)
     with reference CAC = 0 pass ``reference=0``. Raises ``ModelError`` if the fit has no such
     spline or the spline is part of an interaction (its HR then depends on the other factor).
     """
@@ -85,7 +86,7 @@ def hr_curve(
     if not np.isfinite(reference):
         raise ModelError(f"reference={reference!r} for {spline.term} must be a finite number.")
     values = (
-        np.linspace(*spline.value_range, GRID_POINTS)
+        np.linspace(*spline.display_range, GRID_POINTS)
         if at is None
         else np.asarray(at, dtype=np.float64).reshape(-1)
     )

@@ -26,9 +26,10 @@ class AdditiveInteraction:
     """RERI, AP and SI with delta-method CIs, and the Knol & VanderWeele (2012) tables.
 
     ``measures`` is indexed by RERI, AP, SI, multiplicative (the ratio of HRs, e^β₃): estimate,
-    se (SI: of log SI), lower, upper, p (H0: no interaction on that scale). ``joint`` has a row
-    per combination of the exposures' levels with hr, hr_lower, hr_upper against both at their
-    reference; ``stratified`` the HR of each exposure within each level of the other.
+    se (SI and multiplicative: of the log), lower, upper, p (H0: no interaction on that scale);
+    ``joint`` has a row per combination of the exposures' levels with hr, hr_lower, hr_upper
+    against both at their reference; ``stratified`` the HR of each exposure within each level of
+    the other.
     """
 
     first: str

@@ -36,13 +36,16 @@ class SplineTerm:
     """A restricted cubic spline of ``column`` with fixed ``knots``, as fitted.
 
     ``labels`` name the basis columns as ``rms`` does (``x``, ``x'``, ``x''``); ``value_range``
-    is the smallest and largest value of ``column`` among the rows of the fit.
+    is the smallest and largest value of ``column`` among the rows of the fit, ``display_range``
+    the 10th smallest and 10th largest (``rms::datadist``'s plotting limits; the range itself
+    below 20 rows), where a curve is supported by data.
     """
 
     term: str
     column: str
     knots: tuple[float, ...]
     value_range: tuple[float, float]
+    display_range: tuple[float, float]
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -70,8 +73,15 @@ class SplineRequest:
             if self.knots is not None
             else rcs_knots(values, self.n_knots or 5, name=self.column)
         )
-        value_range = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-        return SplineTerm(self.term, self.column, tuple(float(k) for k in knots), value_range)
+        ordered = np.sort(values) if values.size else np.zeros(1)
+        edge = 9 if ordered.shape[0] >= 20 else 0
+        return SplineTerm(
+            self.term,
+            self.column,
+            tuple(float(k) for k in knots),
+            (float(ordered[0]), float(ordered[-1])),
+            (float(ordered[edge]), float(ordered[-1 - edge])),
+        )
 
 
 def parse_rcs(factor: str) -> SplineRequest | None:

@@ -48,9 +48,7 @@ KNOT_CASES = [(c["name"], c["n_knots"]) for c in _reference()["knots"]]
 
 @pytest.mark.parametrize(("name", "n_knots"), KNOT_CASES)
 def test_default_knots_equal_rms(name: str, n_knots: int) -> None:
-    case = next(
-        c for c in _reference()["knots"] if (c["name"], c["n_knots"]) == (name, n_knots)
-    )
+    case = next(c for c in _reference()["knots"] if (c["name"], c["n_knots"]) == (name, n_knots))
     values = np.array(_reference()["vectors"][name], dtype=float)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
