@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from cohortcalc.survival.proportionality import ph_test
     from cohortcalc.survival.rates import incidence_rates
     from cohortcalc.survival.results import CoxResult
-    from cohortcalc.survival.splines import rcs_basis, rcs_knots
+    from cohortcalc.survival.splines import rcs_basis, rcs_knots, rcs_knots_from_counts
     from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
     from cohortcalc.synth import simulate_cohort as simulate
 
@@ -78,6 +78,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "plot_hr_curve": ("cohortcalc.effects.figures", "plot_hr_curve"),
     "rcs_basis": ("cohortcalc.survival.splines", "rcs_basis"),
     "rcs_knots": ("cohortcalc.survival.splines", "rcs_knots"),
+    "rcs_knots_from_counts": ("cohortcalc.survival.splines", "rcs_knots_from_counts"),
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
@@ -163,6 +164,7 @@ __all__ = [
     "plot_survival",
     "rcs_basis",
     "rcs_knots",
+    "rcs_knots_from_counts",
     "read_store",
     "run",
     "save_figure",

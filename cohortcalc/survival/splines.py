@@ -149,74 +149,130 @@ def rcs_knots(values: np.ndarray, n_knots: int = 5, *, name: str = "x") -> np.nd
     Quantiles (R type 7) at Harrell's (2015, Table 2.3) positions; an end value held by ≥ 5%
     of rows (e.g. CAC = 0) gets a knot at the next distinct value instead; with fewer than 100
     values the outer knots are the 5th smallest and 5th largest. Warns (``ModelWarning``) where
-    rms warns: too few distinct values, or the alternate placement.
+    rms warns: too few distinct values, or the alternate placement. Missing (NaN) values are
+    ignored.
     """
     x = np.asarray(values, dtype=np.float64)
-    x = x[~np.isnan(x)]
-    if x.shape[0] < 6:
+    distinct, counts = np.unique(x[~np.isnan(x)], return_counts=True)
+    return rcs_knots_from_counts(distinct, counts, n_knots, name=name)
+
+
+def rcs_knots_from_counts(
+    distinct: np.ndarray, counts: np.ndarray, n_knots: int = 5, *, name: str = "x"
+) -> np.ndarray:
+    """``rcs_knots`` from a frequency table: ascending distinct values and their row counts.
+
+    The same knots as from the values themselves; a distributed engine gets the table in one
+    aggregation (group by value, count) and computes the knots once, here.
+    """
+    table = _Frequencies(np.asarray(distinct, np.float64), np.asarray(counts, np.int64))
+    if (
+        table.values.shape != table.counts.shape
+        or np.any(np.diff(table.values) <= 0)
+        or np.any(table.counts <= 0)
+        or np.isnan(table.values).any()
+    ):
+        raise ModelError(
+            f"rcs({name}): the frequency table must hold strictly ascending distinct values, "
+            "no NaN, each with a positive count."
+        )
+    if table.n < 6:
         raise ModelError(f"rcs({name}): fewer than 6 non-missing values; give the knots instead.")
     if not 3 <= n_knots <= 7:
         raise ModelError(f"rcs({name}, {n_knots}): default knots exist for 3 to 7 knots only.")
-    distinct = np.unique(x)
-    if distinct.shape[0] - 2 <= n_knots:
+    n_distinct = table.values.shape[0]
+    if n_distinct - 2 <= n_knots:
         warnings.warn(
-            f"rcs({name}, {n_knots}): {n_knots} knots requested with {distinct.shape[0]} distinct "
-            f"values; knots set to the {distinct.shape[0] - 2} interior values (as rms).",
+            f"rcs({name}, {n_knots}): {n_knots} knots requested with {n_distinct} distinct "
+            f"values; knots set to the {n_distinct - 2} interior values (as rms).",
             ModelWarning,
             stacklevel=2,
         )
-        return _at_least_three(distinct[1:-1], name)
+        return _at_least_three(table.values[1:-1], name)
     outer = _OUTER_QUANTILE[n_knots]
-    first, last, rest, override_first, override_last = _tied_ends(x, distinct)
+    first, last, rest = _tied_ends(table)
     n_inner = n_knots - len(first) - len(last)
     if n_inner == 1:
-        inner = np.array([np.median(rest)])
-    elif distinct.shape[0] <= n_inner:
-        inner = distinct.copy()
+        inner = rest.quantile7(np.array([0.5]))
+    elif n_distinct <= n_inner:
+        inner = table.values.copy()
     else:
         start = 0.5 if n_inner == 2 else outer
-        inner = _quantile7(rest, np.linspace(start, 1.0 - outer, n_inner))
+        inner = rest.quantile7(np.linspace(start, 1.0 - outer, n_inner))
         if np.unique(inner).shape[0] < min(n_inner, 3):
             inner = _alternate_knots(rest, first, last, outer, n_inner, name)
-    if rest.shape[0] < 100:
-        ordered = np.sort(rest)
-        if not override_first:
-            inner[0] = ordered[4]
-        if not override_last:  # R's knots[nke] <- ...: past the end it appends
+    if rest.n < 100:  # the 5th smallest and 5th largest replace the outer quantiles
+        if not first.size:
+            inner[0] = rest.at_rank(np.array([4]))[0]
+        if not last.size:  # R's knots[nke] <- ...: past the end it appends
+            fifth_largest = rest.at_rank(np.array([rest.n - 5]))[0]
             if n_inner - 1 < inner.shape[0]:
-                inner[n_inner - 1] = ordered[-5]
+                inner[n_inner - 1] = fifth_largest
             else:
-                inner = np.append(inner, ordered[-5])
+                inner = np.append(inner, fifth_largest)
     return _at_least_three(np.concatenate([first, inner, last]), name)
 
 
-def _tied_ends(x: np.ndarray, distinct: np.ndarray) -> tuple:
-    """rms's ``fractied`` rule: the values left for the quantiles and the knots set beside a
-    heavily tied minimum or maximum (only when no interior value is as heavily tied)."""
-    counts = np.unique(x, return_counts=True)[1] / x.shape[0]
+@dataclass(frozen=True)
+class _Frequencies:
+    """Ascending distinct values with their counts: the sorted data, run-length coded."""
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    def at_rank(self, ranks: np.ndarray) -> np.ndarray:
+        """The values at 0-based ranks of the sorted data."""
+        return self.values[np.searchsorted(np.cumsum(self.counts), ranks, side="right")]
+
+    def quantile7(self, probabilities: np.ndarray) -> np.ndarray:
+        """R's ``quantile(type = 7)``, with R's own arithmetic (1-based index, (1 - h) a + h b)."""
+        index = 1.0 + (self.n - 1) * np.asarray(probabilities, dtype=np.float64)
+        low, high = np.floor(index), np.ceil(index)
+        below = self.at_rank(low.astype(np.int64) - 1)
+        above = self.at_rank(high.astype(np.int64) - 1)
+        h = index - low
+        blend = (index > low) & (above != below)
+        return np.where(blend, (1.0 - h) * below + h * above, below)
+
+    def inside(self, low: float = -np.inf, high: float = np.inf) -> _Frequencies:
+        """The rows strictly between ``low`` and ``high``."""
+        keep = (self.values > low) & (self.values < high)
+        return _Frequencies(self.values[keep], self.counts[keep])
+
+
+def _tied_ends(table: _Frequencies) -> tuple[np.ndarray, np.ndarray, _Frequencies]:
+    """rms's ``fractied`` rule: the knots set beside a minimum or maximum held by ≥ 5% of rows
+    (only when no interior value is as heavily tied), and the rows left for the quantiles."""
+    shares = table.counts / table.n
     first = last = np.empty(0)
-    override_first = override_last = False
-    rest = x
-    if counts[1:-1].max(initial=-np.inf) < FRACTION_TIED:
-        if counts[0] >= FRACTION_TIED:
-            first = np.array([distinct[1]])
-            rest = rest[rest > first[0]]
-            override_first = True
-        if counts[-1] >= FRACTION_TIED:
-            last = np.array([rest[rest < distinct[-1]].max()])
-            rest = rest[rest < last[0]]
-            override_last = True
-    return first, last, rest, override_first, override_last
+    rest = table
+    if shares[1:-1].max(initial=-np.inf) < FRACTION_TIED:
+        if shares[0] >= FRACTION_TIED:
+            first = table.values[1:2]
+            rest = rest.inside(low=first[0])
+        if shares[-1] >= FRACTION_TIED:
+            last = rest.values[-2:-1]
+            rest = rest.inside(high=last[0])
+    return first, last, rest
 
 
 def _alternate_knots(
-    rest: np.ndarray, first: np.ndarray, last: np.ndarray, outer: float, n_inner: int, name: str
+    rest: _Frequencies,
+    first: np.ndarray,
+    last: np.ndarray,
+    outer: float,
+    n_inner: int,
+    name: str,
 ) -> np.ndarray:
     """rcspline.eval's fallback when the quantiles coincide: twice as many quantile positions."""
-    knots = _quantile7(rest, np.linspace(outer, 1.0 - outer, 2 * n_inner))
+    knots = rest.quantile7(np.linspace(outer, 1.0 - outer, 2 * n_inner))
     if first.size and np.unique(knots).shape[0] < 3:
-        middle = (first[0] + last[0]) / 2 if last.size else float(np.median(rest))
-        end = last[0] if last.size else float(_quantile7(rest, np.array([1.0 - outer]))[0])
+        middle = (first[0] + last[0]) / 2 if last.size else rest.quantile7(np.array([0.5]))[0]
+        end = last[0] if last.size else rest.quantile7(np.array([1.0 - outer]))[0]
         knots = np.sort(np.array([first[0], middle, end]))
     found = np.unique(knots).shape[0]
     if found < 3:
@@ -241,8 +297,3 @@ def _at_least_three(knots: np.ndarray, name: str) -> np.ndarray:
             "for a spline. Model it linearly or in categories."
         )
     return knots
-
-
-def _quantile7(values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """R's default ``quantile(type = 7)``: linear interpolation at (n - 1) p."""
-    return np.quantile(values, probabilities, method="linear")

@@ -54,9 +54,25 @@ def test_default_knots_equal_rms(name: str, n_knots: int) -> None:
         warnings.simplefilter("always")
         knots = cc.rcs_knots(values, n_knots, name=name)
     assert knots.shape == (len(case["knots"]),)
-    np.testing.assert_allclose(knots, case["knots"], rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(knots, case["knots"])  # R's own quantile arithmetic: exact
     warned = any(issubclass(w.category, ModelWarning) for w in caught)
     assert warned == case["warned"]
+
+
+@pytest.mark.parametrize("name", sorted(_reference()["vectors"]))
+def test_knots_from_a_frequency_table_equal_knots_from_the_values(name: str) -> None:
+    """What a distributed engine computes from one group-by-value count pass."""
+    import polars as pl
+
+    values = np.array(_reference()["vectors"][name], dtype=float)
+    table = pl.DataFrame({"x": values}).group_by("x").len().sort("x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n_knots in (3, 4, 5):
+            np.testing.assert_array_equal(
+                cc.rcs_knots_from_counts(table["x"].to_numpy(), table["len"].to_numpy(), n_knots),
+                cc.rcs_knots(values, n_knots),
+            )
 
 
 def test_the_knot_cases_cover_every_rule() -> None:
