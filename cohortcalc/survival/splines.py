@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,20 +69,33 @@ class SplineRequest:
 
     def resolve(self, values: np.ndarray) -> SplineTerm:
         """The spline with its knots fixed from the column's values (the rows of the fit)."""
-        values = np.asarray(values, dtype=np.float64)
+        return self.resolve_from_counts(
+            *np.unique(np.asarray(values, np.float64), return_counts=True)
+        )
+
+    def resolve_from_counts(self, distinct: np.ndarray, counts: np.ndarray) -> SplineTerm:
+        """As ``resolve``, from the column's frequency table (ascending distinct values and
+        their row counts): one group-by pass on a distributed engine."""
+        table = _Frequencies(np.asarray(distinct, np.float64), np.asarray(counts, np.int64))
         knots = (
             self.knots
             if self.knots is not None
-            else rcs_knots(values, self.n_knots or 5, name=self.column)
+            else rcs_knots_from_counts(
+                table.values, table.counts, self.n_knots or 5, name=self.column
+            )
         )
-        ordered = np.sort(values) if values.size else np.zeros(1)
-        edge = 9 if ordered.shape[0] >= 20 else 0
+        if table.n == 0:
+            raise ModelError(f"{self.term}: no rows with a value of {self.column!r}.")
+        edge = 9 if table.n >= 20 else 0
+        low, high, inner_low, inner_high = table.at_rank(
+            np.array([0, table.n - 1, edge, table.n - 1 - edge])
+        )
         return SplineTerm(
             self.term,
             self.column,
             tuple(float(k) for k in knots),
-            (float(ordered[0]), float(ordered[-1])),
-            (float(ordered[edge]), float(ordered[-1 - edge])),
+            (float(low), float(high)),
+            (float(inner_low), float(inner_high)),
         )
 
 
@@ -129,18 +144,27 @@ def rcs_basis(values: np.ndarray, knots: tuple[float, ...] | np.ndarray) -> np.n
     ``rcspline.eval(norm = 2)``, the ``rms`` default). Returns n x (k - 1) float64.
     """
     x = np.asarray(values, dtype=np.float64)
-    t = np.asarray(knots, dtype=np.float64)
-    k = t.shape[0]
-    scale = (t[-1] - t[0]) ** (2.0 / 3.0)  # as rcspline.eval: each cube of a scaled difference
+    return np.column_stack(rcs_columns(x, knots, lambda v: np.maximum(v, 0.0)))
+
+
+def rcs_columns(x: Any, knots: Sequence[float] | np.ndarray, positive_part: Callable) -> list:
+    """The basis columns as expressions of ``x``: numpy arrays, or Spark columns with
+    ``positive_part = lambda v: F.greatest(v, F.lit(0.0))``; one formula for every engine.
+    Cubes of differences scaled by (t_k - t_1)^(2/3), as ``rcspline.eval`` computes them."""
+    t = [float(k) for k in knots]
+    scale = (t[-1] - t[0]) ** (2.0 / 3.0)
     last, second_last = t[-1], t[-2]
     columns = [x]
-    for j in range(k - 2):
-        term = np.maximum((x - t[j]) / scale, 0.0) ** 3 + (
-            (second_last - t[j]) * np.maximum((x - last) / scale, 0.0) ** 3
-            - (last - t[j]) * np.maximum((x - second_last) / scale, 0.0) ** 3
-        ) / (last - second_last)
-        columns.append(term)
-    return np.column_stack(columns)
+    for j in range(len(t) - 2):
+        columns.append(
+            positive_part((x - t[j]) / scale) ** 3
+            + (
+                (second_last - t[j]) * positive_part((x - last) / scale) ** 3
+                - (last - t[j]) * positive_part((x - second_last) / scale) ** 3
+            )
+            / (last - second_last)
+        )
+    return columns
 
 
 def rcs_knots(values: np.ndarray, n_knots: int = 5, *, name: str = "x") -> np.ndarray:
