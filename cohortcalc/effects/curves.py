@@ -10,6 +10,7 @@ of non-linearity refit with the plain column and use ``cc.lrtest(linear_fit, spl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortcalc.errors import ModelError
+from cohortcalc.errors import ModelError, ModelWarning
 from cohortcalc.survival.results import TestStatistic, format_p
 from cohortcalc.survival.splines import SplineTerm
 
@@ -92,6 +93,16 @@ def hr_curve(
     )
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise ModelError(f"at= for {spline.term} must hold finite exposure values.")
+    low, high = spline.value_range
+    outside = [v for v in (reference, *values) if not low <= v <= high]
+    if outside:
+        warnings.warn(
+            f"{spline.term}: {len(outside)} value(s) (e.g. {outside[0]:g}) lie outside the "
+            f"observed range [{low:g}, {high:g}] of {spline.column}; the curve there is an "
+            "extrapolation (linear beyond the outer knots).",
+            ModelWarning,
+            stacklevel=2,
+        )
     labels = list(spline.labels)
     beta = fit.coef.loc[labels].to_numpy()
     vcov = fit.vcov.loc[labels, labels].to_numpy()

@@ -67,12 +67,14 @@ def additive_interaction(
     fit: Any, first: str, second: str, *, conf_level: float = 0.95
 ) -> AdditiveInteraction:
     """RERI, AP, SI for two binary exposures from ``fit`` (``cc.cox``/``cc.finegray``) whose
-    covariates include ``first * second`` (0/1, boolean or two-level columns). Warns when an
+    covariates include ``first * second`` (0/1, boolean or two-level columns; a Cox fit's
+    numeric exposures are checked to be 0/1, a Fine–Gray fit's cannot be). Warns when an
     exposure alone is protective (Knol et al. 2011 advise recoding so the reference has the
     lowest risk) and when the SI is undefined."""
     if not 0 < conf_level < 1:
         raise ModelError(f"conf_level={conf_level!r} must be between 0 and 1.")
     names = _coefficients(fit, first, second)
+    _check_binary(fit, names[:2])
     beta = fit.coef.loc[list(names)].to_numpy()
     vcov = fit.vcov.loc[list(names), list(names)].to_numpy()
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
@@ -210,6 +212,23 @@ def _coefficients(fit: Any, first: str, second: str) -> tuple[str, str, str]:
             "model whose only interaction of the two exposures is their product."
         )
     return names[0], names[1], products[0]
+
+
+def _check_binary(fit: Any, names: tuple[str, ...]) -> None:
+    """A numeric exposure must be coded 0/1: read the Cox fit's design (kept for ``ph_test``);
+    a fit without it (Fine–Gray) relies on the caller, as the docstring says."""
+    likelihood = getattr(getattr(fit, "fit_data", None), "likelihood", None)
+    if likelihood is None:
+        return
+    for name in names:
+        j = list(fit.terms).index(name)
+        column = likelihood.matrix[:, j] + likelihood.center[j]  # the design is stored centred
+        if not np.all((np.abs(column) < 1e-9) | (np.abs(column - 1) < 1e-9)):
+            values = np.unique(np.round(column, 6))[:5].tolist()
+            raise ModelError(
+                f"exposure {name!r} is not coded 0/1 (values {values}...); RERI, AP and SI need "
+                "two binary exposures. Binarise it first (e.g. cac_agatston > 0)."
+            )
 
 
 def _main_coefficient(terms: list[str], exposure: str) -> str:

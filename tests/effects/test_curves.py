@@ -109,6 +109,14 @@ def test_given_knots_are_used_and_the_wider_ci_level_is_wider() -> None:
     assert wide["hr_lower"][0] < narrow["hr_lower"][0] < narrow["hr_upper"][0] < wide["hr_upper"][0]
 
 
+def test_values_outside_the_data_warn_of_extrapolation() -> None:
+    high = _fit().splines["rcs(log_cac, 4)"].value_range[1]
+    with pytest.warns(cc.ModelWarning, match="extrapolation"):
+        cc.hr_curve(_fit(), "log_cac", reference=0.0, at=[1.0, high + 1])
+    with pytest.warns(cc.ModelWarning, match="outside the observed range"):
+        cc.hr_curve(_fit(), "log_cac", reference=-1.0, at=[1.0])
+
+
 def test_finegray_spline_curve_is_a_subdistribution_hr() -> None:
     fit = cc.finegray(_cohort(), "time", "status", 1, ["rcs(log_cac, 3)", "age"])
     curve = cc.hr_curve(fit, "log_cac", reference=0.0, at=[0.0, 3.0])

@@ -181,6 +181,7 @@ def test_a_protective_exposure_warns_to_recode() -> None:
         (["cac_any * ckd", "age"], "sex", "must be one binary coefficient"),
         (["group * ckd"], "group", "must be one binary coefficient"),
         (["cac_any * ckd", "cac_any:age"], "cac_any", "also in the interaction"),
+        (["age * ckd"], "age", "not coded 0/1"),
     ],
 )
 def test_models_the_measures_do_not_apply_to_are_refused(covariates, first, message) -> None:
