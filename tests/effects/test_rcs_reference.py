@@ -131,21 +131,21 @@ def test_cox_with_a_spline_equals_coxph(case: dict) -> None:
 
 @pytest.mark.parametrize("case", _reference()["cox"], ids=lambda c: c["name"])
 def test_wald_tests_and_contrasts_equal_rms(case: dict) -> None:
-    """rms::cph is fitted to 1e-12 in R; coxph (and we) stop at R's 1e-9 rule, so the
-    statistics agree to ~1e-7 relative (the coefficient difference cph - coxph is ≤ 1e-8)."""
+    """rms::cph is fitted to 1e-12 in R, coxph (and we) stop at R's 1e-9 rule (cph - coxph
+    coefficients differ by ≤ 1.1e-8); observed agreement ≤ 3.4e-9 relative."""
     term = COX_MODELS[case["name"]][3]
     with warnings.catch_warnings():  # CAC = 3000 lies past the data: extrapolated, as in rms
         warnings.simplefilter("ignore", ModelWarning)
         curve = cc.hr_curve(_cox(case["name"]), term, reference=case["reference"][0], at=case["at"])
     assert curve.association.df == case["wald_total"][1]
     assert curve.nonlinearity.df == case["wald_nonlinear"][1]
-    assert _relative(curve.association.statistic, case["wald_total"][0]) < 1e-6
-    assert _relative(curve.nonlinearity.statistic, case["wald_nonlinear"][0]) < 1e-6
+    assert _relative(curve.association.statistic, case["wald_total"][0]) < 1e-8
+    assert _relative(curve.nonlinearity.statistic, case["wald_nonlinear"][0]) < 1e-8
     table = curve.table
-    assert _relative(table["log_hr"], case["contrast_log_hr"]) < 1e-6
-    assert _relative(table["se"], case["contrast_se"]) < 1e-6
-    assert _relative(np.log(table["hr_lower"]), case["contrast_lower"]) < 1e-6
-    assert _relative(np.log(table["hr_upper"]), case["contrast_upper"]) < 1e-6
+    assert _relative(table["log_hr"], case["contrast_log_hr"]) < 1e-8
+    assert _relative(table["se"], case["contrast_se"]) < 1e-8
+    assert _relative(np.log(table["hr_lower"]), case["contrast_lower"]) < 1e-8
+    assert _relative(np.log(table["hr_upper"]), case["contrast_upper"]) < 1e-8
 
 
 @pytest.mark.parametrize("case", _reference()["cox"], ids=lambda c: c["name"])
@@ -156,7 +156,7 @@ def test_lr_test_of_non_linearity_equals_anova_coxph(case: dict) -> None:
     linear = cc.cox(_data(data), "time", event, [column, *covariates[1:]], ties=case["ties"])
     test = cc.lrtest(linear, spline_fit)
     assert test.df == case["lr_nonlinear"][1]
-    assert _relative(test.statistic, case["lr_nonlinear"][0]) < 1e-7
+    assert _relative(test.statistic, case["lr_nonlinear"][0]) < 1e-10
 
 
 CRR_MODELS = {
