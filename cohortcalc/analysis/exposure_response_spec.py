@@ -81,3 +81,41 @@ def exposure_response_columns(spec: Any) -> list[tuple[tuple[str | int, ...], st
             loc = ("exposure_response", "additive_interactions", i, part, "column")
             refs.append((loc, "additive-interaction exposure", getattr(pair, part).column))
     return refs
+
+
+def exposure_response_methods(spec: Any) -> list[str]:
+    """The methods paragraph of the ``exposure_response`` section (none without it)."""
+    section = getattr(spec, "exposure_response", None)
+    if section is None or not (section.splines or section.additive_interactions or section.evalues):
+        return []
+    sentences = []
+    for spline in section.splines:
+        knots = (
+            f"{spline.knots} knots at Harrell's default quantiles"
+            if isinstance(spline.knots, int)
+            else f"knots at {', '.join(f'{k:g}' for k in spline.knots)}"
+        )
+        scale = " (log(x + 1) scale; reference and values in x)" if spline.scale == "log1p" else ""
+        sentences.append(
+            f"The association with {spline.label or spline.column} was modelled as a restricted "
+            f"cubic spline of {spline.column} with {knots} (Harrell 2015, as rms::rcs){scale}; "
+            f"hazard ratios are shown against {spline.reference:g} with pointwise Wald 95% CIs, "
+            "with Wald tests of any association and of non-linearity."
+        )
+    for pair in section.additive_interactions:
+        first, second = (e.label or e.name for e in (pair.first, pair.second))
+        sentences.append(
+            f"Interaction between {first} and {second} was assessed on the additive scale from "
+            "one cause-specific Cox model with their product term: the relative excess risk due "
+            "to interaction (RERI), attributable proportion (AP) and synergy index (SI) with "
+            "delta-method 95% CIs (Hosmer & Lemeshow 1992), reported with the joint and "
+            "stratum-specific hazard ratios as recommended by Knol & VanderWeele (2012)."
+        )
+    if section.evalues:
+        sentences.append(
+            "E-values (VanderWeele & Ding 2017) quantify the unmeasured confounding needed to "
+            "explain away each exposure hazard ratio; hazard ratios were taken as risk ratios "
+            "only for outcomes with a cumulative incidence below 15% at the end of follow-up "
+            "and otherwise converted (VanderWeele 2020)."
+        )
+    return ["**Exposure–response.** " + " ".join(sentences)]

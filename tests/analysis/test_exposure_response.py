@@ -124,6 +124,14 @@ def test_evalues_use_the_outcome_risk_at_the_end_of_follow_up(run) -> None:
     assert table.frame["Outcome risk"].iloc[0] == f"{100 * risk:.1f}%"
 
 
+def test_report_has_the_methods_paragraph_tables_and_figure(run) -> None:
+    text = run.report.read_text()
+    assert "**Exposure–response.** The association with CAC was modelled as a restricted" in text
+    assert "RERI" in text and "E-values (VanderWeele & Ding 2017)" in text
+    assert "## Exposure–response and additive interaction" in text
+    assert "spline_mi_cox_log_cac.png" in text
+
+
 def test_headline_spec_shows_the_cac_spline_and_the_cac_ckd_interaction() -> None:
     spec = cc.analysis.load_spec(REPO / "analyses" / "cac_mi_ckd.yaml")
     section = spec.exposure_response
