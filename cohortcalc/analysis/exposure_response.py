@@ -36,9 +36,10 @@ from cohortcalc.analysis.exposure_response_spec import (
 from cohortcalc.effects import additive_interaction, evalue, hr_curve
 from cohortcalc.effects.figures import plot_hr_curve
 from cohortcalc.errors import ModelError, SpecError
-from cohortcalc.reporting.format import format_p, format_ratio_ci
+from cohortcalc.reporting.format import format_count, format_p, format_ratio_ci
 from cohortcalc.reporting.style import save_figure
-from cohortcalc.reporting.table import Table, values_frame
+from cohortcalc.reporting.suppression import suppress_small_cells
+from cohortcalc.reporting.table import CountGrid, Table, values_frame
 from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray import finegray
 from cohortcalc.survival.nonparametric import cumulative_incidence
@@ -86,7 +87,10 @@ def exposure_response_outputs(
             covariates = _covariates(spec, pair.model, [pair.first.column, pair.second.column])
             name = f"additive_{outcome.name}_{a}_{b}"
             fit = _fit(spec, data, outcome, "cox", [f"{a} * {b}", *covariates], ties, name)
-            tables[name] = additive_table(fit, pair, outcome)
+            cells = _cell_counts(data, outcome, [a, b, *covariates], fit)
+            table = additive_table(fit, pair, outcome, cells)
+            threshold = spec.small_cell_threshold  # 0 or 1: off, as for the other tables
+            tables[name] = suppress_small_cells(table, threshold) if threshold > 1 else table
     if section.evalues:
         tables["evalues"] = evalue_table(spec, frames, fits, per_sd_units)
     return tables, figures
@@ -195,30 +199,61 @@ def _spline_figure(fit, spline: SplineExposure, frame, path: Path, spec: Spec):
     return tuple(save_figure(figure, path, list(spec.outputs.figure_formats)))
 
 
-def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome) -> Table:
-    """Knol & VanderWeele (2012): joint HRs vs doubly unexposed, stratum HRs, RERI/AP/SI."""
+def _cell_counts(
+    data: pl.DataFrame, outcome: Outcome, columns: list[str], fit: Any
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Participants and events in each exposure combination, on the fit's complete cases;
+    they must add up to the fit's N and events."""
+    first, second = columns[:2]
+    used = data.select(outcome.time, outcome.status, *columns).drop_nulls()
+    grouped = used.group_by(first, second).agg(
+        pl.len().alias("n"), (pl.col(outcome.status) == outcome.event_code).sum().alias("events")
+    )
+    cells = {(int(r[0]), int(r[1])): (int(r[2]), int(r[3])) for r in grouped.iter_rows()}
+    n = sum(c[0] for c in cells.values())
+    events = sum(c[1] for c in cells.values())
+    if (n, events) != (fit.n, fit.n_events):
+        raise ModelError(
+            f"additive interaction of {first} and {second}: cell counts ({n} participants, "
+            f"{events} events) do not reconcile with the fit ({fit.n}, {fit.n_events})."
+        )
+    return cells
+
+
+def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome, cells: dict) -> Table:
+    """Knol & VanderWeele (2012): participants, events and HRs of each combination against the
+    doubly unexposed, stratum-specific HRs, RERI/AP/SI and the ratio of HRs."""
     result = additive_interaction(fit, pair.first.name, pair.second.name)
     first = pair.first.label or pair.first.name
     second = pair.second.label or pair.second.name
     rows, records = [], []
-    for row in result.joint.itertuples():
-        reference = row.first == result.levels[0][0] and row.second == result.levels[1][0]
+    counts: dict[str, int] = {"n_total": int(fit.n), "events_total": int(fit.n_events)}
+    location: dict[str, tuple[int, str]] = {}
+    for i, row in enumerate(result.joint.itertuples()):
+        a, b = result.levels[0].index(row.first), result.levels[1].index(row.second)
+        n, events = cells.get((a, b), (0, 0))
         rows.append(
             {
                 "Quantity": f"{first}: {_yes(row.first)}, {second}: {_yes(row.second)}",
+                "Participants": format_count(n),
+                "Events": format_count(events),
                 "Estimate (95% CI)": "1 (reference)"
-                if reference
+                if a == b == 0
                 else format_ratio_ci(row.hr, row.hr_lower, row.hr_upper),
                 "p": "",
             }
         )
-        records.append((len(rows) - 1, "Estimate (95% CI)", "hr", float(row.hr), "joint"))
+        records.append((i, "Estimate (95% CI)", "hr", float(row.hr), "joint"))
+        counts |= {f"n_{i}": n, f"events_{i}": events}
+        location |= {f"n_{i}": (i, "Participants"), f"events_{i}": (i, "Events")}
     for row in result.stratified.itertuples():
         exposure = first if row.exposure == pair.first.name else second
         within = second if row.within == pair.second.name else first
         rows.append(
             {
                 "Quantity": f"HR of {exposure} within {within}: {_yes(row.level)}",
+                "Participants": "",
+                "Events": "",
                 "Estimate (95% CI)": format_ratio_ci(row.hr, row.hr_lower, row.hr_upper),
                 "p": "",
             }
@@ -233,7 +268,15 @@ def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome) -> Tabl
             else format_ratio_ci(row["estimate"], row["lower"], row["upper"])
         )
         quantity = names[str(key)]
-        rows.append({"Quantity": quantity, "Estimate (95% CI)": text, "p": format_p(row["p"])})
+        rows.append(
+            {
+                "Quantity": quantity,
+                "Participants": "",
+                "Events": "",
+                "Estimate (95% CI)": text,
+                "p": format_p(row["p"]),
+            }
+        )
         records.append((len(rows) - 1, "Estimate (95% CI)", str(key), float(row["estimate"]), ""))
     return Table(
         title=f"{outcome.label or outcome.name}: interaction of {first} and {second} on the "
@@ -246,6 +289,14 @@ def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome) -> Tabl
             "(Hosmer & Lemeshow 1992), SI on the log scale.",
         ),
         values=values_frame(records),
+        counts=CountGrid(
+            counts,
+            location,
+            margins=(
+                (*(f"n_{i}" for i in range(4)), "n_total"),
+                (*(f"events_{i}" for i in range(4)), "events_total"),
+            ),
+        ),
     )
 
 

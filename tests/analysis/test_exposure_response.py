@@ -40,6 +40,7 @@ SPEC: dict[str, Any] = {
         },
     ],
     "models": {"adjustment": [{"name": "Model 1", "covariates": ["age", "sex"]}]},
+    "small_cell_threshold": 0,  # off here: the counts are compared; suppression tested below
     "exposure_response": {
         "splines": [
             {
@@ -104,6 +105,24 @@ def test_additive_table_equals_additive_interaction_of_a_direct_fit(run) -> None
     for measure in ("RERI", "AP", "SI", "multiplicative"):
         assert values[measure] == pytest.approx(expected.loc[measure, "estimate"], rel=1e-12)
     assert table.frame["Estimate (95% CI)"].iloc[0] == "1 (reference)"
+    participants = table.frame["Participants"].iloc[:4].str.replace(",", "").astype(int)
+    events = table.frame["Events"].iloc[:4].str.replace(",", "").astype(int)
+    assert (participants.sum(), events.sum()) == (fit.n, fit.n_events)  # counts reconcile
+    cell = data.filter((pl.col("cac_agatston_above_0") == 1) & (pl.col("ckd") == 1))
+    assert events.iloc[3] == cell.filter(pl.col("mi_status") == 1).height
+
+
+def test_small_cells_of_the_joint_table_are_suppressed() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["data"]["synthetic"]["n"] = 1500
+    spec["exposure_response"] = {
+        "additive_interactions": SPEC["exposure_response"]["additive_interactions"]
+    }
+    spec["small_cell_threshold"] = 60
+    table = cc.run(spec).tables["additive_mi_cac_agatston_above_0_ckd"]
+    assert table.suppressed_below == 60
+    events = table.frame["Events"].iloc[:4].tolist()
+    assert "<60" in events and not any(e.isdigit() and int(e) < 60 for e in events)
 
 
 def test_evalues_use_the_outcome_risk_at_the_end_of_follow_up(run) -> None:
