@@ -93,16 +93,7 @@ def hr_curve(
     )
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise ModelError(f"at= for {spline.term} must hold finite exposure values.")
-    low, high = spline.value_range
-    outside = [v for v in (reference, *values) if not low <= v <= high]
-    if outside:
-        warnings.warn(
-            f"{spline.term}: {len(outside)} value(s) (e.g. {outside[0]:g}) lie outside the "
-            f"observed range [{low:g}, {high:g}] of {spline.column}; the curve there is an "
-            "extrapolation (linear beyond the outer knots).",
-            ModelWarning,
-            stacklevel=2,
-        )
+    _warn_if_extrapolated(spline, reference, values)
     labels = list(spline.labels)
     beta = fit.coef.loc[labels].to_numpy()
     vcov = fit.vcov.loc[labels, labels].to_numpy()
@@ -132,6 +123,19 @@ def hr_curve(
         ratio="HR" if hasattr(fit, "ties") else "SHR",
         value_range=spline.value_range,
     )
+
+
+def _warn_if_extrapolated(spline: SplineTerm, reference: float, values: np.ndarray) -> None:
+    low, high = spline.value_range
+    outside = [v for v in (reference, *values) if not low <= v <= high]
+    if outside:
+        warnings.warn(
+            f"{spline.term}: {len(outside)} value(s) (e.g. {outside[0]:g}) lie outside the "
+            f"observed range [{low:g}, {high:g}] of {spline.column}; the curve there is an "
+            "extrapolation (linear beyond the outer knots).",
+            ModelWarning,
+            stacklevel=3,
+        )
 
 
 def _wald(beta: np.ndarray, vcov: np.ndarray) -> TestStatistic:

@@ -101,6 +101,12 @@ def test_curve_is_the_contrast_of_the_basis_against_the_reference() -> None:
     assert "non-linearity" in str(default)
 
 
+def test_a_formula_string_gives_the_same_spline_fit() -> None:
+    fit = cc.cox(_cohort(), "time", "mi", "rcs(log_cac, 4) + age")
+    assert fit.terms == _fit().terms and fit.splines == _fit().splines
+    np.testing.assert_array_equal(fit.coef.to_numpy(), _fit().coef.to_numpy())
+
+
 def test_given_knots_are_used_and_the_wider_ci_level_is_wider() -> None:
     fit = cc.cox(_cohort(), "time", "mi", ["rcs(log_cac, knots=[0.5, 3, 5, 7])", "age"])
     assert fit.splines["rcs(log_cac, knots=[0.5, 3, 5, 7])"].knots == (0.5, 3.0, 5.0, 7.0)
