@@ -1,6 +1,7 @@
 """Restricted cubic splines against R: knots and basis of ``rms::rcs``, Cox fits against
 ``coxph``, Fine–Gray fits against ``cmprsk::crr``, Wald tests against ``rms::anova``, HR curves
-against ``rms::contrast`` and the LR test against ``anova(coxph, coxph)``.
+against ``rms::contrast``, the LR test against ``anova(coxph, coxph)`` and ``cc.ph_test``
+against ``cox.zph``.
 
 Numbers from tests/reference/make_rcs_reference.R (rcs_reference.json, rcs_cac.csv).
 """
@@ -157,6 +158,13 @@ def test_lr_test_of_non_linearity_equals_anova_coxph(case: dict) -> None:
     test = cc.lrtest(linear, spline_fit)
     assert test.df == case["lr_nonlinear"][1]
     assert _relative(test.statistic, case["lr_nonlinear"][0]) < 1e-10
+
+
+@pytest.mark.parametrize("case", _reference()["cox"], ids=lambda c: c["name"])
+def test_ph_test_of_a_spline_fit_equals_cox_zph(case: dict) -> None:
+    table = cc.ph_test(_cox(case["name"]))
+    np.testing.assert_allclose(table["df"], case["zph_df"])
+    assert _relative(table["chisq"].to_numpy(), case["zph_chisq"]) < 1e-8
 
 
 CRR_MODELS = {

@@ -16,7 +16,8 @@
 #              rms::cph on the same formula for anova.rms (Wald chi-square of the spline
 #              "TOTAL" association and its "Nonlinear" part) and rms::contrast (log HR, SE and
 #              95% CI at chosen values against a reference value); anova(coxph(linear),
-#              coxph(spline)) for the likelihood-ratio test of non-linearity.
+#              coxph(spline)) for the likelihood-ratio test of non-linearity; cox.zph(fit)
+#              (one test per model term, the spline's on k - 1 df, and GLOBAL).
 #   "crr"      cmprsk::crr(ftime, fstatus, cov1 = cbind(rcs basis, other covariates),
 #              gtol = 1e-13, maxiter = 100) coef and var, plus the Wald tests from coef/var.
 suppressPackageStartupMessages({
@@ -103,7 +104,7 @@ wald <- function(b, v, idx) {
 }
 
 cox_case <- function(name, formula, data, ties, exposure, at, ref) {
-  fit <- coxph(formula, data = data, ties = ties)
+  fit <- coxph(formula, data = data, ties = ties, x = TRUE)  # x: cox.zph needs no refit
   linear <- update(formula, as.formula(paste(". ~ . -", attr(terms(formula), "term.labels")[1],
                                              "+", exposure)))
   lr <- anova(coxph(linear, data = data, ties = ties), fit)
@@ -124,6 +125,7 @@ cox_case <- function(name, formula, data, ties, exposure, at, ref) {
       wald_total = num(an[row, c("Chi-Square", "d.f.")]),
       wald_nonlinear = num(an[row + 1, c("Chi-Square", "d.f.")]),
       lr_nonlinear = num(c(lr$Chisq[2], lr$Df[2])),
+      zph_chisq = num(cox.zph(fit)$table[, "chisq"]), zph_df = num(cox.zph(fit)$table[, "df"]),
       at = num(at), reference = num(ref),
       contrast_log_hr = num(con$Contrast), contrast_se = num(con$SE),
       contrast_lower = num(con$Lower), contrast_upper = num(con$Upper))
