@@ -174,6 +174,11 @@ def _splines(
             raise ModelError(f"{factor}: column {request.column!r} must be numeric for a spline.")
         rows = data.groupBy(request.column).count().orderBy(request.column).collect()
         distinct = [float(r[0]) for r in rows]
+        if any(v != v or abs(v) == float("inf") for v in distinct):  # NaN or infinite
+            raise ModelError(
+                f"column {request.column!r} has NaN or infinite value(s); fix them or set them "
+                "to null (missing)."
+            )
         splines[factor] = request.resolve_from_counts(distinct, [int(r[1]) for r in rows])
     return splines
 
