@@ -32,6 +32,16 @@ from cohortcalc.ingest import IngestReport, ingest, read_store
 if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
+    from cohortcalc.effects import (
+        AdditiveInteraction,
+        EValue,
+        HrCurve,
+        additive_interaction,
+        evalue,
+        evalues,
+        hr_curve,
+    )
+    from cohortcalc.effects.figures import plot_hr_curve
     from cohortcalc.features import agatston, derive
     from cohortcalc.imputation import (
         Imputations,
@@ -70,16 +80,20 @@ if TYPE_CHECKING:
     from cohortcalc.survival.proportionality import ph_test
     from cohortcalc.survival.rates import incidence_rates
     from cohortcalc.survival.results import CoxResult
+    from cohortcalc.survival.splines import rcs_basis, rcs_knots, rcs_knots_from_counts
     from cohortcalc.survival.tests import gray_test, logrank, lrtest, trend_test
     from cohortcalc.synth import simulate_cohort as simulate
 
 #: public name -> (module, attribute), loaded by ``__getattr__``.
 _LAZY: dict[str, tuple[str, str]] = {
+    "AdditiveInteraction": ("cohortcalc.effects", "AdditiveInteraction"),
     "AnalysisResult": ("cohortcalc.analysis", "AnalysisResult"),
     "CalibrationResult": ("cohortcalc.performance.calibration", "CalibrationResult"),
     "ConcordanceResult": ("cohortcalc.performance.concordance", "ConcordanceResult"),
     "CoxResult": ("cohortcalc.survival.results", "CoxResult"),
+    "EValue": ("cohortcalc.effects", "EValue"),
     "FineGrayResult": ("cohortcalc.survival.finegray_result", "FineGrayResult"),
+    "HrCurve": ("cohortcalc.effects", "HrCurve"),
     "Imputations": ("cohortcalc.imputation", "Imputations"),
     "IncrementalValueResult": ("cohortcalc.performance.incremental", "IncrementalValueResult"),
     "PooledResult": ("cohortcalc.imputation", "PooledResult"),
@@ -92,17 +106,21 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ScoreResult": ("cohortcalc.performance.score", "ScoreResult"),
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
+    "additive_interaction": ("cohortcalc.effects", "additive_interaction"),
     "agatston": ("cohortcalc.features", "agatston"),
     "calibration": ("cohortcalc.performance.calibration", "calibration"),
     "concordance": ("cohortcalc.performance.concordance", "concordance"),
     "cox": ("cohortcalc.survival.cox", "cox"),
     "cumulative_incidence": ("cohortcalc.survival.nonparametric", "cumulative_incidence"),
     "derive": ("cohortcalc.features", "derive"),
+    "evalue": ("cohortcalc.effects", "evalue"),
+    "evalues": ("cohortcalc.effects", "evalues"),
     "export_table": ("cohortcalc.reporting", "export_table"),
     "finegray": ("cohortcalc.survival.finegray", "finegray"),
     "forest_plot": ("cohortcalc.reporting", "forest_plot"),
     "forest_rows": ("cohortcalc.reporting", "forest_rows"),
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
+    "hr_curve": ("cohortcalc.effects", "hr_curve"),
     "hr_table": ("cohortcalc.reporting", "hr_table"),
     "impute": ("cohortcalc.imputation", "impute"),
     "incidence_rates": ("cohortcalc.survival.rates", "incidence_rates"),
@@ -113,11 +131,15 @@ _LAZY: dict[str, tuple[str, str]] = {
     "lrtest": ("cohortcalc.survival.tests", "lrtest"),
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
+    "plot_hr_curve": ("cohortcalc.effects.figures", "plot_hr_curve"),
     "plot_imputation_trace": ("cohortcalc.imputation", "plot_imputation_trace"),
     "plot_imputed_vs_observed": ("cohortcalc.imputation", "plot_imputed_vs_observed"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
     "pool": ("cohortcalc.imputation", "pool"),
     "predict": ("cohortcalc.survival.predict", "predict"),
+    "rcs_basis": ("cohortcalc.survival.splines", "rcs_basis"),
+    "rcs_knots": ("cohortcalc.survival.splines", "rcs_knots"),
+    "rcs_knots_from_counts": ("cohortcalc.survival.splines", "rcs_knots_from_counts"),
     "reclassification": ("cohortcalc.performance.reclassification", "reclassification"),
     "run": ("cohortcalc.analysis", "run"),
     "save_figure": ("cohortcalc.reporting", "save_figure"),
@@ -135,6 +157,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AdditiveInteraction",
     "AnalysisResult",
     "CalibrationResult",
     "CohortcalcError",
@@ -144,9 +167,11 @@ __all__ = [
     "CoxResult",
     "DataQualityWarning",
     "DictionaryError",
+    "EValue",
     "FeatureError",
     "FineGrayResult",
     "FrameError",
+    "HrCurve",
     "Imputations",
     "IncrementalValueResult",
     "IngestError",
@@ -162,17 +187,21 @@ __all__ = [
     "Table",
     "ValidationResult",
     "__version__",
+    "additive_interaction",
     "agatston",
     "calibration",
     "concordance",
     "cox",
     "cumulative_incidence",
     "derive",
+    "evalue",
+    "evalues",
     "export_table",
     "finegray",
     "forest_plot",
     "forest_rows",
     "gray_test",
+    "hr_curve",
     "hr_table",
     "impute",
     "incidence_rates",
@@ -184,11 +213,15 @@ __all__ = [
     "lrtest",
     "ph_test",
     "plot_cumulative_incidence",
+    "plot_hr_curve",
     "plot_imputation_trace",
     "plot_imputed_vs_observed",
     "plot_survival",
     "pool",
     "predict",
+    "rcs_basis",
+    "rcs_knots",
+    "rcs_knots_from_counts",
     "read_store",
     "reclassification",
     "run",

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
 from cohortcalc.analysis.spec import Outcome, Spec
 from cohortcalc.errors import SpecError
 
@@ -53,7 +54,7 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
         refs.append((("outputs", "table_one_variables", j), "Table 1 variable", column))
     for j, column in enumerate(outputs.figures_by):
         refs.append((("outputs", "figures_by", j), "figure grouping", column))
-    return refs
+    return refs + exposure_response_columns(spec)
 
 
 def _missing_columns(spec: Spec, frame: Any) -> list[str]:

@@ -87,6 +87,12 @@ def caption(ctx: Context, name: str) -> str:
                     f"{label}: {_ratio(method).lower()}s ({_method_label(method)}, {model}), "
                     "in all participants and within each level of the effect modifiers."
                 )
+            if kind == "spline" and rest.startswith(f"{outcome.name}_{method}_"):
+                return (
+                    f"{label}: {_ratio(method).lower()} across "
+                    f"{variable_label(rest.removeprefix(f'{outcome.name}_{method}_'), names)} "
+                    "(restricted cubic spline, pointwise 95% CIs), with its distribution below."
+                )
     return name
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
 from cohortcalc.analysis.manifest import package_versions
 from cohortcalc.analysis.spec import Spec
 from cohortcalc.reporting.format import short_label
@@ -25,6 +26,7 @@ def methods_paragraphs(
         _models(spec),
         *([_modifiers(spec)] if spec.effect_modifiers else []),
         *([_sensitivity(spec)] if spec.sensitivity else []),
+        *exposure_response_methods(spec),
         _reporting(spec),
     ]
 

@@ -109,6 +109,11 @@ def _sections(
         ("Hazard ratios", [n for n in hr if "_by_" not in n and _is_main(ctx, n)], []),
         ("Effect modification", [n for n in hr if "_by_" in n] + _if("interactions", tables), []),
         ("Sensitivity analyses", [n for n in hr if not _is_main(ctx, n)], []),
+        (
+            "Exposure–response and additive interaction",
+            [n for n in names if n.startswith(("spline_", "additive_")) or n == "evalues"],
+            [],
+        ),
         ("Figures", [], list(figures)),
         ("All estimates", _if("estimates", tables), []),
     ]

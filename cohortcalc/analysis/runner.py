@@ -22,6 +22,7 @@ import polars as pl
 from cohortcalc.analysis import outputs, report
 from cohortcalc.analysis.checks import check_spec_against_frame, levels_of, referenced_columns
 from cohortcalc.analysis.data import derive_frame, load_source
+from cohortcalc.analysis.exposure_response import exposure_response_outputs
 from cohortcalc.analysis.figures import draw_figures
 from cohortcalc.analysis.filters import apply_population
 from cohortcalc.analysis.fitting import (
@@ -230,8 +231,13 @@ def _run(
             spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
         )
         tables = outputs.build_tables(context)
+        response_tables, response_figures = exposure_response_outputs(
+            spec, frames, tuple(fits), sd_units, out_dir
+        )  # spline, additive-interaction and E-value tables (the spec's exposure_response)
+        tables.update(response_tables)
     with clock.step("figures"):
         figures = draw_figures(context, out_dir) if out_dir is not None else {}
+        figures.update(response_figures)
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
     with clock.step("report"):

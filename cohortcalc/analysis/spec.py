@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from cohortcalc.analysis.exposure_response_spec import ExposureResponse
 from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines
 from cohortcalc.errors import SpecError
 
@@ -272,6 +273,7 @@ class Spec(_Strict):
     models: Models
     effect_modifiers: list[EffectModifier] = Field(default_factory=list)
     sensitivity: list[Sensitivity] = Field(default_factory=list)
+    exposure_response: ExposureResponse | None = None
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
     engine: Literal["local", "spark"] = "local"

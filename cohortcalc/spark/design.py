@@ -26,6 +26,7 @@ from cohortcalc.survival.design import (
     _strip_wrapper,
     parse_covariates,
 )
+from cohortcalc.survival.splines import SplineTerm, parse_rcs, rcs_columns
 
 _NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
 
@@ -43,6 +44,7 @@ class SparkDesign:
     reference: dict[str, str] = field(default_factory=dict)
     n: int = 0
     n_dropped: int = 0
+    splines: dict[str, SplineTerm] = field(default_factory=dict)
 
     @property
     def x_columns(self) -> list[str]:
@@ -84,7 +86,12 @@ def build_design(
         if (m := _CATEGORICAL_WRAPPER.match(f))
     }
     term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
-    sources = list(dict.fromkeys(f for factors in term_factors for f in factors))
+    requests = {f: r for factors in term_factors for f in factors if (r := parse_rcs(f))}
+    sources = list(
+        dict.fromkeys(
+            requests[f].column if f in requests else f for factors in term_factors for f in factors
+        )
+    )
     wanted = list(dict.fromkeys(sources + [c for c in columns if c is not None]))
     types = {f.name: f.dataType for f in frame.schema.fields}
     missing = [c for c in wanted if c not in types]
@@ -116,7 +123,8 @@ def build_design(
     ).first()
     data = frame.select(*wanted).dropna()
     levels = {name: _levels(name, types[name], counts[name], reference.get(name)) for name in coded}
-    expressions, terms, assign = _term_columns(term_factors, levels, types)
+    splines = _splines(data, requests, levels)
+    expressions, terms, assign = _term_columns(term_factors, levels, types, splines)
     design = SparkDesign(
         frame=data.select(
             *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
@@ -128,6 +136,7 @@ def build_design(
         reference={name: lv[0] for name, lv in levels.items()},
         n=int(counts["__complete"] or 0),
         n_dropped=int(counts["__rows"]) - int(counts["__complete"] or 0),
+        splines=splines,
     )
     try:
         _check_values(design, [s for s in sources if s not in coded])
@@ -154,10 +163,31 @@ def _levels(
     return levels
 
 
+def _splines(
+    data: DataFrame, requests: Mapping[str, Any], levels: Mapping[str, Any]
+) -> dict[str, SplineTerm]:
+    """Each ``rcs(...)`` term's knots, computed once on the driver from the column's frequency
+    table over the complete rows (one group-by pass), exactly as the local engine."""
+    splines = {}
+    for factor, request in requests.items():
+        if request.column in levels:
+            raise ModelError(f"{factor}: column {request.column!r} must be numeric for a spline.")
+        rows = data.groupBy(request.column).count().orderBy(request.column).collect()
+        distinct = [float(r[0]) for r in rows]
+        if any(v != v or abs(v) == float("inf") for v in distinct):  # NaN or infinite
+            raise ModelError(
+                f"column {request.column!r} has NaN or infinite value(s); fix them or set them "
+                "to null (missing)."
+            )
+        splines[factor] = request.resolve_from_counts(distinct, [int(r[1]) for r in rows])
+    return splines
+
+
 def _term_columns(
     term_factors: list[list[str]],
     levels: Mapping[str, tuple[str, ...]],
     types: Mapping[str, T.DataType],
+    splines: Mapping[str, SplineTerm] | None = None,
 ) -> tuple[list[Column], list[str], dict[str, tuple[int, ...]]]:
     """One float64 expression per design column, named as ``survival.design._assemble``."""
     expressions: list[Column] = []
@@ -166,7 +196,15 @@ def _term_columns(
     for factors in term_factors:
         columns: list[tuple[str, Column | None]] = [("", None)]
         for factor in factors:
-            if factor in levels:
+            if splines and factor in splines:  # rcs(x, k): the basis as Spark expressions
+                spline = splines[factor]
+                basis = rcs_columns(
+                    F.col(spline.column).cast("double"),
+                    spline.knots,
+                    lambda v: F.greatest(v, F.lit(0.0)),
+                )
+                options = list(zip(spline.labels, basis, strict=True))
+            elif factor in levels:
                 text = as_text(F.col(factor), types[factor])
                 options = [
                     (f"{factor}[{lv}]", (text == F.lit(lv)).cast("double"))

@@ -95,6 +95,7 @@ def finegray(
         n_strata=len(data.strata),
         weights=weights,
         reference=dict(design.reference),
+        splines=dict(design.splines),
     )
 
 

@@ -2,8 +2,10 @@
 
 Numeric columns enter as given; string, categorical and boolean columns are dummy-coded
 against a reference level (treatment contrasts, as R's ``contr.treatment``), giving terms named
-``column[level]``; ``a:b`` is the product of the codings of ``a`` and ``b``. Rows with a missing
-(null) value in any used column are dropped and counted, as R's ``na.omit``.
+``column[level]``; ``a:b`` is the product of the codings of ``a`` and ``b``; ``rcs(x, 4)`` is a
+restricted cubic spline of ``x`` (``splines.py``: ``rms::rcs`` columns ``x``, ``x'``, ``x''``, knots
+from the rows used). Rows with a missing (null) value in any used column are dropped and
+counted, as R's ``na.omit``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import polars as pl
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import to_polars
 from cohortcalc.survival import _layout
+from cohortcalc.survival.splines import SplineTerm, parse_rcs
 
 _CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
 
@@ -48,6 +51,7 @@ class Design:
     n_dropped: int = 0
     rows: np.ndarray | None = None
     n_used: int | None = None
+    splines: dict[str, SplineTerm] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -62,6 +66,7 @@ class _Variable:
     name: str
     values: np.ndarray
     levels: tuple[str, ...] | None  # None for numeric; levels[0] is the reference
+    labels: tuple[str, ...] | None = None  # a spline basis: values is n x len(labels)
 
 
 def parse_covariates(covariates: Sequence[str] | str) -> list[list[str]]:
@@ -123,7 +128,12 @@ def build_design(
         if (m := _CATEGORICAL_WRAPPER.match(f))
     }
     term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
-    sources = list(dict.fromkeys(f for factors in term_factors for f in factors))
+    requests = {f: r for factors in term_factors for f in factors if (r := parse_rcs(f))}
+    sources = list(
+        dict.fromkeys(
+            requests[f].column if f in requests else f for factors in term_factors for f in factors
+        )
+    )
     extra = [c for c in dict.fromkeys(columns) if c is not None]
     data = to_polars(frame, columns=list(dict.fromkeys(sources + extra)))
     n_before = data.height
@@ -144,6 +154,13 @@ def build_design(
         for name in sources
     }
     levels = {v.name: v.levels for v in variables.values() if v.levels is not None}
+    splines = {}
+    for factor, request in requests.items():
+        if variables[request.column].levels is not None:
+            raise ModelError(f"{factor}: column {request.column!r} must be numeric for a spline.")
+        splines[factor] = request.resolve(variables[request.column].values)
+        basis = splines[factor].basis(variables[request.column].values)
+        variables[factor] = _Variable(factor, basis, None, splines[factor].labels)
     extra_arrays: dict[str, np.ndarray] = {}
     column_levels: dict[str, tuple[str, ...]] = {}
     for name in extra:
@@ -167,6 +184,7 @@ def build_design(
         n_dropped=n_before - data.height,
         rows=rows,
         n_used=data.height,
+        splines=splines,
     )
 
 
@@ -299,7 +317,9 @@ def _assemble(
         for factor in factors:
             var = variables[factor]
             options: list[tuple[str, int | None]] = (
-                [(factor, None)]
+                list(zip(var.labels, range(len(var.labels)), strict=True))
+                if var.labels is not None
+                else [(factor, None)]
                 if var.levels is None
                 else [(f"{factor}[{lv}]", k) for k, lv in enumerate(var.levels) if k > 0]
             )
@@ -311,6 +331,10 @@ def _assemble(
         start = len(plan)
         plan.extend(columns)
         assign[":".join(factors)] = tuple(range(start, len(plan)))
+    labels = [label for label, _ in plan]
+    if len(set(labels)) < len(labels):
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        raise ModelError(f"coefficient(s) {twice} would appear twice; drop the repeated term.")
     matrix = np.empty((n, len(plan)), dtype=np.float64)
     low, high = _fill(plan, matrix, rows)
     for j, (label, _) in enumerate(plan):
@@ -350,7 +374,10 @@ def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.n
             column = None
             for var, code in parts:
                 values = var.values[start:stop]
-                values = values if code is None else (values == code).astype(np.float64)
+                if var.labels is not None:  # one column of a spline basis
+                    values = values[:, code]
+                elif code is not None:
+                    values = (values == code).astype(np.float64)
                 column = values if column is None else column * values
             target[:, j] = column
             low[j] = min(low[j], column.min())

@@ -104,6 +104,7 @@ def finegray(
         weights=weights,
         reference=dict(design.reference),
         fit_data=FineGrayFitData(data, beta, design, center, binned, tuple(strata_names)),
+        splines=dict(design.splines),
     )
 
 

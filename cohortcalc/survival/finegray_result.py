@@ -44,6 +44,7 @@ class FineGrayResult:
     weights: str | None = None
     reference: Mapping[str, str] = field(default_factory=dict)
     fit_data: Any = field(default=None, repr=False)
+    splines: Mapping[str, object] = field(default_factory=dict)  # rcs term -> SplineTerm (knots)
 
     @property
     def coef(self) -> pd.Series:

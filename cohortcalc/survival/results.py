@@ -132,6 +132,7 @@ class CoxResult:
     reference: Mapping[str, str] = field(default_factory=dict)
     assign: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fit_data: Any = field(default=None, repr=False)
+    splines: Mapping[str, Any] = field(default_factory=dict)  # rcs term -> SplineTerm (knots)
 
     @property
     def coef(self) -> pd.Series:
@@ -231,5 +232,6 @@ def cox_result(
         reference=dict(design.reference),
         assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
         fit_data=fit_data,
+        splines=dict(getattr(design, "splines", {})),
         **labels,
     )
