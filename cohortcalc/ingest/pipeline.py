@@ -24,6 +24,7 @@ from cohortcalc.dictionary import DataDictionary, load_dictionary
 from cohortcalc.errors import DataQualityWarning, IngestError
 from cohortcalc.ingest import tables
 from cohortcalc.ingest import validate as checks
+from cohortcalc.ingest.issues import Loss, check_loss
 from cohortcalc.ingest.layout import PartitionBy, TableLayout, resolve_layouts
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping, resolve_mapping
 from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
@@ -146,7 +147,10 @@ def _ingest_into(
         progress(f"reading {path.name}", index, total)
         record, frame = _stage_source(spec, source, path, dictionary, scratch, index)
         read[path.name] = record
-        staged[source.table].append(StagedSource(source, path.name, frame, record.rows_read))
+        policy = spec.value_error_policy(source)
+        staged[source.table].append(
+            StagedSource(source, path.name, frame, record.rows_read, policy)
+        )
     counts: dict[str, TableCounts] = {}
     records: list[SourceRecord] = []
     parents: dict[str, pl.LazyFrame] = {}
@@ -164,9 +168,14 @@ def _ingest_into(
                 rows_accepted=outcome.accepted.get(s.label, 0),
                 rows_quarantined=outcome.quarantined.get(s.label, 0),
                 reasons=outcome.reasons.get(s.label, {}),
+                values_nulled=outcome.values_nulled.get(s.label, {}),
+                missing_codes=outcome.missing_codes.get(s.label, {}),
             )
             for s in staged[table]
         ]
+        for record, source in zip(table_records, staged[table], strict=True):
+            loss = Loss(source.label, record.rows_read, record.reasons, record.values_nulled)
+            check_loss(loss, spec.max_loss_for(source.spec), table)
         records += table_records
         counts[table] = _table_counts(table, table_records, outcome, dictionary, staging)
     progress("done", total, total)
@@ -192,8 +201,12 @@ def _table_counts(
     staging: Path,
 ) -> TableCounts:
     reasons: Counter[str] = Counter()
+    nulled: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
     for record in records:
         reasons.update(record.reasons)
+        nulled.update(record.values_nulled)
+        codes.update(record.missing_codes)
     row_sources = [r for r in records if r.role == "rows"]
     accepted = scan_table(staging, outcome.entry, ordered=False)
     return TableCounts(
@@ -203,6 +216,9 @@ def _table_counts(
         rows_quarantined=sum(r.rows_quarantined for r in row_sources),
         reasons=dict(sorted(reasons.items())),
         soft_range=checks.soft_range_counts(dictionary.table(name), accepted),
+        values_nulled=dict(sorted(nulled.items())),
+        missing_codes=dict(sorted(codes.items())),
+        derived=outcome.derived,
     )
 
 

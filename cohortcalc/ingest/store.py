@@ -5,6 +5,8 @@ Layout (DESIGN.md, "The cohort store")::
     cohort/
       participants.parquet  cac_lesions.parquet  events.parquet  followup.parquet  ...
       _quarantine/<table>.parquet   rejected rows + _source_file, _source_row, _reasons
+      _issues/<table>.parquet       values nulled in written rows: _source_file, _source_row,
+                                    key, column, source_column, value (original text), reason
       _manifest.json                sources (path, SHA-256, rows), counts, versions, time,
                                     and each table's layout and files (rows, SHA-256)
       _ingest_report.md / .json     the ingest report (no timestamps)
@@ -38,6 +40,7 @@ from cohortcalc.ingest.normalize import POLARS_TYPES
 from cohortcalc.ingest.report import IngestReport
 
 QUARANTINE_DIR = "_quarantine"
+ISSUES_DIR = "_issues"
 MANIFEST = "_manifest.json"
 REPORT_MD = "_ingest_report.md"
 REPORT_JSON = "_ingest_report.json"
@@ -133,6 +136,7 @@ def new_staging_dir(out: Path) -> Path:
     staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     (staging / QUARANTINE_DIR).mkdir()
+    (staging / ISSUES_DIR).mkdir()
     return staging
 
 
@@ -161,6 +165,7 @@ def write_reports(
             name: {
                 **entries[name],
                 "quarantine": f"{QUARANTINE_DIR}/{name}.parquet",
+                "issues": f"{ISSUES_DIR}/{name}.parquet",
                 "rows_read": t.rows_read,
                 "rows_written": t.rows_written,
                 "rows_quarantined": t.rows_quarantined,

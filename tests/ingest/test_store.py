@@ -26,9 +26,8 @@ def test_layout_and_manifest(tmp_path: Path) -> None:
     report = cc.ingest(mapping=mapping, out=tmp_path / "cohort")
     files = set(_files(tmp_path / "cohort"))
     tables = ("participants", "events", "followup", "cac_lesions")
-    assert files == {f"{t}.parquet" for t in tables} | {
-        f"_quarantine/{t}.parquet" for t in tables
-    } | {"_manifest.json", "_ingest_report.md", "_ingest_report.json"}
+    stored = {f"{folder}{t}.parquet" for t in tables for folder in ("", "_quarantine/", "_issues/")}
+    assert files == stored | {"_manifest.json", "_ingest_report.md", "_ingest_report.json"}
     manifest = json.loads((tmp_path / "cohort" / "_manifest.json").read_text())
     assert manifest["package_version"] == cc.__version__
     assert manifest["mapping_version"] == "test-1"
