@@ -229,22 +229,33 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        raise IngestError(
-            f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {first['msg']}. "
-            "Fix this key (see cohortcalc/ingest/mapping.py for the schema)."
-        ) from err
+        problems = [
+            f"line {_line_of(root, tuple(e['loc']))}: key {_dotted(tuple(e['loc']))}: {e['msg']}"
+            for e in err.errors()
+        ]
+        raise IngestError(_problems_message(path, problems)) from err
+    problems = []
     for index, source in enumerate(mapping.sources):
-        try:
-            check_source(source, dictionary)
-            check_table_coverage(mapping, source, dictionary)
-        except (ValueError, DictionaryError) as err:
-            loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
-            raise IngestError(
-                f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
-            ) from err
+        for check in (check_source, lambda s, d: check_table_coverage(mapping, s, d)):
+            try:
+                check(source, dictionary)
+            except (ValueError, DictionaryError) as err:
+                loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
+                problems.append(f"line {_line_of(root, loc)}: key {_dotted(loc)}: {err}")
+    if problems:
+        raise IngestError(_problems_message(path, problems))
     return mapping
+
+
+def _problems_message(path: Path, problems: list[str]) -> str:
+    """Every problem of a mapping file, each with its line (one per line when several)."""
+    if len(problems) == 1:
+        return f"{path}, {problems[0]}. Fix this key (docs/mapping.md lists every key)."
+    listed = "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
+    return (
+        f"{path}: {len(problems)} problems; fix each key (docs/mapping.md lists every key):\n"
+        f"{listed}"
+    )
 
 
 def check_table_coverage(mapping: Mapping, source: SourceSpec, dictionary: DataDictionary) -> None:

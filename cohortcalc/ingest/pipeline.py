@@ -55,6 +55,7 @@ def ingest(
     progress: Progress | None = None,
     partition_by: PartitionBy = None,
     rows_per_file: int | None = None,
+    allow_outside_sources: bool = False,
 ) -> IngestReport:
     """Ingest a study's files into a validated cohort store at ``out``.
 
@@ -68,13 +69,14 @@ def ingest(
     columns, applied to every table that has them, or a dict from table to column(s).
     ``rows_per_file``: split each table (or partition) into files of at most this many rows.
     ``cc.read_store`` reads either layout back with the same columns, types and row order.
+    ``allow_outside_sources``: read mapped files that lie outside the sources folder.
     Raises ``IngestError`` (naming file, column, row and the fix); ``out`` is then untouched.
     Warns ``DataQualityWarning`` when values outside a soft range were kept.
     """
     dictionary = dictionary or load_dictionary()
     mapping_path = resolve_mapping(mapping)
     spec = load_mapping(mapping_path, dictionary)
-    paths = _resolve_paths(spec, mapping_path, sources)
+    paths = resolve_paths(spec, mapping_path, sources, allow_outside_sources)
     tables = sorted({s.table for s in spec.sources}, key=_table_rank)
     layouts = resolve_layouts(partition_by, rows_per_file, dictionary, tables)
     out = Path(out)
@@ -111,10 +113,29 @@ def _silent(_description: str, _step: int, _total: int) -> None:
     return None
 
 
-def _resolve_paths(spec: Mapping, mapping_path: Path, sources: SourcesArg) -> list[Path]:
+def resolve_paths(
+    spec: Mapping, mapping_path: Path, sources: SourcesArg, allow_outside_sources: bool = False
+) -> list[Path]:
+    """Each mapped file's path. With a folder (or none: the mapping's), a ``file:`` that
+    leaves the folder (``..``, an absolute path, a link out) is refused unless
+    ``allow_outside_sources``: a mapping from elsewhere must not read files it was not given."""
     if sources is None or isinstance(sources, str | Path):
         base = mapping_path.parent if sources is None else Path(sources)
-        return [base / s.file for s in spec.sources]
+        paths = [base / s.file for s in spec.sources]
+        if not allow_outside_sources:
+            root = base.resolve()
+            outside = [
+                s.file
+                for s, p in zip(spec.sources, paths, strict=True)
+                if not p.resolve().is_relative_to(root)
+            ]
+            if outside:
+                raise IngestError(
+                    f"mapping file(s) {outside} lie outside the sources folder {base}; refusing "
+                    "to read them. Copy the files into the folder, or pass "
+                    "allow_outside_sources=True (CLI: --allow-outside-sources) if you mean it."
+                )
+        return paths
     if isinstance(sources, AnyMapping):
         given = {str(k): Path(v) for k, v in sources.items()}
     else:
