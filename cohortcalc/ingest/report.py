@@ -134,8 +134,8 @@ class IngestReport:
         ]
         for counts in self.tables.values():
             if counts.derived:
-                derived = ", ".join(f"`{v}`" for v in counts.derived)
-                lines += ["", f"### Derived in {counts.table}", "", f"- {derived}: {DERIVED_NOTE}"]
+                lines += ["", f"### Derived in {counts.table} (no source provides it)", ""]
+                lines += [f"- `{v}`: {DERIVED_NOTE.get(v, 'derived')}" for v in counts.derived]
             if counts.reasons:
                 lines += ["", f"### Quarantined from {counts.table} (rows per reason)", ""]
                 lines += [f"- `{r}`: {n}" for r, n in counts.reasons.items()]
@@ -148,10 +148,11 @@ class IngestReport:
         return "\n".join(lines) + "\n"
 
 
-DERIVED_NOTE = (
-    "no source provides it; lesion_id numbers lesions 1..k within participant in file order, "
-    "end_reason is death when an accepted death is on or before end_date, else censored"
-)
+DERIVED_NOTE = {
+    "lesion_id": "lesions numbered 1..k within participant, in file order",
+    "end_reason": "death when an accepted death is on or before end_date, else censored; a "
+    "participant whose death row was quarantined is quarantined (death_event_quarantined)",
+}
 
 
 def _source_details(source: SourceRecord) -> list[str]:
