@@ -201,11 +201,11 @@ def _ingest_into(
         counts[table] = _table_counts(table, table_records, outcome, dictionary, staging)
     progress("done", total, total)
     shutil.rmtree(scratch)
-    order = {s.file: i for i, s in enumerate(spec.sources)}
+    order = {str(path): i for i, path in enumerate(paths)}
     report = IngestReport(
         out=out,
         study=spec.study,
-        sources=tuple(sorted(records, key=lambda r: order[Path(r.path).name])),
+        sources=tuple(sorted(records, key=lambda r: order[r.path])),
         tables=counts,
         mapping_version=spec.mapping_version,
         dictionary_version=dictionary.version,
