@@ -76,7 +76,7 @@ def check_mapping(
         for source, path in zip(spec.sources, paths, strict=True):
             table = dictionary.table(source.table)
             try:
-                raw, _info = scan_source(
+                raw, info = scan_source(
                     path, source, Path(scratch), text_types(source, spec, table)
                 )
                 frame = normalize_source(raw.head(sample_rows), source, spec, table, path.name)
@@ -85,10 +85,21 @@ def check_mapping(
                 findings.append(Finding(path.name, None, str(err)))
                 continue
             except pl.exceptions.PolarsError:
-                raw, _info = scan_source(path, source, Path(scratch))
+                raw, info = scan_source(path, source, Path(scratch))
                 frame = normalize_source(raw.head(sample_rows), source, spec, table, path.name)
                 frame = check_rows(table, frame).collect()
             sampled[path.name] = frame.height
+            if info.short_rows:
+                findings.append(
+                    Finding(
+                        path.name,
+                        None,
+                        f"{len(info.short_rows)} row(s) have fewer fields than the header "
+                        f"(first: data row {info.short_rows[0]}); check "
+                        f"{LIKELY_CAUSE['short_row']}",
+                        len(info.short_rows),
+                    )
+                )
             limit = max(spec.max_loss_for(source) * frame.height, MIN_LOSS_TO_FAIL - 1)
             findings += _value_findings(frame, path.name, source.columns, limit)
             codes[path.name] = {

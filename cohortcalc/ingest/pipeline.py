@@ -20,14 +20,14 @@ from typing import Any
 import polars as pl
 
 import cohortcalc
-from cohortcalc.dictionary import DataDictionary, load_dictionary
+from cohortcalc.dictionary import DataDictionary, Table, load_dictionary
 from cohortcalc.errors import DataQualityWarning, IngestError
 from cohortcalc.ingest import tables
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.issues import Loss, check_loss
 from cohortcalc.ingest.layout import PartitionBy, TableLayout, resolve_layouts
 from cohortcalc.ingest.mapping import Mapping, SourceSpec, load_mapping, resolve_mapping
-from cohortcalc.ingest.normalize import first_parse_failure, normalize_source, text_types
+from cohortcalc.ingest.normalize import FLAG, first_parse_failure, normalize_source, text_types
 from cohortcalc.ingest.readers import SOURCE_ROW, ReadInfo, scan_source
 from cohortcalc.ingest.report import IngestReport, SourceRecord, TableCounts
 from cohortcalc.ingest.store import (
@@ -259,24 +259,32 @@ def _stage_source(
     target = scratch / f"{index:03d}-{source.table}.parquet"
     raw, info = scan_source(path, source, scratch, text_types(source, spec, table))
     in_memory = _fits_in_memory(path, raw, info)
-    try:  # fast path: numbers parsed by the CSV reader
-        normalized = normalize_source(raw, source, spec, table, path.name)
-        staged = materialize(normalized, target, in_memory)
-    except pl.exceptions.PolarsError:  # a value did not parse: read as text to find it
-        raw, info = scan_source(path, source, scratch)
-        try:
-            normalized = normalize_source(raw, source, spec, table, path.name)
+    try:
+        try:  # fast path: numbers parsed by the CSV reader
+            staged = materialize(
+                _normalized(raw, info, source, spec, table, path), target, in_memory
+            )
+        except pl.exceptions.PolarsError:  # a value did not parse: read as text to find it
+            raw, info = scan_source(path, source, scratch)
+            normalized = _normalized(raw, info, source, spec, table, path)
             staged = materialize(normalized, target, in_memory)
-        except pl.exceptions.PolarsError as err:
-            raise IngestError(
-                f"{path}: cannot be parsed as {info.format} ({err}). Check the delimiter, "
-                "quoting and that every line has the same number of fields; set `delimiter:` "
-                "if needed."
-            ) from err
+    except pl.exceptions.PolarsError as err:
+        raise IngestError(
+            f"{path}: cannot be parsed as {info.format} ({err}). Check the delimiter, "
+            "quoting and that every line has the same number of fields; set `delimiter:` "
+            "if needed."
+        ) from err
+    except BaseException as err:  # a Rust panic in a reader is a BaseException
+        if type(err).__name__ != "PanicException":
+            raise
+        raise IngestError(
+            f"{path}: file is corrupt: the {info.format} reader failed ({err}). Export it again."
+        ) from err
     rows = staged.select(pl.len()).collect().item()
     if rows == 0:
         raise IngestError(f"{path}: the file has a header but no data rows. Export it again.")
     if spec.row_error_policy(source) == "error":
+        _raise_on_short_row(info, path)
         _raise_on_parse_failure(staged, raw, source, path)
     record = SourceRecord(
         path=str(path),
@@ -289,6 +297,27 @@ def _stage_source(
         delimiter=info.delimiter,
     )
     return record, staged
+
+
+def _normalized(
+    raw: pl.LazyFrame, info: ReadInfo, source: SourceSpec, spec: Mapping, table: Table, path: Path
+) -> pl.LazyFrame:
+    """``normalize_source`` plus the reader's row problems (``short_row``)."""
+    normalized = normalize_source(raw, source, spec, table, path.name)
+    if not info.short_rows:
+        return normalized
+    short = pl.col(SOURCE_ROW).is_in(pl.Series(info.short_rows, dtype=pl.Int64).implode())
+    return normalized.with_columns(short.alias(f"{FLAG}short_row"))
+
+
+def _raise_on_short_row(info: ReadInfo, path: Path) -> None:
+    if info.short_rows:
+        raise IngestError(
+            f"{path}: data row {info.short_rows[0]} has fewer fields than the header "
+            f"({len(info.short_rows)} such row(s)); the file may be cut off or a delimiter "
+            "missing. Export it again, or set `on_row_error: quarantine` to quarantine such "
+            "rows."
+        )
 
 
 def _fits_in_memory(path: Path, raw: pl.LazyFrame, info: ReadInfo) -> bool:
