@@ -21,7 +21,7 @@ import polars as pl
 
 import cohortcalc
 from cohortcalc.dictionary import DataDictionary, Table, load_dictionary
-from cohortcalc.errors import DataQualityWarning, IngestError
+from cohortcalc.errors import CohortcalcWarning, DataQualityWarning, IngestError
 from cohortcalc.ingest import tables
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.issues import Loss, check_loss
@@ -34,6 +34,7 @@ from cohortcalc.ingest.store import (
     REPORT_MD,
     commit_store,
     new_staging_dir,
+    recover_store,
     scan_table,
     sha256_of,
     write_reports,
@@ -80,6 +81,9 @@ def ingest(
     tables = sorted({s.table for s in spec.sources}, key=_table_rank)
     layouts = resolve_layouts(partition_by, rows_per_file, dictionary, tables)
     out = Path(out)
+    recovered = recover_store(out)
+    for message in recovered:
+        warnings.warn(f"{out}: {message}", CohortcalcWarning, stacklevel=2)
     staging = new_staging_dir(out)
     try:
         report, entries = _ingest_into(
