@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
     from cohortcalc.features import agatston, derive
+    from cohortcalc.ingest.check import check_mapping
     from cohortcalc.reporting import (
         Table,
         export_table,
@@ -63,6 +64,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
     "agatston": ("cohortcalc.features", "agatston"),
+    "check_mapping": ("cohortcalc.ingest.check", "check_mapping"),
     "cox": ("cohortcalc.survival.cox", "cox"),
     "cumulative_incidence": ("cohortcalc.survival.nonparametric", "cumulative_incidence"),
     "derive": ("cohortcalc.features", "derive"),
@@ -114,6 +116,7 @@ __all__ = [
     "ValidationResult",
     "__version__",
     "agatston",
+    "check_mapping",
     "cox",
     "cumulative_incidence",
     "derive",

@@ -273,8 +273,10 @@ def _exchange(first: Path, second: Path) -> bool:
     return result == 0
 
 
-def read_store(path: str | Path, quarantine: bool = False, spark: Any = None) -> dict[str, Any]:
-    """The tables of a cohort store, by table name (or its quarantine).
+def read_store(
+    path: str | Path, quarantine: bool = False, spark: Any = None, *, issues: bool = False
+) -> dict[str, Any]:
+    """The tables of a cohort store, by table name (or its quarantine, or its issues).
 
     Polars LazyFrames by default; with ``spark`` (a SparkSession) Spark DataFrames, read in
     Spark by one ``spark.read.parquet`` per table (its file or Hive folder). A partitioned
@@ -282,14 +284,20 @@ def read_store(path: str | Path, quarantine: bool = False, spark: Any = None) ->
     one file (Spark: partition columns read as text whatever
     ``spark.sql.sources.partitionColumnTypeInference`` says, so "007" stays "007", then cast
     to their dictionary type; ``_store_row`` dropped, as Spark has no row order).
+    ``quarantine=True``: the rejected rows with ``_reasons``; ``issues=True``: the values
+    nulled in written rows (file, row, key, column, source column, original value, reason).
     """
     root = Path(path)
     tables = _manifest_tables(root)
-    if quarantine:
-        paths = {name: inside_store(root, entry["quarantine"]) for name, entry in tables.items()}
+    if quarantine or issues:
+        kind = "quarantine" if quarantine else "issues"
+        paths = {
+            name: inside_store(root, entry.get(kind, f"{ISSUES_DIR}/{name}.parquet"))
+            for name, entry in tables.items()
+        }
         if spark is not None:
-            return {name: spark.read.parquet(str(path)) for name, path in paths.items()}
-        return {name: pl.scan_parquet(path) for name, path in paths.items()}
+            return {name: spark.read.parquet(str(p)) for name, p in paths.items()}
+        return {name: pl.scan_parquet(p) for name, p in paths.items()}
     if spark is not None:
         return {name: _spark_table(spark, root, entry) for name, entry in tables.items()}
     return {name: scan_table(root, entry) for name, entry in tables.items()}

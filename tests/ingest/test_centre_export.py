@@ -172,6 +172,8 @@ def test_counts_reconcile_per_file_table_report_and_cli(centre: dict[str, Any]) 
         assert counts.reconciles, counts
     assert report.rows_quarantined == centre["quarantine"].height
     assert report.values_nulled == centre["issues"].height
+    issues = cc.read_store(centre["folder"] / "cohort", issues=True)
+    assert sum(f.collect().height for f in issues.values()) == report.values_nulled
     folder = centre["folder"]
     result = CliRunner().invoke(
         app,
