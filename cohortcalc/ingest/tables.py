@@ -184,7 +184,13 @@ def _check_against_participants(
         deaths = (
             checks.death_dates(parents["events"]).collect().lazy()
             if "events" in parents
-            else pl.LazyFrame(schema={checks.PID: pl.String, "_death_date": pl.Date})
+            else pl.LazyFrame(
+                schema={
+                    checks.PID: pl.String,
+                    "_death_date": pl.Date,
+                    "_death_rejected": pl.Boolean,
+                }
+            )
         )
         return checks.check_followup_dates(rows, deaths)
     return rows

@@ -135,3 +135,22 @@ def test_mapped_file_outside_the_sources_folder_is_refused(tmp_path: Path, where
         warnings.simplefilter("ignore", cc.DataQualityWarning)
         report = cc.ingest(mapping=mapping, out=tmp_path / "cohort", allow_outside_sources=True)
     assert report.tables["participants"].rows_written == 5
+
+
+def test_followup_without_events_or_end_reason_is_censored_and_says_derived(
+    tmp_path: Path,
+) -> None:
+    mapping = write_tiny_study(tmp_path / "raw")
+    text = mapping.read_text()
+    events = text[text.index("  - file: events.parquet") : text.index("  - file: followup.dta")]
+    text = text.replace(events, "")
+    text = text[: text.index("      end_reason:")] + text[text.index("  - file: lesions.sav") :]
+    mapping.write_text(text)
+    report = _ingest(mapping, tmp_path / "cohort")
+    followup = cc.read_store(tmp_path / "cohort")["followup"].collect()
+    assert followup["end_reason"].to_list() == ["censored"] * 5
+    assert report.tables["followup"].derived == ("end_reason",)
+    assert (
+        "`end_reason`: death when an accepted death"
+        in (tmp_path / "cohort" / "_ingest_report.md").read_text()
+    )
