@@ -32,6 +32,7 @@ VALUE_REASONS = (
     "invalid_code",
     "hard_range",
     "missing_required",
+    "death_cause_on_mi",
 )
 ISSUE_COLUMNS = ("column", "source_column", "value", "reason")
 #: Reasons that point at the mapping rather than at the data, and the likely cause.
@@ -73,12 +74,17 @@ def apply_value_policy(frame: pl.LazyFrame, table: Table, policy: ValueErrorPoli
             per_column.setdefault(column, []).append(name)
     if not per_column:
         return frame
-    nulled = [
-        pl.when(pl.any_horizontal(flags).fill_null(False)).then(None).otherwise(pl.col(c)).alias(c)
-        for c, flags in per_column.items()
-    ]
+    names = set(frame.collect_schema().names())
+    kept, nulled = [], []
+    for column, flags in per_column.items():
+        problem = pl.any_horizontal(flags).fill_null(False)
+        text = pl.col(column).cast(pl.String)
+        if f"{ORIGINAL}{column}" in names:  # the source text, where normalization kept it
+            text = pl.coalesce(pl.col(f"{ORIGINAL}{column}"), text)
+        kept.append(pl.when(problem).then(text).alias(f"{ORIGINAL}{column}"))
+        nulled.append(pl.when(problem).then(None).otherwise(pl.col(column)).alias(column))
     renamed = {f: VALUE + f.removeprefix(FLAG) for flags in per_column.values() for f in flags}
-    return frame.with_columns(nulled).rename(renamed)
+    return frame.with_columns(kept).with_columns(nulled).rename(renamed)
 
 
 def issues(
@@ -97,7 +103,7 @@ def issues(
         for flag in value_flag_columns(frame):
             reason, _, column = flag.removeprefix(VALUE).partition(":")
             original = f"{ORIGINAL}{column}"
-            text = pl.col(original) if original in names else pl.col(column).cast(pl.String)
+            text = pl.col(original) if original in names else pl.lit(None, pl.String)
             by_label = {
                 label: s.columns[column].column
                 for label, s in zip(labels, sources, strict=True)

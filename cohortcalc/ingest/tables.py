@@ -142,7 +142,7 @@ def build_table(
 
 def _checked(table: Table, source: StagedSource) -> pl.LazyFrame:
     """One source's value checks, with its value policy applied."""
-    frame = checks.check_rows(table, source.frame)
+    frame = checks.check_row_logic(source.spec.table, checks.check_rows(table, source.frame))
     return values.apply_value_policy(frame, table, source.value_policy)
 
 

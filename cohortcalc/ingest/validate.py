@@ -4,10 +4,10 @@ Reasons (a row may carry several): ``missing_required:<col>``, ``hard_range:<col
 ``invalid_code:<col>``, ``duplicate_id`` (the primary key was seen in an earlier row: the
 first row is kept, repeats are quarantined), ``unknown_participant`` (no such participant),
 ``participant_quarantined`` (the participant's own row was quarantined),
-``event_before_baseline``, ``event_after_death``, ``death_cause_on_mi`` (an MI row with a
-cause of death), ``end_before_baseline``, ``end_after_death``, ``death_event_quarantined``,
-``end_reason_contradicts_events``. Soft-range values are only counted. Whether a reason costs
-the row or only the value is decided in ``issues.py``.
+``event_before_baseline``, ``event_after_death``, ``death_cause_on_mi:death_cause`` (an MI
+row with a cause of death), ``end_before_baseline``, ``end_after_death``,
+``death_event_quarantined``, ``end_reason_contradicts_events``. Soft-range values are only
+counted. Whether a reason costs the row or only the value is decided in ``issues.py``.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def death_dates(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def check_event_dates(events: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
-    """Events after baseline, nothing after death, causes only on deaths.
+    """Events after baseline and nothing after death.
 
     Expects ``_baseline`` from check_parent. An event on the baseline day is kept.
     """
@@ -177,10 +177,16 @@ def check_event_dates(events: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFram
         (date < pl.col("_baseline"), "event_before_baseline"),
         (date > pl.col("_death_date"), "event_after_death"),
     ]
-    if "death_cause" in events.collect_schema().names():  # optional: absent when not exported
-        cause_on_mi = (pl.col("event") == "mi") & pl.col("death_cause").is_not_null()
-        checks.append((cause_on_mi, "death_cause_on_mi"))
     return _add_reasons(joined, checks).drop("_death_date")
+
+
+def check_row_logic(table: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Checks within one row between variables: a cause of death on an MI row is
+    ``death_cause_on_mi:death_cause`` (a value problem: the cause is dropped, the MI kept)."""
+    if table != "events" or "death_cause" not in frame.collect_schema().names():
+        return frame  # death_cause is optional: absent when the study does not export it
+    cause_on_mi = (pl.col("event") == "mi") & pl.col("death_cause").is_not_null()
+    return _add_reasons(frame, [(cause_on_mi, "death_cause_on_mi:death_cause")])
 
 
 def check_followup_dates(followup: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:

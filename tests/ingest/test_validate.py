@@ -115,8 +115,11 @@ def test_child_rows_checked_against_participants_and_dates(
         3: ["event_after_death"],
         4: ["event_before_baseline"],
         5: ["unknown_participant"],
-        7: ["death_cause_on_mi"],
     }
+    # a cause of death on an MI row costs the cause, not the MI
+    assert _issues(store, "events") == [
+        (7, "death_cause", "CAUSE", "non_cardiovascular", "death_cause_on_mi")
+    ]
     assert _reasons(store, "followup") == {
         3: ["end_reason_contradicts_events"],  # P003 ended by "death" but has no death event
         5: ["unknown_participant"],
