@@ -76,7 +76,8 @@ def test_failure_midway_leaves_the_existing_store(
 def test_a_failed_swap_puts_the_old_store_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If moving the new store into place fails, the retired store is restored."""
+    """Without the atomic exchange (not Linux): if moving the new store into place fails, the
+    retired store is restored."""
     mapping = write_tiny_study(tmp_path / "raw")
     out = tmp_path / "cohort"
     cc.ingest(mapping=mapping, out=out)
@@ -88,6 +89,7 @@ def test_a_failed_swap_puts_the_old_store_back(
             raise OSError("rename failed (injected)")
         real_replace(src, dst)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(store, "_exchange", lambda *_: False)
     monkeypatch.setattr(store.os, "replace", refuse_the_staging_folder)
     with pytest.raises(OSError, match="injected"):
         cc.ingest(mapping=mapping, out=out)
