@@ -273,7 +273,7 @@ def check_table_coverage(mapping: Mapping, source: SourceSpec, dictionary: DataD
         for v in table.variables
         if v.required and v.name not in provided and v.name not in derivable
     ]
-    if absent:
+    if absent and source is siblings[0]:  # said once per table, at its first source
         raise _KeyedError(f"required variable(s) {absent} of {source.table} are not mapped")
     if source.role == "columns":
         missing_key = [k for k in table.key_columns if k not in source.columns]
