@@ -42,6 +42,14 @@ def simulate(
     outcome_model: Annotated[
         str, typer.Option(help="'cause_specific' or 'subdistribution' (which HRs are true).")
     ] = "cause_specific",
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="'mesa' (six files; mapping synthetic_study) or 'centre' (five files without "
+            "lesion numbers, end reasons or causes of death; mapping synthetic_centre).",
+        ),
+    ] = "mesa",
 ) -> None:
     """Simulate a MESA-style cohort with known truth and write its messy study export."""
     from rich.progress import Progress
@@ -62,7 +70,10 @@ def simulate(
         def written(name: str) -> None:
             progress.update(task, advance=1, description=f"wrote {name}")
 
-        write_study_export(cohort, out, progress=written)
+        try:
+            write_study_export(cohort, out, progress=written, style=style)
+        except cohortcalc.CohortcalcError as error:
+            raise typer.BadParameter(str(error), param_hint="--style") from error
     realised = cohort.truth["realised"]
     typer.echo(
         f"{n:,} participants, {realised['mi_events']:,} MIs "
