@@ -53,6 +53,24 @@ def test_a_segfaulting_spss_file_is_reported_corrupt(export: Path, tmp_path: Pat
     assert not out.exists() and list(tmp_path.glob(".cohort*")) == []
 
 
+def test_a_corrupt_parquet_file_is_reported_not_panicked(export: Path, tmp_path: Path) -> None:
+    """Issue 16 item 3: bytes 376-428 of the lesion file zeroed (Polars panics inside)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in export.iterdir():
+        (raw / path.name).write_bytes(path.read_bytes())
+    data = bytearray((raw / "ct_lesions.parquet").read_bytes())
+    data[376:429] = bytes(53)
+    (raw / "ct_lesions.parquet").write_bytes(bytes(data))
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(IngestError, match=r"ct_lesions\.parquet: (file is corrupt|cannot be)"),
+    ):
+        warnings.simplefilter("ignore", cc.DataQualityWarning)
+        cc.ingest(raw, mapping="synthetic_study", out=tmp_path / "cohort")
+    assert list(tmp_path.glob(".cohort*")) == []
+
+
 def test_a_panicking_reader_is_reported_corrupt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
