@@ -9,6 +9,7 @@ import os
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -206,3 +207,21 @@ def test_manifest_paths_must_stay_inside_the_store(tmp_path: Path, bad: str) -> 
         cc.read_store(out)
     with pytest.raises(IngestError, match="leaves the store"):
         cc.read_store(out, quarantine=True)
+
+
+def test_the_spawned_reader_where_fork_is_missing(export: Path, tmp_path: Path) -> None:
+    """Platforms without fork read in ``_statistical_worker.py``: same frame, same refusal."""
+    from cohortcalc.ingest import readers
+
+    good = export / "followup_status.sav"
+    status, _ = readers._read_spawned(good, "sav", tmp_path / "good.pickle")
+    assert status == 0
+    forked = readers.read_statistical(good, "sav", tmp_path).collect()
+    spawned = pl.from_pandas(pd.read_pickle(tmp_path / "good.pickle"), nan_to_null=True)
+    assert forked.drop("_source_row").equals(spawned)
+    bad = tmp_path / "bad.sav"
+    data = bytearray(good.read_bytes())
+    data[477] = 0x63
+    bad.write_bytes(bytes(data))
+    status, _ = readers._read_spawned(bad, "sav", tmp_path / "bad.pickle")
+    assert status < 0 and not (tmp_path / "bad.pickle").exists()
