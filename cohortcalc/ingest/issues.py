@@ -141,8 +141,9 @@ class Loss:
 
     label: str
     rows_read: int
-    rows_quarantined: dict[str, int]  # reason -> rows
+    rows_quarantined: dict[str, int]  # reason -> rows (a row with two reasons is in both)
     values_nulled: dict[str, int]  # "reason:column" -> values
+    rows_lost: int = 0  # rows quarantined, each once
 
 
 def check_loss(loss: Loss, max_loss: float, table: str) -> None:
@@ -159,9 +160,10 @@ def check_loss(loss: Loss, max_loss: float, table: str) -> None:
         if reason in LIKELY_CAUSE:
             by_reason[reason] = by_reason.get(reason, 0) + n
     if by_reason:
-        reason, n = max(by_reason.items(), key=lambda item: item[1])
-        if sum(by_reason.values()) > limit:
-            _fail(loss, table, "rows", sum(by_reason.values()), reason, max_loss)
+        reason, _ = max(by_reason.items(), key=lambda item: item[1])
+        rows = min(sum(by_reason.values()), loss.rows_lost)
+        if rows > limit:
+            _fail(loss, table, "rows", rows, reason, max_loss)
 
 
 def _fail(loss: Loss, table: str, what: str, n: int, reason: str, max_loss: float) -> None:

@@ -199,7 +199,13 @@ def _ingest_into(
             for s in staged[table]
         ]
         for record, source in zip(table_records, staged[table], strict=True):
-            loss = Loss(source.label, record.rows_read, record.reasons, record.values_nulled)
+            loss = Loss(
+                source.label,
+                record.rows_read,
+                record.reasons,
+                record.values_nulled,
+                record.rows_quarantined,
+            )
             check_loss(loss, spec.max_loss_for(source.spec), table)
         records += table_records
         counts[table] = _table_counts(table, table_records, outcome, dictionary, staging)

@@ -154,3 +154,13 @@ def test_followup_without_events_or_end_reason_is_censored_and_says_derived(
         "`end_reason`: death when an accepted death"
         in (tmp_path / "cohort" / "_ingest_report.md").read_text()
     )
+
+
+def test_a_wrong_date_format_fails_naming_the_date_format(tmp_path: Path) -> None:
+    text = _participants(30).replace("15/03/2001", "2001-03-15")
+    mapping = write_tiny_study(tmp_path / "raw", "quarantine", text)
+    with pytest.raises(IngestError) as caught:
+        _ingest(mapping, tmp_path / "cohort")
+    message = str(caught.value)
+    assert "participants.csv (participants): rows lost 30 of 30 (100.0%)" in message
+    assert "'unparseable_date'" in message and "Likely cause: the date format" in message
