@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         plot_imputed_vs_observed,
         pool,
     )
+    from cohortcalc.ingest.check import check_mapping
     from cohortcalc.performance.calibration import CalibrationResult, calibration
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
     from cohortcalc.performance.incremental import IncrementalValueResult, incremental_value
@@ -109,6 +110,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "additive_interaction": ("cohortcalc.effects", "additive_interaction"),
     "agatston": ("cohortcalc.features", "agatston"),
     "calibration": ("cohortcalc.performance.calibration", "calibration"),
+    "check_mapping": ("cohortcalc.ingest.check", "check_mapping"),
     "concordance": ("cohortcalc.performance.concordance", "concordance"),
     "cox": ("cohortcalc.survival.cox", "cox"),
     "cumulative_incidence": ("cohortcalc.survival.nonparametric", "cumulative_incidence"),
@@ -190,6 +192,7 @@ __all__ = [
     "additive_interaction",
     "agatston",
     "calibration",
+    "check_mapping",
     "concordance",
     "cox",
     "cumulative_incidence",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,14 @@ def simulate(
     outcome_model: Annotated[
         str, typer.Option(help="'cause_specific' or 'subdistribution' (which HRs are true).")
     ] = "cause_specific",
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="'mesa' (six files; mapping synthetic_study) or 'centre' (five files without "
+            "lesion numbers, end reasons or causes of death; mapping synthetic_centre).",
+        ),
+    ] = "mesa",
 ) -> None:
     """Simulate a MESA-style cohort with known truth and write its messy study export."""
     from rich.progress import Progress
@@ -62,7 +70,10 @@ def simulate(
         def written(name: str) -> None:
             progress.update(task, advance=1, description=f"wrote {name}")
 
-        write_study_export(cohort, out, progress=written)
+        try:
+            write_study_export(cohort, out, progress=written, style=style)
+        except cohortcalc.CohortcalcError as error:
+            raise typer.BadParameter(str(error), param_hint="--style") from error
     realised = cohort.truth["realised"]
     typer.echo(
         f"{n:,} participants, {realised['mi_events']:,} MIs "
@@ -74,7 +85,9 @@ def simulate(
 @app.command("ingest")
 def ingest_command(
     mapping: Annotated[str, typer.Option("--mapping", help="The study's mapping YAML.")],
-    out: Annotated[str, typer.Option("--out", help="Folder of the cohort store to write.")],
+    out: Annotated[
+        str | None, typer.Option("--out", help="Folder of the cohort store to write.")
+    ] = None,
     sources: Annotated[
         str | None,
         typer.Option("--sources", help="Folder holding the mapped files (default: the mapping's)."),
@@ -90,13 +103,51 @@ def ingest_command(
     rows_per_file: Annotated[
         int | None, typer.Option("--rows-per-file", help="Split tables into files of <= N rows.")
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Check the mapping against the files' headers and a sample of rows; write "
+            "nothing.",
+        ),
+    ] = False,
+    sample_rows: Annotated[
+        int, typer.Option("--sample-rows", min=1, help="Rows per file that --check reads.")
+    ] = 1000,
+    allow_outside_sources: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside-sources", help="Read mapped files outside the sources folder."
+        ),
+    ] = False,
 ) -> None:
     """Ingest a study's raw files into a validated Parquet cohort store."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     console = Console()
+    if check:
+        _check_mapping(console, mapping, sources, sample_rows)
+        return
+    if out is None:
+        console.print("[bold red]ingest failed:[/] give --out (the store folder), or --check.")
+        raise typer.Exit(code=2)
+    report = _run_ingest(
+        console, mapping, out, sources, partition_by, rows_per_file, allow_outside_sources
+    )
+    _print_ingest_summary(console, report)
+
+
+def _run_ingest(
+    console: Any,
+    mapping: str,
+    out: str,
+    sources: str | None,
+    partition_by: list[str] | None,
+    rows_per_file: int | None,
+    allow_outside_sources: bool,
+) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as bar:
@@ -110,36 +161,99 @@ def ingest_command(
                 warnings.simplefilter("ignore", cohortcalc.DataQualityWarning)
                 from cohortcalc.ingest.layout import parse_partition_option
 
-                report = cohortcalc.ingest(
+                return cohortcalc.ingest(
                     sources,
                     mapping=mapping,
                     out=out,
                     progress=advance,
                     partition_by=parse_partition_option(partition_by or []),
                     rows_per_file=rows_per_file,
+                    allow_outside_sources=allow_outside_sources,
                 )
         except cohortcalc.CohortcalcError as err:
             bar.stop()
             console.print(f"[bold red]ingest failed:[/] {err}", highlight=False)
             console.print(f"Nothing was written to {out}.")
             raise typer.Exit(code=1) from None
-    table = Table(title=f"{report.study} -> {report.out}")
-    for column in ("table", "read", "written", "quarantined", "top reasons"):
-        table.add_column(column, justify="left" if column in ("table", "top reasons") else "right")
+
+
+def _print_ingest_summary(console: Any, report: Any) -> None:
+    """Per source file and per table: read = written + quarantined, values nulled, codes."""
+    from rich.table import Table
+
+    files = Table(title=f"{report.study} -> {report.out}: source files")
+    for column in (
+        "file",
+        "table (role)",
+        "read",
+        "accepted",
+        "quarantined",
+        "values nulled",
+        "missing codes",
+        "top problems",
+    ):
+        files.add_column(
+            column,
+            justify="left" if column in ("file", "table (role)", "top problems") else "right",
+        )
+    for source in report.sources:
+        problems = {**source.reasons, **source.values_nulled}
+        top = sorted(problems.items(), key=lambda item: -item[1])[:3]
+        files.add_row(
+            Path(source.path).name,
+            f"{source.table} ({source.role})",
+            str(source.rows_read),
+            str(source.rows_accepted),
+            str(source.rows_quarantined),
+            str(sum(source.values_nulled.values())),
+            str(sum(source.missing_codes.values())),
+            ", ".join(f"{reason} ({n})" for reason, n in top),
+        )
+    console.print(files)
+    tables = Table(title="tables (rows of role: rows sources)")
+    for column in ("table", "read", "written", "quarantined", "values nulled", "derived"):
+        tables.add_column(column, justify="left" if column in ("table", "derived") else "right")
     for counts in report.tables.values():
-        top = sorted(counts.reasons.items(), key=lambda item: -item[1])[:3]
-        table.add_row(
+        tables.add_row(
             counts.table,
             str(counts.rows_read),
             str(counts.rows_written),
             str(counts.rows_quarantined),
-            ", ".join(f"{reason} ({n})" for reason, n in top),
+            str(sum(counts.values_nulled.values())),
+            ", ".join(counts.derived),
         )
-    console.print(table)
+    console.print(tables)
     soft = sum(sum(c.soft_range.values()) for c in report.tables.values())
+    codes = sum(sum(s.missing_codes.values()) for s in report.sources)
     console.print(
-        f"{len(report.sources)} source file(s); {soft} soft-range value(s) kept. Details: "
-        f"{report.out}/_ingest_report.md"
+        f"{len(report.sources)} source file(s): {report.rows_quarantined} row(s) quarantined, "
+        f"{report.values_nulled} value(s) nulled (_issues/), {codes} missing code(s) replaced, "
+        f"{soft} soft-range value(s) kept. Details: {report.out}/_ingest_report.md"
+    )
+
+
+def _check_mapping(console: Any, mapping: str, sources: str | None, sample_rows: int) -> None:
+    from cohortcalc.ingest.check import check_mapping
+
+    try:
+        result = check_mapping(mapping, sources, sample_rows=sample_rows)
+    except cohortcalc.CohortcalcError as err:
+        console.print(f"[bold red]mapping check failed:[/] {err}", highlight=False)
+        raise typer.Exit(code=1) from None
+    for file, rows in result.rows_sampled.items():
+        codes = result.missing_codes.get(file, {})
+        shown = ", ".join(f"{c} {n}" for c, n in codes.items()) or "none"
+        console.print(f"{file}: {rows} row(s) read; missing codes replaced: {shown}")
+    for finding in result.findings:
+        label = "[bold red]problem[/]" if finding.fatal else "[yellow]note[/]"
+        console.print(f"{label} {finding.file}: {finding.message}", highlight=False)
+    fatal = sum(f.fatal for f in result.findings)
+    if fatal:
+        console.print(f"{fatal} problem(s) that would fail the ingest; nothing was written.")
+        raise typer.Exit(code=1)
+    console.print(
+        f"{result.mapping}: the mapping fits the sampled rows ({len(result.findings)} note(s) "
+        "on values ingest would null); nothing was written."
     )
 
 

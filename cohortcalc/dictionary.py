@@ -32,6 +32,7 @@ class Variable(BaseModel):
     citation: str
     table: str = ""
     required: bool = False
+    defines_row: bool = False
     unit: str | None = None
     analyte: str | None = None
     source_units: tuple[str, ...] = ()
@@ -83,6 +84,14 @@ class Table(BaseModel):
     def names(self) -> tuple[str, ...]:
         """Variable names in dictionary order."""
         return tuple(v.name for v in self.variables)
+
+    @property
+    def row_defining(self) -> frozenset[str]:
+        """Variables without which a row means nothing: the key and ``defines_row`` ones.
+
+        A problem with one of these quarantines the row; with any other, only the value.
+        """
+        return frozenset(self.key_columns) | {v.name for v in self.variables if v.defines_row}
 
     def variable(self, name: str) -> Variable:
         """The variable called ``name``; ``DictionaryError`` if the table has none."""
@@ -171,8 +180,10 @@ def render_markdown(dictionary: DataDictionary) -> str:
         f"Version {dictionary.version}. Generated from `dictionary.yaml` by "
         "`cohortcalc dictionary --markdown`; do not edit by hand.",
         "",
-        "Hard range: values outside are impossible and the row is quarantined. Soft range: "
-        "values outside are implausible, kept, and reported. Ranges are in the canonical unit.",
+        "Hard range: values outside are impossible; the value is nulled and listed in the "
+        "store's `_issues/` (or, for a variable marked †, which defines the row, the row is "
+        "quarantined). Soft range: values outside are implausible, kept, and reported. Ranges "
+        "are in the canonical unit. **Bold**: required (the mapping must provide it).",
     ]
     for name, table in dictionary.tables.items():
         key = ", ".join(table.key_columns)
@@ -191,6 +202,7 @@ def _markdown_row(var: Variable) -> str:
         return "" if pair is None else f"{pair[0]} – {pair[1]}"
 
     name = f"**{var.name}**" if var.required else var.name
+    name += " †" if var.defines_row else ""
     cells = [
         name,
         var.type,

@@ -76,6 +76,7 @@ def test_canonical_units_and_codes_match_the_contract() -> None:
     assert set(dictionary.variable("followup", "end_reason").codes) == {
         "administrative_end",
         "lost_to_follow_up",
+        "censored",
         "death",
     }
 

@@ -206,7 +206,25 @@ def _groups(
             f"{MAX_PARTITIONS}); partition by a coarser column such as site."
         )
     counts = counts.sort(columns, nulls_last=True)
-    return [(row, row.pop("_rows")) for row in counts.iter_rows(named=True)]
+    groups = [(row, row.pop("_rows")) for row in counts.iter_rows(named=True)]
+    _refuse_case_collisions([values for values, _ in groups], name)
+    return groups
+
+
+def _refuse_case_collisions(groups: list[dict[str, Any]], table: str) -> None:
+    """Two partitions whose folders differ only in case are one folder on macOS and Windows
+    (and a raw FileExistsError there): refuse them everywhere, naming the values."""
+    seen: dict[str, dict[str, Any]] = {}
+    for values in groups:
+        folder = _partition_path(values, table)
+        other = seen.setdefault(folder.casefold(), values)
+        if other is not values:
+            raise IngestError(
+                f"partition_by: {table} has partition values {other} and {values}, which differ "
+                "only in case; on case-insensitive file systems (macOS, Windows) they are one "
+                "folder. Map them to one code in the mapping (`codes:`), or partition by "
+                "another column."
+            )
 
 
 def _matches(values: dict[str, Any]) -> pl.Expr:

@@ -40,6 +40,10 @@ from cohortcalc.errors import DictionaryError, IngestError
 
 FileFormat = Literal["csv", "tsv", "parquet", "sas7bdat", "xpt", "dta", "sav", "xlsx"]
 RowErrorPolicy = Literal["error", "quarantine"]
+ValueErrorPolicy = Literal["null", "quarantine"]
+DEFAULT_MAX_LOSS = 0.02
+#: Required variables ingest derives when no source maps them (see ingest/tables.py).
+DERIVABLE: dict[str, tuple[str, ...]] = {"cac_lesions": ("lesion_id",), "followup": ("end_reason",)}
 Scalar = str | int | float | bool
 
 SUFFIX_FORMATS: dict[str, FileFormat] = {
@@ -118,9 +122,12 @@ class SourceSpec(BaseModel):
     format: FileFormat | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    decimal: Literal[".", ","] = "."
     sheet: str | int | None = None
     missing_codes: tuple[Scalar, ...] | None = None
     on_row_error: RowErrorPolicy | None = None
+    on_value_error: ValueErrorPolicy | None = None
+    max_loss: float | None = Field(default=None, ge=0, le=1)
     constants: dict[str, Scalar] = Field(default_factory=dict)
     columns: dict[str, ColumnSpec]
 
@@ -158,6 +165,8 @@ class Mapping(BaseModel):
     study: str
     missing_codes: tuple[Scalar, ...] = ()
     on_row_error: RowErrorPolicy = "error"
+    on_value_error: ValueErrorPolicy = "null"
+    max_loss: float = Field(default=DEFAULT_MAX_LOSS, ge=0, le=1)
     sources: tuple[SourceSpec, ...] = Field(min_length=1)
 
     def missing_codes_for(self, source: SourceSpec, column: ColumnSpec) -> tuple[Scalar, ...]:
@@ -170,6 +179,14 @@ class Mapping(BaseModel):
     def row_error_policy(self, source: SourceSpec) -> RowErrorPolicy:
         """The source's policy, else the mapping's."""
         return source.on_row_error or self.on_row_error
+
+    def value_error_policy(self, source: SourceSpec) -> ValueErrorPolicy:
+        """``null`` (the value is nulled and listed in ``_issues/``) or ``quarantine`` (the row)."""
+        return source.on_value_error or self.on_value_error
+
+    def max_loss_for(self, source: SourceSpec) -> float:
+        """The share of a source's rows, or of one column's values, it may lose to problems."""
+        return self.max_loss if source.max_loss is None else source.max_loss
 
 
 def builtin_mappings() -> dict[str, Path]:
@@ -212,22 +229,33 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        raise IngestError(
-            f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {first['msg']}. "
-            "Fix this key (see cohortcalc/ingest/mapping.py for the schema)."
-        ) from err
+        problems = [
+            f"line {_line_of(root, tuple(e['loc']))}: key {_dotted(tuple(e['loc']))}: {e['msg']}"
+            for e in err.errors()
+        ]
+        raise IngestError(_problems_message(path, problems)) from err
+    problems = []
     for index, source in enumerate(mapping.sources):
-        try:
-            check_source(source, dictionary)
-            check_table_coverage(mapping, source, dictionary)
-        except (ValueError, DictionaryError) as err:
-            loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
-            raise IngestError(
-                f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
-            ) from err
+        for check in (check_source, lambda s, d: check_table_coverage(mapping, s, d)):
+            try:
+                check(source, dictionary)
+            except (ValueError, DictionaryError) as err:
+                loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
+                problems.append(f"line {_line_of(root, loc)}: key {_dotted(loc)}: {err}")
+    if problems:
+        raise IngestError(_problems_message(path, problems))
     return mapping
+
+
+def _problems_message(path: Path, problems: list[str]) -> str:
+    """Every problem of a mapping file, each with its line (one per line when several)."""
+    if len(problems) == 1:
+        return f"{path}, {problems[0]}. Fix this key (docs/mapping.md lists every key)."
+    listed = "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
+    return (
+        f"{path}: {len(problems)} problems; fix each key (docs/mapping.md lists every key):\n"
+        f"{listed}"
+    )
 
 
 def check_table_coverage(mapping: Mapping, source: SourceSpec, dictionary: DataDictionary) -> None:
@@ -239,8 +267,13 @@ def check_table_coverage(mapping: Mapping, source: SourceSpec, dictionary: DataD
     if not any(s.role == "rows" for s in siblings):
         raise _KeyedError(f"no source of {source.table} has role: rows", "role")
     provided = {n for s in siblings for n in (*s.columns, *s.constants)}
-    absent = [v.name for v in table.variables if v.required and v.name not in provided]
-    if absent:
+    derivable = DERIVABLE.get(source.table, ())
+    absent = [
+        v.name
+        for v in table.variables
+        if v.required and v.name not in provided and v.name not in derivable
+    ]
+    if absent and source is siblings[0]:  # said once per table, at its first source
         raise _KeyedError(f"required variable(s) {absent} of {source.table} are not mapped")
     if source.role == "columns":
         missing_key = [k for k in table.key_columns if k not in source.columns]

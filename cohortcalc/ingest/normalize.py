@@ -9,6 +9,7 @@ the list of reasons is built only for quarantined rows (``reason_list``).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from cohortcalc.units import UNIT_ALIASES, canonical_unit_spelling
 SOURCE_FILE = "_source_file"
 REASONS = "_reasons"
 FLAG = "_flag:"
+ORIGINAL = "_orig:"  # the source text of a value with a problem
+MISSING = "_miss:"  # true where a missing code was replaced by null
 PARSE_REASONS = ("unparseable:", "unparseable_date:", "unknown_unit:")
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d")
 BOOL_CODES: dict[str, bool] = {
@@ -81,49 +84,87 @@ class ColumnPlan:
 def normalize_source(
     raw: pl.LazyFrame, source: SourceSpec, mapping: Mapping, table: Table, file_label: str
 ) -> pl.LazyFrame:
-    """The source's mapped columns in canonical names, types and units, with reason flags."""
+    """The source's mapped columns in canonical names, types and units, with reason flags.
+
+    Besides the flags: ``_orig:<column>``, the source text of every value with a problem
+    (null elsewhere), and ``_miss:<column>``, true where a missing code was replaced by null.
+    """
     schema = raw.collect_schema()
     _check_columns_present(schema, source, file_label)
     plans: dict[str, ColumnPlan] = {}
+    hits: dict[str, pl.Expr] = {}
     constants: dict[str, pl.Expr] = {}
     for var in table.variables:
         if var.name in source.columns:
             spec = source.column(var.name)
             missing = mapping.missing_codes_for(source, spec)
-            plans[var.name] = _plan_column(var, spec, schema, missing)
+            plans[var.name] = _plan_column(var, spec, schema, missing, source.decimal)
+            hit = missing_code_hit(pl.col(spec.column), schema[spec.column], missing)
+            if hit is not None:
+                hits[f"{MISSING}{var.name}"] = hit
         elif var.name in source.constants:
             constants[var.name] = pl.lit(source.constants[var.name])
     first = {f"_c:{n}": p.clean for n, p in plans.items()}
     first |= {f"_u:{n}": p.factor for n, p in plans.items() if p.factor is not None}
+    first |= hits
     staged = raw.select(*(e.alias(k) for k, e in first.items()), SOURCE_ROW)
     second = {f"_p:{n}": p.parsed for n, p in plans.items() if p.parsed is not None}
     staged = staged.with_columns(e.alias(k) for k, e in second.items())
-    values, flags = [], []
+    values, flags, originals = [], [], []
     for var in table.variables:
         if var.name in constants:
             values.append(constants[var.name].cast(POLARS_TYPES[var.type]).alias(var.name))
         if var.name not in plans:
             continue
-        plan, name = plans[var.name], var.name
-        value = pl.col(f"_p:{name}") if plan.parsed is not None else pl.col(f"_c:{name}")
-        if plan.parse_reason is not None:
-            bad = pl.col(f"_c:{name}").is_not_null() & value.is_null()
-            flags.append(bad.alias(f"{FLAG}{plan.parse_reason}:{name}"))
-        if plan.factor is not None:
-            unknown = value.is_not_null() & pl.col(f"_u:{name}").is_null()
-            flags.append(unknown.alias(f"{FLAG}unknown_unit:{name}"))
-            value = value * pl.col(f"_u:{name}")
-        values.append(value.cast(POLARS_TYPES[var.type]).alias(name))
+        value, column_flags = _value_and_flags(var, plans[var.name])
+        values.append(value.alias(var.name))
+        flags += [flag.alias(f"{FLAG}{reason}:{var.name}") for reason, flag in column_flags]
+        if column_flags:
+            problem = pl.any_horizontal([f for _, f in column_flags]).fill_null(False)
+            text = pl.col(f"_c:{var.name}").cast(pl.String)
+            originals.append(pl.when(problem).then(text).alias(f"{ORIGINAL}{var.name}"))
     return staged.select(
-        *values, pl.lit(file_label).alias(SOURCE_FILE), pl.col(SOURCE_ROW).cast(pl.Int64), *flags
+        *values,
+        pl.lit(file_label).alias(SOURCE_FILE),
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+        *flags,
+        *originals,
+        *hits,
     )
+
+
+def _value_and_flags(var: Variable, plan: ColumnPlan) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
+    """A column's canonical value and its value checks: parse, unit, hard range, code."""
+    name = var.name
+    value = pl.col(f"_p:{name}") if plan.parsed is not None else pl.col(f"_c:{name}")
+    checks: list[tuple[str, pl.Expr]] = []
+    if plan.parse_reason is not None:
+        checks.append((plan.parse_reason, pl.col(f"_c:{name}").is_not_null() & value.is_null()))
+    if plan.factor is not None:
+        checks.append(("unknown_unit", value.is_not_null() & pl.col(f"_u:{name}").is_null()))
+        value = value * pl.col(f"_u:{name}")
+    value = value.cast(POLARS_TYPES[var.type])
+    if var.hard_range is not None:
+        checks.append(("hard_range", outside_range(value, var.hard_range)))
+    if var.type == "category":
+        checks.append(("invalid_code", value.is_not_null() & ~value.is_in(list(var.codes))))
+    return value, checks
+
+
+def outside_range(value: pl.Expr, bounds: tuple[Any, Any]) -> pl.Expr:
+    """True where ``value`` lies outside the inclusive ``bounds`` (dates or numbers)."""
+
+    def bound(edge: Any) -> pl.Expr:
+        return pl.lit(edge, pl.Date) if isinstance(edge, dt.date) else pl.lit(float(edge))
+
+    return (value < bound(bounds[0])) | (value > bound(bounds[1]))
 
 
 def text_types(source: SourceSpec, mapping: Mapping, table: Table) -> TextTypes:
     """Columns a CSV reader may parse as numbers directly, with each one's text null code.
 
-    Only number columns with at most one non-numeric missing code qualify (Polars takes one
-    null text per column); numeric missing codes are nulled after parsing, as usual.
+    Only number columns without a text missing code qualify (a code the reader nulled could
+    not be counted); numeric missing codes are nulled after parsing, as usual.
     """
     unit_columns = {s.unit_column for s in source.columns.values()}
     unit_columns |= {s.unit_by.column for s in source.columns.values() if s.unit_by}
@@ -132,12 +173,12 @@ def text_types(source: SourceSpec, mapping: Mapping, table: Table) -> TextTypes:
     for name, spec in source.columns.items():
         if table.variable(name).type not in ("float", "int") or spec.column in unit_columns:
             continue
+        if source.decimal != ".":
+            continue
         texts = [code_key(c) for c in mapping.missing_codes_for(source, spec) if not _is_number(c)]
-        if len(texts) > 1:
+        if texts:  # read as text, so each replaced code is counted (``_miss:``)
             continue
         dtypes[spec.column] = pl.Float64()
-        if texts:
-            nulls[spec.column] = texts[0]
     return dtypes, nulls
 
 
@@ -156,15 +197,20 @@ def _check_columns_present(schema: pl.Schema, source: SourceSpec, file_label: st
 
 
 def _plan_column(
-    var: Variable, spec: ColumnSpec, schema: pl.Schema, missing: tuple[Scalar, ...]
+    var: Variable,
+    spec: ColumnSpec,
+    schema: pl.Schema,
+    missing: tuple[Scalar, ...],
+    decimal: str = ".",
 ) -> ColumnPlan:
     dtype = schema[spec.column]
     raw = _without_missing(pl.col(spec.column), dtype, missing)
     clean = pl.col(f"_c:{var.name}")
     if var.type in ("float", "int"):
+        number = clean.str.replace(",", ".", literal=True) if decimal == "," else clean
         return ColumnPlan(
             raw,
-            _parse_number(clean, dtype, var.type),
+            _parse_number(number if dtype == pl.String else clean, dtype, var.type),
             _unit_factor(var, spec, schema),
             "unparseable",
         )
@@ -206,6 +252,19 @@ def _without_missing(column: pl.Expr, dtype: pl.DataType, missing: tuple[Scalar,
     if dtype.is_numeric() and numbers:
         return pl.when(column.cast(pl.Float64).is_in(numbers)).then(None).otherwise(column)
     return column
+
+
+def missing_code_hit(
+    column: pl.Expr, dtype: pl.DataType, missing: tuple[Scalar, ...]
+) -> pl.Expr | None:
+    """True where the source value is one of the missing codes (a blank is not a code)."""
+    numbers = [float(c) for c in missing if _is_number(c)]
+    if dtype == pl.String and missing:
+        texts = {code_key(c) for c in missing} | {f"{n:.1f}" for n in numbers}
+        return column.str.strip_chars().is_in(sorted(texts - {""})).fill_null(False)
+    if dtype.is_numeric() and numbers:
+        return column.cast(pl.Float64).is_in(numbers).fill_null(False)
+    return None
 
 
 def _is_number(code: Scalar) -> bool:

@@ -1,14 +1,24 @@
 """Readers per file type: each returns a LazyFrame of the raw columns plus ``_source_row``.
 
 CSV/TSV and Parquet are scanned lazily (streaming); SAS, Stata and SPSS go through
-pyreadstat and Excel through fastexcel (calamine), which read whole files. ``_source_row`` is
-the 1-based data row (the header is not counted), so error messages can point at it.
+pyreadstat in a subprocess per file (C code that a corrupt file can crash: the crash costs
+that process, and the user is told the file is corrupt), and Excel through fastexcel
+(calamine), which read whole files. ``_source_row`` is the 1-based data row (the header is not
+counted), so error messages can point at it. A Rust panic in a reader (``PanicException``, a
+``BaseException``) is turned into the same "corrupt file" ``IngestError``.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import os
+import pickle
 import shutil
+import signal
+import subprocess
+import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +39,7 @@ class ReadInfo:
     format: FileFormat
     encoding: str | None = None
     delimiter: str | None = None
+    short_rows: tuple[int, ...] = ()  # CSV/TSV data rows with fewer fields than the header
 
 
 TextTypes = tuple[dict[str, pl.DataType], dict[str, str]]
@@ -60,15 +71,23 @@ def scan_source(
     if fmt == "parquet":
         try:
             pl.read_parquet_schema(path)
-        except Exception as err:
+        except BaseException as err:
+            if not is_reader_failure(err):
+                raise
             raise _corrupt(path, "Parquet", err) from err
         return pl.scan_parquet(path).with_row_index(SOURCE_ROW, offset=1), ReadInfo(fmt)
     if fmt == "xlsx":
         return _read_excel(path, source.sheet), ReadInfo(fmt)
-    return _read_statistical(path, fmt), ReadInfo(fmt)
+    return read_statistical(path, fmt, scratch), ReadInfo(fmt)
 
 
-def _corrupt(path: Path, kind: str, err: Exception) -> IngestError:
+def is_reader_failure(err: BaseException) -> bool:
+    """An ordinary exception, or a Rust panic surfacing as ``PanicException`` (a
+    BaseException that ``except Exception`` misses); not KeyboardInterrupt/SystemExit."""
+    return isinstance(err, Exception) or type(err).__name__ == "PanicException"
+
+
+def _corrupt(path: Path, kind: str, err: BaseException) -> IngestError:
     return IngestError(
         f"{path}: cannot be read as {kind} ({type(err).__name__}: {err}). The file is corrupt "
         "or not of this type: export it again, or set `format:` in the mapping."
@@ -95,7 +114,49 @@ def _scan_text(
         row_index_offset=1,
         encoding="utf8",
     )
-    return lazy, ReadInfo(fmt, encoding, delimiter)
+    return lazy, ReadInfo(fmt, encoding, delimiter, short_rows(text_path, delimiter))
+
+
+def short_rows(path: Path, delimiter: str) -> tuple[int, ...]:
+    """Data rows (1-based) with fewer fields than the header: a file cut off mid-download or
+    a row that lost fields (the CSV reader would pad them with nulls silently).
+
+    One fast pass counts delimiters per line; lines with quotes are parsed with Python's csv
+    module (a quoted field may hold the delimiter), and a line with an odd number of quotes
+    (a field spanning lines) sends the whole file through it.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        expected = len(next(csv.reader(handle, delimiter=delimiter), []))
+    line = pl.col("line")
+    quotes = line.str.count_matches('"', literal=True)
+    suspects = (
+        pl.scan_lines(path)
+        .with_row_index("_line")
+        .select(
+            "_line",
+            "line",
+            (line.str.count_matches(delimiter, literal=True) + 1).alias("_fields"),
+            quotes.alias("_quotes"),
+        )
+        .filter(((pl.col("_fields") < expected) | (pl.col("_quotes") > 0)) & (pl.col("_line") > 0))
+        .collect()
+    )
+    if (suspects["_quotes"] % 2 == 1).any():
+        return _short_rows_parsed(path, delimiter, expected)
+    short = []
+    for number, text, fields, quoted in suspects.iter_rows():
+        if quoted:
+            fields = len(next(csv.reader([text], delimiter=delimiter), []))
+        if fields < expected:
+            short.append(int(number))
+    return tuple(short)
+
+
+def _short_rows_parsed(path: Path, delimiter: str, expected: int) -> tuple[int, ...]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        records = csv.reader(handle, delimiter=delimiter)
+        next(records, None)
+        return tuple(i for i, row in enumerate(records, start=1) if len(row) < expected)
 
 
 def detect_encoding(path: Path) -> str:
@@ -181,8 +242,35 @@ def detect_delimiter(path: Path) -> str:
     return best
 
 
-def _read_statistical(path: Path, fmt: FileFormat) -> pl.LazyFrame:
-    import pyreadstat
+def read_statistical(path: Path, fmt: FileFormat, scratch: Path) -> pl.LazyFrame:
+    """A SAS/Stata/SPSS file read by pyreadstat in a process of its own.
+
+    ReadStat is C code that a corrupt file can crash (issue 16: a segfault). On POSIX the
+    reader runs in a forked child (no start-up cost; the child touches only pyreadstat and
+    pickle, then leaves by ``os._exit``); elsewhere in ``_statistical_worker.py``. A crash
+    (a signal) or a read error becomes ``IngestError`` naming the file; nothing else is
+    touched.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    target = scratch / f"{path.stem}-{uuid.uuid4().hex[:8]}.pickle"
+    status, message = (_read_forked if hasattr(os, "fork") else _read_spawned)(path, fmt, target)
+    if status != 0:
+        target.unlink(missing_ok=True)
+        detail = f"the reader crashed ({signal.Signals(-status).name})" if status < 0 else message
+        raise IngestError(
+            f"{path}: file is corrupt or not {fmt}: cannot be read as {fmt} ({detail}). Export "
+            "it again, or set `format:` in the mapping."
+        )
+    with target.open("rb") as handle:
+        frame = pickle.load(handle)  # written just now by our own reader, in our scratch
+    target.unlink()
+    table = pl.from_pandas(frame, nan_to_null=True)
+    return table.lazy().with_row_index(SOURCE_ROW, offset=1)
+
+
+def _read_forked(path: Path, fmt: FileFormat, target: Path) -> tuple[int, str]:
+    """(exit status, negative for a signal; error text) of reading ``path`` in a fork."""
+    import pyreadstat  # loaded before the fork, so the child does not import
 
     readers = {
         "sas7bdat": pyreadstat.read_sas7bdat,
@@ -190,12 +278,36 @@ def _read_statistical(path: Path, fmt: FileFormat) -> pl.LazyFrame:
         "dta": pyreadstat.read_dta,
         "sav": pyreadstat.read_sav,
     }
-    try:
-        frame, _meta = readers[fmt](str(path))
-    except Exception as err:
-        raise _corrupt(path, fmt, err) from err
-    table = pl.from_pandas(frame, nan_to_null=True)
-    return table.lazy().with_row_index(SOURCE_ROW, offset=1)
+    errors = target.with_suffix(".error")
+    pid = os.fork()
+    if pid == 0:  # the child: read, hand the frame over, leave without cleanup
+        code = 3
+        try:
+            frame, _meta = readers[fmt](str(path))
+            with target.open("wb") as handle:
+                pickle.dump(frame, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        except BaseException as err:
+            errors.write_text(f"{type(err).__name__}: {err}")
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    message = errors.read_text() if errors.is_file() else "no message"
+    errors.unlink(missing_ok=True)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status), message
+    return os.WEXITSTATUS(status), message
+
+
+def _read_spawned(path: Path, fmt: FileFormat, target: Path) -> tuple[int, str]:
+    worker = Path(__file__).with_name("_statistical_worker.py")
+    done = subprocess.run(
+        [sys.executable, "-I", str(worker), fmt, str(path), str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, (done.stderr.strip().splitlines() or ["no message"])[-1]
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pl.LazyFrame:
@@ -204,7 +316,9 @@ def _read_excel(path: Path, sheet: str | int | None) -> pl.LazyFrame:
         options = {"sheet_id": sheet}
     try:
         frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, **options)
-    except Exception as err:
+    except BaseException as err:
+        if not is_reader_failure(err):
+            raise
         kind = "Excel .xlsx" if sheet is None else f"Excel .xlsx sheet {sheet!r} (check `sheet:`)"
         raise _corrupt(path, kind, err) from err
     return frame.lazy().with_row_index(SOURCE_ROW, offset=1)

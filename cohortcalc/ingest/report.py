@@ -12,7 +12,9 @@ class SourceRecord:
     """One source file: where, its hash, how it was read; rows read = accepted + quarantined.
 
     ``role`` is "rows" (its rows are the table's rows) or "columns" (joined on the key).
-    ``reasons`` counts this file's quarantined rows per reason.
+    ``reasons`` counts this file's quarantined rows per reason; ``values_nulled`` counts the
+    values nulled in its accepted rows per ``reason:column`` (the rows of ``_issues/``);
+    ``missing_codes`` counts the missing codes replaced by null per column.
     """
 
     path: str
@@ -26,6 +28,13 @@ class SourceRecord:
     reasons: dict[str, int] = field(default_factory=dict)
     encoding: str | None = None
     delimiter: str | None = None
+    values_nulled: dict[str, int] = field(default_factory=dict)
+    missing_codes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        """True when rows read equal rows accepted plus rows quarantined."""
+        return self.rows_read == self.rows_accepted + self.rows_quarantined
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,10 @@ class TableCounts:
     Rows read and quarantined are those of the table's ``role: rows`` sources (columns
     sources reconcile in their own SourceRecord). ``reasons`` counts every quarantined row of
     the table, from any source, per reason (a row with two reasons counts in both);
-    ``soft_range`` counts accepted values outside the soft range per variable.
+    ``values_nulled`` counts the nulled values of written rows per ``reason:column`` (from
+    any source; the rows of ``_issues/<table>.parquet``); ``missing_codes`` the missing codes
+    replaced per column; ``soft_range`` counts accepted values outside the soft range per
+    variable; ``derived`` names the variables ingest derived (no source provided them).
     """
 
     table: str
@@ -44,6 +56,9 @@ class TableCounts:
     rows_quarantined: int
     reasons: dict[str, int] = field(default_factory=dict)
     soft_range: dict[str, int] = field(default_factory=dict)
+    values_nulled: dict[str, int] = field(default_factory=dict)
+    missing_codes: dict[str, int] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
 
     @property
     def reconciles(self) -> bool:
@@ -65,8 +80,13 @@ class IngestReport:
 
     @property
     def rows_quarantined(self) -> int:
-        """Rows quarantined over all tables."""
-        return sum(t.rows_quarantined for t in self.tables.values())
+        """Rows quarantined over all source files (``role: columns`` sources included)."""
+        return sum(s.rows_quarantined for s in self.sources)
+
+    @property
+    def values_nulled(self) -> int:
+        """Values nulled over all source files (the rows of every ``_issues/`` table)."""
+        return sum(sum(s.values_nulled.values()) for s in self.sources)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (no timestamps, so the same inputs give the same report)."""
@@ -95,20 +115,52 @@ class IngestReport:
         ]
         lines += [
             "",
+            "Every file: read = accepted + quarantined. Values with a problem in accepted rows "
+            "were nulled (listed in `_issues/`); missing codes were replaced by null.",
+        ]
+        for source in self.sources:
+            lines += _source_details(source)
+        lines += [
+            "",
             "## Tables",
             "",
-            "| table | rows read | written | quarantined |",
-            "|---|---:|---:|---:|",
+            "| table | rows read | written | quarantined | values nulled |",
+            "|---|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {t.table} | {t.rows_read} | {t.rows_written} | {t.rows_quarantined} |"
+            f"| {t.table} | {t.rows_read} | {t.rows_written} | {t.rows_quarantined} | "
+            f"{sum(t.values_nulled.values())} |"
             for t in self.tables.values()
         ]
         for counts in self.tables.values():
+            if counts.derived:
+                lines += ["", f"### Derived in {counts.table} (no source provides it)", ""]
+                lines += [f"- `{v}`: {DERIVED_NOTE.get(v, 'derived')}" for v in counts.derived]
             if counts.reasons:
                 lines += ["", f"### Quarantined from {counts.table} (rows per reason)", ""]
                 lines += [f"- `{r}`: {n}" for r, n in counts.reasons.items()]
+            if counts.values_nulled:
+                lines += ["", f"### Values nulled in {counts.table} (reason:column)", ""]
+                lines += [f"- `{r}`: {n}" for r, n in counts.values_nulled.items()]
             if counts.soft_range:
                 lines += ["", f"### Kept but implausible in {counts.table} (soft range)", ""]
                 lines += [f"- `{v}`: {n} value(s)" for v, n in counts.soft_range.items()]
         return "\n".join(lines) + "\n"
+
+
+DERIVED_NOTE = {
+    "lesion_id": "lesions numbered 1..k within participant, in file order",
+    "end_reason": "death when an accepted death is on or before end_date, else censored; a "
+    "participant whose death row was quarantined is quarantined (death_event_quarantined)",
+}
+
+
+def _source_details(source: SourceRecord) -> list[str]:
+    lines = []
+    if source.values_nulled:
+        nulled = ", ".join(f"`{k}` {n}" for k, n in source.values_nulled.items())
+        lines.append(f"- {source.path}: values nulled: {nulled}")
+    if source.missing_codes:
+        codes = ", ".join(f"`{k}` {n}" for k, n in source.missing_codes.items())
+        lines.append(f"- {source.path}: missing codes replaced: {codes}")
+    return ["", *lines] if lines else []

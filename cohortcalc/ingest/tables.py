@@ -14,7 +14,7 @@ sunk in fixed row groups, byte-identical to the in-memory path's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,14 @@ import polars as pl
 
 from cohortcalc.dictionary import DataDictionary, Table
 from cohortcalc.errors import IngestError
+from cohortcalc.ingest import issues as values
 from cohortcalc.ingest import validate as checks
 from cohortcalc.ingest.layout import TableLayout, write_table
-from cohortcalc.ingest.mapping import RowErrorPolicy, SourceSpec
+from cohortcalc.ingest.mapping import RowErrorPolicy, SourceSpec, ValueErrorPolicy
 from cohortcalc.ingest.normalize import (
     FLAG,
+    MISSING,
+    ORIGINAL,
     POLARS_TYPES,
     REASONS,
     SOURCE_FILE,
@@ -35,7 +38,7 @@ from cohortcalc.ingest.normalize import (
     reason_list,
 )
 from cohortcalc.ingest.readers import SOURCE_ROW
-from cohortcalc.ingest.store import QUARANTINE_DIR, table_entry, write_file
+from cohortcalc.ingest.store import ISSUES_DIR, QUARANTINE_DIR, table_entry, write_file
 
 PARTICIPANTS = "participants"
 SCRATCH_COMPRESSION = "lz4"  # intermediates: fast; the store's own files use Polars' zstd
@@ -67,11 +70,13 @@ class StagedSource:
     label: str
     frame: pl.LazyFrame
     rows: int
+    value_policy: ValueErrorPolicy = "null"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """Per-source rows accepted/quarantined and reasons, and the written table's rows."""
+    """Per-source rows accepted/quarantined and reasons, values nulled and missing codes
+    replaced; the written table's rows, and what ingest derived."""
 
     accepted: dict[str, int]
     quarantined: dict[str, int]
@@ -79,6 +84,9 @@ class Outcome:
     rows_written: int
     validated_rows: pl.LazyFrame  # the rows sources after checks (children check against it)
     entry: dict[str, Any] = field(default_factory=dict)  # the manifest's store.table_entry
+    values_nulled: dict[str, dict[str, int]] = field(default_factory=dict)
+    missing_codes: dict[str, dict[str, int]] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
 
 
 def build_table(
@@ -99,8 +107,10 @@ def build_table(
     scratch = staging / "_staging"
     key = list(table.key_columns)
     in_memory = sum(s.rows for s in sources) <= IN_MEMORY_MAX_ROWS
-    rows = _stack([s.frame for s in sources if s.spec.role == "rows"])
-    rows = checks.check_duplicates(table, checks.check_rows(table, rows))
+    row_sources = [s for s in sources if s.spec.role == "rows"]
+    rows = _stack([_checked(table, s) for s in row_sources])
+    rows, derived = _derive_missing(name, rows)
+    rows = checks.check_duplicates(table, rows)
     if name != PARTICIPANTS:
         rows = _check_against_participants(name, rows, parents)
     target = scratch / f"{name}-rows.parquet"
@@ -110,7 +120,7 @@ def build_table(
     ]
     status = checks.key_status(validated[0], key)
     for index, source in enumerate(split):
-        columns = checks.check_duplicates(table, checks.check_rows(table, source.frame))
+        columns = checks.check_duplicates(table, _checked(table, source))
         columns = checks.check_parent(columns, status, key)
         target = scratch / f"{name}-columns-{index}.parquet"
         validated.append(materialize(_validated_columns(columns, table), target, in_memory))
@@ -121,13 +131,41 @@ def build_table(
     files = write_table(accepted, staging, name, layout, in_memory, scratch)
     quarantine = _quarantined(table, validated)
     write_file(quarantine, staging / QUARANTINE_DIR / f"{name}.parquet", in_memory)
+    row_flags = [flag_columns(frame) for frame in validated]
+    nulled = values.issues(
+        validated, row_flags, key, [s.spec for s in sources], [s.label for s in sources]
+    )
+    write_file(nulled, staging / ISSUES_DIR / f"{name}.parquet", in_memory)
     entry = table_entry(name, table.names, layout.partition_types, files)
-    return _count(validated, sum(f.rows for f in files), entry)
+    return replace(_count(validated, sum(f.rows for f in files), entry), derived=derived)
+
+
+def _checked(table: Table, source: StagedSource) -> pl.LazyFrame:
+    """One source's value checks, with its value policy applied."""
+    frame = checks.check_row_logic(source.spec.table, checks.check_rows(table, source.frame))
+    return values.apply_value_policy(frame, table, source.value_policy)
+
+
+def _derive_missing(name: str, rows: pl.LazyFrame) -> tuple[pl.LazyFrame, tuple[str, ...]]:
+    """Number lesions 1..k within participant in file order when no source numbers them.
+
+    (A missing ``end_reason`` is derived from the events in ``validate.check_followup_dates``.)
+    """
+    present = rows.collect_schema().names()
+    if name == "followup" and "end_reason" not in present:
+        return rows, ("end_reason",)
+    if name != "cac_lesions" or "lesion_id" in present:
+        return rows, ()
+    number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(checks.PID)
+    return rows.with_columns(number.alias("lesion_id")), ("lesion_id",)
 
 
 def _stack(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
     frame = pl.concat(frames, how="diagonal")
-    return frame.with_columns(pl.col(f).fill_null(False) for f in flag_columns(frame))
+    marks = [
+        c for c in frame.collect_schema().names() if c.startswith((FLAG, values.VALUE, MISSING))
+    ]
+    return frame.with_columns(pl.col(f).fill_null(False) for f in marks)
 
 
 def _check_against_participants(
@@ -146,7 +184,13 @@ def _check_against_participants(
         deaths = (
             checks.death_dates(parents["events"]).collect().lazy()
             if "events" in parents
-            else pl.LazyFrame(schema={checks.PID: pl.String, "_death_date": pl.Date})
+            else pl.LazyFrame(
+                schema={
+                    checks.PID: pl.String,
+                    "_death_date": pl.Date,
+                    "_death_rejected": pl.Boolean,
+                }
+            )
         )
         return checks.check_followup_dates(rows, deaths)
     return rows
@@ -155,7 +199,8 @@ def _check_against_participants(
 def _validated_columns(frame: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     present = frame.collect_schema().names()
     canonical = [n for n in table.names if n in present]
-    return frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame))
+    marks = [c for c in present if c.startswith((values.VALUE, ORIGINAL, MISSING))]
+    return frame.select(*canonical, SOURCE_FILE, SOURCE_ROW, *flag_columns(frame), *marks)
 
 
 def _accepted(table: Table, key: list[str], validated: list[pl.LazyFrame]) -> pl.LazyFrame:
@@ -175,7 +220,9 @@ def _quarantined(table: Table, validated: list[pl.LazyFrame]) -> pl.LazyFrame:
         flags = flag_columns(frame)
         present = [n for n in table.names if n in frame.collect_schema().names()]
         bad = frame.filter(any_flag(flags))
-        parts.append(bad.select(*present, SOURCE_FILE, SOURCE_ROW, reason_list(flags)))
+        named = [*flags, *values.value_flag_columns(frame)]
+        reasons = reason_list(named).list.eval(pl.element().str.strip_prefix(values.VALUE))
+        parts.append(bad.select(*present, SOURCE_FILE, SOURCE_ROW, reasons.alias(REASONS)))
     merged = _with_every_variable(table, pl.concat(parts, how="diagonal"))
     return merged.select(*table.names, SOURCE_FILE, SOURCE_ROW, REASONS)
 
@@ -195,7 +242,8 @@ def _raise_on_duplicates(
 ) -> None:
     if policy != "error" or FLAG + "duplicate_id" not in flag_columns(rows):
         return
-    repeat = rows.filter(pl.col(FLAG + "duplicate_id")).select(*key, SOURCE_FILE, SOURCE_ROW)
+    either = pl.col(FLAG + "duplicate_id") | pl.col(FLAG + "duplicate_row")
+    repeat = rows.filter(either).select(*key, SOURCE_FILE, SOURCE_ROW)
     hit = repeat.head(1).collect()
     if hit.height == 0:
         return
@@ -214,19 +262,35 @@ def _count(validated: list[pl.LazyFrame], written: int, entry: dict[str, Any]) -
     kept: dict[str, int] = {}
     dropped: dict[str, int] = {}
     reasons: dict[str, dict[str, int]] = {}
+    nulled: dict[str, dict[str, int]] = {}
+    codes: dict[str, dict[str, int]] = {}
     for frame in validated:
         flags = flag_columns(frame)
+        value_flags = values.value_flag_columns(frame)
+        missing = values.missing_code_columns(frame)
+        bad = any_flag(flags)
         totals = (
             frame.group_by(SOURCE_FILE)
             .agg(
                 pl.len().alias("_read"),
-                any_flag(flags).sum().alias("_bad"),
+                bad.sum().alias("_bad"),
                 *(pl.col(f).sum() for f in flags),
+                *(pl.col(f).filter(bad).sum().alias(f"q{f}") for f in value_flags),
+                *(pl.col(f).filter(~bad).sum() for f in value_flags),
+                *(pl.col(f).sum() for f in missing),
             )
             .collect()
         )
         for row in totals.iter_rows(named=True):
             label = row[SOURCE_FILE]
             kept[label], dropped[label] = row["_read"] - row["_bad"], row["_bad"]
-            reasons[label] = {f.removeprefix(FLAG): row[f] for f in sorted(flags) if row[f]}
-    return Outcome(kept, dropped, reasons, written, validated[0], entry)
+            found = {f.removeprefix(FLAG): row[f] for f in flags if row[f]}
+            found |= {
+                f.removeprefix(values.VALUE): row[f"q{f}"] for f in value_flags if row[f"q{f}"]
+            }
+            reasons[label] = dict(sorted(found.items()))
+            nulled[label] = {
+                f.removeprefix(values.VALUE): row[f] for f in sorted(value_flags) if row[f]
+            }
+            codes[label] = {f.removeprefix(MISSING): row[f] for f in sorted(missing) if row[f]}
+    return Outcome(kept, dropped, reasons, written, validated[0], entry, nulled, codes)

@@ -4,9 +4,10 @@ Reasons (a row may carry several): ``missing_required:<col>``, ``hard_range:<col
 ``invalid_code:<col>``, ``duplicate_id`` (the primary key was seen in an earlier row: the
 first row is kept, repeats are quarantined), ``unknown_participant`` (no such participant),
 ``participant_quarantined`` (the participant's own row was quarantined),
-``event_before_baseline``, ``event_after_death``, ``death_cause_on_mi`` (an MI row with a
-cause of death), ``end_before_baseline``, ``end_after_death``. Soft-range values are only
-counted.
+``event_before_baseline``, ``event_after_death``, ``death_cause_on_mi:death_cause`` (an MI
+row with a cause of death), ``end_before_baseline``, ``end_after_death``,
+``death_event_quarantined``, ``end_reason_contradicts_events``. Soft-range values are only
+counted. Whether a reason costs the row or only the value is decided in ``issues.py``.
 """
 
 from __future__ import annotations
@@ -55,13 +56,21 @@ def check_rows(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     """Required values present, values inside the hard range, codes allowed.
 
     Only the variables present in ``frame`` are checked (a source may carry a subset).
+    Normalization already checked range and codes of mapped columns (with their source
+    text); here constants get the same checks. A required value counts as missing only when
+    no other check on it failed (an unparseable age is ``unparseable:age``, once).
     """
-    present = set(frame.collect_schema().names())
+    columns = set(frame.collect_schema().names())
+    flagged = {f.rsplit(":", 1)[1] for f in flag_columns(frame)}
     checks: list[tuple[pl.Expr, str]] = []
-    for var in (v for v in table.variables if v.name in present):
+    for var in (v for v in table.variables if v.name in columns):
         column = pl.col(var.name)
         if var.required:
-            checks.append((column.is_null(), f"missing_required:{var.name}"))
+            earlier = [pl.col(f) for f in flag_columns(frame) if f.endswith(f":{var.name}")]
+            other = any_flag(earlier) if earlier else pl.lit(False)
+            checks.append((column.is_null() & ~other, f"missing_required:{var.name}"))
+        if var.name in flagged:
+            continue
         if var.hard_range is not None:
             checks.append((_outside(var, var.hard_range), f"hard_range:{var.name}"))
         if var.type == "category":
@@ -70,18 +79,38 @@ def check_rows(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def check_duplicates(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
-    """``duplicate_id`` on every later row whose primary key was seen before.
+    """``duplicate_row`` / ``duplicate_id`` on every later row whose primary key was seen before.
 
-    The first occurrence is kept; repeats (exact or conflicting) are quarantined, so the
-    quarantine shows what was dropped next to the row that was kept. A key with a null part
-    never repeats. The repeats are found by a separate pass over the key columns
-    (``repeated_rows``), so the rows themselves stream.
+    ``duplicate_row``: an exact copy of the first row with that key (every value equal);
+    ``duplicate_id``: the same key with different values (a conflict someone must resolve).
+    The first occurrence is kept; repeats are quarantined, so the quarantine shows what was
+    dropped next to the row that was kept. A key with a null part never repeats. The repeats
+    are found by a separate pass over the key columns (``repeated_rows``), so the rows
+    themselves stream.
     """
     key = list(table.key_columns)
     indexed = frame.with_row_index("_row_order")
     repeats = repeated_rows(indexed.select(*key, "_row_order"), key)
+    values = [n for n in table.names if n in frame.collect_schema().names()]
+    exact = _exact_repeats(indexed, key, values, repeats)
     repeat = pl.col("_row_order").is_in(repeats.implode())
-    return _add_reasons(indexed, [(repeat, "duplicate_id")]).drop("_row_order")
+    copy = pl.col("_row_order").is_in(exact.implode())
+    checks = [(repeat & ~copy, "duplicate_id"), (copy, "duplicate_row")]
+    return _add_reasons(indexed, checks).drop("_row_order")
+
+
+def _exact_repeats(
+    indexed: pl.LazyFrame, key: list[str], values: list[str], repeats: pl.Series
+) -> pl.Series:
+    """Of the ``repeats``, those equal in every value to the first row with their key."""
+    if repeats.len() == 0:
+        return repeats
+    keys = indexed.filter(pl.col("_row_order").is_in(repeats.implode())).select(key).unique()
+    rows = indexed.join(keys, on=key, how="semi").select(*values, "_row_order").collect()
+    rows = rows.sort("_row_order")
+    same = pl.all_horizontal(pl.col(v).eq_missing(pl.col(v).first().over(key)) for v in values)
+    exact = rows.filter(same & pl.col("_row_order").is_in(repeats.implode()))
+    return exact.get_column("_row_order")
 
 
 def repeated_rows(keys: pl.LazyFrame, key: list[str]) -> pl.Series:
@@ -127,42 +156,70 @@ def check_parent(frame: pl.LazyFrame, status: pl.LazyFrame, key: list[str]) -> p
 
 
 def death_dates(events: pl.LazyFrame) -> pl.LazyFrame:
-    """The earliest accepted death date per participant."""
-    accepted = events.filter(
-        (pl.col("event") == "death") & pl.col("event_date").is_not_null() & is_accepted(events)
+    """Per participant with a death row: the earliest accepted death date (``_death_date``)
+    and whether a death row was quarantined (``_death_rejected``)."""
+    deaths = events.filter(pl.col("event") == "death")
+    ok = is_accepted(deaths) & pl.col("event_date").is_not_null()
+    return deaths.group_by(PID).agg(
+        pl.col("event_date").filter(ok).min().alias("_death_date"),
+        (~ok).any().alias("_death_rejected"),
     )
-    return accepted.group_by(PID).agg(pl.col("event_date").min().alias("_death_date"))
 
 
 def check_event_dates(events: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
-    """Events after baseline, nothing after death, causes only on deaths.
+    """Events after baseline and nothing after death.
 
     Expects ``_baseline`` from check_parent. An event on the baseline day is kept.
     """
-    joined = events.join(deaths, on=PID, how="left", maintain_order="left")
+    joined = events.join(deaths.drop("_death_rejected"), on=PID, how="left", maintain_order="left")
     date = pl.col("event_date")
+    checks = [
+        (date < pl.col("_baseline"), "event_before_baseline"),
+        (date > pl.col("_death_date"), "event_after_death"),
+    ]
+    return _add_reasons(joined, checks).drop("_death_date")
+
+
+def check_row_logic(table: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Checks within one row between variables: a cause of death on an MI row is
+    ``death_cause_on_mi:death_cause`` (a value problem: the cause is dropped, the MI kept)."""
+    if table != "events" or "death_cause" not in frame.collect_schema().names():
+        return frame  # death_cause is optional: absent when the study does not export it
     cause_on_mi = (pl.col("event") == "mi") & pl.col("death_cause").is_not_null()
-    return _add_reasons(
-        joined,
-        [
-            (date < pl.col("_baseline"), "event_before_baseline"),
-            (date > pl.col("_death_date"), "event_after_death"),
-            (cause_on_mi, "death_cause_on_mi"),
-        ],
-    ).drop("_death_date")
+    return _add_reasons(frame, [(cause_on_mi, "death_cause_on_mi:death_cause")])
 
 
 def check_followup_dates(followup: pl.LazyFrame, deaths: pl.LazyFrame) -> pl.LazyFrame:
-    """Follow-up ends after baseline and not after death (expects ``_baseline``)."""
+    """Follow-up ends after baseline, not after death, and agrees with the events.
+
+    Expects ``_baseline``. Without an ``end_reason`` column (the study exports none) it is
+    derived: ``death`` when an accepted death is on or before ``end_date``, else ``censored``.
+    Never read as censored silently: a participant whose death row was quarantined (and who
+    has no accepted death) is ``death_event_quarantined``; a mapped ``end_reason`` that
+    disagrees with the accepted deaths is ``end_reason_contradicts_events``.
+    """
     joined = followup.join(deaths, on=PID, how="left", maintain_order="left")
-    end = pl.col("end_date")
+    end, death = pl.col("end_date"), pl.col("_death_date")
+    died = death.is_not_null() & (death <= end)
+    if "end_reason" not in followup.collect_schema().names():
+        derived = (
+            pl.when(died).then(pl.lit("death")).when(end.is_not_null()).then(pl.lit("censored"))
+        )
+        joined = joined.with_columns(derived.alias("end_reason"))
+        contradicts = pl.lit(False)
+    else:
+        said_death = pl.col("end_reason") == "death"
+        contradicts = (said_death & death.is_null()) | (died & ~said_death)
+    lost = pl.col("_death_rejected").fill_null(False) & death.is_null()
     return _add_reasons(
         joined,
         [
             (end < pl.col("_baseline"), "end_before_baseline"),
-            (end > pl.col("_death_date"), "end_after_death"),
+            (end > death, "end_after_death"),
+            (lost, "death_event_quarantined"),
+            (contradicts & ~lost, "end_reason_contradicts_events"),
         ],
-    ).drop("_death_date")
+    ).drop("_death_date", "_death_rejected")
 
 
 def soft_range_counts(table: Table, accepted: pl.LazyFrame) -> dict[str, int]:

@@ -56,7 +56,7 @@ _STAMPS: dict[str, tuple[bytes, bytes]] = {
 _HEADER_BYTES = 2048  # the stamps live in the first header records of each format
 
 
-def _pin_timestamp(path: Path) -> None:
+def pin_timestamp(path: Path) -> None:
     """Overwrite the creation stamp(s) in the file header with the data-freeze date."""
     pattern, pinned = _STAMPS[path.suffix]
     data = path.read_bytes()
@@ -119,7 +119,7 @@ def _write(file: str, frame: pl.DataFrame, path: Path) -> None:
             pyreadstat.write_sav(
                 pdf, path, column_labels=labels, variable_value_labels=value_labels
             )
-        _pin_timestamp(path)
+        pin_timestamp(path)
 
 
 def _add_rows(
@@ -167,11 +167,21 @@ def write_study_export(
     cohort: SyntheticCohort,
     out_dir: str | Path,
     progress: Callable[[str], None] | None = None,
+    style: str = "mesa",
 ) -> Path:
     """Write the messy study files and truth.json into `out_dir`; return `out_dir`.
 
     `progress(file_name)` is called after each file is written (the CLI draws a bar with it).
+    `style`: "mesa" (six files, mapping `synthetic_study`) or "centre" (five files with no
+    lesion numbers, end reasons or causes of death, per-row units, day-first dates and
+    decimal commas; mapping `synthetic_centre`; see `cohortcalc.synth.centre`).
     """
+    if style == "centre":
+        from cohortcalc.synth.centre import write_centre_export
+
+        return write_centre_export(cohort, out_dir)
+    if style != "mesa":
+        raise CohortcalcError(f"style must be 'mesa' or 'centre', got {style!r}.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(np.random.SeedSequence(cohort.seed, spawn_key=(4,)))

@@ -150,7 +150,10 @@ def test_sas7bdat_goes_through_pyreadstat(tmp_path: Path) -> None:
     (raw / "events.sas7bdat").write_bytes(b"\x00" * 2048)
     text = mapping.read_text().replace("file: events.parquet", "file: events.sas7bdat")
     mapping.write_text(text)
-    with pytest.raises(IngestError, match=r"events\.sas7bdat: cannot be read as sas7bdat"):
+    with pytest.raises(
+        IngestError,
+        match=r"events\.sas7bdat: file is corrupt or not sas7bdat: cannot be read as sas7bdat",
+    ):
         cc.ingest(mapping=mapping, out=tmp_path / "cohort")
 
 

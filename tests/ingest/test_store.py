@@ -26,9 +26,8 @@ def test_layout_and_manifest(tmp_path: Path) -> None:
     report = cc.ingest(mapping=mapping, out=tmp_path / "cohort")
     files = set(_files(tmp_path / "cohort"))
     tables = ("participants", "events", "followup", "cac_lesions")
-    assert files == {f"{t}.parquet" for t in tables} | {
-        f"_quarantine/{t}.parquet" for t in tables
-    } | {"_manifest.json", "_ingest_report.md", "_ingest_report.json"}
+    stored = {f"{folder}{t}.parquet" for t in tables for folder in ("", "_quarantine/", "_issues/")}
+    assert files == stored | {"_manifest.json", "_ingest_report.md", "_ingest_report.json"}
     manifest = json.loads((tmp_path / "cohort" / "_manifest.json").read_text())
     assert manifest["package_version"] == cc.__version__
     assert manifest["mapping_version"] == "test-1"
@@ -77,7 +76,8 @@ def test_failure_midway_leaves_the_existing_store(
 def test_a_failed_swap_puts_the_old_store_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If moving the new store into place fails, the retired store is restored."""
+    """Without the atomic exchange (not Linux): if moving the new store into place fails, the
+    retired store is restored."""
     mapping = write_tiny_study(tmp_path / "raw")
     out = tmp_path / "cohort"
     cc.ingest(mapping=mapping, out=out)
@@ -89,6 +89,7 @@ def test_a_failed_swap_puts_the_old_store_back(
             raise OSError("rename failed (injected)")
         real_replace(src, dst)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(store, "_exchange", lambda *_: False)
     monkeypatch.setattr(store.os, "replace", refuse_the_staging_folder)
     with pytest.raises(OSError, match="injected"):
         cc.ingest(mapping=mapping, out=out)

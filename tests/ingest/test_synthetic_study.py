@@ -22,8 +22,14 @@ from cohortcalc.synth import simulate_cohort
 from cohortcalc.synth.export import write_study_export
 
 MAPPING = resources.files("cohortcalc") / "ingest" / "mappings" / "synthetic_study.yaml"
+ROW_DEFINING = {  # the dictionary's keys and defines_row variables, written out independently
+    "participants": {"participant_id", "baseline_date"},
+    "cac_lesions": {"participant_id", "lesion_id", "area_mm2", "peak_hu"},
+    "events": {"participant_id", "event", "event_date"},
+    "followup": {"participant_id", "end_date", "end_reason"},
+}
 ADDED_ROW_REASONS = {
-    "duplicate_id_exact": "duplicate_id",
+    "duplicate_id_exact": "duplicate_row",
     "duplicate_id_conflicting": "duplicate_id",
     "event_before_baseline": "event_before_baseline",
     "event_after_death": "event_after_death",
@@ -68,6 +74,18 @@ def _expected_reason(defect: dict[str, Any], sources: dict[str, Any]) -> str:
     return ADDED_ROW_REASONS[defect["kind"]]
 
 
+def _costs_the_row(defect: dict[str, Any], sources: dict[str, Any]) -> bool:
+    """Row problems and value problems of a row-defining variable quarantine the row."""
+    if defect["kind"] != "impossible_value":
+        return True
+    source = sources[defect["file"]]
+    return source["columns"][defect["column"]]["canonical"] in ROW_DEFINING[source["table"]]
+
+
+def _issues(store: Path) -> pl.DataFrame:
+    return pl.read_parquet(store / "_issues" / "*.parquet", missing_columns="insert")
+
+
 def _quarantine(store: Path) -> pl.DataFrame:
     frames = cc.read_store(store, quarantine=True)
     return pl.concat(
@@ -78,39 +96,46 @@ def _quarantine(store: Path) -> pl.DataFrame:
     ).collect()
 
 
-def test_every_defect_is_quarantined_with_its_reason(study: dict[str, Any]) -> None:
-    truth = study["truth"]
-    quarantine = _quarantine(study["folder"] / "cohort")
+def test_every_defect_ends_where_it_belongs(study: dict[str, Any]) -> None:
+    """Row defects in the quarantine; a bad value in the issues table, its row kept."""
+    truth, store = study["truth"], study["folder"] / "cohort"
+    quarantine = _quarantine(store)
     reasons = {
         (f, r): set(rs)
         for f, r, rs in quarantine.select("_source_file", "_source_row", "_reasons").iter_rows()
     }
+    issues = {
+        (f, r, c): (v, why)
+        for f, r, c, v, why in _issues(store)
+        .select("_source_file", "_source_row", "source_column", "value", "reason")
+        .iter_rows()
+    }
     assert truth["defects"], "the export should contain defects"
     for defect in truth["defects"]:
         where = (defect["file"], defect["row"])
-        assert where in reasons, f"defect not quarantined: {defect}"
-        assert _expected_reason(defect, truth["sources"]) in reasons[where], defect
+        if _costs_the_row(defect, truth["sources"]):
+            assert where in reasons, f"defect not quarantined: {defect}"
+            assert _expected_reason(defect, truth["sources"]) in reasons[where], defect
+        else:
+            assert where not in reasons, f"a bad value cost its row: {defect}"
+            value, why = issues[(*where, defect["column"])]
+            assert why == "hard_range" and float(value) == defect["value"], defect
 
 
-def test_quarantine_holds_exactly_the_defects_and_their_participants_rows(
-    study: dict[str, Any],
-) -> None:
+def test_quarantine_and_issues_hold_exactly_the_defects(study: dict[str, Any]) -> None:
     truth, folder = study["truth"], study["folder"]
-    bad_participants = {
-        d["participant_id"]
-        for d in truth["defects"]
-        if d["file"] == "mesa_demog.xpt" and d["kind"] == "impossible_value"
-    }
     quarantine = _quarantine(folder / "cohort")
+    issues = _issues(folder / "cohort")
     for file in truth["files"]:
-        expected = {d["row"] for d in truth["defects"] if d["file"] == file}
-        if file != "mesa_demog.xpt":
-            ids = _raw_ids(folder / file)
-            expected |= {i + 1 for i, pid in enumerate(ids) if pid in bad_participants}
+        defects = [d for d in truth["defects"] if d["file"] == file]
+        rows = {d["row"] for d in defects if _costs_the_row(d, truth["sources"])}
         got = set(quarantine.filter(pl.col("_source_file") == file)["_source_row"].to_list())
-        assert got == expected, file
-    cascaded = quarantine.filter(pl.col("_reasons").list.contains("participant_quarantined"))
-    assert set(cascaded["participant_id"]) <= bad_participants
+        assert got == rows, file
+        values = {(d["row"], d["column"]) for d in defects} - {(r, None) for r in rows}
+        values = {v for v in values if v[0] not in rows}
+        mine = issues.filter(pl.col("_source_file") == file)
+        assert set(mine.select("_source_row", "source_column").iter_rows()) == values, file
+    assert not quarantine["_reasons"].list.contains("participant_quarantined").any()
 
 
 def test_counts_reconcile_with_truth(study: dict[str, Any]) -> None:
@@ -121,17 +146,24 @@ def test_counts_reconcile_with_truth(study: dict[str, Any]) -> None:
         record = by_file[file]
         assert record.rows_read == facts["rows"]
         assert record.rows_read == record.rows_accepted + record.rows_quarantined
+        impossible = [d for d in truth["defects"] if d["file"] == file and d["column"]]
+        nulled = [d for d in impossible if not _costs_the_row(d, truth["sources"])]
+        assert sum(record.values_nulled.values()) == len(nulled), file
+        codes = {m["column"]: m["count"] for m in truth["missing_values"] if m["file"] == file}
+        columns = truth["sources"][file]["columns"]
+        assert record.missing_codes == {
+            columns[c]["canonical"]: n for c, n in codes.items() if n
+        }, file
     for counts in report.tables.values():
         assert counts.reconciles, counts
-    n_bad_age = sum(1 for d in truth["defects"] if d["column"] == "AGE")
     demog = truth["files"]["mesa_demog.xpt"]
-    assert report.tables["participants"].rows_written == demog["clean_rows"] - n_bad_age
+    assert report.tables["participants"].rows_written == demog["clean_rows"]
     kinds = truth["defect_counts"]
     reasons = report.tables["participants"].reasons
-    assert (
-        reasons["duplicate_id"] == kinds["duplicate_id_exact"] + kinds["duplicate_id_conflicting"]
-    )
-    assert reasons["hard_range:age"] + reasons["hard_range:serum_creatinine"] == sum(
+    assert reasons["duplicate_row"] == kinds["duplicate_id_exact"]
+    assert reasons["duplicate_id"] == kinds["duplicate_id_conflicting"]
+    nulled = report.tables["participants"].values_nulled
+    assert nulled["hard_range:age"] + nulled["hard_range:serum_creatinine"] == sum(
         1 for d in truth["defects"] if d["column"] in ("AGE", "CREAT_UMOL")
     )
     events = report.tables["events"].reasons
@@ -163,32 +195,27 @@ def test_accepted_values_equal_the_clean_cohort(study: dict[str, Any]) -> None:
 def test_missing_codes_become_nulls(study: dict[str, Any]) -> None:
     truth, folder = study["truth"], study["folder"]
     participants = cc.read_store(folder / "cohort")["participants"].collect()
-    accepted = set(participants["participant_id"])
     for record in truth["missing_values"]:
         canonical = truth["sources"][record["file"]]["columns"][record["column"]]["canonical"]
         ids = _raw_ids(folder / record["file"])
-        coded = {ids[row - 1] for row in record["rows"]} & accepted
-        # an impossible value quarantines the participant's whole row of this file
-        lost = {
+        coded = {ids[row - 1] for row in record["rows"]}
+        nulled = {  # impossible values become nulls too; nothing else does
             d["participant_id"]
             for d in truth["defects"]
-            if d["file"] == record["file"] and d["kind"] == "impossible_value"
+            if d["file"] == record["file"] and d["column"] == record["column"]
         }
-        expected = len(coded) + len(lost & accepted)
-        assert participants[canonical].null_count() == expected, canonical
+        assert participants[canonical].null_count() == len(coded | nulled), canonical
 
 
 def test_other_tables_match_the_clean_cohort(study: dict[str, Any]) -> None:
     truth = study["truth"]
-    bad = {d["participant_id"] for d in truth["defects"] if d["column"] == "AGE"}
     store = {k: v.collect() for k, v in cc.read_store(study["folder"] / "cohort").items()}
     bad_lesion_rows = [d["row"] for d in truth["defects"] if d["file"] == "ct_lesions.parquet"]
     for name in ("events", "followup", "cac_lesions"):
         clean = study["cohort"].tables[name].with_row_index("_row", offset=1)
         if name == "cac_lesions":  # no added rows: file row = clean row
             clean = clean.filter(~pl.col("_row").is_in(bad_lesion_rows))
-        clean = clean.filter(~pl.col("participant_id").is_in(list(bad))).drop("_row")
-        clean = clean.cast(dict(store[name].schema))  # type: ignore[arg-type]
+        clean = clean.drop("_row").cast(dict(store[name].schema))  # type: ignore[arg-type]
         assert (
             store[name]
             .sort(store[name].columns)
@@ -220,6 +247,9 @@ def test_streaming_path_gives_the_same_store(
         got = cc.read_store(folder / "streamed", quarantine=quarantine)
         for name, frame in expected.items():
             assert got[name].collect().equals(frame.collect()), (name, quarantine)
+    for path in (folder / "cohort" / "_issues").glob("*.parquet"):
+        twin = folder / "streamed" / "_issues" / path.name
+        assert pl.read_parquet(path).equals(pl.read_parquet(twin)), path.name
 
 
 def test_soft_range_warning_matches_the_report(study: dict[str, Any]) -> None:

@@ -126,7 +126,7 @@ def test_the_streaming_path_was_taken(stores: dict[str, Any]) -> None:
 def test_streamed_store_is_byte_identical(stores: dict[str, Any]) -> None:
     memory, streamed = stores["folder"] / "memory", stores["folder"] / "streamed"
     files = sorted(memory.rglob("*.parquet"))
-    assert len(files) == 4  # two tables and their quarantines
+    assert len(files) == 6  # two tables, their quarantines and issues
     for path in files:
         twin = streamed / path.relative_to(memory)
         assert path.read_bytes() == twin.read_bytes(), path.name
@@ -138,7 +138,12 @@ def test_streamed_counts_equal_and_reconcile(stores: dict[str, Any]) -> None:
     assert list(map(_source_counts, streamed.sources)) == list(map(_source_counts, memory.sources))
     for counts in streamed.tables.values():
         assert counts.reconciles
-    reasons = set(streamed.tables["participants"].reasons) | set(streamed.tables["events"].reasons)
+    reasons = {
+        reason
+        for name in ("participants", "events")
+        for found in (streamed.tables[name].reasons, streamed.tables[name].values_nulled)
+        for reason in found
+    }
     expected = {
         "duplicate_id",
         "unparseable_date:baseline_date",

@@ -49,24 +49,62 @@ def _reasons(store: Path, table: str) -> dict[int, list[str]]:
     return dict(zip(frame["_source_row"], frame["_reasons"].to_list(), strict=True))
 
 
-def test_participant_rows_quarantined_with_every_reason(checked: tuple[IngestReport, Path]) -> None:
-    assert _reasons(checked[1], "participants") == {
+def _issues(store: Path, table: str) -> list[tuple[int, str, str, str | None, str]]:
+    frame = pl.read_parquet(store / "_issues" / f"{table}.parquet")
+    columns = ("_source_row", "column", "source_column", "value", "reason")
+    return list(frame.select(columns).iter_rows())
+
+
+def test_value_problems_cost_the_value_row_problems_the_row(
+    checked: tuple[IngestReport, Path],
+) -> None:
+    store = checked[1]
+    assert _reasons(store, "participants") == {5: ["duplicate_id"]}
+    assert _issues(store, "participants") == [
+        (2, "age", "AGE", "250", "hard_range"),
+        (3, "sex", "SEX", "3", "invalid_code"),
+        (6, "age", "AGE", "abc", "unparseable"),
+        (7, "albumin", "ALB", "4.3", "unknown_unit"),
+        (8, "age", "AGE", None, "missing_required"),
+        (9, "age", "AGE", "251", "hard_range"),
+        (9, "sex", "SEX", "7", "invalid_code"),
+    ]
+
+
+def test_accepted_participants_keep_their_valid_values(checked: tuple[IngestReport, Path]) -> None:
+    report, store = checked
+    accepted = cc.read_store(store)["participants"].collect()
+    assert accepted["participant_id"].to_list() == [f"P00{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9)]
+    assert accepted["age"].to_list() == [61.0, None, 70.0, 64.0, None, 50.0, None, None]
+    assert accepted["sex"].to_list()[1:3] == ["female", None]
+    assert accepted["albumin"][5] is None and accepted["serum_calcium"][5] == 10.2
+    assert report.tables["participants"].soft_range == {"serum_calcium": 1}
+    assert report.tables["participants"].values_nulled == {
+        "hard_range:age": 2,
+        "invalid_code:sex": 2,
+        "missing_required:age": 1,
+        "unknown_unit:albumin": 1,
+        "unparseable:age": 1,
+    }
+
+
+def test_row_policy_quarantines_value_problems(tmp_path: Path) -> None:
+    mapping = write_tiny_study(tmp_path / "raw", "quarantine", PARTICIPANTS, EVENTS)
+    text = mapping.read_text().replace("on_row_error:", "on_value_error: quarantine\non_row_error:")
+    mapping.write_text(text)
+    with pytest.warns(cc.DataQualityWarning):
+        report = cc.ingest(mapping=mapping, out=tmp_path / "cohort")
+    assert _reasons(tmp_path / "cohort", "participants") == {
         2: ["hard_range:age"],
         3: ["invalid_code:sex"],
         5: ["duplicate_id"],
-        6: ["unparseable:age", "missing_required:age"],
+        6: ["unparseable:age"],
         7: ["unknown_unit:albumin"],
         8: ["missing_required:age"],
         9: ["hard_range:age", "invalid_code:sex"],
     }
-
-
-def test_accepted_participants_and_soft_range(checked: tuple[IngestReport, Path]) -> None:
-    report, store = checked
-    accepted = cc.read_store(store)["participants"].collect()
-    assert accepted["participant_id"].to_list() == ["P001", "P004"]
-    assert accepted["age"].to_list() == [61.0, 64.0], "the first P001 row is the one kept"
-    assert report.tables["participants"].soft_range == {"serum_calcium": 1}
+    assert report.values_nulled == 0
+    assert all(s.reconciles for s in report.sources)
 
 
 def test_child_rows_checked_against_participants_and_dates(
@@ -77,15 +115,16 @@ def test_child_rows_checked_against_participants_and_dates(
         3: ["event_after_death"],
         4: ["event_before_baseline"],
         5: ["unknown_participant"],
-        6: ["participant_quarantined"],
-        7: ["death_cause_on_mi"],
     }
+    # a cause of death on an MI row costs the cause, not the MI
+    assert _issues(store, "events") == [
+        (7, "death_cause", "CAUSE", "non_cardiovascular", "death_cause_on_mi")
+    ]
     assert _reasons(store, "followup") == {
-        2: ["participant_quarantined"],
-        3: ["participant_quarantined"],
+        3: ["end_reason_contradicts_events"],  # P003 ended by "death" but has no death event
         5: ["unknown_participant"],
     }
-    assert _reasons(store, "cac_lesions") == {3: ["participant_quarantined"]}
+    assert _reasons(store, "cac_lesions") == {}
 
 
 def test_counts_reconcile_per_table_and_reason(checked: tuple[IngestReport, Path]) -> None:
@@ -94,9 +133,13 @@ def test_counts_reconcile_per_table_and_reason(checked: tuple[IngestReport, Path
         assert counts.rows_read == counts.rows_written + counts.rows_quarantined, name
         quarantine = cc.read_store(store, quarantine=True)[name].collect()
         assert quarantine.height == counts.rows_quarantined
-        exploded = quarantine["_reasons"].explode().value_counts()
+        exploded = quarantine["_reasons"].explode().drop_nulls().value_counts()
         assert dict(exploded.iter_rows()) == counts.reasons, name
-    assert report.tables["participants"].reasons["hard_range:age"] == 2
+        issues = pl.read_parquet(store / "_issues" / f"{name}.parquet")
+        by_reason = issues.select(pl.format("{}:{}", "reason", "column")).to_series()
+        assert dict(by_reason.value_counts().iter_rows()) == counts.values_nulled, name
+    for source in report.sources:
+        assert source.reconciles, source.path
 
 
 def test_followup_end_before_baseline_and_after_death(tmp_path: Path) -> None:
