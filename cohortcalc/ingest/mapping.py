@@ -32,11 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cohortcalc.dictionary import DataDictionary
 from cohortcalc.errors import DictionaryError, IngestError
+from cohortcalc.safe_yaml import Location, line_of, load_yaml_file
 
 FileFormat = Literal["csv", "tsv", "parquet", "sas7bdat", "xpt", "dta", "sav", "xlsx"]
 RowErrorPolicy = Literal["error", "quarantine"]
@@ -198,24 +198,14 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     Raises ``IngestError`` naming the file, the key and its line, and what to do.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as err:
-        raise IngestError(f"{path}: cannot read the mapping file ({err}).") from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise IngestError(f"{path}{where}: not valid YAML ({problem}). Fix the syntax.") from err
+    raw, lines = load_yaml_file(path, IngestError, what="mapping file")
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(first["loc"])
         raise IngestError(
-            f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {first['msg']}. "
+            f"{path}, line {_line(lines, loc)}: key {_dotted(loc)}: {first['msg']}. "
             "Fix this key (see cohortcalc/ingest/mapping.py for the schema)."
         ) from err
     for index, source in enumerate(mapping.sources):
@@ -225,7 +215,7 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
         except (ValueError, DictionaryError) as err:
             loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
             raise IngestError(
-                f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
+                f"{path}, line {_line(lines, loc)}: key {_dotted(loc)}: {err}"
             ) from err
     return mapping
 
@@ -297,20 +287,6 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc) or "(top level)"
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest key of ``loc`` that exists in the YAML tree."""
-    node, line = root, 1 if root is None else root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def _line(lines: dict[Location, int], loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest key of ``loc`` that exists in the YAML file."""
+    return line_of(lines, loc) or 1
