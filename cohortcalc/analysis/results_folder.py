@@ -69,7 +69,6 @@ def staged_results(out: Path) -> Iterator[Staging]:
         _check_previous(out)
         folder = out.parent / f".{out.name}.run-{uuid.uuid4().hex[:12]}"
         try:
-            folder.mkdir()
             _probe(folder, out)
             yield Staging(out, folder, tuple(notes))
         finally:
@@ -235,8 +234,10 @@ def _check_previous(out: Path) -> None:
 
 
 def _probe(folder: Path, out: Path) -> None:
-    """Write a small file and check the free space before any work is done."""
+    """Make the staging folder, write a small file there and check the free space, before
+    any work is done."""
     try:
+        folder.mkdir()
         free = shutil.disk_usage(folder).free
         with (folder / ".write-probe").open("wb") as handle:
             handle.write(b"\0" * PROBE_BYTES)
