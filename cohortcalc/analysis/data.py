@@ -23,7 +23,7 @@ import polars as pl
 
 from cohortcalc.analysis.manifest import sha256_file, sha256_files
 from cohortcalc.analysis.spec import Spec, SyntheticSource
-from cohortcalc.errors import DeriveOptionError, IngestError, SpecError
+from cohortcalc.errors import IngestError, SpecError
 from cohortcalc.features import derive
 from cohortcalc.ingest import ingest, read_store
 from cohortcalc.synth import HazardModel, SynthParams, simulate_cohort
@@ -235,14 +235,11 @@ def derive_frame(spec: Spec, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
             f"{spec.where('derive')}: unknown derive option(s) {unknown}; options of "
             f"cc.derive: {sorted(accepted - {'followup'})}."
         )
-    try:
-        frame = derive(
-            tables["participants"],
-            lesions=tables["cac_lesions"],
-            events=tables["events"],
-            followup=tables["followup"],
-            **spec.derive,
-        )
-    except DeriveOptionError as exc:  # the option's line in the spec
-        raise SpecError(f"{spec.where('derive', exc.option)}: {exc}") from None
+    frame = derive(
+        tables["participants"],
+        lesions=tables["cac_lesions"],
+        events=tables["events"],
+        followup=tables["followup"],
+        **spec.derive,
+    )
     return frame.collect() if isinstance(frame, pl.LazyFrame) else frame

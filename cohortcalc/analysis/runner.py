@@ -43,7 +43,7 @@ from cohortcalc.analysis.results_folder import (
     staged_results,
 )
 from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
-from cohortcalc.errors import OutputError, SpecError
+from cohortcalc.errors import DeriveOptionError, OutputError, SpecError
 from cohortcalc.reporting.format import VARIABLE_LABELS
 
 ID_COLUMN = "participant_id"
@@ -309,7 +309,10 @@ def _moved(path: Path, staging: Staging) -> Path:
 def _analysis_frame(spec: Spec, tables: dict[str, Any], session: Any) -> Iterator[Any]:
     """The derived frame: Polars, or a cached ``SparkFrame`` with the local schema, released
     when the run ends, also on an error (an active session outlives the run)."""
-    derived = derive_frame(spec, tables)
+    try:
+        derived = derive_frame(spec, tables)
+    except DeriveOptionError as exc:  # the option's line in the spec
+        raise SpecError(f"{spec.where('derive', exc.option)}: {exc}") from None
     if session is None:
         yield derived
         return

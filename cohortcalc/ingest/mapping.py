@@ -198,14 +198,14 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     Raises ``IngestError`` naming the file, the key and its line, and what to do.
     """
     path = Path(path)
-    raw, lines = load_yaml_file(path, IngestError, what="mapping file")
+    raw, root = load_yaml_file(path, IngestError, what="mapping file")  # root: lines by key
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(first["loc"])
         raise IngestError(
-            f"{path}, line {_line(lines, loc)}: key {_dotted(loc)}: {first['msg']}. "
+            f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {first['msg']}. "
             "Fix this key (see cohortcalc/ingest/mapping.py for the schema)."
         ) from err
     for index, source in enumerate(mapping.sources):
@@ -215,7 +215,7 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
         except (ValueError, DictionaryError) as err:
             loc: tuple[Any, ...] = ("sources", index, *getattr(err, "loc", ()))
             raise IngestError(
-                f"{path}, line {_line(lines, loc)}: key {_dotted(loc)}: {err}"
+                f"{path}, line {_line_of(root, loc)}: key {_dotted(loc)}: {err}"
             ) from err
     return mapping
 
@@ -287,6 +287,9 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc) or "(top level)"
 
 
-def _line(lines: dict[Location, int], loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest key of ``loc`` that exists in the YAML file."""
-    return line_of(lines, loc) or 1
+def _line_of(root: dict[Location, int], loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest key of ``loc`` that exists in the YAML file (``root``:
+    the line of every key path, from ``load_yaml_file``); keys compare as text, as the
+    schema turns code keys ``1`` into ``"1"``."""
+    by_text = {tuple(str(part) for part in path): line for path, line in root.items()}
+    return line_of(by_text, tuple(str(part) for part in loc)) or 1
