@@ -61,7 +61,7 @@ def participant_folder(out: Path) -> Path:
 def staged_results(out: Path) -> Iterator[Staging]:
     """Check ``out``, tidy what killed runs left, and yield a staging folder for the run;
     the caller commits it with ``commit``. The staging folder is removed if the run fails."""
-    out = Path(os.path.abspath(out))
+    out = Path(os.path.realpath(out) if os.path.islink(out) else os.path.abspath(out))
     _check_target(out)
     _make_parent(out)
     with _lock(out):
@@ -283,7 +283,7 @@ def _exchange(a: Path, b: Path) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux/glibc: no renameat2
         return False
     result = renameat2(
         _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE)

@@ -259,3 +259,27 @@ def test_builtin_mappings_are_names_not_paths(tmp_path, mapping):
     spec = _tiny(raw={"sources": str(tmp_path), "mapping": mapping})
     with pytest.raises(SpecError, match=r"no built-in mapping .*built-in mappings: \["):
         cc.run(spec)
+
+
+def test_a_symlinked_results_folder_is_written_where_it_points(tmp_path):
+    real = tmp_path / "real"
+    cc.run(TINY, out=real)
+    (tmp_path / "link").symlink_to(real)
+    result = cc.run(_tiny(seed=4), out=tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and result.out == real
+    assert _consistent(real)["spec"]["content"]["data"]["synthetic"]["seed"] == 4
+
+
+def test_the_cli_says_why_an_out_cannot_be_used(tmp_path):
+    from typer.testing import CliRunner
+
+    from cohortcalc.cli import app
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps(TINY))  # JSON is YAML
+    target = tmp_path / "results.csv"
+    target.write_text("a,b\n")
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(target)])
+    assert result.exit_code == 1
+    assert "run failed" in result.output and "is a file, not a folder" in result.output
+    assert "Load data" not in result.output  # failed before the first step
