@@ -119,23 +119,30 @@ def participant_record(folder: Path | None, kept: bool) -> dict[str, Any]:
 
 
 PARTICIPANT_NOTE = (
-    "one record per participant: the cohort store ingested from the raw files (with the "
-    "rejected rows in its _quarantine/) and any study files simulated there. Kept beside the "
-    "results, not inside them; do not share this folder with the results."
+    "one record per participant, kept beside the results folder, not inside it; do not share "
+    "it with the results"
 )
+STORE_FOLDER = "cohort_store"
 
 
 def participant_level_paragraph(inputs: dict[str, Any] | Any) -> str | None:
-    """The report's sentence on participant-level data (markdown), or None if the run made
+    """The report's paragraph on participant-level data (markdown), or None if the run made
     none: the results folder itself holds only aggregate tables, figures and the report."""
     record = inputs.get("participant_level") if hasattr(inputs, "get") else None
     if not isinstance(record, dict) or record.get("folder") is None:
         return None
-    holds = ", ".join(f"`{name}`" for name in record.get("holds", [])) or "nothing yet"
+    parts = [
+        f"`{name}` (the cohort store ingested from the raw files, with the rejected rows in its "
+        "`_quarantine/`)"
+        if name == f"{STORE_FOLDER}/"
+        else f"`{name}` (study files)"
+        for name in record.get("holds", [])
+    ]
     return (
-        f"**Participant-level data.** This run ingested raw study files. Its participant-level "
-        f"data ({holds}) are in `{record['folder']}`: {PARTICIPANT_NOTE} This results folder "
-        "holds aggregate tables, figures and this report only."
+        "**Participant-level data.** This run ingested raw study files. Its participant-level "
+        f"data are in `{record['folder']}`: {', '.join(parts) or 'nothing yet'}. They hold "
+        f"{PARTICIPANT_NOTE}. This results folder holds aggregate tables, figures, this "
+        "report and the manifest only."
     )
 
 
