@@ -399,6 +399,8 @@ def run_command(
     except cohortcalc.CohortcalcError as err:
         console.print(f"[bold red]run failed:[/] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     timings = result.manifest["timings_seconds"]
@@ -413,6 +415,13 @@ def run_command(
         ("Manifest:", target / "manifest.json"),
     ):
         console.print(f"{label} {path}", highlight=False, soft_wrap=True)
+    people = result.manifest["inputs"].get("participant_level", {}).get("folder")
+    if people is not None:
+        console.print(
+            f"Participant-level data (do not share with the results): {people}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 class _StepProgress:

@@ -11,10 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from cohortcalc.errors import DictionaryError
+from cohortcalc.safe_yaml import load_yaml_file
 from cohortcalc.units import canonical_unit_spelling, conversion_factor
 
 VariableType = Literal["string", "float", "int", "bool", "date", "category"]
@@ -160,10 +160,7 @@ def dictionary_path() -> Path:
 def load_dictionary(path: str | Path | None = None) -> DataDictionary:
     """Load and check the data dictionary (the shipped one unless ``path`` is given)."""
     source = Path(path) if path is not None else dictionary_path()
-    try:
-        raw: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise DictionaryError(f"{source}: cannot read the data dictionary ({err}).") from err
+    raw, _ = load_yaml_file(source, DictionaryError, what="data dictionary")
     try:
         return DataDictionary.model_validate(raw)
     except (ValidationError, DictionaryError) as err:

@@ -22,12 +22,24 @@ class FeatureError(CohortcalcError):
     """A feature cannot be derived: a required input is missing or impossible."""
 
 
+class DeriveOptionError(FeatureError):
+    """An option of ``derive()`` has the wrong type or an impossible value (``option`` names it)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"derive option {option}: {message}")
+        self.option = option
+
+
 class ModelError(CohortcalcError):
     """A model cannot be fitted, or its fit cannot be trusted."""
 
 
 class SpecError(CohortcalcError):
     """An analysis spec is malformed or does not match the data."""
+
+
+class OutputError(CohortcalcError):
+    """Results cannot be written where asked (a file, no permission, a full disk)."""
 
 
 class FrameError(CohortcalcError):

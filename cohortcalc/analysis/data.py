@@ -1,15 +1,19 @@
 """Load a spec's data source into canonical tables, and derive the analysis frame.
 
 A synthetic source is simulated in memory; a cohort store is read from its Parquet files; raw
-files are ingested with their mapping into a store under the output folder first. Each loader
-also returns what identifies its input for the manifest (hashes, or generator and seed).
+files are ingested with their mapping into a store in the run's participant-level folder
+(beside the results, never inside them) first. Each loader also returns what identifies its
+input for the manifest (hashes, or generator and seed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
+import os
+import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -38,8 +42,8 @@ class SourceData:
 
 
 def load_source(spec: Spec, out: Path | None, session: Any = None) -> SourceData:
-    """Canonical tables for the spec's ``data`` section (ingesting raw files if need be);
-    Spark DataFrames when a Spark ``session`` is given."""
+    """Canonical tables for the spec's ``data`` section (ingesting raw files if need be, into
+    ``out``, the run's participant-level folder); Spark DataFrames with a Spark ``session``."""
     data = spec.data
     if session is not None:
         return _spark_source(spec, out, session)
@@ -149,7 +153,7 @@ def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
     if not sources.exists() and raw.simulate_if_missing is not None:
         synthetic = raw.simulate_if_missing
         cohort = simulate_cohort(synthetic.n, synthetic.seed, synth_params(synthetic.params))
-        write_study_export(cohort, sources)
+        _write_export_atomically(cohort, sources)
     if not sources.exists():
         raise SpecError(
             f"{spec.where('data', 'raw', 'sources')}: raw source folder {sources} does not exist."
@@ -177,8 +181,22 @@ def _ingest_raw(spec: Spec, out: Path | None) -> SourceData:
     return SourceData(loaded.tables, inputs)
 
 
+def _write_export_atomically(cohort: Any, sources: Path) -> None:
+    """The simulated export, written beside ``sources`` and renamed into place when complete
+    (a killed run never leaves half an export that the next run would ingest)."""
+    sources.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in sources.parent.glob(f".{sources.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = sources.parent / f".{sources.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        write_study_export(cohort, staging)
+        os.rename(staging, sources)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _sources_path(spec: Spec, sources: str, out: Path | None) -> Path:
-    """The raw files' folder; ``{out}`` stands for the run's output folder."""
+    """The raw files' folder; ``{out}`` stands for the run's participant-level folder."""
     if "{out}" not in sources:
         return spec.resolve(sources)
     if out is None:
@@ -193,13 +211,13 @@ def _mapping_path(spec: Spec, mapping: str) -> Path:
     """The mapping file; ``builtin:NAME`` is a mapping shipped in cohortcalc/ingest/mappings."""
     if mapping.startswith(BUILTIN):
         name = mapping.removeprefix(BUILTIN)
-        builtin = files("cohortcalc.ingest") / "mappings" / f"{name}.yaml"
-        path = Path(str(builtin))
-        if not path.is_file():
-            shipped = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        folder = Path(str(files("cohortcalc.ingest") / "mappings"))
+        shipped = {p.stem: p for p in folder.glob("*.yaml")}
+        path = shipped.get(name)  # a name, never a path: builtin:../../x.yaml is not shipped
+        if path is None:
             raise SpecError(
                 f"{spec.where('data', 'raw', 'mapping')}: no built-in mapping {name!r}; "
-                f"built-in mappings: {shipped}."
+                f"built-in mappings: {sorted(shipped)}."
             )
         return path
     path = spec.resolve(mapping)

@@ -19,6 +19,7 @@ from cohortcalc.analysis.figures import caption
 from cohortcalc.analysis.manifest import build_manifest, sha256_file, write_manifest
 from cohortcalc.analysis.methods import methods_paragraphs
 from cohortcalc.analysis.outputs import Context
+from cohortcalc.analysis.results_folder import participant_level_paragraph
 from cohortcalc.reporting.export import export_table, render_table
 from cohortcalc.reporting.table import Table
 
@@ -138,8 +139,10 @@ def write_report(
     spec = ctx.spec
     methods = methods_paragraphs(spec, ctx.frame.height, ctx.per_sd_units, inputs)
     sections = _sections(ctx, tables, figures)
+    people = participant_level_paragraph(inputs)  # where participant-level data went, if any
     if spec.outputs.report == "md":
         lines = [f"# {spec.title}", "", *([spec.description, ""] if spec.description else [])]
+        lines += [people, ""] if people else []
         lines += ["## Methods", ""] + [p + "\n" for p in methods]
         for heading, table_names, figure_names in sections:
             if not (table_names or figure_names):
@@ -155,6 +158,7 @@ def write_report(
     body = [f"<h1>{html.escape(spec.title)}</h1>"]
     if spec.description:
         body.append(f"<p>{html.escape(spec.description)}</p>")
+    body += [f"<p>{_inline(people)}</p>"] if people else []
     body += ["<h2>Methods</h2>"] + [f"<p>{_inline(p)}</p>" for p in methods]
     for heading, table_names, figure_names in sections:
         if not (table_names or figure_names):

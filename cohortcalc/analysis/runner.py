@@ -8,6 +8,7 @@ only in the manifest.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -35,8 +36,15 @@ from cohortcalc.analysis.fitting import (
     run_task,
 )
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, per_sd_units
+from cohortcalc.analysis.results_folder import (
+    Staging,
+    commit,
+    participant_folder,
+    participant_record,
+    staged_results,
+)
 from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict
-from cohortcalc.errors import SpecError
+from cohortcalc.errors import DeriveOptionError, OutputError, SpecError
 from cohortcalc.reporting.format import VARIABLE_LABELS
 
 ID_COLUMN = "participant_id"
@@ -71,7 +79,8 @@ ProgressCallback = Callable[[ProgressEvent], None]
 @dataclass(frozen=True)
 class AnalysisResult:
     """Everything a run produced. ``fits`` and ``interactions`` hold the fitted results;
-    ``tables`` the paper tables by name; ``figures`` the written figure files by name."""
+    ``tables`` the paper tables by name; ``figures`` the written figure files by name;
+    ``notes`` what the run tidied in its output folder (e.g. results put back after a kill)."""
 
     spec: Spec
     frame: pl.DataFrame
@@ -85,6 +94,7 @@ class AnalysisResult:
     out: Path | None
     report: Path | None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def fit(
         self,
@@ -185,9 +195,10 @@ def run(
     (``AnalysisResult.frame`` then holds those columns only).
     """
     spec = as_spec(spec)
-    out_dir = Path(out) if out is not None else None
-    with _session(spec) as session, ExitStack() as cleanup:
-        return _run(spec, out_dir, _Clock(progress), session, cleanup)
+    with ExitStack() as cleanup:  # the output folder is checked before the session starts
+        staging = cleanup.enter_context(staged_results(Path(out))) if out is not None else None
+        session = cleanup.enter_context(_session(spec))
+        return _run(spec, staging, _Clock(progress), session, cleanup)
 
 
 def _session(spec: Spec) -> AbstractContextManager[Any]:
@@ -200,11 +211,14 @@ def _session(spec: Spec) -> AbstractContextManager[Any]:
 
 
 def _run(
-    spec: Spec, out_dir: Path | None, clock: _Clock, session: Any, cleanup: ExitStack
+    spec: Spec, staging: Staging | None, clock: _Clock, session: Any, cleanup: ExitStack
 ) -> AnalysisResult:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    out_dir = staging.folder if staging is not None else None
     with clock.step("data"):
-        source = load_source(spec, out_dir, session)
+        people = _participant_folder(spec, staging, cleanup)
+        source = load_source(spec, people, session)
+        inputs = {**source.inputs, **participant_record(people, staging is not None)}
     with clock.step("derive"):
         derived = cleanup.enter_context(_analysis_frame(spec, source.tables, session))
     with clock.step("check"):
@@ -231,20 +245,26 @@ def _run(
             spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
         )
         tables = outputs.build_tables(context)
-        response_tables, response_figures = exposure_response_outputs(
-            spec, frames, tuple(fits), sd_units, out_dir
-        )  # spline, additive-interaction and E-value tables (the spec's exposure_response)
+        with _writing(staging):  # spline, additive-interaction and E-value tables and figures
+            response_tables, response_figures = exposure_response_outputs(
+                spec, frames, tuple(fits), sd_units, out_dir
+            )
         tables.update(response_tables)
-    with clock.step("figures"):
-        figures = draw_figures(context, out_dir) if out_dir is not None else {}
-        figures.update(response_figures)
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
-    with clock.step("report"):
-        report_path, manifest = report.write_all(
-            context, tables, figures, out_dir, source.inputs, clock.timings, started, warnings,
-            engine=engine,
-        )  # fmt: skip
+    with _writing(staging):
+        with clock.step("figures"):
+            figures = draw_figures(context, out_dir) if out_dir is not None else {}
+            figures.update(response_figures)
+        with clock.step("report"):
+            report_path, manifest = report.write_all(
+                context, tables, figures, out_dir, inputs, clock.timings, started, warnings,
+                engine=engine,
+            )  # fmt: skip
+        if staging is not None:
+            commit(staging)
+            figures = {k: tuple(_moved(p, staging) for p in v) for k, v in figures.items()}
+            report_path = _moved(report_path, staging) if report_path is not None else None
     return AnalysisResult(
         spec=spec,
         frame=frames.main,
@@ -255,17 +275,51 @@ def _run(
         tables=MappingProxyType(tables),
         figures=MappingProxyType(figures),
         manifest=MappingProxyType(manifest),
-        out=out_dir,
+        out=staging.out if staging is not None else None,
         report=report_path,
         warnings=warnings,
+        notes=staging.notes if staging is not None else (),
     )
+
+
+def _participant_folder(spec: Spec, staging: Staging | None, cleanup: ExitStack) -> Path | None:
+    """Where a raw-data run keeps the store it ingests (and a simulated export): beside the
+    results, or a temporary folder deleted when an in-memory run ends."""
+    if spec.data.raw is None:
+        return None
+    if staging is None:
+        return Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cohortcalc-")))
+    folder = participant_folder(staging.out)
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def _writing(staging: Staging | None) -> Iterator[None]:
+    """A failure to write (disk full, permissions changed) is an ``OutputError``; the staging
+    folder goes, the previous results stay."""
+    try:
+        yield
+    except OSError as exc:
+        where = staging.out if staging is not None else "the results"
+        raise OutputError(
+            f"{where}: writing the results failed ({exc.strerror or exc}); the previous results "
+            "are unchanged. Free some space or fix the permissions and run again."
+        ) from exc
+
+
+def _moved(path: Path, staging: Staging) -> Path:
+    return staging.out / path.relative_to(staging.folder)
 
 
 @contextmanager
 def _analysis_frame(spec: Spec, tables: dict[str, Any], session: Any) -> Iterator[Any]:
     """The derived frame: Polars, or a cached ``SparkFrame`` with the local schema, released
     when the run ends, also on an error (an active session outlives the run)."""
-    derived = derive_frame(spec, tables)
+    try:
+        derived = derive_frame(spec, tables)
+    except DeriveOptionError as exc:  # the option's line in the spec
+        raise SpecError(f"{spec.where('derive', exc.option)}: {exc}") from None
     if session is None:
         yield derived
         return

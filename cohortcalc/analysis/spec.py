@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from cohortcalc.analysis.exposure_response_spec import ExposureResponse
-from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines
+from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines, read_spec_text
 from cohortcalc.errors import SpecError
 
 Scalar = bool | int | float | str | dt.date
@@ -352,7 +352,7 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: no such spec file. Give the path to an analyses/*.yaml file.")
-    text = path.read_text(encoding="utf-8")
+    text = read_spec_text(path)
     return spec_from_text(text, source=str(path), base_dir=path.resolve().parent)
 
 

@@ -18,6 +18,7 @@ from cohortcalc.errors import FeatureError, FrameError
 from cohortcalc.features import cac, kidney, mesa, mineral, outcomes, prevent, risk_scores
 from cohortcalc.features._checks import raise_violations
 from cohortcalc.features._engine import POSITION, ROW_INDEX, materialize, to_lazy
+from cohortcalc.features.options import check_censor_date, check_options
 from cohortcalc.features.tables import LESION_OUTPUTS, OUTCOME_INPUTS, with_side_columns
 
 
@@ -250,26 +251,6 @@ def _check_required(
         )
 
 
-def _check_options(
-    cac_categories: str | Sequence[float],
-    ckd_definition: str,
-    events: Any,
-    followup: Any,
-    landmark_days: int | None,
-) -> tuple[float, ...]:
-    """Validate the definition options; return the CAC category cut points."""
-    if ckd_definition not in kidney.CKD_DEFINITIONS:
-        raise FeatureError(f"ckd_definition {ckd_definition!r}: use {kidney.CKD_DEFINITIONS}.")
-    if (events is None) != (followup is None):
-        raise FeatureError("outcomes need both events= and followup= tables; one was not given.")
-    if landmark_days is not None and (int(landmark_days) != landmark_days or landmark_days < 0):
-        raise FeatureError(f"landmark_days must be a whole number >= 0, got {landmark_days!r}.")
-    try:
-        return cac.resolve_category_cuts(cac_categories)
-    except ValueError as error:
-        raise FeatureError(str(error)) from None
-
-
 def derive(
     frame: Any,
     *,
@@ -297,12 +278,16 @@ def derive(
     must be produced (else FeatureError naming the missing inputs). ``cac_categories``:
     "standard" (100/400), "mesa" (100/300) or cut points; ``ckd_definition``:
     "egfr_or_uacr" (default), "egfr" or "egfr_cr_cys_or_uacr". Impossible values (e.g.
-    creatinine <= 0) and contradictory dates raise FeatureError naming the participants.
+    creatinine <= 0) and contradictory dates raise FeatureError naming the participants; a
+    wrong-typed or impossible option (e.g. a ``censor_date`` before a baseline_date, a
+    slice thickness <= 0) raises ``DeriveOptionError`` naming it.
     """
-    cuts = _check_options(cac_categories, ckd_definition, events, followup, landmark_days)
-    censor_date = (
-        dt.date.fromisoformat(censor_date) if isinstance(censor_date, str) else censor_date
-    )
+    options = check_options(
+        require=require, cac_categories=cac_categories, ckd_definition=ckd_definition,
+        hyperphosphatemia_above=hyperphosphatemia_above, censor_date=censor_date,
+        landmark_days=landmark_days, slice_thickness_mm=slice_thickness_mm, events=events,
+        followup=followup,
+    )  # fmt: skip
     lazy, restore = to_lazy(frame)
     schema = lazy.collect_schema()
     columns = set(schema.names())
@@ -312,17 +297,19 @@ def derive(
             f"column(s) {sorted(columns & internal)} are names derive() uses internally; "
             "rename them."
         )
-    features = participant_features(cuts, ckd_definition, hyperphosphatemia_above)
+    features = participant_features(options.cac_cuts, ckd_definition, hyperphosphatemia_above)
     available = _available(columns, features, lesions is not None, events is not None)
     _check_required(require, columns, available, features)
     id_column = next((c for c in ("participant_id", ROW_INDEX) if c in columns), None)
     (lazy,) = materialize(lazy)
     raise_violations(lazy, _value_checks(schema), id_column, "the analysis frame")
+    if options.censor_date is not None and events is not None and "baseline_date" in columns:
+        check_censor_date(lazy, options.censor_date, id_column)
     if lesions is not None or events is not None:
         try:
             lazy = with_side_columns(
-                lazy, columns, lesions, events, followup, slice_thickness_mm, censor_date,
-                landmark_days,
+                lazy, columns, lesions, events, followup, slice_thickness_mm,
+                options.censor_date, options.landmark_days,
             )  # fmt: skip
         except Exception as error:  # DuckDB cannot join relations of two connections
             if "different connections" not in str(error):

@@ -32,11 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cohortcalc.dictionary import DataDictionary
 from cohortcalc.errors import DictionaryError, IngestError
+from cohortcalc.safe_yaml import Location, line_of, load_yaml_file
 
 FileFormat = Literal["csv", "tsv", "parquet", "sas7bdat", "xpt", "dta", "sav", "xlsx"]
 RowErrorPolicy = Literal["error", "quarantine"]
@@ -215,17 +215,7 @@ def load_mapping(path: str | Path, dictionary: DataDictionary) -> Mapping:
     Raises ``IngestError`` naming the file, the key and its line, and what to do.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as err:
-        raise IngestError(f"{path}: cannot read the mapping file ({err}).") from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise IngestError(f"{path}{where}: not valid YAML ({problem}). Fix the syntax.") from err
+    raw, root = load_yaml_file(path, IngestError, what="mapping file")  # root: lines by key
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as err:
@@ -330,20 +320,9 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc) or "(top level)"
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest key of ``loc`` that exists in the YAML tree."""
-    node, line = root, 1 if root is None else root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def _line_of(root: dict[Location, int], loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest key of ``loc`` that exists in the YAML file (``root``:
+    the line of every key path, from ``load_yaml_file``); keys compare as text, as the
+    schema turns code keys ``1`` into ``"1"``."""
+    by_text = {tuple(str(part) for part in path): line for path, line in root.items()}
+    return line_of(by_text, tuple(str(part) for part in loc)) or 1

@@ -216,10 +216,14 @@ def test_raw_files_and_the_store_they_make_give_the_same_fits(small_spec, tmp_pa
     assert "mesa_demog.xpt" in raw.manifest["inputs"]["sha256"]
     participants = raw.manifest["inputs"]["rows"]["participants"]
     assert participants["read"] == participants["written"] + participants["quarantined"]
-    stored = cc.read_store(tmp_path / "raw" / "cohort_store")["participants"].collect()
+    stored = cc.read_store(tmp_path / "raw_participant_data" / "cohort_store")[
+        "participants"
+    ].collect()
     # repeated rows quarantined, impossible values nulled: every real participant is kept
     assert raw.flow["n_remaining"][0] == stored.height == 1200
-    from_store = cc.run({**spec, "data": {"store": str(tmp_path / "raw" / "cohort_store")}})
+    from_store = cc.run(
+        {**spec, "data": {"store": str(tmp_path / "raw_participant_data" / "cohort_store")}}
+    )
     assert from_store.manifest["inputs"]["kind"] == "store"
     a, b = raw.fit("mi").result.summary, from_store.fit("mi").result.summary
     np.testing.assert_array_equal(a["coef"].to_numpy(), b["coef"].to_numpy())
