@@ -72,6 +72,18 @@ def test_sigkill_at_random_points_never_breaks_the_store(
     rng = random.Random(16)
     outcomes = {"killed before writing": 0, "killed while writing": 0, "finished": 0}
     current = "small"
+    # Kill points are drawn over the length of one whole child run (imports included), measured
+    # here, so they land at random points of the ingest however fast this machine is.
+    started = time.monotonic()
+    whole = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(exports["small"]), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert whole.returncode == 0 and "done" in whole.stdout, whole.stderr
+    duration = time.monotonic() - started
     for drill in range(KILLS):
         target = "large" if current == "small" else "small"
         started = time.monotonic()
@@ -81,14 +93,15 @@ def test_sigkill_at_random_points_never_breaks_the_store(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.3, 6.0))
+        time.sleep(rng.uniform(0.05, 1.0) * duration)
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             child.wait()
             writing = any(tmp_path.glob(f".cohort.tmp-{child.pid}-*"))
             outcomes["killed while writing" if writing else "killed before writing"] += 1
         else:
-            child.wait()
+            _, stderr = child.communicate()
+            assert child.returncode == 0, stderr.decode(errors="replace")  # a run, not a crash
             outcomes["finished"] += 1
         current = _check_whole(out, expected)
         assert current in (target, "small" if target == "large" else "large"), drill
