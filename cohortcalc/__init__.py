@@ -32,6 +32,7 @@ from cohortcalc.ingest import IngestReport, ingest, read_store
 if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate
     from cohortcalc.dictionary import load_dictionary
+    from cohortcalc.effects.standardized import StandardizedRisk, standardized_risk
     from cohortcalc.features import agatston, derive
     from cohortcalc.performance.calibration import CalibrationResult, calibration
     from cohortcalc.performance.concordance import ConcordanceResult, concordance
@@ -95,6 +96,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ph_test": ("cohortcalc.survival.proportionality", "ph_test"),
     "PredictedRisk": ("cohortcalc.survival.predict", "PredictedRisk"),
     "predict": ("cohortcalc.survival.predict", "predict"),
+    "StandardizedRisk": ("cohortcalc.effects.standardized", "StandardizedRisk"),
+    "standardized_risk": ("cohortcalc.effects.standardized", "standardized_risk"),
     "plot_cumulative_incidence": ("cohortcalc.reporting", "plot_cumulative_incidence"),
     "plot_survival": ("cohortcalc.reporting", "plot_survival"),
     "ReclassificationResult": (
@@ -140,6 +143,7 @@ __all__ = [
     "ReclassificationResult",
     "ScoreResult",
     "SpecError",
+    "StandardizedRisk",
     "Table",
     "ValidationResult",
     "__version__",
@@ -172,6 +176,7 @@ __all__ = [
     "save_figure",
     "score",
     "simulate",
+    "standardized_risk",
     "suppress_small_cells",
     "table_one",
     "trend_test",

@@ -1,0 +1,1 @@
+"""Effect measures read from fitted models; they read ``survival`` results, never the reverse."""
