@@ -15,6 +15,7 @@ m_j(t) = δ_j 1{T_j ≤ t}/S0(T_j) − r_j Σ_{u ≤ min(t, T_j)} dΛ0(u)/S0(u) 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,58 +34,97 @@ def cox_standardized(
 
     _refuse_unsupported(fit)
     kept = fit.fit_data
-    design = kept.design
     strata = list(fit.strata or ())
-    rows = coded(fit, design, data, strata)
+    rows = coded(fit, kept.design, data, strata)
     used = _matching_rows(fit, kept, data, rows.missing)
-    n = int(used.sum())
-    beta = kept.beta
-    base = baseline_hazard(kept.likelihood, beta)
-    stratum = rows.stratum[used]
-    _check_follow_up(fit, kept, base, stratum, horizons)
-    shifted = rows.matrix[used] - base.center
-    score = np.exp(shifted @ beta)
-    vcov = (fit.naive_vcov if fit.naive_vcov is not None else fit.vcov).to_numpy()
-    residuals = score_residuals_by_cluster(kept.likelihood, beta, np.arange(n), n)
-    psi_beta = n * residuals @ vcov
-    exit_bin = _bin_of(base, stratum, kept.time)
-    jump = np.diff(base.cumhaz, prepend=0.0)
-    jump[base.stratum_start[:-1]] = base.cumhaz[base.stratum_start[:-1]]
-    per_event = jump / np.maximum(kept.likelihood.index.death_weight, 1e-300)
-    per_event_score = _efron_tied_term(kept.likelihood, beta)
-    settings = [
-        coded(fit, design, set_exposure(data, exposure, level), strata).matrix[used] - base.center
-        for level in levels
-    ]
-    n_strata = base.stratum_start.shape[0] - 1
+    pieces = _Pieces.build(fit, rows.matrix[used], rows.stratum[used])
+    _check_follow_up(fit, kept, pieces.base, pieces.stratum, horizons)
+    settings = []
+    for level in levels:
+        matrix = coded(fit, kept.design, set_exposure(data, exposure, level), strata).matrix
+        shifted = matrix[used] - pieces.base.center
+        settings.append((shifted, np.exp(np.einsum("ij,j->i", shifted, kept.beta))))
     risk = np.empty((len(levels), len(horizons)))
     cov = np.empty((len(horizons), len(levels), len(levels)))
     for k, horizon in enumerate(horizons):
-        at = _bin_of(base, stratum, np.full(n, horizon))
-        cumhaz = np.where(at >= 0, base.cumhaz[np.maximum(at, 0)], 0.0)
-        upto = np.minimum(at, exit_bin)
-        died = kept.event & (kept.time <= horizon) & (exit_bin >= 0)
-        own = np.maximum(exit_bin, 0)
-        martingale = np.where(died, per_event[own] + score * per_event_score[own], 0.0) - (
-            score * np.where(upto >= 0, base.cumvar[np.maximum(upto, 0)], 0.0)
-        )
-        xbar_at = _per_stratum_at(base, horizon)  # strata x p
-        influence = np.empty((n, len(levels)))
-        for a, setting in enumerate(settings):
-            score_a = np.exp(setting @ beta)
-            surv = np.exp(-cumhaz * score_a)
-            risk[a, k] = np.mean(1.0 - surv)
-            weight = np.bincount(stratum, weights=surv * score_a, minlength=n_strata) / n
-            slope = ((surv * cumhaz * score_a) @ setting) / n - weight @ xbar_at
-            influence[:, a] = (
-                (1.0 - surv) - risk[a, k] + n * weight[stratum] * martingale + psi_beta @ slope
-            )
-        cov[k] = influence.T @ influence / n**2
+        risk[:, k], influence = pieces.influence(horizon, settings)
+        cov[k] = np.einsum("ia,ib->ab", influence, influence) / pieces.n**2
     method = (
         f"g-computation from the Cox fit ({fit.ties}; baseline hazard as R survfit.coxph); "
         "influence-function SEs as riskRegression::ate"
     )
-    return (risk, cov), n, method
+    return (risk, cov), pieces.n, method
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """What the influence function needs at any time: the fit's rows (input order) with
+    their stratum, e^{(x−c)β}, exit bin, event and time; ψβ; the baseline hazard and the
+    per-bin event terms of its martingale part (jump/W, and Efron's tied term)."""
+
+    n: int
+    stratum: np.ndarray
+    score: np.ndarray
+    exit_bin: np.ndarray
+    event: np.ndarray
+    time: np.ndarray
+    psi_beta: np.ndarray
+    base: BaselineHazard
+    per_event: np.ndarray
+    per_event_score: np.ndarray
+
+    @classmethod
+    def build(cls, fit: Any, matrix: np.ndarray, stratum: np.ndarray) -> _Pieces:
+        kept = fit.fit_data
+        n, beta = matrix.shape[0], kept.beta
+        base = baseline_hazard(kept.likelihood, beta)
+        vcov = (fit.naive_vcov if fit.naive_vcov is not None else fit.vcov).to_numpy()
+        residuals = score_residuals_by_cluster(kept.likelihood, beta, np.arange(n), n)
+        starts = base.stratum_start[:-1]
+        jump = np.diff(base.cumhaz, prepend=0.0)
+        jump[starts] = base.cumhaz[starts]
+        weight = kept.likelihood.index.death_weight
+        return cls(
+            n=n,
+            stratum=stratum,
+            score=np.exp(np.einsum("ij,j->i", matrix - base.center, beta)),
+            exit_bin=_bin_of(base, stratum, kept.time),
+            event=kept.event,
+            time=kept.time,
+            psi_beta=n * np.einsum("ij,jk->ik", residuals, vcov),
+            base=base,
+            per_event=jump / np.where(weight > 0, weight, 1.0),
+            per_event_score=_efron_tied_term(kept.likelihood, beta),
+        )
+
+    def influence(
+        self, horizon: float, settings: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """F_a(t) per level and the n x levels influence values at ``horizon``."""
+        base, n = self.base, self.n
+        at = _bin_of(base, self.stratum, np.full(n, horizon))
+        cumhaz = np.where(at >= 0, base.cumhaz[np.maximum(at, 0)], 0.0)
+        upto = np.minimum(at, self.exit_bin)
+        died = self.event & (self.time <= horizon) & (self.exit_bin >= 0)
+        own = np.maximum(self.exit_bin, 0)
+        martingale = np.where(died, self.per_event[own] + self.score * self.per_event_score[own], 0)
+        martingale -= self.score * np.where(upto >= 0, base.cumvar[np.maximum(upto, 0)], 0.0)
+        xbar_at = _per_stratum_at(base, horizon)  # H_s(t), strata x p
+        n_strata = xbar_at.shape[0]
+        risk = np.empty(len(settings))
+        influence = np.empty((n, len(settings)))
+        for a, (shifted, score_a) in enumerate(settings):
+            surv = np.exp(-cumhaz * score_a)
+            risk[a] = np.mean(1.0 - surv)
+            weight = np.bincount(self.stratum, weights=surv * score_a, minlength=n_strata) / n
+            slope = np.einsum("i,ij->j", surv * cumhaz * score_a, shifted) / n - weight @ xbar_at
+            influence[:, a] = (
+                (1.0 - surv)
+                - risk[a]
+                + n * weight[self.stratum] * martingale
+                + np.einsum("ij,j->i", self.psi_beta, slope)
+            )
+        return risk, influence
 
 
 def _efron_tied_term(likelihood: Any, beta: np.ndarray) -> np.ndarray:
