@@ -80,6 +80,10 @@ def standardized_risk(
     its levels by default, the reference first; numeric: give ``levels``, e.g. [0, 1]). The
     first level is the reference of the contrasts. Cox: influence-function SEs as
     ``riskRegression::ate``; Fine–Gray: ``n_boot`` seeded bootstrap refits (0: no interval).
+
+    A Cox fit's risk is 1 − S(t | x); with competing events censored that is the risk had the
+    competing event been abolished, not the cumulative incidence: for the latter fit
+    ``cc.finegray``. Cox fits with weights, entry or cluster, and Spark frames, are refused.
     """
     if is_spark_frame(frame):
         raise ModelError(
