@@ -69,6 +69,7 @@ def standardized_risk(
     exposure: str,
     times: float | Sequence[float],
     levels: Sequence[Any] | None = None,
+    competing: Any = None,
     conf_level: float = 0.95,
     n_boot: int = 200,
     seed: int = 1,
@@ -81,9 +82,12 @@ def standardized_risk(
     first level is the reference of the contrasts. Cox: influence-function SEs as
     ``riskRegression::ate``; Fine–Gray: ``n_boot`` seeded bootstrap refits (0: no interval).
 
-    A Cox fit's risk is 1 − S(t | x); with competing events censored that is the risk had the
-    competing event been abolished, not the cumulative incidence: for the latter fit
-    ``cc.finegray``. Cox fits with weights, entry or cluster, and Spark frames, are refused.
+    A Cox fit alone gives 1 − S(t | x); with competing events censored that is the risk had the
+    competing event been abolished, not the cumulative incidence. For the cumulative incidence
+    pass ``competing=`` the cause-specific ``cc.cox`` fit of the competing event (same frame and
+    time; product limit of both hazards, SEs as ``ate`` on a ``CSC`` fit), or use a
+    ``cc.finegray`` fit. Cox fits with weights, entry or cluster, and Spark frames, are
+    refused (and strata with ``competing``).
     """
     if is_spark_frame(frame):
         raise ModelError(
@@ -101,7 +105,16 @@ def standardized_risk(
     data = to_polars(frame)
     from cohortcalc.survival.finegray_result import FineGrayResult
 
-    if isinstance(fit, FineGrayResult):
+    if competing is not None:
+        if isinstance(fit, FineGrayResult):
+            raise ModelError(
+                "competing= goes with a cause-specific cc.cox fit; a Fine–Gray fit already "
+                "gives the cumulative incidence (drop competing=)."
+            )
+        from cohortcalc.effects.standardized_csc import csc_standardized
+
+        values, n, method = csc_standardized(fit, competing, data, exposure, chosen, horizons)
+    elif isinstance(fit, FineGrayResult):
         from cohortcalc.effects.standardized_finegray import finegray_standardized
 
         values, n, method = finegray_standardized(

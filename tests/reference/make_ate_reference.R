@@ -2,12 +2,13 @@
 #
 # Run from the repository root:  Rscript tests/reference/make_ate_reference.R
 # Made with R 4, survival 3.5.3, riskRegression 2022.11.28, cmprsk 2.2.11.
-# Writes ate_lung.csv (lung rows of cox_lung.csv with complete covariates, times made distinct
+# Writes ate_lung.csv, ate_mgus2.csv (lung rows of cox_lung.csv with complete covariates, times made distinct
 # by adding a permuted 0..0.5-day grid: riskRegression's influence function of beta-hat is
 # R's dfbeta only without tied times) and ate_reference.json: for each case the g-formula
 # standardised risk of riskRegression::ate (se, and the interval with meanRisk.transform
 # "cloglog"), the risk differences (se, plain interval) and ratios (se, log interval) against
-# the first level. The Fine-Gray case (mgus2.csv, tied times) has point estimates only (see
+# the first level. The CSC case (ate_mgus2.csv: mgus2.csv with distinct times) gives the
+# cumulative incidence from cause-specific Cox fits of both causes. The Fine-Gray case (mgus2.csv, tied times) has point estimates only (see
 # below why it is computed with cmprsk directly).
 suppressPackageStartupMessages({
   library(survival)
@@ -81,6 +82,21 @@ cases <- c(
        lung, "ecog", times,
        "{\"data\": \"ate_lung.csv\", \"covariates\": [\"ecog\", \"age\"], \"ties\": \"efron\", \"strata\": \"sex\"}")
 )
+
+# Cause-specific Cox fits of both causes (CSC): the standardised cumulative incidence of cause 1
+# (product limit of both hazards, as predict.CauseSpecificCox) with its SEs. mgus2 with its
+# times made distinct as lung's above.
+csc_data <- read.csv(file.path(out_dir, "mgus2.csv"))[, c("etime", "event", "sex", "age")]
+set.seed(2025)
+csc_data$etime <- csc_data$etime + seq(0, 0.5, length.out = nrow(csc_data))[sample(nrow(csc_data))]
+write.csv(csc_data, file.path(out_dir, "ate_mgus2.csv"), row.names = FALSE)
+csc_data <- read.csv(file.path(out_dir, "ate_mgus2.csv"))
+stopifnot(!anyDuplicated(csc_data$etime))
+csc_data$sex <- factor(csc_data$sex, levels = c("female", "male"))
+cases <- c(cases, case("mgus2_csc_sex", CSC(Hist(etime, event) ~ sex + age, data = csc_data),
+  csc_data, "sex", c(60, 120, 240),
+  "{\"data\": \"ate_mgus2.csv\", \"covariates\": [\"sex\", \"age\"], \"time\": \"etime\", \"event\": \"event\", \"cause\": 1, \"competing\": 2, \"ties\": \"efron\"}",
+  cause = 1))
 
 # riskRegression 2022.11.28's ate() fails on an FGR fit ("object 'eventVar.status' not found"),
 # so the Fine-Gray g-formula is computed here as ate does it: cmprsk::crr, predict.crr for every
