@@ -159,8 +159,8 @@ def _exposure_levels(
 ) -> list[Any]:
     """The exposure levels to set, checked against the fit's coding of ``exposure``."""
     sources = {f for term in design.assign for f in term.split(":")}
-    strata = fit.strata if isinstance(fit.strata, tuple) else (fit.strata,)
-    if exposure in (strata or ()):
+    strata = getattr(fit.fit_data, "strata", None) or fit.strata or ()  # Fine–Gray: a tuple
+    if exposure in strata:
         raise ModelError(
             f"exposure {exposure!r} is a stratum of the fit: a stratified model has no "
             "contrast for it. Refit with it as a covariate (strata= other variables)."
@@ -177,7 +177,7 @@ def _exposure_levels(
                 f"exposure {exposure!r} is numeric: give levels=[...] with at least two "
                 "values to set it to, the reference first (e.g. levels=[0, 1])."
             )
-        bad = [v for v in levels if not np.isfinite(float(v))]
+        bad = [v for v in levels if not _finite_number(v)]
         if bad:
             raise ModelError(f"levels {bad} of exposure {exposure!r} are not finite numbers.")
         return [float(v) for v in levels]
@@ -190,6 +190,13 @@ def _exposure_levels(
             f"levels {list(fitted)}" + (f"; {unseen} never seen by the fit." if unseen else ".")
         )
     return [str(v) for v in levels]
+
+
+def _finite_number(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def set_exposure(data: pl.DataFrame, exposure: str, level: Any) -> pl.DataFrame:

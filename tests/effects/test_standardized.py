@@ -310,6 +310,7 @@ class _SparkLike:
         (lambda d, f: cc.standardized_risk(f, _SparkLike(), "sex", 100), "local frame"),
         (lambda d, f: cc.standardized_risk(f, d, "ecog", 100), "not a covariate"),
         (lambda d, f: cc.standardized_risk(f, d, "age", 100), "give levels"),
+        (lambda d, f: cc.standardized_risk(f, d, "age", 100, levels=[60, "old"]), "not finite"),
         (lambda d, f: cc.standardized_risk(f, d, "sex", 100, levels=["male", "x"]), "never seen"),
         (lambda d, f: cc.standardized_risk(f, d.iloc[5:], "sex", 100), "not the frame"),
         (lambda d, f: cc.standardized_risk(f, d, "sex", 5000), "beyond the last follow-up"),
@@ -337,6 +338,10 @@ def test_exposure_that_is_a_stratum_is_refused() -> None:
     fit = cc.cox(data, "time", "event", ["age", "ph_ecog"], strata="sex")
     with pytest.raises(ModelError, match="stratum"):
         cc.standardized_risk(fit, data, "sex", 100)
+    mgus2 = pd.read_csv(REFERENCE / "mgus2.csv")
+    fine_gray = cc.finegray(mgus2, "etime", "event", cause=1, covariates=["age"], strata="sex")
+    with pytest.raises(ModelError, match="stratum"):
+        cc.standardized_risk(fine_gray, mgus2, "sex", 60, n_boot=0)
 
 
 def test_figure_draws_a_curve_and_band_per_level_and_the_difference(tmp_path: Path) -> None:
