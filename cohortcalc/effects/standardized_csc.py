@@ -12,6 +12,7 @@ W_1i(v) = S_i(v−) − R_i(v), W_2i(v) = −R_i(v), R_i(v) = (F_i(t) − F_i(v)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,11 @@ def csc_standardized(
         )
     n = causes[0].n
     risk = np.empty((len(levels), len(horizons)))
-    cov = np.empty((len(horizons), len(levels), len(levels)))
-    for k, horizon in enumerate(horizons):
-        influence = np.empty((n, len(levels)))
-        for a in range(len(levels)):
-            pair = [settings[0][a], settings[1][a]]
-            risk[a, k], influence[:, a] = _influence(causes, pair, horizon)
-        cov[k] = np.einsum("ia,ib->ab", influence, influence) / n**2
+    influence = np.empty((len(horizons), n, len(levels)))
+    for a in range(len(levels)):
+        pair = [settings[0][a], settings[1][a]]
+        risk[a], influence[:, :, a] = _influence(causes, pair, horizons)
+    cov = np.einsum("kia,kib->kab", influence, influence) / n**2
     method = (
         f"g-computation from cause-specific Cox fits of {fit.event!r} and {competing.event!r} "
         f"({fit.ties}); product-limit cumulative incidence and influence-function SEs as "
@@ -98,47 +97,103 @@ def _check_pair(fit: Any, competing: Any) -> None:
 
 
 def _influence(
-    causes: list[_Pieces], settings: list[tuple[np.ndarray, np.ndarray]], horizon: float
-) -> tuple[float, np.ndarray]:
-    """F_a(t) and the influence values of the rows at ``horizon`` (module docstring)."""
-    n = causes[0].n
-    times = [p.base.time[p.base.time <= horizon] for p in causes]
+    causes: list[_Pieces], settings: list[tuple[np.ndarray, np.ndarray]], horizons: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """F_a(t) per horizon and the horizons x rows influence values (module docstring), all
+    horizons from one pass over the rows: on the grid of both causes' event times,
+    Σ_i W_ci(v) r_ci and Σ_v W_ci(v) r_ci dΛ0c(v) split into prefix sums and a product with
+    F_i(t), the only part that depends on t."""
+    n, top = causes[0].n, max(horizons)
+    times = [p.base.time[p.base.time <= top] for p in causes]
     grid = np.union1d(*times)
     jumps = []
     for pieces, own in zip(causes, times, strict=True):
         jump = np.zeros(grid.shape[0])
         jump[np.searchsorted(grid, own)] = np.diff(pieces.base.cumhaz[: own.shape[0]], prepend=0)
         jumps.append(jump)
-    weight = [np.zeros(grid.shape[0]), np.zeros(grid.shape[0])]
-    slope = [np.zeros(s[0].shape[1]) for s in settings]
-    risk = np.empty(n)
+    ends = np.searchsorted(grid, np.asarray(horizons), side="right")  # grid times ≤ t
+    sums = _GridSums.zeros(len(horizons), grid.shape[0], [s[0].shape[1] for s in settings])
+    risk = np.empty((n, len(horizons)))
     step = max(1, _CHUNK_CELLS // max(grid.shape[0], 1))
     for first in range(0, n, step):
         rows = slice(first, first + step)
-        score = [s[1][rows] for s in settings]
+        risk[rows] = sums.add(grid, jumps, [(s[0][rows], s[1][rows]) for s in settings], ends)
+    mean = risk.mean(axis=0)
+    influence = (risk - mean).T
+    later = np.arange(grid.shape[0])[None, :] < ends[:, None]  # v ≤ t, horizons x grid
+    for c, pieces in enumerate(causes):
+        weight = np.where(later, sums.prefix[c][None, :] - sums.product[c] + sums.own[c], 0.0) / n
+        positions = np.searchsorted(grid, times[c])
+        for k, horizon in enumerate(horizons):
+            on_bins = weight[k, positions[times[c] <= horizon]]
+            influence[k] += _cause_term(pieces, on_bins, sums.slope[c][k] / n, horizon)
+    return mean, influence
+
+
+@dataclass
+class _GridSums:
+    """Sums over rows on the grid, accumulated chunk by chunk: Σ r_1 S(v−) (``prefix[0]``;
+    0 for the competing cause), Σ F(v) r_c/(1 − dΛ) (``own``), Σ F(t_k) r_c/(1 − dΛ(v))
+    (``product``, horizons x grid) and the slopes B_c (horizons x p_c)."""
+
+    prefix: list[np.ndarray]
+    own: list[np.ndarray]
+    product: list[np.ndarray]
+    slope: list[np.ndarray]
+
+    @classmethod
+    def zeros(cls, n_times: int, n_grid: int, widths: list[int]) -> _GridSums:
+        return cls(
+            prefix=[np.zeros(n_grid), np.zeros(n_grid)],
+            own=[np.zeros(n_grid), np.zeros(n_grid)],
+            product=[np.zeros((n_times, n_grid)), np.zeros((n_times, n_grid))],
+            slope=[np.zeros((n_times, width)) for width in widths],
+        )
+
+    def add(
+        self,
+        grid: np.ndarray,
+        jumps: list[np.ndarray],
+        rows: list[tuple[np.ndarray, np.ndarray]],
+        ends: np.ndarray,
+    ) -> np.ndarray:
+        """Add a chunk of rows; returns their F_i(t) (rows x horizons)."""
+        score = [rows[0][1], rows[1][1]]
         hazard = [np.outer(score[c], jumps[c]) for c in (0, 1)]
         total = hazard[0] + hazard[1]
         if np.any(total >= 1.0):
+            when = grid[np.flatnonzero((total >= 1.0).any(axis=0))[0]]
             raise ModelError(
-                f"time {horizon:g}: for some rows the two causes' hazard jumps at one event "
-                "time sum to 1 or more (a small risk set late in follow-up), so the product-"
-                "limit cumulative incidence is not a probability there; choose earlier times."
+                f"at time {when:g} some rows' hazard jumps of the two causes sum to 1 or more "
+                "(a small risk set late in follow-up), so the product-limit cumulative "
+                f"incidence is not a probability from there; choose times before {when:g}."
             )
         survival = np.cumprod(1.0 - total, axis=1)
         before = np.hstack([np.ones((survival.shape[0], 1)), survival[:, :-1]])
         incidence = np.cumsum(before * hazard[0], axis=1)
-        risk[rows] = incidence[:, -1]
-        rest = (incidence[:, -1:] - incidence) / (1.0 - total)
-        for c, w in enumerate((before - rest, -rest)):
-            weighted = w * score[c][:, None]
-            weight[c] += weighted.sum(axis=0)
-            slope[c] += np.einsum("i,ij->j", weighted @ jumps[c], settings[c][0][rows])
-    mean = float(risk.mean())
-    influence = risk - mean
-    for c, pieces in enumerate(causes):
-        on_bins = weight[c][np.searchsorted(grid, times[c])] / n  # A_c at the fit's bins
-        influence += _cause_term(pieces, on_bins, slope[c] / n, horizon)
-    return mean, influence
+        at = np.maximum(ends - 1, 0)
+        risk = np.where(ends > 0, incidence[:, at], 0.0)  # rows x horizons
+        self.prefix[0] += np.einsum("i,iv->v", score[0], before)
+        gained = _sums_up_to(before * jumps[0], at)
+        for c in (0, 1):
+            ratio = 1.0 / (1.0 - total)
+            self.own[c] += np.einsum("i,iv->v", score[c], incidence * ratio)
+            self.product[c] += np.einsum("ik,iv->kv", risk * score[c][:, None], ratio)
+            per_jump = _sums_up_to(ratio * jumps[c], at)
+            weighted_jump = _sums_up_to(incidence * ratio * jumps[c], at)
+            g = (gained if c == 0 else 0.0) - risk * per_jump + weighted_jump
+            g = np.where(ends > 0, g, 0.0) * score[c][:, None]
+            self.slope[c] += np.einsum("ik,ij->kj", g, rows[c][0])
+        return risk
+
+
+def _sums_up_to(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Row sums of ``values[:, :at[k] + 1]`` for each k (``at`` non-decreasing)."""
+    order = np.argsort(at, kind="stable")
+    bounds = np.unique(at[order])
+    pieces = np.add.reduceat(values, np.concatenate([[0], bounds[:-1] + 1]), axis=1)
+    totals = np.cumsum(pieces, axis=1)
+    return totals[:, np.searchsorted(bounds, at)]
 
 
 def _cause_term(pieces: _Pieces, on_bins: np.ndarray, slope: np.ndarray, horizon: float) -> Any:
