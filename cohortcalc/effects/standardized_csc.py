@@ -106,6 +106,8 @@ def _influence(
     n, top = causes[0].n, max(horizons)
     times = [p.base.time[p.base.time <= top] for p in causes]
     grid = np.union1d(*times)
+    if grid.shape[0] == 0:  # every time before the first event: no risk, no variance
+        return np.zeros(len(horizons)), np.zeros((len(horizons), n))
     jumps = []
     for pieces, own in zip(causes, times, strict=True):
         jump = np.zeros(grid.shape[0])

@@ -374,3 +374,16 @@ def test_cause_specific_setups_that_would_be_wrong_are_refused() -> None:
     for call, message in refusals:
         with pytest.raises(ModelError, match=message):
             call()
+
+
+def test_cause_specific_times_in_one_call_equal_separate_calls() -> None:
+    data, fit, competing = _fit(CASES["mgus2_csc_sex"])
+    times = [240.0, 0.5, 60.0, 120.0, 60.0]  # unsorted, repeated, one before any event
+    together = cc.standardized_risk(fit, data, "sex", times, competing=competing)
+    for time in times:
+        alone = cc.standardized_risk(fit, data, "sex", time, competing=competing)
+        mine = together.risk.loc[together.risk["time"] == time].drop_duplicates("level")
+        np.testing.assert_allclose(mine["risk"], alone.risk["risk"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(mine["se"], alone.risk["se"], rtol=1e-10, atol=1e-15)
+    first = together.risk.loc[together.risk["time"] == 0.5]
+    assert (first["risk"] == 0).all()
