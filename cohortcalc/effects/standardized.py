@@ -133,7 +133,10 @@ def standardized_risk(
         contrasts=contrasts,
         n=n,
         conf_level=conf_level,
-        method=method,
+        method=(
+            f"{method}; {conf_level:.0%} intervals: risk on log(-log(1 - F)), difference "
+            "plain, ratio on the log scale"
+        ),
     )
 
 
