@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         hr_curve,
     )
     from cohortcalc.effects.figures import plot_hr_curve
+    from cohortcalc.effects.standardized import StandardizedRisk, standardized_risk
     from cohortcalc.features import agatston, derive
     from cohortcalc.imputation import (
         Imputations,
@@ -107,6 +108,7 @@ _LAZY: dict[str, tuple[str, str]] = {
         "ReclassificationResult",
     ),
     "ScoreResult": ("cohortcalc.performance.score", "ScoreResult"),
+    "StandardizedRisk": ("cohortcalc.effects.standardized", "StandardizedRisk"),
     "Table": ("cohortcalc.reporting", "Table"),
     "ValidationResult": ("cohortcalc.analysis", "ValidationResult"),
     "additive_interaction": ("cohortcalc.effects", "additive_interaction"),
@@ -149,6 +151,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "save_figure": ("cohortcalc.reporting", "save_figure"),
     "score": ("cohortcalc.performance.score", "score"),
     "simulate": ("cohortcalc.synth", "simulate_cohort"),
+    "standardized_risk": ("cohortcalc.effects.standardized", "standardized_risk"),
     "suppress_small_cells": ("cohortcalc.reporting", "suppress_small_cells"),
     "table_one": ("cohortcalc.reporting", "table_one"),
     "trend_test": ("cohortcalc.survival.tests", "trend_test"),
@@ -190,6 +193,7 @@ __all__ = [
     "ReclassificationResult",
     "ScoreResult",
     "SpecError",
+    "StandardizedRisk",
     "Table",
     "ValidationResult",
     "__version__",
@@ -235,6 +239,7 @@ __all__ = [
     "save_figure",
     "score",
     "simulate",
+    "standardized_risk",
     "suppress_small_cells",
     "table_one",
     "trend_test",
