@@ -1,4 +1,4 @@
-"""Small Spark helpers shared by the Spark models: counts, group codes, type checks."""
+"""Small Spark helpers of the Spark engine: counts, group codes, persisted frames."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from contextlib import contextmanager
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from cohortcalc.errors import ModelError
-from cohortcalc.spark.design import SparkDesign
 
 
 def count_where(condition: Column) -> Column:
@@ -30,14 +27,6 @@ def group_code(frame: DataFrame, names: Sequence[str]) -> tuple[Column, int]:
     return code, max(len(combos), 1)
 
 
-def require_numeric(design: SparkDesign, name: str, role: str) -> None:
-    """Raise ``ModelError`` unless column ``name`` (the ``role`` column) is numeric."""
-    if not design.is_numeric(name):
-        raise ModelError(
-            f"{role} column {name!r} must be numeric; it holds {design.types[name].simpleString()}."
-        )
-
-
 @contextmanager
 def persisted(frame: DataFrame) -> Iterator[DataFrame]:
     """``frame`` cached (memory, spilling to disk) for the passes of a fit, released on exit."""
@@ -46,20 +35,3 @@ def persisted(frame: DataFrame) -> Iterator[DataFrame]:
         yield cached
     finally:
         cached.unpersist()
-
-
-def refuse_bad_times_and_weights(
-    time: str, n_bad_time: int, weights: str | None, n_bad_weight: int
-) -> None:
-    """The local engine's refusals of times <= 0 and weights <= 0, with Spark's row counts."""
-    if n_bad_time:
-        raise ModelError(
-            f"time column {time!r} has values <= 0 (or NaN) in {n_bad_time} row(s); "
-            "follow-up time must be positive (an event on the entry day is usually coded as "
-            "0.5 day)."
-        )
-    if weights is not None and n_bad_weight:
-        raise ModelError(
-            f"weights column {weights!r} has values <= 0 in {n_bad_weight} row(s); case "
-            "weights must be positive (drop rows instead of giving them weight 0)."
-        )

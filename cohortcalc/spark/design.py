@@ -1,55 +1,64 @@
-"""Design columns on a PySpark DataFrame: the Spark side of ``survival/design.py``.
+"""How a PySpark frame is read for a model: columns checked, nulls dropped, covariates coded.
 
-Covariates are parsed by the local design code (same terms, names and reference levels);
-the levels of coded columns come from one distinct-values pass, are ordered and checked by
-the local level coder, and become indicator-column expressions. Interactions are products.
-Rows with a null in any used column are dropped and counted, as the local engine does.
+The coding is the model layer's (``survival.terms``): the values of each coded column come
+from one pass (``collect_set``) and are ordered and checked by ``terms.order_levels``; the
+columns of each term come from ``terms.design_columns`` and become Spark expressions here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cohortcalc.errors import FrameError, ModelError
-from cohortcalc.survival.design import (
-    _CATEGORICAL_WRAPPER,
-    _coded_variable,
-    _strip_wrapper,
-    parse_covariates,
+from cohortcalc.survival.engine import DesignInfo
+from cohortcalc.survival.terms import (
+    DesignSpec,
+    design_columns,
+    order_levels,
+    refuse_constant_column,
+    refuse_non_finite,
+    refuse_numeric_reference,
 )
 
 _NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
+ROW_ID = "__row"
 
 
 @dataclass(frozen=True)
 class SparkDesign:
     """The design as Spark columns: ``frame`` holds ``x_columns`` (one per term, float64)
-    next to the requested extra columns; ``n`` rows are used, ``n_dropped`` had a null."""
+    next to the requested extra columns; ``source`` is the frame of the rows used, before
+    coding (for locating a row on an error path)."""
 
     frame: DataFrame
-    terms: tuple[str, ...]
-    assign: dict[str, tuple[int, ...]]
+    source: DataFrame
+    info: DesignInfo
     types: dict[str, T.DataType]
-    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    reference: dict[str, str] = field(default_factory=dict)
-    n: int = 0
-    n_dropped: int = 0
 
     @property
     def x_columns(self) -> list[str]:
-        return [f"__x{j}" for j in range(len(self.terms))]
+        return [f"__x{j}" for j in range(len(self.info.terms))]
 
     def is_numeric(self, name: str) -> bool:
-        return isinstance(self.types[name], _NUMERIC)
+        return is_numeric_type(self.types[name])
+
+    def first_row(self, condition: Column) -> int:
+        """The position (from 0, in the frame's order) of the first row used where
+        ``condition`` holds: two small jobs, run on error paths only."""
+        indexed = self.source.withColumn(ROW_ID, F.monotonically_increasing_id()).persist()
+        try:
+            first = indexed.filter(condition).agg(F.min(ROW_ID)).first()[0]
+            return int(indexed.filter(F.col(ROW_ID) < F.lit(first)).count())
+        finally:
+            indexed.unpersist()
 
 
 def is_numeric_type(data_type: T.DataType) -> bool:
@@ -64,27 +73,21 @@ def as_text(column: Column, data_type: T.DataType) -> Column:
     return column.cast("string")
 
 
+def non_finite(column: Column) -> Column:
+    """NaN or ±infinite (a numeric column)."""
+    value = column.cast("double")
+    return F.isnan(value) | (F.abs(value) == float("inf"))
+
+
 @contextmanager
-def build_design(
-    frame: DataFrame,
-    covariates: Sequence[str] | str,
-    *,
-    reference: Mapping[str, Any] | None = None,
-    columns: Sequence[str | None] = (),
+def read_design(
+    frame: DataFrame, spec: DesignSpec, columns: Sequence[str | None] = ()
 ) -> Iterator[SparkDesign]:
-    """The Spark version of ``survival.design.build_design`` (same terms, levels, errors).
+    """The Spark counterpart of ``survival.design.read_design`` (same terms, levels, errors).
 
     A context manager: the design rows are persisted (one scan of the source) for the passes
     of the fit and released on exit."""
-    term_factors = parse_covariates(covariates)
-    forced = {
-        m.group("name").strip()
-        for factors in term_factors
-        for f in factors
-        if (m := _CATEGORICAL_WRAPPER.match(f))
-    }
-    term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
-    sources = list(dict.fromkeys(f for factors in term_factors for f in factors))
+    sources = spec.sources
     wanted = list(dict.fromkeys(sources + [c for c in columns if c is not None]))
     types = {f.name: f.dataType for f in frame.schema.fields}
     missing = [c for c in wanted if c not in types]
@@ -93,19 +96,14 @@ def build_design(
             f"column(s) {missing} not found in the frame; available columns: "
             f"{sorted(types)}. Check the spelling or derive the column first."
         )
-    reference = {k: str(v) for k, v in (reference or {}).items()}
-    if set(reference) - set(sources):
-        raise ModelError(
-            f"reference given for {sorted(set(reference) - set(sources))}, which are not "
-            f"covariates; covariates are {sources}."
-        )
-    coded = [s for s in sources if s in forced or not is_numeric_type(types[s])]
+    coded = [s for s in sources if s in spec.categorical or not is_numeric_type(types[s])]
     for name in coded:
         if not isinstance(types[name], (*_NUMERIC, T.StringType, T.BooleanType)):
             raise ModelError(
                 f"column {name!r} has type {types[name].simpleString()}, which is neither "
                 "numeric nor categorical; convert it to a number or a string first."
             )
+    refuse_numeric_reference(spec, coded)
     complete = F.lit(True)
     for name in wanted:
         complete = complete & F.col(name).isNotNull()
@@ -115,19 +113,26 @@ def build_design(
         *(F.collect_set(F.when(complete, F.col(s))).alias(s) for s in coded),
     ).first()
     data = frame.select(*wanted).dropna()
-    levels = {name: _levels(name, types[name], counts[name], reference.get(name)) for name in coded}
-    expressions, terms, assign = _term_columns(term_factors, levels, types)
+    levels = {
+        name: _levels(name, types[name], counts[name], spec.reference.get(name)) for name in coded
+    }
+    plan, assign = design_columns(spec, levels)
+    expressions = [_expression(c.parts, levels, types) for c in plan]
+    n = int(counts["__complete"] or 0)
+    info = DesignInfo(
+        terms=tuple(c.label for c in plan),
+        assign=assign,
+        levels=levels,
+        n=n,
+        n_dropped=int(counts["__rows"]) - n,
+    )
     design = SparkDesign(
         frame=data.select(
             *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
         ).persist(StorageLevel.MEMORY_AND_DISK),
-        terms=tuple(terms),
-        assign=assign,
+        source=data,
+        info=info,
         types=types,
-        levels=levels,
-        reference={name: lv[0] for name, lv in levels.items()},
-        n=int(counts["__complete"] or 0),
-        n_dropped=int(counts["__rows"]) - int(counts["__complete"] or 0),
     )
     try:
         _check_values(design, [s for s in sources if s not in coded])
@@ -139,78 +144,52 @@ def build_design(
 def _levels(
     name: str, data_type: T.DataType, values: list[Any], reference: str | None
 ) -> tuple[str, ...]:
-    """Levels ordered and checked exactly as the local coder orders them (reference first)."""
+    """Levels ordered and checked as the local coder orders them (reference first)."""
     if isinstance(data_type, T.BooleanType):
-        dtype: Any = pl.Boolean
-    elif isinstance(data_type, T.StringType):
-        dtype = pl.String
-    elif isinstance(data_type, T.FloatType | T.DoubleType):
-        dtype = pl.Float64
-    else:
-        dtype = pl.Int64
-    series = pl.Series(name, values, dtype=dtype)
-    levels = _coded_variable(series, reference, None, check=True).levels
-    assert levels is not None
-    return levels
+        present = {str(bool(v)) for v in values}
+        return order_levels(name, present, declared=None, numeric=False, reference=reference)
+    if is_numeric_type(data_type):
+        if isinstance(data_type, T.FloatType | T.DoubleType):
+            declared = [str(float(v)) for v in sorted(values)]
+        else:
+            declared = [str(int(v)) for v in sorted(values)]
+        return order_levels(
+            name, set(declared), declared=declared, numeric=True, reference=reference
+        )
+    return order_levels(
+        name, {str(v) for v in values}, declared=None, numeric=False, reference=reference
+    )
 
 
-def _term_columns(
-    term_factors: list[list[str]],
-    levels: Mapping[str, tuple[str, ...]],
-    types: Mapping[str, T.DataType],
-) -> tuple[list[Column], list[str], dict[str, tuple[int, ...]]]:
-    """One float64 expression per design column, named as ``survival.design._assemble``."""
-    expressions: list[Column] = []
-    labels: list[str] = []
-    assign: dict[str, tuple[int, ...]] = {}
-    for factors in term_factors:
-        columns: list[tuple[str, Column | None]] = [("", None)]
-        for factor in factors:
-            if factor in levels:
-                text = as_text(F.col(factor), types[factor])
-                options = [
-                    (f"{factor}[{lv}]", (text == F.lit(lv)).cast("double"))
-                    for lv in levels[factor][1:]
-                ]
-            else:
-                options = [(factor, F.col(factor).cast("double"))]
-            columns = [
-                (f"{label}:{name}" if label else name, value if expr is None else expr * value)
-                for label, expr in columns
-                for name, value in options
-            ]
-        start = len(labels)
-        for label, expr in columns:
-            labels.append(label)
-            expressions.append(expr)  # type: ignore[arg-type]
-        assign[":".join(factors)] = tuple(range(start, len(labels)))
-    return expressions, labels, assign
+def _expression(
+    parts: Sequence[tuple[str, int | None]],
+    levels: dict[str, tuple[str, ...]],
+    types: dict[str, T.DataType],
+) -> Column:
+    """One design column as a float64 Spark expression: the product of its parts."""
+    result: Column | None = None
+    for source, code in parts:
+        if code is None:
+            value = F.col(source).cast("double")
+        else:
+            text = as_text(F.col(source), types[source])
+            value = (text == F.lit(levels[source][code])).cast("double")
+        result = value if result is None else result * value
+    assert result is not None
+    return result
 
 
 def _check_values(design: SparkDesign, numeric: Sequence[str]) -> None:
     """NaN/infinite numeric covariates and constant design columns, in one pass."""
     x = design.x_columns
     stats = design.frame.agg(
-        *(_non_finite(F.col(n)).alias(f"bad{i}") for i, n in enumerate(numeric)),
+        *(F.sum(non_finite(F.col(n)).cast("long")).alias(f"bad{i}") for i, n in enumerate(numeric)),
         *(F.min(c).alias(f"lo{j}") for j, c in enumerate(x)),
         *(F.max(c).alias(f"hi{j}") for j, c in enumerate(x)),
     ).first()
     for i, name in enumerate(numeric):
         if stats[f"bad{i}"]:
-            raise ModelError(
-                f"column {name!r} has {stats[f'bad{i}']} NaN or infinite value(s); fix them or "
-                "set them to null (missing)."
-            )
-    for j, label in enumerate(design.terms):
-        if design.n and stats[f"lo{j}"] == stats[f"hi{j}"]:
-            raise ModelError(
-                f"term {label!r} is constant (every row equals {stats[f'lo{j}']:g}); remove it "
-                "or check the data — a Cox model cannot estimate it."
-            )
-
-
-def _non_finite(column: Column) -> Column:
-    """Count of NaN or ±infinite values of a numeric column."""
-    value = column.cast("double")
-    bad = F.isnan(value) | (F.abs(value) == float("inf"))
-    return F.sum(bad.cast("long"))
+            refuse_non_finite(name, stats[f"bad{i}"], design.first_row(non_finite(F.col(name))))
+    for j, label in enumerate(design.info.terms):
+        if design.info.n and stats[f"lo{j}"] == stats[f"hi{j}"]:
+            refuse_constant_column(label, stats[f"lo{j}"])

@@ -33,7 +33,7 @@ from cohortcalc.survival.inputs import (
     check_times,
     counts_by_time,
 )
-from cohortcalc.survival.rates import _YEARS_PER_UNIT, rate_table
+from cohortcalc.survival.rates import YEARS_PER_UNIT, rate_table
 
 COUNT = "__n"
 
@@ -99,9 +99,9 @@ def cumulative_incidence(
     table, starts = counts_by_time(counts, by, time, sums)
     exits = table[COUNT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
-    at_risk = local._reverse_cumsum(exits, starts)
+    at_risk = local.reverse_cumsum(exits, starts)
     curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
-    return local._cif_table(
+    return local.cif_table(
         table, by, time, curves, at_risk, events, exits, codes, cause, conf_type, conf_level
     )
 
@@ -118,8 +118,8 @@ def incidence_rates(
 ) -> pd.DataFrame:
     """``cc.incidence_rates`` for a PySpark DataFrame: events and person-time per group from
     one Spark group-by (per group and event code), exact Poisson limits on the driver."""
-    if time_unit not in _YEARS_PER_UNIT:
-        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
+    if time_unit not in YEARS_PER_UNIT:
+        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(YEARS_PER_UNIT)}.")
     by = as_list(by)
     _refuse_nulls(frame, [*by, time, event, entry], None)
     for name in (time, entry):
@@ -146,7 +146,7 @@ def incidence_rates(
     data = check_binary_event(data, event)
     summed = [
         (pl.col(event) * pl.col(COUNT)).sum().alias("events"),
-        (pl.col("__time").sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
+        (pl.col("__time").sum() * YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(summed).sort(by) if by else data.select(summed)
     return rate_table(table, by, time, per, conf_level)
