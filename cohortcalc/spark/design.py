@@ -42,6 +42,7 @@ class SparkDesign:
     source: DataFrame
     info: DesignInfo
     types: dict[str, T.DataType]
+    ranges: list[tuple[Any, Any]]
 
     @property
     def x_columns(self) -> list[str]:
@@ -49,6 +50,13 @@ class SparkDesign:
 
     def is_numeric(self, name: str) -> bool:
         return is_numeric_type(self.types[name])
+
+    def refuse_constant_columns(self) -> None:
+        """A design column with one value (checked where the local engine checks it: when
+        the matrix is built, after the row checks)."""
+        for label, (low, high) in zip(self.info.terms, self.ranges, strict=True):
+            if self.info.n and low == high:
+                refuse_constant_column(label, low)
 
     def first_row(self, condition: Column) -> int:
         """The position (from 0, in the frame's order) of the first row used where
@@ -112,7 +120,7 @@ def read_design(
         F.sum(complete.cast("long")).alias("__complete"),
         *(F.collect_set(F.when(complete, F.col(s))).alias(s) for s in coded),
     ).first()
-    data = frame.select(*wanted).dropna()
+    data = frame.select(*wanted).filter(complete)  # not dropna(): it drops NaN rows too
     levels = {
         name: _levels(name, types[name], counts[name], spec.reference.get(name)) for name in coded
     }
@@ -126,19 +134,13 @@ def read_design(
         n=n,
         n_dropped=int(counts["__rows"]) - n,
     )
-    design = SparkDesign(
-        frame=data.select(
-            *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
-        ).persist(StorageLevel.MEMORY_AND_DISK),
-        source=data,
-        info=info,
-        types=types,
-    )
+    persisted = data.select(
+        *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        _check_values(design, [s for s in sources if s not in coded])
-        yield design
+        yield _checked(persisted, data, info, types, [s for s in sources if s not in coded])
     finally:
-        design.frame.unpersist()
+        persisted.unpersist()
 
 
 def _levels(
@@ -179,17 +181,24 @@ def _expression(
     return result
 
 
-def _check_values(design: SparkDesign, numeric: Sequence[str]) -> None:
-    """NaN/infinite numeric covariates and constant design columns, in one pass."""
-    x = design.x_columns
-    stats = design.frame.agg(
+def _checked(
+    frame: DataFrame,
+    source: DataFrame,
+    info: DesignInfo,
+    types: dict[str, T.DataType],
+    numeric: Sequence[str],
+) -> SparkDesign:
+    """The design, after refusing NaN/infinite numeric covariates; one pass also records each
+    design column's range (for ``refuse_constant_columns``)."""
+    x = [f"__x{j}" for j in range(len(info.terms))]
+    stats = frame.agg(
         *(F.sum(non_finite(F.col(n)).cast("long")).alias(f"bad{i}") for i, n in enumerate(numeric)),
         *(F.min(c).alias(f"lo{j}") for j, c in enumerate(x)),
         *(F.max(c).alias(f"hi{j}") for j, c in enumerate(x)),
     ).first()
+    ranges = [(stats[f"lo{j}"], stats[f"hi{j}"]) for j in range(len(x))]
+    design = SparkDesign(frame=frame, source=source, info=info, types=types, ranges=ranges)
     for i, name in enumerate(numeric):
         if stats[f"bad{i}"]:
             refuse_non_finite(name, stats[f"bad{i}"], design.first_row(non_finite(F.col(name))))
-    for j, label in enumerate(design.info.terms):
-        if design.info.n and stats[f"lo{j}"] == stats[f"hi{j}"]:
-            refuse_constant_column(label, stats[f"lo{j}"])
+    return design

@@ -145,6 +145,7 @@ class SparkCoxRows(_SparkRows):
 
     def sums(self) -> SparkCoxSums:
         r, design = self.request, self.spark_design
+        design.refuse_constant_columns()
         stratum, n_strata = group_code(design.frame, r.strata) if r.strata else (F.lit(0), 1)
         columns: list[Column] = [
             *(F.col(c) for c in design.x_columns),
@@ -238,6 +239,7 @@ class SparkFineGrayRows(_SparkRows):
 
     def sums(self) -> SparkFineGraySums:
         r, design = self.request, self.spark_design
+        design.refuse_constant_columns()
         stratum, _ = group_code(design.frame, r.strata) if r.strata else (F.lit(0), 1)
         rows = design.frame.select(
             *design.x_columns,
