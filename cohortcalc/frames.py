@@ -11,10 +11,10 @@ the model layer finds them without importing them (no import cycle).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 
@@ -64,12 +64,17 @@ def to_polars(frame: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
         present = set(lazy.collect_schema().names())
         missing = [c for c in wanted if c not in present]
         if missing:
-            raise FrameError(
-                f"column(s) {missing} not found in the frame; available columns: "
-                f"{sorted(present)}. Check the spelling or derive the column first."
-            )
+            refuse_missing_columns(missing, present)
         lazy = lazy.select(wanted)
     return lazy.collect()
+
+
+def refuse_missing_columns(missing: Sequence[str], available: Iterable[str]) -> NoReturn:
+    """The one error for columns a caller named that the frame does not have (any engine)."""
+    raise FrameError(
+        f"column(s) {list(missing)} not found in the frame; available columns: "
+        f"{sorted(available)}. Check the spelling or derive the column first."
+    )
 
 
 def _to_lazy(frame: Any) -> pl.LazyFrame:

@@ -17,7 +17,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cohortcalc.errors import FrameError, ModelError
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import refuse_missing_columns
+from cohortcalc.spark.checks import first_row
 from cohortcalc.survival.engine import DesignInfo
 from cohortcalc.survival.terms import (
     DesignSpec,
@@ -29,7 +31,6 @@ from cohortcalc.survival.terms import (
 )
 
 _NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
-ROW_ID = "__row"
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,8 @@ class SparkDesign:
 
     def first_row(self, condition: Column) -> int:
         """The position (from 0, in the frame's order) of the first row used where
-        ``condition`` holds: two small jobs, run on error paths only."""
-        indexed = self.source.withColumn(ROW_ID, F.monotonically_increasing_id()).persist()
-        try:
-            first = indexed.filter(condition).agg(F.min(ROW_ID)).first()[0]
-            return int(indexed.filter(F.col(ROW_ID) < F.lit(first)).count())
-        finally:
-            indexed.unpersist()
+        ``condition`` holds: a few small jobs, run on error paths only."""
+        return first_row(self.source, condition)[0]
 
 
 def is_numeric_type(data_type: T.DataType) -> bool:
@@ -100,10 +96,7 @@ def read_design(
     types = {f.name: f.dataType for f in frame.schema.fields}
     missing = [c for c in wanted if c not in types]
     if missing:
-        raise FrameError(
-            f"column(s) {missing} not found in the frame; available columns: "
-            f"{sorted(types)}. Check the spelling or derive the column first."
-        )
+        refuse_missing_columns(missing, types)
     coded = [s for s in sources if s in spec.categorical or not is_numeric_type(types[s])]
     for name in coded:
         if not isinstance(types[name], (*_NUMERIC, T.StringType, T.BooleanType)):

@@ -25,6 +25,7 @@ from cohortcalc.survival.inputs import (
     as_list,
     check_binary_event,
     check_cause,
+    check_entry,
     check_times,
     check_weights,
     counts_by_time,
@@ -172,14 +173,7 @@ def kaplan_meier(
 
 
 def _check_entry(data: pl.DataFrame, entry: str, time: str, weights: str | None) -> None:
-    check_times(data, entry, allow_negative=True)
-    bad = data[entry] >= data[time]
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise ModelError(
-            f"entry column {entry!r} is not before time column {time!r} in "
-            f"{int(bad.sum())} row(s) (first at row {row}); entry must be < exit."
-        )
+    check_entry(data, entry, time)
     if weights is not None:
         raise ModelError("weights together with entry are not supported; drop one of them.")
 

@@ -12,7 +12,13 @@ from scipy.stats import gamma
 
 from cohortcalc.errors import ModelError
 from cohortcalc.survival.engine import engine_for
-from cohortcalc.survival.inputs import as_list, check_binary_event, check_times, load_columns
+from cohortcalc.survival.inputs import (
+    as_list,
+    check_binary_event,
+    check_entry_not_after,
+    check_times,
+    load_columns,
+)
 
 DAYS_PER_YEAR = 365.25  # Julian year, the usual person-time convention
 YEARS_PER_UNIT = {"days": 1 / DAYS_PER_YEAR, "months": 1 / 12, "years": 1.0}
@@ -63,12 +69,7 @@ def incidence_rates(
     data = check_binary_event(data, event)
     follow_up = pl.col(time).cast(pl.Float64)
     if entry is not None:
-        check_times(data, entry, allow_negative=True)
-        if (data[entry] > data[time]).any():
-            row = int((data[entry] > data[time]).arg_true()[0])
-            raise ModelError(
-                f"entry column {entry!r} is after time column {time!r} (first at row {row})."
-            )
+        check_entry_not_after(data, entry, time)
         follow_up = follow_up - pl.col(entry).cast(pl.Float64)
     aggregations = [
         pl.col(event).sum().alias("events"),

@@ -1,5 +1,6 @@
-"""Every refusal of cc.cox and cc.finegray gives the same error, word for word, from a Polars
-frame and from a Spark frame (the checks exist once, in survival/checks.py and terms.py)."""
+"""Every refusal of cc.cox, cc.finegray and the count-based estimators gives the same error,
+word for word, from a Polars frame and from a Spark frame (the checks exist once: in
+survival/checks.py, terms.py and inputs.py)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,10 @@ def same(f: pl.DataFrame) -> pl.DataFrame:
     return f
 
 
+def text(column: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    return lambda f: f.with_columns(pl.col(column).cast(pl.String))
+
+
 def single_event(f: pl.DataFrame) -> pl.DataFrame:
     return at("status", 4, 1)(where("status", 2, pl.col("status") == 1)(f))
 
@@ -63,6 +68,7 @@ def single_one(f: pl.DataFrame) -> pl.DataFrame:
 
 
 YES = ["no", "yes"]
+KM = {"time": "t", "event": "d"}
 COX = {"time": "t", "event": "d", "covariates": ["x", "g"]}
 FG = {"time": "t", "event": "status", "cause": 1, "covariates": ["x"]}
 FG_B, FG_G = {**FG, "covariates": ["x", "b"]}, {**FG, "covariates": ["x", "g"]}
@@ -75,7 +81,7 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[pl.DataFrame], pl.DataFram
         lambda f: at("t", 3, -1.0)(f).with_columns(at("x", 0, None)(f)["x"]),
     ),
     "time_nan": ("cox", COX, at("t", 4, float("nan"))),
-    "time_text": ("cox", COX, lambda f: f.with_columns(pl.col("t").cast(pl.String))),
+    "time_text": ("cox", COX, text("t")),
     "event_codes": ("cox", COX, at("d", 2, 2)),
     "event_text": ("cox", COX, lambda f: f.with_columns(d=pl.col("d").replace_strict([0, 1], YES))),
     "negative_entry": ("cox", {**COX, "entry": "e"}, at("e", 1, -1.0)),
@@ -103,6 +109,16 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[pl.DataFrame], pl.DataFram
     "fg_text_cause_for_numeric_codes": ("finegray", {**FG, "cause": "mi"}, same),
     "fg_time_not_positive": ("finegray", FG, at("t", 5, 0.0)),
     "fg_weights_not_positive": ("finegray", {**FG, "weights": "w"}, at("w", 8, -1.0)),
+    "km_time_negative": ("kaplan_meier", KM, at("t", 6, -2.0)),
+    "km_time_nan": ("kaplan_meier", KM, at("t", 6, float("nan"))),
+    "km_missing_value": ("kaplan_meier", KM, at("d", 9, None)),
+    "km_event_codes": ("kaplan_meier", KM, at("d", 3, 5)),
+    "km_event_text": ("kaplan_meier", KM, text("d")),
+    "km_weights_not_positive": ("kaplan_meier", {**KM, "weights": "w"}, at("w", 2, 0.0)),
+    "km_missing_column": ("kaplan_meier", {**KM, "by": "nope"}, same),
+    "cif_cause_never_occurs": ("cumulative_incidence", {**KM, "event": "status", "cause": 7}, same),
+    "rates_entry_after_exit": ("incidence_rates", {**KM, "entry": "e"}, at("e", 5, 1e6)),
+    "rates_time_text": ("incidence_rates", KM, text("t")),
 }  # fmt: skip
 
 
