@@ -11,6 +11,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 
 def count_where(condition: Column) -> Column:
@@ -41,7 +42,13 @@ def persisted(frame: DataFrame) -> Iterator[DataFrame]:
 
 
 ROW_ID = "__row"
+_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
 POLARS_TYPE_NAMES = {"string": "String", "boolean": "Boolean", "date": "Date"}
+
+
+def is_numeric_type(data_type: T.DataType) -> bool:
+    """True for the Spark integer and floating-point types."""
+    return isinstance(data_type, _NUMERIC)
 
 
 def first_row(frame: DataFrame, condition: Column) -> tuple[int, Any]:
@@ -108,8 +115,6 @@ class SparkRowChecks:
         self._counts = {key: int(stats[f"c{i}"] or 0) for i, key in enumerate(self.expected)}
 
     def type_of(self, name: str) -> tuple[bool, str]:
-        from cohortcalc.spark.design import is_numeric_type
-
         data_type = self.types[name]
         simple = data_type.simpleString()
         return is_numeric_type(data_type), POLARS_TYPE_NAMES.get(simple, simple)

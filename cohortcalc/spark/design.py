@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import refuse_missing_columns
-from cohortcalc.spark.checks import first_row
+from cohortcalc.spark.checks import first_row, is_numeric_type
 from cohortcalc.survival.engine import DesignInfo
 from cohortcalc.survival.terms import (
     DesignSpec,
@@ -29,8 +29,6 @@ from cohortcalc.survival.terms import (
     refuse_non_finite,
     refuse_numeric_reference,
 )
-
-_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
 
 
 @dataclass(frozen=True)
@@ -65,11 +63,6 @@ class SparkDesign:
         return first_row(self.source, condition)[0]
 
 
-def is_numeric_type(data_type: T.DataType) -> bool:
-    """True for the Spark integer and floating-point types."""
-    return isinstance(data_type, _NUMERIC)
-
-
 def as_text(column: Column, data_type: T.DataType) -> Column:
     """A coded column as the text the local engine uses for its levels (``True``/``False``)."""
     if isinstance(data_type, T.BooleanType):
@@ -99,7 +92,9 @@ def read_design(
         refuse_missing_columns(missing, types)
     coded = [s for s in sources if s in spec.categorical or not is_numeric_type(types[s])]
     for name in coded:
-        if not isinstance(types[name], (*_NUMERIC, T.StringType, T.BooleanType)):
+        if not (
+            is_numeric_type(types[name]) or isinstance(types[name], T.StringType | T.BooleanType)
+        ):
             raise ModelError(
                 f"column {name!r} has type {types[name].simpleString()}, which is neither "
                 "numeric nor categorical; convert it to a number or a string first."

@@ -23,8 +23,7 @@ from pyspark.sql import functions as F
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import refuse_missing_columns
-from cohortcalc.spark.checks import SparkRowChecks, count_where
-from cohortcalc.spark.design import is_numeric_type
+from cohortcalc.spark.checks import SparkRowChecks, count_where, is_numeric_type
 from cohortcalc.survival import nonparametric as local
 from cohortcalc.survival.aalen_johansen import aalen_johansen
 from cohortcalc.survival.inputs import (
