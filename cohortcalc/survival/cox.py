@@ -17,7 +17,7 @@ from cohortcalc.survival.checks import refuse_cox_rows, refuse_text_columns
 from cohortcalc.survival.engine import CoxRequest, as_tuple, engine_for
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.results import CoxResult, cox_result
-from cohortcalc.survival.riskset import partial_likelihood, robust_meat
+from cohortcalc.survival.riskset import baseline_terms, partial_likelihood, robust_meat
 from cohortcalc.survival.terms import design_spec
 
 TIES = ("efron", "breslow")
@@ -74,6 +74,10 @@ def cox(
             meat = robust_meat(sums, fit.beta, efron=request.efron)
             variance = fit.variance @ meat @ fit.variance
         fit_data = rows.fit_data(sums, fit.beta)
+        # rows that stay in the engine (Spark) are gone after the fit: keep the baseline now
+        baseline = (
+            None if fit_data is not None else baseline_terms(sums, fit.beta, efron=request.efron)
+        )
     labels = dict(ties=ties, time=time, event=event, entry=entry, cluster=cluster, weights=weights)
     return cox_result(
         fit,
@@ -84,4 +88,5 @@ def cox(
         n_clusters=n_clusters,
         labels={**labels, "strata": request.strata or None},
         fit_data=fit_data,
+        baseline=baseline,
     )

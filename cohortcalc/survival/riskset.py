@@ -263,9 +263,12 @@ def robust_meat(sums: Any, beta: np.ndarray, *, efron: bool) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BaselineTerms:
-    """Per bin (distinct event time within stratum) at the final β, centred covariates:
-    time, stratum, number and weight of events, S0 = Σ_risk w e^{(x-c)β} and
-    x̄ = S1/S0 (Breslow; Efron's tie split is in ``hazards`` of ``hazard_pieces``)."""
+    """The baseline-hazard pieces of a fit at its β, per bin (distinct event time within
+    stratum), covariates centred at ``center``: ``time``, ``stratum``, the number and weight
+    of events, S0 = Σ_risk w·e^{(x-c)β}, x̄ = S1/S0, and the hazard increment at x = c with
+    the fit's ties, dΛ₀ = Σ_j a/den_j (Efron: den_j = S0 - (j/d)·D0, a = W/d; Breslow: W/S0)
+    and Σ_j (a/den_j)·x̄_j, the terms of R's ``survfit.coxph`` and its variance (Therneau &
+    Grambsch 2000, sec. 10.2)."""
 
     time: np.ndarray
     stratum: np.ndarray
@@ -273,16 +276,18 @@ class BaselineTerms:
     event_weight: np.ndarray
     s0: np.ndarray
     mean_x: np.ndarray
+    hazard: np.ndarray
+    hazard_mean_x: np.ndarray
     center: np.ndarray
 
 
-def baseline_terms(sums: Any, beta: np.ndarray) -> BaselineTerms:
-    """The baseline-hazard pieces of a fit, from either engine's ``CoxSums``."""
+def baseline_terms(sums: Any, beta: np.ndarray, *, efron: bool) -> BaselineTerms:
+    """The baseline-hazard pieces of a fit from either engine's ``engine.CoxSums``."""
     index = sums.index
     p = sums.event_sum.shape[0]
-    by_exit, _ = sums.bin_sums(beta, events=False)
-    at_risk = at_risk_sums(by_exit, index)
-    stratum = np.repeat(np.arange(index.stratum_start.shape[0] - 1), np.diff(index.stratum_start))
+    at_risk, _, hazards, _ = hazard_pieces(sums, beta, efron=efron)
+    counts = np.diff(index.stratum_start)
+    stratum = np.repeat(np.arange(counts.shape[0]), counts)
     s0 = at_risk[:, 0]
     return BaselineTerms(
         time=index.bin_time,
@@ -291,6 +296,8 @@ def baseline_terms(sums: Any, beta: np.ndarray) -> BaselineTerms:
         event_weight=index.death_weight,
         s0=s0,
         mean_x=at_risk[:, 1 : 1 + p] / s0[:, None],
+        hazard=hazards[:, 0],
+        hazard_mean_x=hazards[:, 1 : 1 + p],
         center=sums.center,
     )
 
