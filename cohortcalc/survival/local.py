@@ -202,13 +202,15 @@ class LocalFineGrayRows(_LocalRows):
     def counts(self) -> FineGrayCounts:
         r, columns = self.request, self.coded.columns
         values, levels = columns[r.event], self.coded.column_levels.get(r.event)
-        codes = _present(values, levels)
         if levels is not None:
             labels = np.asarray(levels, dtype=object)
             status_codes = [_code_of(labels, r.cause), _code_of(labels, r.censor_code)]
         else:
-            refuse_non_numeric_codes(r, codes)
-            status_codes = [float(r.cause), float(r.censor_code)]
+            try:
+                status_codes = [float(r.cause), float(r.censor_code)]
+            except (TypeError, ValueError):
+                refuse_non_numeric_codes(r, _present(values, levels))
+                raise
         status, counted = _finegray_kernels.status_codes(
             np.asarray(values, dtype=np.float64), *status_codes
         )
@@ -219,6 +221,8 @@ class LocalFineGrayRows(_LocalRows):
             competing = tuple(lv for k, lv in enumerate(levels) if k in present)
         else:
             competing = tuple(_plain(v) for v in np.sort(pd.unique(other)))
+        # the codes present are only named in an error: no pass over the rows otherwise
+        codes = _present(values, levels) if counted[fg_engine.CAUSE] == 0 else ()
         time = columns[r.time]
         weights = columns[r.weights] if r.weights else None
         self._masks = {"bad_time": lambda: time <= 0, "bad_weight": lambda: weights <= 0}
