@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -22,6 +23,7 @@ from cohortcalc.frames import refuse_missing_columns
 from cohortcalc.spark.checks import first_row, is_numeric_type
 from cohortcalc.survival.engine import DesignInfo
 from cohortcalc.survival.terms import (
+    Basis,
     DesignSpec,
     design_columns,
     order_levels,
@@ -113,7 +115,8 @@ def read_design(
         name: _levels(name, types[name], counts[name], spec.reference.get(name)) for name in coded
     }
     plan, assign = design_columns(spec, levels)
-    expressions = [_expression(c.parts, levels, types) for c in plan]
+    fitted = {f: _fit_basis(data, f, *spec.bases[f], coded) for f in spec.bases}
+    expressions = [_expression(c.parts, levels, types, fitted) for c in plan]
     n = int(counts["__complete"] or 0)
     info = DesignInfo(
         terms=tuple(c.label for c in plan),
@@ -151,15 +154,36 @@ def _levels(
     )
 
 
+def _fit_basis(
+    data: DataFrame, factor: str, source: str, basis: Basis, coded: Sequence[str]
+) -> tuple[str, Basis]:
+    """The basis with its parameters from exact quantiles of the rows used (Spark's
+    ``percentile``, linear interpolation as NumPy's default and R's type 7)."""
+    if source in coded:
+        raise ModelError(f"term {factor!r} needs a numeric column; {source!r} is coded.")
+    probabilities = list(basis.probabilities())
+    quantiles = np.empty(0)
+    if probabilities:
+        wanted = ", ".join(f"{float(p)!r}D" for p in probabilities)
+        row = data.agg(F.expr(f"percentile(`{source}`, array({wanted}))")).first()
+        quantiles = np.array(row[0], dtype=np.float64)
+    return source, basis.fit(quantiles)
+
+
 def _expression(
     parts: Sequence[tuple[str, int | None]],
     levels: dict[str, tuple[str, ...]],
     types: dict[str, T.DataType],
+    bases: dict[str, tuple[str, Basis]],
 ) -> Column:
     """One design column as a float64 Spark expression: the product of its parts."""
     result: Column | None = None
     for source, code in parts:
-        if code is None:
+        if source in bases:
+            column, basis = bases[source]
+            assert code is not None
+            value = F.expr(basis.sql(f"`{column}`")[code]).cast("double")
+        elif code is None:
             value = F.col(source).cast("double")
         else:
             text = as_text(F.col(source), types[source])

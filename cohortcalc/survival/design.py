@@ -19,6 +19,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.frames import to_polars
 from cohortcalc.survival import _layout
 from cohortcalc.survival.terms import (
+    Basis,
     Column,
     DesignSpec,
     design_columns,
@@ -108,8 +109,7 @@ class CodedFrame:
         """Design column ``j`` for every row used (input order)."""
         values: np.ndarray | None = None
         for source, code in self.plan[j].parts:
-            part = self.variables[source].values
-            part = part if code is None else (part == code).astype(np.float64)
+            part = _part(self.variables[source].values, code)
             values = part if values is None else values * part
         assert values is not None
         return values
@@ -175,6 +175,8 @@ def read_design(frame: Any, spec: DesignSpec, columns: Sequence[str | None] = ()
         for name in sources
     }
     refuse_numeric_reference(spec, [n for n, v in variables.items() if v.levels is not None])
+    for factor, (source, basis) in spec.bases.items():  # fitted once, on the rows used
+        variables[factor] = _basis_variable(factor, variables[source], basis)
     extra_arrays: dict[str, np.ndarray] = {}
     column_levels: dict[str, tuple[str, ...]] = {}
     for name in extra:
@@ -195,6 +197,15 @@ def read_design(frame: Any, spec: DesignSpec, columns: Sequence[str | None] = ()
         n_used=data.height,
         n_dropped=n_before - data.height,
     )
+
+
+def _basis_variable(factor: str, source: _Variable, basis: Basis) -> _Variable:
+    """The columns of ``basis`` (n x k) for a numeric source, its parameters from quantiles."""
+    if source.levels is not None:
+        raise ModelError(f"term {factor!r} needs a numeric column; {source.name!r} is coded.")
+    probabilities = list(basis.probabilities())
+    quantiles = np.quantile(source.values, probabilities) if probabilities else np.empty(0)
+    return _Variable(factor, basis.fit(quantiles).evaluate(source.values), None)
 
 
 def _pandas_category_order(frame: Any, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -317,8 +328,7 @@ def _fill(
         for j, spec in enumerate(plan):
             column = None
             for source, code in spec.parts:
-                values = variables[source].values[start:stop]
-                values = values if code is None else (values == code).astype(np.float64)
+                values = _part(variables[source].values[start:stop], code)
                 column = values if column is None else column * values
             target[:, j] = column
             low[j] = min(low[j], column.min())
@@ -326,3 +336,10 @@ def _fill(
         if rows is not None:  # whole rows to their places: one cache line per row
             _layout.scatter_rows(target, position[start:stop], matrix)
     return low, high
+
+
+def _part(values: np.ndarray, code: int | None) -> np.ndarray:
+    """A part of a design column: the number, the level indicator, or the basis column."""
+    if code is None:
+        return values
+    return values[:, code] if values.ndim == 2 else (values == code).astype(np.float64)

@@ -28,7 +28,9 @@ The steps of a fit, and who does each:
 A new estimator plugs in at step 5 with what ``sums()`` already supplies (e.g. the baseline
 hazard: ``riskset.baseline_terms(sums, beta, efron)`` gives per bin the time, stratum, event
 count and weight, S0 and S1/S0 from either engine), or adds one method to these protocols and
-implements it in both engines. A new kind of term plugs in at ``terms.design_columns``.
+implements it in both engines. A new kind of term (a spline basis) is a ``terms.Basis`` named
+in ``terms.BASES``: both engines then fit its knots once from the rows used and form its
+columns (``design.read_design`` locally, ``spark.design.read_design`` on Spark).
 """
 
 from __future__ import annotations

@@ -6,22 +6,58 @@ values occur; everything that decides names, coding and refusals is here, once. 
 ``contr.treatment``: a coded column gives one 0/1 column per level but the reference (first)
 level, named ``column[level]``; ``a:b`` is the product of the codings of ``a`` and ``b``.
 
-Where a new kind of term plugs in (a spline basis ``rcs(x, k)``, say): ``DesignSpec`` holds
-the parsed factors; ``design_columns`` is the one place a term becomes its columns (``Column``:
-a label and the product of its parts). A basis adds a part kind whose parameters (knots) an
-engine computes once from the data, before the columns are formed.
+Where a new kind of term plugs in (a spline basis ``rcs(x, k)``, say): a factor written
+``name(column, arguments)`` whose ``name`` is in ``BASES`` is a ``Basis``: its data-dependent
+parameters (knots) are set once from quantiles of the rows used, which each engine computes
+(NumPy locally, Spark's exact ``percentile`` on Spark, both R's type 7), then it gives the same
+columns locally (``evaluate``) and as Spark SQL (``sql``); ``design_columns`` names them and
+forms interactions as for any other factor.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from cohortcalc.errors import ModelError
 
 CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
+BASIS_CALL = re.compile(
+    r"^(?P<function>[A-Za-z_]\w*)\((?P<source>[^,()]+)(?P<arguments>,[^()]*)?\)$"
+)
+
+
+class Basis(Protocol):
+    """A numeric column expanded into several design columns (e.g. a spline basis)."""
+
+    def labels(self, factor: str) -> list[str]:
+        """The names of its columns (``factor`` is the term as written)."""
+        ...
+
+    def probabilities(self) -> Sequence[float]:
+        """The quantile probabilities ``fit`` needs (empty: none)."""
+        ...
+
+    def fit(self, quantiles: np.ndarray) -> Basis:
+        """The basis with its parameters set from the quantiles of the rows used."""
+        ...
+
+    def evaluate(self, values: np.ndarray) -> np.ndarray:
+        """n x k columns for the values (local engine)."""
+        ...
+
+    def sql(self, column: str) -> list[str]:
+        """One Spark SQL expression per column, of the (quoted) ``column``."""
+        ...
+
+
+BASES: dict[str, Callable[[tuple[float, ...]], Basis]] = {}
+"""Basis families usable in a covariate as ``name(column, arguments...)``: a new family (e.g.
+``"rcs"`` from ``splines.py``) is one entry here, a constructor from the numeric arguments."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +68,20 @@ class DesignSpec:
     factors: tuple[tuple[str, ...], ...]
     categorical: frozenset[str] = frozenset()
     reference: Mapping[str, str] = field(default_factory=dict)
+    bases: Mapping[str, tuple[str, Basis]] = field(default_factory=dict)
 
     @property
     def sources(self) -> list[str]:
         """The source columns, in order of first use."""
-        return list(dict.fromkeys(f for factors in self.factors for f in factors))
+        names = (self.bases[f][0] if f in self.bases else f for t in self.factors for f in t)
+        return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
 class Column:
     """One design column: its label and the product of its parts; a part is (source column,
-    level index) for an indicator of a coded column, or (source column, None) for a number."""
+    level index) for an indicator of a coded column, (source column, None) for a number, or
+    (basis factor, column index) for a column of a ``Basis``."""
 
     label: str
     parts: tuple[tuple[str, int | None], ...]
@@ -93,7 +132,9 @@ def design_spec(covariates: Sequence[str] | str, reference: Mapping[str, Any] | 
         if (m := CATEGORICAL_WRAPPER.match(f))
     }
     factors = tuple(tuple(_strip_wrapper(f) for f in term) for term in term_factors)
-    spec = DesignSpec(factors, frozenset(forced), {k: str(v) for k, v in (reference or {}).items()})
+    bases = {f: basis for term in factors for f in term if (basis := _basis(f)) is not None}
+    reference_text = {k: str(v) for k, v in (reference or {}).items()}
+    spec = DesignSpec(factors, frozenset(forced), reference_text, bases)
     unknown = set(spec.reference) - set(spec.sources)
     if unknown:
         raise ModelError(
@@ -101,6 +142,20 @@ def design_spec(covariates: Sequence[str] | str, reference: Mapping[str, Any] | 
             f"covariates are {spec.sources}."
         )
     return spec
+
+
+def _basis(factor: str) -> tuple[str, Basis] | None:
+    """(source column, basis) of a factor written ``name(column, arguments)`` with a known
+    ``name``; None for a plain column."""
+    match = BASIS_CALL.match(factor)
+    if match is None or match.group("function") not in BASES:
+        return None
+    text = (match.group("arguments") or ",").lstrip(",")
+    try:
+        arguments = tuple(float(a) for a in text.split(",") if a.strip())
+    except ValueError as exc:
+        raise ModelError(f"term {factor!r}: its arguments must be numbers.") from exc
+    return match.group("source").strip(), BASES[match.group("function")](arguments)
 
 
 def _strip_wrapper(factor: str) -> str:
@@ -173,11 +228,13 @@ def design_columns(
     for factors in spec.factors:
         expanded: list[Column] = [Column("", ())]
         for factor in factors:
-            options: list[tuple[str, int | None]] = (
-                [(factor, None)]
-                if factor not in levels
-                else [(f"{factor}[{lv}]", k) for k, lv in enumerate(levels[factor]) if k > 0]
-            )
+            if factor in spec.bases:
+                labels = spec.bases[factor][1].labels(factor)
+                options: list[tuple[str, int | None]] = [(lb, k) for k, lb in enumerate(labels)]
+            elif factor in levels:
+                options = [(f"{factor}[{lv}]", k) for k, lv in enumerate(levels[factor]) if k > 0]
+            else:
+                options = [(factor, None)]
             expanded = [
                 Column(f"{c.label}:{opt}" if c.label else opt, (*c.parts, (factor, code)))
                 for c in expanded
