@@ -13,7 +13,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from cohortcalc.spark.checks import count_where, group_code, persisted
+from cohortcalc.spark.checks import count_where, group_code
 from cohortcalc.spark.design import SparkDesign, as_text, non_finite, read_design
 from cohortcalc.spark.riskset import ENTRY, EVENT, STRATUM, TIME, WEIGHT
 from cohortcalc.spark.sums import CLUSTER, STATUS, SparkCoxSums, SparkFineGraySums
@@ -259,4 +259,4 @@ def finegray_rows(frame: DataFrame, request: FineGrayRequest) -> Iterator[SparkF
         yield SparkFineGrayRows(design, request, stack)
 
 
-__all__ = ["cox_rows", "finegray_rows", "persisted"]
+__all__ = ["cox_rows", "finegray_rows"]
