@@ -120,7 +120,7 @@ class LocalCoxRows(_LocalRows):
             "bad_weight": lambda: weights <= 0,
         }
         non_finite = {
-            name: int(np.sum(~np.isfinite(columns[name])))
+            name: columns[name].size - int(np.count_nonzero(np.isfinite(columns[name])))
             for name in (r.time, r.entry, r.weights)
             if name is not None
         }
@@ -132,11 +132,13 @@ class LocalCoxRows(_LocalRows):
             (term, (f"{names[0]} (reference)", *names[1:]), events)
             for term, names, events, _ in self._factor_sides(self.event, binary_terms=False)
         )
+        n_events = int(np.count_nonzero(self.event))
+        zeros = int(np.count_nonzero(self._event_codes == 0))
         return CoxCounts(
             n_rows=self.design.n,
-            n_events=int(self.event.sum()),
-            bad_time=int(np.sum(time <= 0)),
-            bad_event=int(np.sum(self._masks["bad_event"]())),
+            n_events=n_events,
+            bad_time=int(np.count_nonzero(time <= 0)),
+            bad_event=self.design.n - n_events - zeros,
             negative_entry=0 if entry is None else int(np.sum(entry < 0)),
             late_entry=0 if entry is None else int(np.sum(entry >= time)),
             bad_weight=0 if weights is None else int(np.sum(weights <= 0)),
