@@ -157,17 +157,14 @@ def _levels(
 def _fit_basis(
     data: DataFrame, factor: str, source: str, basis: Basis, coded: Sequence[str]
 ) -> tuple[str, Basis]:
-    """The basis with its parameters from exact quantiles of the rows used (Spark's
-    ``percentile``, linear interpolation as NumPy's default and R's type 7)."""
+    """The basis fitted to the column's frequency table over the rows used (one group-by,
+    the few distinct values to the driver), as the local engine fits it."""
     if source in coded:
         raise ModelError(f"term {factor!r} needs a numeric column; {source!r} is coded.")
-    probabilities = list(basis.probabilities())
-    quantiles = np.empty(0)
-    if probabilities:
-        wanted = ", ".join(f"{float(p)!r}D" for p in probabilities)
-        row = data.agg(F.expr(f"percentile(`{source}`, array({wanted}))")).first()
-        quantiles = np.array(row[0], dtype=np.float64)
-    return source, basis.fit(quantiles)
+    rows = data.groupBy(source).count().orderBy(source).collect()
+    distinct = np.array([float(r[0]) for r in rows], dtype=np.float64)
+    counts = np.array([int(r[1]) for r in rows], dtype=np.int64)
+    return source, basis.fit(distinct, counts)
 
 
 def _expression(
@@ -182,7 +179,9 @@ def _expression(
         if source in bases:
             column, basis = bases[source]
             assert code is not None
-            value = F.expr(basis.sql(f"`{column}`")[code]).cast("double")
+            value = basis.columns(
+                F.col(column).cast("double"), lambda v: F.greatest(v, F.lit(0.0))
+            )[code]
         elif code is None:
             value = F.col(source).cast("double")
         else:

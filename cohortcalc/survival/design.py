@@ -200,12 +200,12 @@ def read_design(frame: Any, spec: DesignSpec, columns: Sequence[str | None] = ()
 
 
 def _basis_variable(factor: str, source: _Variable, basis: Basis) -> _Variable:
-    """The columns of ``basis`` (n x k) for a numeric source, its parameters from quantiles."""
+    """The columns of ``basis`` (n x k) of a numeric source, fitted to its frequency table."""
     if source.levels is not None:
         raise ModelError(f"term {factor!r} needs a numeric column; {source.name!r} is coded.")
-    probabilities = list(basis.probabilities())
-    quantiles = np.quantile(source.values, probabilities) if probabilities else np.empty(0)
-    return _Variable(factor, basis.fit(quantiles).evaluate(source.values), None)
+    fitted = basis.fit(*np.unique(source.values, return_counts=True))
+    columns = fitted.columns(source.values, lambda v: np.maximum(v, 0.0))
+    return _Variable(factor, np.column_stack(columns).astype(np.float64), None)
 
 
 def _pandas_category_order(frame: Any, names: Sequence[str]) -> dict[str, tuple[str, ...]]:

@@ -8,10 +8,10 @@ level, named ``column[level]``; ``a:b`` is the product of the codings of ``a`` a
 
 Where a new kind of term plugs in (a spline basis ``rcs(x, k)``, say): a factor written
 ``name(column, arguments)`` whose ``name`` is in ``BASES`` is a ``Basis``: its data-dependent
-parameters (knots) are set once from quantiles of the rows used, which each engine computes
-(NumPy locally, Spark's exact ``percentile`` on Spark, both R's type 7), then it gives the same
-columns locally (``evaluate``) and as Spark SQL (``sql``); ``design_columns`` names them and
-forms interactions as for any other factor.
+parameters (knots) are set once from the frequency table of the column over the rows used
+(``np.unique`` locally, one group-by on Spark), and one formula (``columns``) gives its columns
+over NumPy arrays or Spark columns; ``design_columns`` names them and forms interactions as
+for any other factor.
 """
 
 from __future__ import annotations
@@ -38,20 +38,14 @@ class Basis(Protocol):
         """The names of its columns (``factor`` is the term as written)."""
         ...
 
-    def probabilities(self) -> Sequence[float]:
-        """The quantile probabilities ``fit`` needs (empty: none)."""
+    def fit(self, distinct: np.ndarray, counts: np.ndarray) -> Basis:
+        """The basis with its data-dependent parameters (knots) set from the frequency table
+        of the rows used: sorted distinct values and how often each occurs."""
         ...
 
-    def fit(self, quantiles: np.ndarray) -> Basis:
-        """The basis with its parameters set from the quantiles of the rows used."""
-        ...
-
-    def evaluate(self, values: np.ndarray) -> np.ndarray:
-        """n x k columns for the values (local engine)."""
-        ...
-
-    def sql(self, column: str) -> list[str]:
-        """One Spark SQL expression per column, of the (quoted) ``column``."""
+    def columns(self, x: Any, positive: Callable[[Any], Any]) -> list[Any]:
+        """Its columns of ``x`` by one formula for every engine: NumPy arrays with
+        ``positive = max(·, 0)`` locally, Spark columns with ``greatest(·, 0)`` on Spark."""
         ...
 
 

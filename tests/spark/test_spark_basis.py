@@ -3,7 +3,7 @@ engine's fit on Spark: knots from Spark's exact percentile, columns from its SQL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.spark
 
 @dataclass(frozen=True)
 class Hinge:
-    """Columns x and (x - knot)₊, the knot at quantile ``probability`` of the rows used."""
+    """Columns x and (x - knot)₊, the knot at quantile ``probability`` (R's type 7) of the
+    rows used."""
 
     probability: float
     knot: float | None = None
@@ -27,18 +28,13 @@ class Hinge:
     def labels(self, factor: str) -> list[str]:
         return [f"{factor}[1]", f"{factor}[2]"]
 
-    def probabilities(self) -> Sequence[float]:
-        return [self.probability]
+    def fit(self, distinct: np.ndarray, counts: np.ndarray) -> Hinge:
+        return Hinge(
+            self.probability, float(np.quantile(np.repeat(distinct, counts), self.probability))
+        )
 
-    def fit(self, quantiles: np.ndarray) -> Hinge:
-        return Hinge(self.probability, float(quantiles[0]))
-
-    def evaluate(self, values: np.ndarray) -> np.ndarray:
-        assert self.knot is not None
-        return np.column_stack((values, np.maximum(values - self.knot, 0.0)))
-
-    def sql(self, column: str) -> list[str]:
-        return [column, f"greatest({column} - {self.knot!r}D, 0D)"]
+    def columns(self, x: Any, positive: Callable[[Any], Any]) -> list[Any]:
+        return [x, positive(x - self.knot)]
 
 
 def test_basis_fit_equals_the_local_engine(
