@@ -250,6 +250,9 @@ class SparkFineGrayRows(_SparkRows):
         )
         return SparkFineGraySums.build(rows, design.x_columns, self.stack)
 
+    def fit_data(self, data: Any, beta: Any) -> None:
+        return None  # the rows stay in Spark
+
 
 @contextmanager
 def finegray_rows(frame: DataFrame, request: FineGrayRequest) -> Iterator[SparkFineGrayRows]:

@@ -15,12 +15,14 @@ from cohortcalc.errors import ModelError
 from cohortcalc.survival import local
 from cohortcalc.survival.checks import refuse_cox_rows, refuse_text_columns
 from cohortcalc.survival.engine import CoxRequest, as_tuple, engine_for
+from cohortcalc.survival.local import group_codes
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.results import CoxResult, cox_result
 from cohortcalc.survival.riskset import baseline_terms, partial_likelihood, robust_meat
 from cohortcalc.survival.terms import design_spec
 
 TIES = ("efron", "breslow")
+__all__ = ["TIES", "cox", "group_codes"]  # group_codes: kept importable here (cc.predict)
 
 
 def cox(

@@ -219,6 +219,10 @@ class FineGrayRows(Rows, Protocol):
 
     def sums(self) -> FineGraySums: ...
 
+    def fit_data(self, sums: FineGraySums, beta: np.ndarray) -> Any:
+        """The arrays ``cc.predict`` needs, or None where the rows are not held (Spark)."""
+        ...
+
 
 class Engine(Protocol):
     def cox_rows(self, frame: Any, request: CoxRequest) -> AbstractContextManager[CoxRows]: ...

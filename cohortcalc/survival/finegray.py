@@ -68,6 +68,7 @@ def finegray(
         fit = newton_raphson(lambda beta: _objective(data, beta), terms)
         beta = _last_newton_step(fit)
         loglik, information, meat = fg_engine.sandwich(data, beta)
+        fit_data = rows.fit_data(data, beta)
     bread = _inverse(information, fit.variance)
     vcov = bread @ meat @ bread
     vcov = (vcov + vcov.T) / 2
@@ -94,6 +95,7 @@ def finegray(
         n_strata=len(data.strata),
         weights=weights,
         reference=dict(design.reference),
+        fit_data=fit_data,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ class FineGrayResult:
     n_strata: int = 1
     weights: str | None = None
     reference: Mapping[str, str] = field(default_factory=dict)
+    fit_data: Any = field(default=None, repr=False)
 
     @property
     def coef(self) -> pd.Series:

@@ -20,7 +20,7 @@ import pandas as pd
 from cohortcalc.survival import _finegray_kernels
 from cohortcalc.survival import finegray_riskset as fg_engine
 from cohortcalc.survival.checks import refuse_non_numeric_codes
-from cohortcalc.survival.design import CodedFrame, read_design
+from cohortcalc.survival.design import CodedFrame, Design, read_design
 from cohortcalc.survival.engine import (
     CoxCounts,
     CoxRequest,
@@ -161,20 +161,23 @@ class LocalCoxRows(_LocalRows):
             entry=columns[r.entry] if r.entry else None,
             weights=columns[r.weights] if r.weights else None,
         )
-        design = self.coded.assemble(index.rows)  # built once, already in bin order
-        likelihood = CoxLikelihood.from_ordered(design.matrix, index, efron=r.efron)
+        self.assembled = self.coded.assemble(index.rows)  # built once, already in bin order
+        likelihood = CoxLikelihood.from_ordered(self.assembled.matrix, index, efron=r.efron)
         return dataclasses.replace(likelihood, cluster=self._cluster_codes)
 
     def fit_data(self, sums: CoxLikelihood, beta: np.ndarray) -> CoxFitData:
         """The arrays ``cc.ph_test`` needs (kept, not copied)."""
         r, columns = self.request, self.coded.columns
         entry = columns[r.entry] if r.entry else None
-        return CoxFitData(sums, columns[r.time], entry, self.event, beta, self.coded.assign)
+        return CoxFitData(
+            sums, columns[r.time], entry, self.event, beta, self.coded.assign, self.assembled
+        )
 
 
 @dataclass(frozen=True)
 class CoxFitData:
-    """The arrays a local Cox fit was computed from, kept (not copied) for ``ph_test``."""
+    """The arrays a local Cox fit was computed from, kept (not copied) for ``ph_test``;
+    ``design`` (its levels and columns) lets ``cc.predict`` code new rows as the fit did."""
 
     likelihood: CoxLikelihood
     time: np.ndarray
@@ -182,6 +185,7 @@ class CoxFitData:
     event: np.ndarray
     beta: np.ndarray
     assign: dict[str, tuple[int, ...]]
+    design: Design | None = None
 
     @property
     def index(self) -> Any:
@@ -254,9 +258,30 @@ class LocalFineGrayRows(_LocalRows):
             else np.zeros(time.size, np.int64)
         )
         weights = columns[r.weights] if r.weights else None
-        bins = fg_engine.layout(time, self.status, weights, strata)
-        design = self.coded.assemble(bins.rows)  # built once, already in bin order
-        return fg_engine.prepare_ordered(bins, design.matrix)
+        self.bins = fg_engine.layout(time, self.status, weights, strata)
+        self.assembled = self.coded.assemble(self.bins.rows)  # built once, in bin order
+        matrix, w = self.assembled.matrix, self.bins.weights
+        self.center = (w @ matrix) / w.sum()  # before prepare_ordered centres it in place
+        return fg_engine.prepare_ordered(self.bins, matrix)
+
+    def fit_data(self, data: fg_engine.FineGrayData, beta: np.ndarray) -> FineGrayFitData:
+        """The arrays ``cc.predict`` needs (kept, not copied)."""
+        return FineGrayFitData(
+            data, beta, self.assembled, self.center, self.bins, self.request.strata
+        )
+
+
+@dataclass(frozen=True)
+class FineGrayFitData:
+    """The arrays a local Fine–Gray fit was computed from (not copied), for ``cc.predict``:
+    the engine data (x centred in place at ``center``), β, the design and the bins."""
+
+    data: fg_engine.FineGrayData
+    beta: np.ndarray
+    design: Design
+    center: np.ndarray
+    bins: fg_engine.Bins
+    strata: tuple[str, ...]
 
 
 @contextmanager
