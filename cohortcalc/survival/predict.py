@@ -90,7 +90,7 @@ def _cox_risk(
         )
     design = data.design
     rows = code_new_rows(frame, design, fit.terms, fit.strata or ())
-    base = baseline_hazard(data.likelihood, data.beta)
+    base = baseline_hazard(fit.baseline_terms())
     _check_follow_up(fit, data, design, rows.stratum, horizons)
     beta = data.beta
     vcov = fit.vcov.to_numpy()

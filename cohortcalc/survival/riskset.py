@@ -266,9 +266,9 @@ class BaselineTerms:
     """The baseline-hazard pieces of a fit at its β, per bin (distinct event time within
     stratum), covariates centred at ``center``: ``time``, ``stratum``, the number and weight
     of events, S0 = Σ_risk w·e^{(x-c)β}, x̄ = S1/S0, and the hazard increment at x = c with
-    the fit's ties, dΛ₀ = Σ_j a/den_j (Efron: den_j = S0 - (j/d)·D0, a = W/d; Breslow: W/S0)
-    and Σ_j (a/den_j)·x̄_j, the terms of R's ``survfit.coxph`` and its variance (Therneau &
-    Grambsch 2000, sec. 10.2)."""
+    the fit's ties, dΛ₀ = Σ_j a/den_j (Efron: den_j = S0 - (j/d)·D0, a = W/d; Breslow: W/S0),
+    its variance term Σ_j a/den_j² (R ``agsurv``'s ``varhaz``) and Σ_j (a/den_j)·x̄_j, the
+    terms of R's ``survfit.coxph`` and its variance (Therneau & Grambsch 2000, sec. 10.2)."""
 
     time: np.ndarray
     stratum: np.ndarray
@@ -279,13 +279,15 @@ class BaselineTerms:
     hazard: np.ndarray
     hazard_mean_x: np.ndarray
     center: np.ndarray
+    hazard_variance: np.ndarray
+    stratum_start: np.ndarray
 
 
 def baseline_terms(sums: Any, beta: np.ndarray, *, efron: bool) -> BaselineTerms:
     """The baseline-hazard pieces of a fit from either engine's ``engine.CoxSums``."""
     index = sums.index
     p = sums.event_sum.shape[0]
-    at_risk, _, hazards, _ = hazard_pieces(sums, beta, efron=efron)
+    at_risk, events_only, hazards, _ = hazard_pieces(sums, beta, efron=efron)
     counts = np.diff(index.stratum_start)
     stratum = np.repeat(np.arange(counts.shape[0]), counts)
     s0 = at_risk[:, 0]
@@ -299,7 +301,24 @@ def baseline_terms(sums: Any, beta: np.ndarray, *, efron: bool) -> BaselineTerms
         hazard=hazards[:, 0],
         hazard_mean_x=hazards[:, 1 : 1 + p],
         center=sums.center,
+        hazard_variance=_hazard_variance(
+            s0, events_only[:, 0], index.n_deaths, index.death_weight, efron=efron
+        ),
+        stratum_start=index.stratum_start,
     )
+
+
+def _hazard_variance(
+    s0: np.ndarray, d0: np.ndarray, n_deaths: np.ndarray, weight: np.ndarray, *, efron: bool
+) -> np.ndarray:
+    """Per bin Σ_j a/den_j², den_j = S0 - (j/d)·D0, a = W/d over the d Efron terms (one term,
+    den = S0, for Breslow or a single event): R ``agsurv``'s ``varhaz`` (survtype 2/3)."""
+    terms = np.where(efron & (n_deaths > 1), n_deaths, 1).astype(np.int64)
+    bins = np.repeat(np.arange(n_deaths.shape[0]), terms)
+    step = np.arange(bins.shape[0]) - np.repeat(np.cumsum(terms) - terms, terms)
+    fraction = np.where(terms[bins] > 1, step / np.maximum(n_deaths[bins], 1), 0.0)
+    den = s0[bins] - fraction * d0[bins]
+    return np.bincount(bins, weights=weight[bins] / terms[bins] / den**2, minlength=len(terms))
 
 
 def score_residuals_by_cluster(

@@ -18,7 +18,7 @@ def test_baseline_terms_equal_the_local_engine(cohort: pl.DataFrame, spark_cohor
     kwargs: dict[str, Any] = {"covariates": ["age", "cac_category"], "strata": "sex"}
     local = cc.cox(cohort, "mi_days", "mi", **kwargs).baseline_terms()
     spark = cc.cox(spark_cohort, "mi_days", "mi", **kwargs).baseline_terms()
-    for name in ("time", "stratum", "n_events", "event_weight"):
+    for name in ("time", "stratum", "stratum_start", "n_events", "event_weight"):
         np.testing.assert_array_equal(getattr(spark, name), getattr(local, name))
-    for name in ("s0", "mean_x", "hazard", "hazard_mean_x", "center"):
+    for name in ("s0", "mean_x", "hazard", "hazard_mean_x", "hazard_variance", "center"):
         np.testing.assert_allclose(getattr(spark, name), getattr(local, name), rtol=1e-8)
