@@ -98,6 +98,13 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[pl.DataFrame], pl.DataFram
     "constant_numeric_term": ("cox", COX, lambda f: f.with_columns(x=pl.lit(1.0))),
     "covariate_nan": ("cox", COX, at("x", 3, float("nan"))),
     "missing_column": ("cox", {**COX, "covariates": ["x", "nope"]}, same),
+    "rcs_of_a_text_column": ("cox", {**COX, "covariates": ["rcs(g, 3)"]}, same),
+    "rcs_nan": ("cox", {**COX, "covariates": ["rcs(x, 3)"]}, at("x", 5, float("nan"))),
+    "rcs_infinite": ("cox", {**COX, "covariates": ["rcs(x, 3)"]}, at("x", 6, float("inf"))),
+    "rcs_beside_its_column": ("cox", {**COX, "covariates": ["rcs(x, 3)", "x"]}, same),
+    "rcs_too_few_values": ("cox", {**COX, "covariates": ["rcs(b, 3)"]}, same),
+    "rcs_knots_unordered": ("cox", {**COX, "covariates": ["rcs(x, knots=[1, 0, 2])"]}, same),
+    "fg_rcs_of_a_text_column": ("finegray", {**FG, "covariates": ["rcs(g, 3)"]}, same),
     "ties": ("cox", {**COX, "ties": "exact"}, same),
     "fg_cause_never_occurs": ("finegray", {**FG, "cause": 7}, same),
     "fg_all_censored": ("finegray", FG, lambda f: f.with_columns(status=pl.lit(0))),
@@ -128,6 +135,7 @@ def as_spark(spark: Any, frame: pl.DataFrame) -> Any:
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.filterwarnings("ignore::cohortcalc.errors.ModelWarning")  # rcs: too few values
 def test_same_refusal_from_polars_and_spark(case: str, spark: Any) -> None:
     fit, kwargs, mutate = CASES[case]
     frame = mutate(base())
