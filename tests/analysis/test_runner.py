@@ -313,7 +313,8 @@ def test_interaction_table_names_methods_by_outcome(small_run):
         ({"store": "no/such/store"}, "cohort store .* is not a folder"),
         (
             {"raw": {"sources": "x", "mapping": "builtin:nope"}},
-            r"no built-in mapping 'nope'; built-in mappings: \['synthetic_centre', 'synthetic_study'\]",
+            r"no built-in mapping 'nope'; built-in mappings: "
+            r"\['synthetic_centre', 'synthetic_study'\]",
         ),
         ({"raw": {"sources": "no/such/files", "mapping": "builtin:synthetic_study"}}, "does not"),
     ],
