@@ -26,10 +26,16 @@ from cohortcalc.errors import (
     OutputError,
     SpecError,
 )
+from cohortcalc.frames import register_engine, register_path_reader
 
 # Eager: the function ``ingest`` shares its name with the subpackage, whose import would
 # otherwise rebind ``cohortcalc.ingest`` to the module. The subpackage is light (Polars).
 from cohortcalc.ingest import IngestReport, ingest, read_store
+
+# The wiring of the stages that must not import each other (DESIGN.md): PySpark frames are
+# fitted by the Spark engine, Parquet paths are read as the cohort store reads its tables.
+register_engine("pyspark.sql", "cohortcalc.spark")
+register_path_reader("cohortcalc.ingest.store:scan_parquet_path")
 
 if TYPE_CHECKING:
     from cohortcalc.analysis import AnalysisResult, ValidationResult, run, validate

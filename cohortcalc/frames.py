@@ -2,17 +2,50 @@
 
 Supported: pandas, Polars (eager or lazy), PyArrow tables, DuckDB relations, narwhals frames,
 and a path to a Parquet file or dataset. PySpark frames are handled by the Spark engine.
+
+This module sits below every stage and imports none of them: the package root registers the
+engine for a frame kind (``register_engine``: PySpark frames -> ``cohortcalc.spark``) and the
+reader of a Parquet path (``register_path_reader``: the cohort store's), by module name, so
+the model layer finds them without importing them (no import cycle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 
 from cohortcalc.errors import FrameError
+
+_ENGINES: dict[str, str] = {}  # frame module prefix -> engine module (set by the package root)
+_PATH_READER: list[str] = []  # "module:function" reading a Parquet path as a LazyFrame
+
+
+def register_engine(module_prefix: str, engine: str) -> None:
+    """Frames whose type lives in a module starting with ``module_prefix`` are fitted by the
+    engine module ``engine`` (see ``survival/engine.py``)."""
+    _ENGINES[module_prefix] = engine
+
+
+def registered_engine(frame: Any) -> str | None:
+    """The engine module registered for ``frame``'s kind, or None (the local engine)."""
+    module = type(frame).__module__
+    return next((e for prefix, e in _ENGINES.items() if module.startswith(prefix)), None)
+
+
+def register_path_reader(reader: str) -> None:
+    """``"module:function"`` that reads a Parquet file or folder as a Polars LazyFrame."""
+    _PATH_READER[:] = [reader]
+
+
+def _path_reader() -> Callable[[Path], pl.LazyFrame]:
+    if not _PATH_READER:
+        return lambda path: pl.scan_parquet(path if path.is_file() else path / "**/*.parquet")
+    module, function = _PATH_READER[0].split(":")
+    return getattr(import_module(module), function)
 
 
 def is_spark_frame(frame: Any) -> bool:
@@ -31,12 +64,17 @@ def to_polars(frame: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
         present = set(lazy.collect_schema().names())
         missing = [c for c in wanted if c not in present]
         if missing:
-            raise FrameError(
-                f"column(s) {missing} not found in the frame; available columns: "
-                f"{sorted(present)}. Check the spelling or derive the column first."
-            )
+            refuse_missing_columns(missing, present)
         lazy = lazy.select(wanted)
     return lazy.collect()
+
+
+def refuse_missing_columns(missing: Sequence[str], available: Iterable[str]) -> NoReturn:
+    """The one error for columns a caller named that the frame does not have (any engine)."""
+    raise FrameError(
+        f"column(s) {list(missing)} not found in the frame; available columns: "
+        f"{sorted(available)}. Check the spelling or derive the column first."
+    )
 
 
 def _to_lazy(frame: Any) -> pl.LazyFrame:
@@ -48,9 +86,7 @@ def _to_lazy(frame: Any) -> pl.LazyFrame:
         path = Path(frame)
         if not path.exists():
             raise FrameError(f"{path}: no such Parquet file or folder.")
-        from cohortcalc.ingest.store import scan_parquet_path  # a partitioned store table too
-
-        return scan_parquet_path(path)
+        return _path_reader()(path)  # the store's reader: a partitioned store table too
     module = type(frame).__module__
     if module.startswith("pandas"):
         return pl.from_pandas(frame).lazy()

@@ -1,62 +1,70 @@
-"""Design columns on a PySpark DataFrame: the Spark side of ``survival/design.py``.
+"""How a PySpark frame is read for a model: columns checked, nulls dropped, covariates coded.
 
-Covariates are parsed by the local design code (same terms, names and reference levels);
-the levels of coded columns come from one distinct-values pass, are ordered and checked by
-the local level coder, and become indicator-column expressions. Interactions are products.
-Rows with a null in any used column are dropped and counted, as the local engine does.
+The coding is the model layer's (``survival.terms``): the values of each coded column come
+from one pass (``collect_set``) and are ordered and checked by ``terms.order_levels``; the
+columns of each term come from ``terms.design_columns`` and become Spark expressions here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-import polars as pl
+import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cohortcalc.errors import FrameError, ModelError
-from cohortcalc.survival.design import (
-    _CATEGORICAL_WRAPPER,
-    _coded_variable,
-    _strip_wrapper,
-    parse_covariates,
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import refuse_missing_columns
+from cohortcalc.spark.checks import first_row, is_numeric_type
+from cohortcalc.survival.engine import DesignInfo
+from cohortcalc.survival.splines import splines_of
+from cohortcalc.survival.terms import (
+    Basis,
+    DesignSpec,
+    design_columns,
+    order_levels,
+    refuse_coded_basis,
+    refuse_constant_column,
+    refuse_non_finite,
+    refuse_numeric_reference,
 )
-from cohortcalc.survival.splines import SplineTerm, parse_rcs, rcs_columns
-
-_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
 
 
 @dataclass(frozen=True)
 class SparkDesign:
     """The design as Spark columns: ``frame`` holds ``x_columns`` (one per term, float64)
-    next to the requested extra columns; ``n`` rows are used, ``n_dropped`` had a null."""
+    next to the requested extra columns; ``source`` is the frame of the rows used, before
+    coding (for locating a row on an error path)."""
 
     frame: DataFrame
-    terms: tuple[str, ...]
-    assign: dict[str, tuple[int, ...]]
+    source: DataFrame
+    info: DesignInfo
     types: dict[str, T.DataType]
-    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    reference: dict[str, str] = field(default_factory=dict)
-    n: int = 0
-    n_dropped: int = 0
-    splines: dict[str, SplineTerm] = field(default_factory=dict)
+    ranges: list[tuple[Any, Any]]
 
     @property
     def x_columns(self) -> list[str]:
-        return [f"__x{j}" for j in range(len(self.terms))]
+        return [f"__x{j}" for j in range(len(self.info.terms))]
 
     def is_numeric(self, name: str) -> bool:
-        return isinstance(self.types[name], _NUMERIC)
+        return is_numeric_type(self.types[name])
 
+    def refuse_constant_columns(self) -> None:
+        """A design column with one value (checked where the local engine checks it: when
+        the matrix is built, after the row checks)."""
+        for label, (low, high) in zip(self.info.terms, self.ranges, strict=True):
+            if self.info.n and low == high:
+                refuse_constant_column(label, low)
 
-def is_numeric_type(data_type: T.DataType) -> bool:
-    """True for the Spark integer and floating-point types."""
-    return isinstance(data_type, _NUMERIC)
+    def first_row(self, condition: Column) -> int:
+        """The position (from 0, in the frame's order) of the first row used where
+        ``condition`` holds: a few small jobs, run on error paths only."""
+        return first_row(self.source, condition)[0]
 
 
 def as_text(column: Column, data_type: T.DataType) -> Column:
@@ -66,53 +74,36 @@ def as_text(column: Column, data_type: T.DataType) -> Column:
     return column.cast("string")
 
 
+def non_finite(column: Column) -> Column:
+    """NaN or ±infinite (a numeric column)."""
+    value = column.cast("double")
+    return F.isnan(value) | (F.abs(value) == float("inf"))
+
+
 @contextmanager
-def build_design(
-    frame: DataFrame,
-    covariates: Sequence[str] | str,
-    *,
-    reference: Mapping[str, Any] | None = None,
-    columns: Sequence[str | None] = (),
+def read_design(
+    frame: DataFrame, spec: DesignSpec, columns: Sequence[str | None] = ()
 ) -> Iterator[SparkDesign]:
-    """The Spark version of ``survival.design.build_design`` (same terms, levels, errors).
+    """The Spark counterpart of ``survival.design.read_design`` (same terms, levels, errors).
 
     A context manager: the design rows are persisted (one scan of the source) for the passes
     of the fit and released on exit."""
-    term_factors = parse_covariates(covariates)
-    forced = {
-        m.group("name").strip()
-        for factors in term_factors
-        for f in factors
-        if (m := _CATEGORICAL_WRAPPER.match(f))
-    }
-    term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
-    requests = {f: r for factors in term_factors for f in factors if (r := parse_rcs(f))}
-    sources = list(
-        dict.fromkeys(
-            requests[f].column if f in requests else f for factors in term_factors for f in factors
-        )
-    )
+    sources = spec.sources
     wanted = list(dict.fromkeys(sources + [c for c in columns if c is not None]))
     types = {f.name: f.dataType for f in frame.schema.fields}
     missing = [c for c in wanted if c not in types]
     if missing:
-        raise FrameError(
-            f"column(s) {missing} not found in the frame; available columns: "
-            f"{sorted(types)}. Check the spelling or derive the column first."
-        )
-    reference = {k: str(v) for k, v in (reference or {}).items()}
-    if set(reference) - set(sources):
-        raise ModelError(
-            f"reference given for {sorted(set(reference) - set(sources))}, which are not "
-            f"covariates; covariates are {sources}."
-        )
-    coded = [s for s in sources if s in forced or not is_numeric_type(types[s])]
+        refuse_missing_columns(missing, types)
+    coded = [s for s in sources if s in spec.categorical or not is_numeric_type(types[s])]
     for name in coded:
-        if not isinstance(types[name], (*_NUMERIC, T.StringType, T.BooleanType)):
+        if not (
+            is_numeric_type(types[name]) or isinstance(types[name], T.StringType | T.BooleanType)
+        ):
             raise ModelError(
                 f"column {name!r} has type {types[name].simpleString()}, which is neither "
                 "numeric nor categorical; convert it to a number or a string first."
             )
+    refuse_numeric_reference(spec, coded)
     complete = F.lit(True)
     for name in wanted:
         complete = complete & F.col(name).isNotNull()
@@ -121,134 +112,112 @@ def build_design(
         F.sum(complete.cast("long")).alias("__complete"),
         *(F.collect_set(F.when(complete, F.col(s))).alias(s) for s in coded),
     ).first()
-    data = frame.select(*wanted).dropna()
-    levels = {name: _levels(name, types[name], counts[name], reference.get(name)) for name in coded}
-    splines = _splines(data, requests, levels)
-    expressions, terms, assign = _term_columns(term_factors, levels, types, splines)
-    design = SparkDesign(
-        frame=data.select(
-            *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
-        ).persist(StorageLevel.MEMORY_AND_DISK),
-        terms=tuple(terms),
+    data = frame.select(*wanted).filter(complete)  # not dropna(): it drops NaN rows too
+    levels = {
+        name: _levels(name, types[name], counts[name], spec.reference.get(name)) for name in coded
+    }
+    fitted = {f: _fit_basis(data, f, *spec.bases[f], coded) for f in spec.bases}
+    spec = replace(spec, bases=fitted)  # labels from the fitted bases (rcs: knots may merge)
+    plan, assign = design_columns(spec, levels)
+    expressions = [_expression(c.parts, levels, types, fitted) for c in plan]
+    n = int(counts["__complete"] or 0)
+    info = DesignInfo(
+        terms=tuple(c.label for c in plan),
         assign=assign,
-        types=types,
         levels=levels,
-        reference={name: lv[0] for name, lv in levels.items()},
-        n=int(counts["__complete"] or 0),
-        n_dropped=int(counts["__rows"]) - int(counts["__complete"] or 0),
-        splines=splines,
+        n=n,
+        n_dropped=int(counts["__rows"]) - n,
+        splines=splines_of(fitted),
     )
+    persisted = data.select(
+        *wanted, *(e.alias(f"__x{j}") for j, e in enumerate(expressions))
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        _check_values(design, [s for s in sources if s not in coded])
-        yield design
+        yield _checked(persisted, data, info, types, [s for s in sources if s not in coded])
     finally:
-        design.frame.unpersist()
+        persisted.unpersist()
 
 
 def _levels(
     name: str, data_type: T.DataType, values: list[Any], reference: str | None
 ) -> tuple[str, ...]:
-    """Levels ordered and checked exactly as the local coder orders them (reference first)."""
+    """Levels ordered and checked as the local coder orders them (reference first)."""
     if isinstance(data_type, T.BooleanType):
-        dtype: Any = pl.Boolean
-    elif isinstance(data_type, T.StringType):
-        dtype = pl.String
-    elif isinstance(data_type, T.FloatType | T.DoubleType):
-        dtype = pl.Float64
-    else:
-        dtype = pl.Int64
-    series = pl.Series(name, values, dtype=dtype)
-    levels = _coded_variable(series, reference, None, check=True).levels
-    assert levels is not None
-    return levels
+        present = {str(bool(v)) for v in values}
+        return order_levels(name, present, declared=None, numeric=False, reference=reference)
+    if is_numeric_type(data_type):
+        if isinstance(data_type, T.FloatType | T.DoubleType):
+            declared = [str(float(v)) for v in sorted(values)]
+        else:
+            declared = [str(int(v)) for v in sorted(values)]
+        return order_levels(
+            name, set(declared), declared=declared, numeric=True, reference=reference
+        )
+    return order_levels(
+        name, {str(v) for v in values}, declared=None, numeric=False, reference=reference
+    )
 
 
-def _splines(
-    data: DataFrame, requests: Mapping[str, Any], levels: Mapping[str, Any]
-) -> dict[str, SplineTerm]:
-    """Each ``rcs(...)`` term's knots, computed once on the driver from the column's frequency
-    table over the complete rows (one group-by pass), exactly as the local engine."""
-    splines = {}
-    for factor, request in requests.items():
-        if request.column in levels:
-            raise ModelError(f"{factor}: column {request.column!r} must be numeric for a spline.")
-        rows = data.groupBy(request.column).count().orderBy(request.column).collect()
-        distinct = [float(r[0]) for r in rows]
-        if any(v != v or abs(v) == float("inf") for v in distinct):  # NaN or infinite
-            raise ModelError(
-                f"column {request.column!r} has NaN or infinite value(s); fix them or set them "
-                "to null (missing)."
-            )
-        splines[factor] = request.resolve_from_counts(distinct, [int(r[1]) for r in rows])
-    return splines
+def _fit_basis(
+    data: DataFrame, factor: str, source: str, basis: Basis, coded: Sequence[str]
+) -> tuple[str, Basis]:
+    """The basis fitted to the column's frequency table over the rows used (one group-by,
+    the few distinct values to the driver), as the local engine fits it."""
+    if source in coded:
+        refuse_coded_basis(factor, source)
+    rows = data.groupBy(source).count().orderBy(source).collect()
+    distinct = np.array([float(r[0]) for r in rows], dtype=np.float64)
+    counts = np.array([int(r[1]) for r in rows], dtype=np.int64)
+    bad = ~np.isfinite(distinct)
+    if bad.any():  # refused as the local engine refuses it, before the fit
+        position = first_row(data, non_finite(F.col(source)))[0]
+        refuse_non_finite(source, int(counts[bad].sum()), position)
+    return source, basis.fit(distinct, counts)
 
 
-def _term_columns(
-    term_factors: list[list[str]],
-    levels: Mapping[str, tuple[str, ...]],
-    types: Mapping[str, T.DataType],
-    splines: Mapping[str, SplineTerm] | None = None,
-) -> tuple[list[Column], list[str], dict[str, tuple[int, ...]]]:
-    """One float64 expression per design column, named as ``survival.design._assemble``."""
-    expressions: list[Column] = []
-    labels: list[str] = []
-    assign: dict[str, tuple[int, ...]] = {}
-    for factors in term_factors:
-        columns: list[tuple[str, Column | None]] = [("", None)]
-        for factor in factors:
-            if splines and factor in splines:  # rcs(x, k): the basis as Spark expressions
-                spline = splines[factor]
-                basis = rcs_columns(
-                    F.col(spline.column).cast("double"),
-                    spline.knots,
-                    lambda v: F.greatest(v, F.lit(0.0)),
-                )
-                options = list(zip(spline.labels, basis, strict=True))
-            elif factor in levels:
-                text = as_text(F.col(factor), types[factor])
-                options = [
-                    (f"{factor}[{lv}]", (text == F.lit(lv)).cast("double"))
-                    for lv in levels[factor][1:]
-                ]
-            else:
-                options = [(factor, F.col(factor).cast("double"))]
-            columns = [
-                (f"{label}:{name}" if label else name, value if expr is None else expr * value)
-                for label, expr in columns
-                for name, value in options
-            ]
-        start = len(labels)
-        for label, expr in columns:
-            labels.append(label)
-            expressions.append(expr)  # type: ignore[arg-type]
-        assign[":".join(factors)] = tuple(range(start, len(labels)))
-    return expressions, labels, assign
+def _expression(
+    parts: Sequence[tuple[str, int | None]],
+    levels: dict[str, tuple[str, ...]],
+    types: dict[str, T.DataType],
+    bases: dict[str, tuple[str, Basis]],
+) -> Column:
+    """One design column as a float64 Spark expression: the product of its parts."""
+    result: Column | None = None
+    for source, code in parts:
+        if source in bases:
+            column, basis = bases[source]
+            assert code is not None
+            value = basis.columns(
+                F.col(column).cast("double"), lambda v: F.greatest(v, F.lit(0.0))
+            )[code]
+        elif code is None:
+            value = F.col(source).cast("double")
+        else:
+            text = as_text(F.col(source), types[source])
+            value = (text == F.lit(levels[source][code])).cast("double")
+        result = value if result is None else result * value
+    assert result is not None
+    return result
 
 
-def _check_values(design: SparkDesign, numeric: Sequence[str]) -> None:
-    """NaN/infinite numeric covariates and constant design columns, in one pass."""
-    x = design.x_columns
-    stats = design.frame.agg(
-        *(_non_finite(F.col(n)).alias(f"bad{i}") for i, n in enumerate(numeric)),
+def _checked(
+    frame: DataFrame,
+    source: DataFrame,
+    info: DesignInfo,
+    types: dict[str, T.DataType],
+    numeric: Sequence[str],
+) -> SparkDesign:
+    """The design, after refusing NaN/infinite numeric covariates; one pass also records each
+    design column's range (for ``refuse_constant_columns``)."""
+    x = [f"__x{j}" for j in range(len(info.terms))]
+    stats = frame.agg(
+        *(F.sum(non_finite(F.col(n)).cast("long")).alias(f"bad{i}") for i, n in enumerate(numeric)),
         *(F.min(c).alias(f"lo{j}") for j, c in enumerate(x)),
         *(F.max(c).alias(f"hi{j}") for j, c in enumerate(x)),
     ).first()
+    ranges = [(stats[f"lo{j}"], stats[f"hi{j}"]) for j in range(len(x))]
+    design = SparkDesign(frame=frame, source=source, info=info, types=types, ranges=ranges)
     for i, name in enumerate(numeric):
         if stats[f"bad{i}"]:
-            raise ModelError(
-                f"column {name!r} has {stats[f'bad{i}']} NaN or infinite value(s); fix them or "
-                "set them to null (missing)."
-            )
-    for j, label in enumerate(design.terms):
-        if design.n and stats[f"lo{j}"] == stats[f"hi{j}"]:
-            raise ModelError(
-                f"term {label!r} is constant (every row equals {stats[f'lo{j}']:g}); remove it "
-                "or check the data — a Cox model cannot estimate it."
-            )
-
-
-def _non_finite(column: Column) -> Column:
-    """Count of NaN or ±infinite values of a numeric column."""
-    value = column.cast("double")
-    bad = F.isnan(value) | (F.abs(value) == float("inf"))
-    return F.sum(bad.cast("long"))
+            refuse_non_finite(name, stats[f"bad{i}"], design.first_row(non_finite(F.col(name))))
+    return design

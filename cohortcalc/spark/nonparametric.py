@@ -21,19 +21,22 @@ import polars as pl
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from cohortcalc.errors import FrameError, ModelError
-from cohortcalc.spark.checks import count_where
-from cohortcalc.spark.design import is_numeric_type
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import refuse_missing_columns
+from cohortcalc.spark.checks import SparkRowChecks, count_where, is_numeric_type
 from cohortcalc.survival import nonparametric as local
 from cohortcalc.survival.aalen_johansen import aalen_johansen
 from cohortcalc.survival.inputs import (
     as_list,
     check_binary_event,
     check_cause,
+    check_complete,
+    check_entry_not_after,
     check_times,
+    check_weights,
     counts_by_time,
 )
-from cohortcalc.survival.rates import _YEARS_PER_UNIT, rate_table
+from cohortcalc.survival.rates import YEARS_PER_UNIT, rate_table
 
 COUNT = "__n"
 
@@ -51,7 +54,16 @@ def kaplan_meier(
     """``cc.kaplan_meier`` for a PySpark DataFrame: one Spark group-by, the local estimator."""
     by = as_list(by)
     _refuse_local_only("kaplan_meier", entry, None)
-    _refuse_nulls(frame, [*by, time, event, weights], weights, integer_weights=True)
+    checks = _checked(frame, [*by, time, event, weights], time, weights)
+    check_binary_event(checks, event)
+    if weights is not None:
+        check_weights(checks, weights)
+    if weights is not None and checks.count("fraction", weights):
+        raise ModelError(
+            f"weights column {weights!r} has non-integer values, whose jackknife variance needs "
+            "every row's weight: this is local-only; collect with .toPandas() and use the "
+            "local engine."
+        )
     w = F.col(weights).cast("double") if weights else F.lit(1)
     counts = frame.groupBy(*by, time, event).agg(F.sum(w).alias(COUNT)).toPandas()
     table = local.kaplan_meier(
@@ -85,7 +97,7 @@ def cumulative_incidence(
     Spark group-by, then the local Aalen–Johansen recursion and limits."""
     by = as_list(by)
     _refuse_local_only("cumulative_incidence", entry, weights)
-    _refuse_nulls(frame, [*by, time, event], None)
+    _checked(frame, [*by, time, event], time, None)
     present = frame.select(event).distinct().toPandas()
     codes = check_cause(pl.from_pandas(present), event, cause, censor_code)
     per_code = [
@@ -94,14 +106,13 @@ def cumulative_incidence(
     counts = pl.from_pandas(
         frame.groupBy(*by, time).agg(F.count(F.lit(1)).alias(COUNT), *per_code).toPandas()
     )
-    check_times(counts, time)
     sums = {COUNT: pl.col(COUNT), **{f"__d{i}": pl.col(f"__d{i}") for i in range(len(codes))}}
     table, starts = counts_by_time(counts, by, time, sums)
     exits = table[COUNT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
-    at_risk = local._reverse_cumsum(exits, starts)
+    at_risk = local.reverse_cumsum(exits, starts)
     curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
-    return local._cif_table(
+    return local.cif_table(
         table, by, time, curves, at_risk, events, exits, codes, cause, conf_type, conf_level
     )
 
@@ -118,35 +129,23 @@ def incidence_rates(
 ) -> pd.DataFrame:
     """``cc.incidence_rates`` for a PySpark DataFrame: events and person-time per group from
     one Spark group-by (per group and event code), exact Poisson limits on the driver."""
-    if time_unit not in _YEARS_PER_UNIT:
-        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
+    if time_unit not in YEARS_PER_UNIT:
+        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(YEARS_PER_UNIT)}.")
     by = as_list(by)
-    _refuse_nulls(frame, [*by, time, event, entry], None)
-    for name in (time, entry):
-        if name is not None and not is_numeric_type(frame.schema[name].dataType):
-            raise ModelError(f"time column {name!r} must be numeric (days or years).")
+    checks = _checked(frame, [*by, time, event, entry], time, None)
+    check_binary_event(checks, event)
+    if entry is not None:
+        check_entry_not_after(checks, entry, time)
     exit_time = F.col(time).cast("double")
     start = F.col(entry).cast("double") if entry else F.lit(0.0)
     counts = frame.groupBy(*by, event).agg(
-        F.count(F.lit(1)).alias(COUNT),
-        F.sum(exit_time - start).alias("__time"),
-        F.min(exit_time).alias("__min"),
-        count_where(F.isnan(exit_time) | F.isnan(start)).alias("__nan"),
-        count_where(start > exit_time).alias("__late"),
+        F.count(F.lit(1)).alias(COUNT), F.sum(exit_time - start).alias("__time")
     )
     data = pl.from_pandas(counts.toPandas())
-    if data["__nan"].sum():
-        raise ModelError(f"time column {time!r} (or entry) has NaN values; fix or drop those rows.")
-    check_times(data.select(pl.col("__min").alias(time)), time)
-    if data["__late"].sum():
-        raise ModelError(
-            f"entry column {entry!r} is after time column {time!r} in {data['__late'].sum()} "
-            "row(s)."
-        )
     data = check_binary_event(data, event)
     summed = [
         (pl.col(event) * pl.col(COUNT)).sum().alias("events"),
-        (pl.col("__time").sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
+        (pl.col("__time").sum() * YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(summed).sort(by) if by else data.select(summed)
     return rate_table(table, by, time, per, conf_level)
@@ -161,45 +160,23 @@ def _refuse_local_only(function: str, entry: str | None, weights: str | None) ->
             )
 
 
-def _refuse_nulls(
-    frame: DataFrame,
-    columns: Sequence[str | None],
-    weights: str | None,
-    *,
-    integer_weights: bool = False,
-) -> None:
-    """Missing columns, nulls and bad weights, from one Spark pass (the local checks' reasons)."""
+def _checked(
+    frame: DataFrame, columns: Sequence[str | None], time: str, weights: str | None
+) -> SparkRowChecks:
+    """Missing columns, nulls, times and weights: the local checks (``survival.inputs``),
+    their counts from one Spark aggregation."""
     wanted = [c for c in dict.fromkeys(columns) if c is not None]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise FrameError(
-            f"column(s) {missing} not found in the frame; available columns: "
-            f"{sorted(frame.columns)}. Check the spelling or derive the column first."
-        )
-    checks = [F.count(F.lit(1)).alias("__rows")]
-    checks += [count_where(F.col(c).isNull()).alias(c) for c in wanted]
+        refuse_missing_columns(missing, frame.columns)
+    data = frame.select(*wanted)
+    numeric = [c for c in wanted if is_numeric_type(data.schema[c].dataType)]
+    expected = [("null", c, None) for c in wanted]
+    expected += [(kind, c, None) for c in numeric for kind in ("non_finite", "negative")]
+    expected += [("not_01", c, None) for c in numeric]
     if weights is not None:
-        w = F.col(weights).cast("double")
-        checks.append(count_where(~(w > 0) | F.isnan(w)).alias("__bad"))
-        checks.append(count_where(w != F.floor(w)).alias("__fraction"))
-    stats = frame.agg(*checks).first()
-    assert stats is not None
-    if not stats["__rows"]:
-        raise ModelError("the frame has no rows; nothing to estimate.")
-    for name in wanted:
-        if stats[name]:
-            raise ModelError(
-                f"column {name!r} has {stats[name]} missing value(s); drop or impute them "
-                "before the analysis."
-            )
-    if weights is not None and stats["__bad"]:
-        raise ModelError(
-            f"weights column {weights!r} has {stats['__bad']} value(s) that are not finite and "
-            "> 0; drop those rows or fix the weights."
-        )
-    if weights is not None and integer_weights and stats["__fraction"]:
-        raise ModelError(
-            f"weights column {weights!r} has non-integer values, whose jackknife variance needs "
-            "every row's weight: this is local-only; collect with .toPandas() and use the "
-            "local engine."
-        )
+        expected += [("bad_weight", weights, None), ("fraction", weights, None)]
+    checks = SparkRowChecks(data, expected)
+    check_complete(checks, wanted)
+    check_times(checks, time)
+    return checks

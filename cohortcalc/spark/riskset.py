@@ -5,8 +5,8 @@ aggregation finds the distinct (stratum, event time) bins with their death count
 weights; every row gets the index of the last bin at or before its exit (and entry) time by
 a JVM binary search (``Bucketizer``, no Python workers); each Newton step is then one
 aggregation by (bin, kind) — kind 0 censored exit, 1 event, 2 delayed entry (subtracted) —
-whose O(T·p²) result is unpacked into the local engine's layout, so the reverse cumulative
-sums, Efron terms and Newton steps are the local engine's own.
+whose O(T·p²) result is unpacked into the layout of ``survival.riskset.risk_set_sums``, so
+the reverse cumulative sums, Efron terms and Newton steps are the model layer's own.
 """
 
 from __future__ import annotations
@@ -20,11 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cohortcalc.spark.moments import full_moments, moment_sums
-from cohortcalc.survival.riskset import (
-    RiskSetIndex,
-    event_time_terms,
-    prepare_risk_sets,
-)
+from cohortcalc.survival.riskset import RiskSetIndex, prepare_risk_sets
 
 STRATUM, TIME, EVENT, WEIGHT, ENTRY = "__s", "__t", "__d", "__w", "__e"
 STOP_BIN, ENTRY_BIN = "__b", "__eb"
@@ -51,25 +47,6 @@ def event_time_index(rows: DataFrame, n_strata: int) -> RiskSetIndex:
     return dataclasses.replace(
         index, n_deaths=table[:, 2].astype(np.int64), death_weight=table[:, 3].copy()
     )
-
-
-def likelihood(
-    at_risk: np.ndarray,
-    events_only: np.ndarray,
-    index: RiskSetIndex,
-    event_sum: np.ndarray,
-    beta: np.ndarray,
-    *,
-    efron: bool,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log-likelihood, score and information from the risk-set sums per bin, as
-    ``CoxLikelihood`` (``at_risk`` = ``at_risk_sums(by_exit, index)``)."""
-    p = event_sum.shape[0]
-    log_den, mean_x, info = event_time_terms(at_risk, events_only, index, efron=efron)
-    loglik = float(event_sum @ beta - log_den.sum())
-    score = event_sum - mean_x.sum(axis=0)
-    information = info.sum(axis=0).reshape(p, p)
-    return loglik, score, (information + information.T) / 2.0
 
 
 def with_bins(rows: DataFrame, index: RiskSetIndex, *, entry: bool) -> DataFrame:

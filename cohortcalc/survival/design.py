@@ -3,16 +3,15 @@
 Numeric columns enter as given; string, categorical and boolean columns are dummy-coded
 against a reference level (treatment contrasts, as R's ``contr.treatment``), giving terms named
 ``column[level]``; ``a:b`` is the product of the codings of ``a`` and ``b``; ``rcs(x, 4)`` is a
-restricted cubic spline of ``x`` (``splines.py``: ``rms::rcs`` columns ``x``, ``x'``, ``x''``, knots
-from the rows used). Rows with a missing (null) value in any used column are dropped and
-counted, as R's ``na.omit``.
+restricted cubic spline of ``x`` (a ``terms.Basis``, ``splines.RcsBasis``: ``rms::rcs`` columns
+``x``, ``x'``, ``x''``, knots from the rows used). Rows with a missing (null) value in any used
+column are dropped and counted, as R's ``na.omit``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,9 +20,22 @@ import polars as pl
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import to_polars
 from cohortcalc.survival import _layout
-from cohortcalc.survival.splines import SplineTerm, parse_rcs
+from cohortcalc.survival.splines import SplineTerm, splines_of
+from cohortcalc.survival.terms import (
+    Basis,
+    Column,
+    DesignSpec,
+    design_columns,
+    design_spec,
+    order_levels,
+    parse_covariates,
+    refuse_coded_basis,
+    refuse_constant_column,
+    refuse_non_finite,
+    refuse_numeric_reference,
+)
 
-_CATEGORICAL_WRAPPER = re.compile(r"^C\((?P<name>[^,()]+)\)$")
+__all__ = ["CodedFrame", "Design", "build_design", "parse_covariates", "read_design"]
 
 RowOrder = Callable[[dict[str, np.ndarray], dict[str, tuple[str, ...]]], np.ndarray]
 """(extra columns, their levels) -> the rows the design matrix should hold, in order."""
@@ -66,42 +78,73 @@ class _Variable:
     name: str
     values: np.ndarray
     levels: tuple[str, ...] | None  # None for numeric; levels[0] is the reference
-    labels: tuple[str, ...] | None = None  # a spline basis: values is n x len(labels)
 
 
-def parse_covariates(covariates: Sequence[str] | str) -> list[list[str]]:
-    """Model terms as lists of factor names: ``"a*b"`` -> [[a], [b], [a, b]].
+@dataclass(frozen=True)
+class CodedFrame:
+    """A frame read for a model: the covariates coded (not yet a matrix) and the extra columns.
 
-    A string with formula syntax (``+ * : ( ~``) is parsed by formulaic; a plain string is one
-    column. Items of a list may themselves be ``a:b`` or ``a*b``.
-    """
-    if isinstance(covariates, str):
-        covariates = _formula_terms(covariates) if re.search(r"[+*~]", covariates) else [covariates]
-    terms: list[list[str]] = []
-    for item in covariates:
-        if not isinstance(item, str) or not item.strip():
-            raise ModelError(f"covariate {item!r} is not a column name or term.")
-        expanded = _formula_terms(item) if "*" in item else [item]
-        for term in expanded:
-            factors = [part.strip() for part in term.split(":")]
-            if factors not in terms:
-                terms.append(factors)
-    if not terms:
-        raise ModelError("no covariates given; a Cox model needs at least one term.")
-    return terms
+    ``assemble(rows)`` builds the design matrix of those rows, in that order (the engines'
+    bin order: the matrix is built once, already sorted)."""
 
+    spec: DesignSpec
+    variables: dict[str, _Variable]
+    columns: dict[str, np.ndarray]
+    column_levels: dict[str, tuple[str, ...]]
+    terms: tuple[str, ...]
+    assign: dict[str, tuple[int, ...]]
+    plan: tuple[Column, ...]
+    n_used: int
+    n_dropped: int
 
-def _formula_terms(formula: str) -> list[str]:
-    from formulaic import Formula
+    @property
+    def levels(self) -> dict[str, tuple[str, ...]]:
+        """The coded covariates' levels, reference first."""
+        return {v.name: v.levels for v in self.variables.values() if v.levels is not None}
 
-    rhs = formula.split("~", 1)[1] if "~" in formula else formula
-    try:
-        parsed = Formula(rhs)
-    except Exception as exc:  # formulaic raises several parser exception types
-        raise ModelError(f"cannot parse the formula {formula!r}: {exc}") from exc
-    return [
-        ":".join(str(f) for f in term.factors) for term in parsed if str(term) not in ("1", "0")
-    ]
+    @property
+    def reference(self) -> dict[str, str]:
+        return {name: lv[0] for name, lv in self.levels.items()}
+
+    @property
+    def splines(self) -> dict[str, SplineTerm]:
+        """Each ``rcs(...)`` term's fitted spline (its knots), by the term as written."""
+        return splines_of(self.spec.bases)
+
+    def codes(self, name: str) -> np.ndarray:
+        """The level codes (or values) of covariate ``name``, one per row used."""
+        return self.variables[name].values
+
+    def column(self, j: int) -> np.ndarray:
+        """Design column ``j`` for every row used (input order)."""
+        values: np.ndarray | None = None
+        for source, code in self.plan[j].parts:
+            part = _part(self.variables[source].values, code)
+            values = part if values is None else values * part
+        assert values is not None
+        return values
+
+    def assemble(self, rows: np.ndarray | None = None) -> Design:
+        """The ``Design`` of ``rows`` (indices into the rows used, in order; None: all)."""
+        n_rows = len(rows) if rows is not None else self.n_used
+        matrix = np.empty((n_rows, len(self.plan)), dtype=np.float64)
+        low, high = _fill(self.plan, self.variables, matrix, rows)
+        for j, column in enumerate(self.plan):
+            if n_rows and low[j] == high[j]:
+                refuse_constant_column(column.label, low[j])
+        return Design(
+            matrix=matrix,
+            terms=self.terms,
+            assign=self.assign,
+            columns=self.columns,
+            levels=self.levels,
+            column_levels=self.column_levels,
+            reference=self.reference,
+            n_dropped=self.n_dropped,
+            rows=rows,
+            n_used=self.n_used,
+            splines=self.splines,
+        )
 
 
 def build_design(
@@ -115,52 +158,38 @@ def build_design(
     """Build the design matrix of ``covariates`` plus the arrays of ``columns`` from ``frame``.
 
     ``row_order(columns, column_levels)``, if given, sees the extra columns first and returns
-    the rows the matrix should hold, in order (the Cox engine's bin order: the matrix is then
-    built once, already sorted). Raises ``FrameError`` for a missing column and
+    the rows the matrix should hold, in order. Raises ``FrameError`` for a missing column and
     ``ModelError`` naming the column or term for NaN/infinite values, a constant column, or a
     level without rows.
     """
-    term_factors = parse_covariates(covariates)
-    forced_categorical = {
-        m.group("name").strip()
-        for factors in term_factors
-        for f in factors
-        if (m := _CATEGORICAL_WRAPPER.match(f))
-    }
-    term_factors = [[_strip_wrapper(f) for f in factors] for factors in term_factors]
-    requests = {f: r for factors in term_factors for f in factors if (r := parse_rcs(f))}
-    sources = list(
-        dict.fromkeys(
-            requests[f].column if f in requests else f for factors in term_factors for f in factors
-        )
-    )
+    coded = read_design(frame, design_spec(covariates, reference), columns)
+    rows = None
+    if row_order is not None:
+        rows = np.asarray(row_order(coded.columns, coded.column_levels), dtype=np.int64)
+    return coded.assemble(rows)
+
+
+def read_design(frame: Any, spec: DesignSpec, columns: Sequence[str | None] = ()) -> CodedFrame:
+    """Read the covariates of ``spec`` and the extra ``columns`` from ``frame``; drop (and
+    count) rows with a missing value; code the covariates (``terms.order_levels``)."""
+    sources = spec.sources
     extra = [c for c in dict.fromkeys(columns) if c is not None]
     data = to_polars(frame, columns=list(dict.fromkeys(sources + extra)))
     n_before = data.height
     if data.null_count().sum_horizontal().item() > 0:  # drop_nulls copies every column
         data = data.drop_nulls()
-    reference = {k: str(v) for k, v in (reference or {}).items()}
-    unknown_reference = set(reference) - set(sources)
-    if unknown_reference:
-        raise ModelError(
-            f"reference given for {sorted(unknown_reference)}, which are not covariates; "
-            f"covariates are {sources}."
-        )
     pandas_order = _pandas_category_order(frame, sources)
     variables = {
         name: _variable(
-            data[name], name in forced_categorical, reference.get(name), pandas_order.get(name)
+            data[name], name in spec.categorical, spec.reference.get(name), pandas_order.get(name)
         )
         for name in sources
     }
-    levels = {v.name: v.levels for v in variables.values() if v.levels is not None}
-    splines = {}
-    for factor, request in requests.items():
-        if variables[request.column].levels is not None:
-            raise ModelError(f"{factor}: column {request.column!r} must be numeric for a spline.")
-        splines[factor] = request.resolve(variables[request.column].values)
-        basis = splines[factor].basis(variables[request.column].values)
-        variables[factor] = _Variable(factor, basis, None, splines[factor].labels)
+    refuse_numeric_reference(spec, [n for n, v in variables.items() if v.levels is not None])
+    fitted = {}
+    for factor, (source, basis) in spec.bases.items():  # fitted once, on the rows used
+        variables[factor], fitted[factor] = _basis_variable(factor, variables[source], basis)
+    spec = replace(spec, bases=fitted)
     extra_arrays: dict[str, np.ndarray] = {}
     column_levels: dict[str, tuple[str, ...]] = {}
     for name in extra:
@@ -168,29 +197,32 @@ def build_design(
         extra_arrays[name] = variable.values
         if variable.levels is not None:
             column_levels[name] = variable.levels
-    rows = None
-    if row_order is not None:
-        rows = np.asarray(row_order(extra_arrays, column_levels), dtype=np.int64)
-    n_rows = len(rows) if rows is not None else data.height
-    matrix, terms, assign = _assemble(term_factors, variables, n_rows, rows)
-    return Design(
-        matrix=matrix,
-        terms=tuple(terms),
-        assign=assign,
+    levels = {v.name: v.levels for v in variables.values() if v.levels is not None}
+    plan, assign = design_columns(spec, levels)
+    return CodedFrame(
+        spec=spec,
+        variables=variables,
         columns=extra_arrays,
-        levels=levels,
         column_levels=column_levels,
-        reference={name: lv[0] for name, lv in levels.items()},
-        n_dropped=n_before - data.height,
-        rows=rows,
+        terms=tuple(c.label for c in plan),
+        assign=assign,
+        plan=tuple(plan),
         n_used=data.height,
-        splines=splines,
+        n_dropped=n_before - data.height,
     )
 
 
-def _strip_wrapper(factor: str) -> str:
-    match = _CATEGORICAL_WRAPPER.match(factor)
-    return match.group("name").strip() if match else factor
+def _basis_variable(
+    factor: str, source: _Variable, basis: Basis
+) -> tuple[_Variable, tuple[str, Basis]]:
+    """The columns of ``basis`` (n x k) of a numeric source, and the basis fitted to the
+    source's frequency table."""
+    if source.levels is not None:
+        refuse_coded_basis(factor, source.name)
+    fitted = basis.fit(*np.unique(source.values, return_counts=True))
+    columns = fitted.columns(source.values, lambda v: np.maximum(v, 0.0))
+    variable = _Variable(factor, np.column_stack(columns).astype(np.float64), None)
+    return variable, (source.name, fitted)
 
 
 def _pandas_category_order(frame: Any, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -228,11 +260,7 @@ def _variable(
         values = series.cast(pl.Float64).to_numpy()
         bad = ~np.isfinite(values)
         if bad.any():
-            raise ModelError(
-                f"column {name!r} has {int(bad.sum())} NaN or infinite value(s) (first at row "
-                f"{int(np.argmax(bad))} after dropping missing rows); fix them or set them to "
-                "null (missing)."
-            )
+            refuse_non_finite(name, int(bad.sum()), int(np.argmax(bad)))
         return _Variable(name, values, None)
     return _coded_variable(series, reference, category_order, check=check)
 
@@ -254,32 +282,18 @@ def _coded_variable(
         text = series.cast(pl.String)
         present = set(text.unique().to_list())
     if isinstance(series.dtype, pl.Enum):
-        levels = [str(c) for c in series.dtype.categories]
+        declared: list[str] | None = [str(c) for c in series.dtype.categories]
     elif category_order is not None:
-        levels = list(category_order)
+        declared = list(category_order)
     elif series.dtype.is_numeric():
-        levels = [str(v) for v in sorted(series.unique().to_list())]
+        declared = [str(v) for v in sorted(series.unique().to_list())]
     else:
-        levels = sorted(present)
-    if check:
-        empty = [lv for lv in levels if lv not in present]
-        if empty:
-            raise ModelError(
-                f"{name}[{empty[0]}] has no rows (levels without rows: {empty}); drop the "
-                f"unused level(s) of {name!r} or merge them with another level."
-            )
-        if len(levels) < 2:
-            raise ModelError(
-                f"column {name!r} is constant ({levels[0]!r} in every row); remove it from the "
-                "covariates."
-            )
-    if reference is not None:
-        if reference not in levels:
-            raise ModelError(
-                f"reference level {reference!r} of {name!r} does not occur; levels: {levels}."
-            )
-        levels.remove(reference)
-        levels.insert(0, reference)
+        declared = None
+    levels = list(
+        order_levels(
+            name, present, declared=declared, numeric=False, reference=reference, check=check
+        )
+    )
     if physical is not None:
         position = {lv: k for k, lv in enumerate(levels)}
         lookup = np.array([position.get(lv, -1) for lv in natural_levels], dtype=np.int64)
@@ -299,59 +313,17 @@ def _physical_codes(series: pl.Series) -> tuple[np.ndarray, list[str]] | None:
     return None
 
 
-Plan = list[tuple[str, list[tuple[_Variable, int | None]]]]
-
-
-def _assemble(
-    term_factors: list[list[str]],
+def _fill(
+    plan: Sequence[Column],
     variables: Mapping[str, _Variable],
-    n: int,
-    rows: np.ndarray | None = None,
-) -> tuple[np.ndarray, list[str], dict[str, tuple[int, ...]]]:
-    """The design matrix (n x terms), its term labels and the columns of each term; with
-    ``rows``, only those source rows, in that order (no unsorted copy is ever made)."""
-    plan: Plan = []
-    assign: dict[str, tuple[int, ...]] = {}
-    for factors in term_factors:
-        columns: Plan = [("", [])]
-        for factor in factors:
-            var = variables[factor]
-            options: list[tuple[str, int | None]] = (
-                list(zip(var.labels, range(len(var.labels)), strict=True))
-                if var.labels is not None
-                else [(factor, None)]
-                if var.levels is None
-                else [(f"{factor}[{lv}]", k) for k, lv in enumerate(var.levels) if k > 0]
-            )
-            columns = [
-                (f"{label}:{opt}" if label else opt, [*parts, (var, code)])
-                for label, parts in columns
-                for opt, code in options
-            ]
-        start = len(plan)
-        plan.extend(columns)
-        assign[":".join(factors)] = tuple(range(start, len(plan)))
-    labels = [label for label, _ in plan]
-    if len(set(labels)) < len(labels):
-        twice = sorted({label for label in labels if labels.count(label) > 1})
-        raise ModelError(f"coefficient(s) {twice} would appear twice; drop the repeated term.")
-    matrix = np.empty((n, len(plan)), dtype=np.float64)
-    low, high = _fill(plan, matrix, rows)
-    for j, (label, _) in enumerate(plan):
-        if n and low[j] == high[j]:
-            raise ModelError(
-                f"term {label!r} is constant (every row used equals {low[j]:g}); remove it or "
-                "check the data — a Cox model cannot estimate it."
-            )
-    return matrix, [label for label, _ in plan], assign
-
-
-def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    matrix: np.ndarray,
+    rows: np.ndarray | None,
+) -> tuple[np.ndarray, ...]:
     """Fill ``matrix``; return each column's min and max over all source rows. Plain numeric
     columns with a row order take one compiled pass (threads share the rows); otherwise row
     blocks, each block's rows scattered straight to their places."""
-    sources = [parts[0][0].values for _, parts in plan]
-    simple = all(len(parts) == 1 and parts[0][1] is None for _, parts in plan) and all(
+    sources = [variables[c.parts[0][0]].values for c in plan]
+    simple = all(len(c.parts) == 1 and c.parts[0][1] is None for c in plan) and all(
         v.dtype == np.float64 and v.flags.c_contiguous and v.flags.writeable == s.flags.writeable
         for v in sources
         for s in sources[:1]
@@ -370,14 +342,10 @@ def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.n
     for start in range(0, n_all, block):
         stop = min(start + block, n_all)
         target = matrix[start:stop] if rows is None else buffer[: stop - start]
-        for j, (_, parts) in enumerate(plan):
+        for j, spec in enumerate(plan):
             column = None
-            for var, code in parts:
-                values = var.values[start:stop]
-                if var.labels is not None:  # one column of a spline basis
-                    values = values[:, code]
-                elif code is not None:
-                    values = (values == code).astype(np.float64)
+            for source, code in spec.parts:
+                values = _part(variables[source].values[start:stop], code)
                 column = values if column is None else column * values
             target[:, j] = column
             low[j] = min(low[j], column.min())
@@ -385,3 +353,10 @@ def _fill(plan: Plan, matrix: np.ndarray, rows: np.ndarray | None) -> tuple[np.n
         if rows is not None:  # whole rows to their places: one cache line per row
             _layout.scatter_rows(target, position[start:stop], matrix)
     return low, high
+
+
+def _part(values: np.ndarray, code: int | None) -> np.ndarray:
+    """A part of a design column: the number, the level indicator, or the basis column."""
+    if code is None:
+        return values
+    return values[:, code] if values.ndim == 2 else (values == code).astype(np.float64)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,16 @@ class FineGrayData:
     def n_bins(self) -> int:
         """Number of distinct (stratum, time) bins."""
         return int(self.g_before.size)
+
+    def bin_moments(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``engine.FineGraySums.bin_moments``: see the module function ``bin_moments``."""
+        return bin_moments(self, beta)
+
+    def score_products(
+        self, beta: np.ndarray, scalars: np.ndarray, vectors: np.ndarray
+    ) -> np.ndarray:
+        """``engine.FineGraySums.score_products``: Σ wᵢUᵢUᵢᵀ by one compiled row pass."""
+        return _score_products(self, beta, scalars, vectors)
 
 
 @dataclass(frozen=True)
@@ -268,23 +279,24 @@ def _ordered_copy(data: FineGrayData) -> FineGrayData:
     )
 
 
-def risk_set_sums(data: FineGrayData, every: np.ndarray, competing: np.ndarray) -> RiskSums:
+def risk_set_sums(data: Any, every: np.ndarray, competing: np.ndarray) -> RiskSums:
     """S0(t), S1(t) at every bin (Fine & Gray 1999 §2's weighted risk set) from the per-bin
-    sums of `bin_moments`, and the competing parts F0, F1."""
-    q = data.x.shape[1] + 1
+    sums of `bin_moments`, and the competing parts F0, F1 (``data``: an
+    ``engine.FineGraySums``, as in the functions below)."""
+    q = data.cause_x.shape[0] + 1
     f = _forward_cumsum(competing[:, :q], data.strata, inclusive=False)
     s = _reverse_cumsum(every[:, :q], data.strata) + data.g_before[:, None] * f
     return RiskSums(s0=s[:, 0], s1=s[:, 1:], f0=f[:, 0], f1=f[:, 1:])
 
 
-def loglik(data: FineGrayData, beta: np.ndarray) -> float:
+def loglik(data: Any, beta: np.ndarray) -> float:
     """Breslow log pseudo-likelihood Σ_events wxβ - Σ_t d(t) log S0(t), as crr's `loglik`."""
-    sums = risk_set_sums(data, *bin_moments(data, beta))
+    sums = risk_set_sums(data, *data.bin_moments(beta))
     failing = data.n_cause > 0
     return float(data.cause_x @ beta - data.n_cause[failing] @ np.log(sums.s0[failing]))
 
 
-def _hazard_and_mean(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
+def _hazard_and_mean(data: Any, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
     """dΛ(t) = d(t)/S0(t) and x̄(t) = S1/S0 per bin (zero where no event of the cause)."""
     failing = data.n_cause > 0
     s0 = np.where(failing, sums.s0, 1.0)
@@ -292,16 +304,14 @@ def _hazard_and_mean(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np
     return hazard, np.where(failing[:, None], sums.s1 / s0[:, None], 0.0)
 
 
-def loglik_score_information(
-    data: FineGrayData, beta: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray]:
+def loglik_score_information(data: Any, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, score U(β) and information I(β) = Σ_t d(t) V(t)/S0(t), one pass."""
-    every, competing = bin_moments(data, beta)
+    every, competing = data.bin_moments(beta)
     return _loglik_score_information(data, beta, every, competing)[0]
 
 
 def _loglik_score_information(
-    data: FineGrayData, beta: np.ndarray, every: np.ndarray, competing: np.ndarray
+    data: Any, beta: np.ndarray, every: np.ndarray, competing: np.ndarray
 ) -> tuple[tuple[float, np.ndarray, np.ndarray], RiskSums]:
     """I(β) = Σᵢ aᵢxᵢxᵢᵀ - Σ_t d(t)x̄(t)x̄(t)ᵀ with aᵢ = wᵢe^{xᵢβ}[Λ(Tᵢ) + cᵢ/G(Tᵢ-)
     Σ_{t>Tᵢ} G(t-)dΛ(t)] (the sum over event times of S2/S0 regrouped by subject), whose
@@ -320,15 +330,17 @@ def _loglik_score_information(
     return (value, score, (information + information.T) / 2), sums
 
 
-def sandwich(data: FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def sandwich(data: Any, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, information I and meat at β, from one pass of risk-set sums."""
-    every, competing = bin_moments(data, beta)
+    every, competing = data.bin_moments(beta)
     (value, _, information), sums = _loglik_score_information(data, beta, every, competing)
-    return value, information, _meat(data, beta, sums)
+    scalars, vectors = residual_bin_terms(data, sums)
+    meat = data.score_products(beta, scalars, vectors)
+    return value, information, (meat + meat.T) / 2
 
 
-def residual_bin_terms(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
-    """The per-bin parts of the score residuals Uᵢ (see `_meat`); bin-level fields only.
+def residual_bin_terms(data: Any, sums: RiskSums) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bin parts of the score residuals Uᵢ (see `_score_products`); bin-level fields only.
 
     Scalars (bins, 2): Λ(t), Σ_{s>t}G(s-)dΛ(s). Vectors (5, bins, p): x̄, Σ_{s≤t}dΛ x̄,
     Σ_{s>t}G dΛ x̄, q/Y and the censoring compensator. Also used by the Spark engine.
@@ -352,7 +364,9 @@ def residual_bin_terms(data: FineGrayData, sums: RiskSums) -> tuple[np.ndarray, 
     return scalars, vectors
 
 
-def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
+def _score_products(
+    data: FineGrayData, beta: np.ndarray, scalars: np.ndarray, vectors: np.ndarray
+) -> np.ndarray:
     """The meat Σ wᵢUᵢUᵢᵀ, Uᵢ = ηᵢ + ψᵢ, of var(β̂) = I⁻¹·meat·I⁻¹ (crr's `var`).
 
     Fine & Gray (1999) §3: ηᵢ = δᵢ(xᵢ - x̄(Tᵢ)) - ∫(xᵢ - x̄(t))rᵢ(t)dΛ(t), rᵢ(t) = e^{xᵢβ}
@@ -364,7 +378,6 @@ def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
     """
     if data.bin_start is None:  # rows in input order (from `prepare`): centred copy
         data = _ordered_copy(data)
-    scalars, vectors = residual_bin_terms(data, sums)
     mean_x, cumulative_x, after_x, q_over_y, compensator = vectors
     per_bin = np.stack(  # per status the constant vector, then the vectors of e and g
         (q_over_y - compensator, -mean_x - compensator, -compensator, cumulative_x, after_x),
@@ -381,4 +394,4 @@ def _meat(data: FineGrayData, beta: np.ndarray, sums: RiskSums) -> np.ndarray:
         data.weights,
         _layout.thread_count(data.x.shape[0]),
     )
-    return (meat + meat.T) / 2
+    return meat

@@ -3,9 +3,11 @@
 Start at ``init`` (zeros); each step solves I(β)·δ = U(β) by Cholesky. Converged when the
 relative change of the log-likelihood is <= ``eps`` (1e-9). A step that lowers the likelihood
 (or makes it non-finite) is pulled back toward the last good β: after h failures in a row the
-trial point is (β_trial + h·β_good)/(h + 1). After convergence, a coefficient whose remaining
-Newton step is still large relative to itself is reported as possibly infinite (monotone
-likelihood), as R's ``coxph.fit`` does with ``toler.inf``.
+trial point is (β_trial + h·β_good)/(h + 1); so does a trial step on which a compiled kernel
+divides by zero (every e^{xβ} of a risk set underflowed). At the end, a coefficient whose
+remaining Newton step is still large relative to itself is named as possibly infinite
+(monotone likelihood), as R's ``coxph.fit`` does with ``toler.inf`` ("Loglik converged before
+variable ..."); when the iterations ran out the same terms are named in the warning.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def newton_raphson(
     iterations = 0
     new_loglik = loglik_init
     for iterations in range(1, max_iter + 1):
-        new_loglik, score, info = objective(trial)
+        new_loglik, score, info = _evaluate(objective, trial)
         factor = _cholesky(info)
         finite = (
             np.isfinite(new_loglik)
@@ -89,18 +91,35 @@ def newton_raphson(
             beta = trial
             trial = trial + scipy.linalg.cho_solve(factor, score)
     if not converged:
-        new_loglik, score, info = objective(beta)
+        new_loglik, score, info = _evaluate(objective, beta)
         factor = _cholesky(info)
+    variance = _inverse(factor, info)
+    infinite = _infinite_terms(beta, score, variance, terms, eps, toler_inf)
+    if not converged:
+        running = (
+            f"the log-likelihood keeps rising as the coefficient(s) of {infinite} grow "
+            "(monotone likelihood): they may be infinite. Check for separation (a level "
+            "without events, or a covariate that separates events from non-events); do not "
+            "report these hazard ratios"
+            if infinite
+            else f"estimates of {_largest_terms(beta, terms)} may be infinite or unreliable. "
+            "Check for separation (a level without events) or rescale covariates"
+        )
         warnings.warn(
             f"Newton-Raphson did not converge in {max_iter} iterations (relative log-likelihood "
-            f"change > {eps:g}); estimates of {_largest_terms(beta, terms)} may be infinite or "
-            "unreliable. Check for separation (a level without events) or rescale covariates.",
+            f"change > {eps:g}); {running}.",
             ConvergenceWarning,
             stacklevel=3,
         )
-    variance = _inverse(factor, info)
-    if converged:
-        _warn_if_infinite(beta, score, variance, terms, eps, toler_inf)
+    elif infinite:
+        warnings.warn(
+            f"the log-likelihood converged before the coefficient(s) of {infinite}; they may be "
+            "infinite (monotone likelihood, e.g. a level with no events or a covariate that "
+            "separates events from non-events). Do not report these hazard ratios; merge "
+            "levels or drop the term.",
+            ModelWarning,
+            stacklevel=3,
+        )
     return NewtonResult(
         beta=beta,
         loglik=float(new_loglik),
@@ -112,6 +131,16 @@ def newton_raphson(
         iterations=iterations,
         converged=converged,
     )
+
+
+def _evaluate(objective: Objective, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """``objective(beta)``; a division by zero in a compiled kernel (a risk set whose weights
+    e^{xβ} all underflow on a wild trial step) counts as a non-finite value: the step halves."""
+    try:
+        return objective(beta)
+    except ZeroDivisionError:
+        nan = np.full(beta.shape[0], np.nan)
+        return float("nan"), nan, np.outer(nan, nan)
 
 
 def _cholesky(info: np.ndarray) -> tuple[np.ndarray, bool] | None:
@@ -171,25 +200,18 @@ def _largest_terms(beta: np.ndarray, terms: Sequence[str]) -> list[str]:
     return [terms[i] for i in order[: min(3, len(terms))]]
 
 
-def _warn_if_infinite(
+def _infinite_terms(
     beta: np.ndarray,
     score: np.ndarray,
     variance: np.ndarray,
     terms: Sequence[str],
     eps: float,
     toler_inf: float | None,
-) -> None:
-    """R coxph.fit: |U·V| > eps and > toler.inf·|β| flags a coefficient that may be infinite."""
+) -> list[str]:
+    """R coxph.fit: |U·V| > eps and > toler.inf·|β| flags a coefficient that may be infinite
+    (the remaining Newton step is still large relative to the coefficient itself)."""
     toler = np.sqrt(eps) if toler_inf is None else toler_inf
-    remaining = np.abs(score @ variance)
-    flagged = ~np.isfinite(score) | ((remaining > eps) & (remaining > toler * np.abs(beta)))
-    if flagged.any():
-        names = [terms[i] for i in np.flatnonzero(flagged)]
-        warnings.warn(
-            f"the log-likelihood converged before the coefficient(s) of {names}; they may be "
-            "infinite (monotone likelihood, e.g. a level with no events or a covariate that "
-            "separates events from non-events). Do not report these hazard ratios; merge "
-            "levels or drop the term.",
-            ModelWarning,
-            stacklevel=4,
-        )
+    with np.errstate(invalid="ignore"):
+        remaining = np.abs(score @ variance)
+        flagged = ~np.isfinite(score) | ((remaining > eps) & (remaining > toler * np.abs(beta)))
+    return [terms[i] for i in np.flatnonzero(flagged)]

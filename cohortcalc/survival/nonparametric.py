@@ -9,7 +9,6 @@ for Kaplan–Meier, infinitesimal-jackknife variance for the Aalen–Johansen cu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -19,13 +18,14 @@ import polars as pl
 from scipy.stats import norm
 
 from cohortcalc.errors import ModelError
-from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.aalen_johansen import aalen_johansen, aalen_johansen_truncated
+from cohortcalc.survival.engine import engine_for
 from cohortcalc.survival.inputs import (
     N_EXIT,
     as_list,
     check_binary_event,
     check_cause,
+    check_entry,
     check_times,
     check_weights,
     counts_by_time,
@@ -108,8 +108,11 @@ def kaplan_meier(
     subject is at risk at t when entry < t ≤ time. Times tie only when exactly equal (R's
     ``timefix`` also merges floating-point near-ties; round computed times first if needed).
     """
-    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
-        return import_module("cohortcalc.spark").kaplan_meier(**locals())
+    engine = engine_for(frame)
+    if engine is not None:  # counts per distinct time from the frame's engine (e.g. Spark)
+        return engine.kaplan_meier(
+            frame, time, event, by, conf_type, conf_level, entry=entry, weights=weights
+        )
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)
@@ -118,7 +121,7 @@ def kaplan_meier(
         _check_entry(data, entry, time, weights)
     table, starts, sums = _weighted_counts(data, by, time, event, weights)
     exits, events = sums["exit_w"], sums["event_w"]
-    at_risk = _reverse_cumsum(exits, starts)
+    at_risk = reverse_cumsum(exits, starts)
     if entry is not None:
         at_risk -= _late_entries(data, by, entry, table, starts)
     jackknife = weights is not None and not _integer_valued(data[weights])
@@ -129,7 +132,7 @@ def kaplan_meier(
         with np.errstate(divide="ignore", invalid="ignore"):
             survival[part] = np.cumprod(1.0 - d / n)
             if jackknife:
-                still = _reverse_cumsum(sums["exit_w2"][part], [0, stop - start])
+                still = reverse_cumsum(sums["exit_w2"][part], [0, stop - start])
                 std_err[part] = (
                     np.sqrt(
                         _km_jackknife_variance(
@@ -170,14 +173,7 @@ def kaplan_meier(
 
 
 def _check_entry(data: pl.DataFrame, entry: str, time: str, weights: str | None) -> None:
-    check_times(data, entry, allow_negative=True)
-    bad = data[entry] >= data[time]
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise ModelError(
-            f"entry column {entry!r} is not before time column {time!r} in "
-            f"{int(bad.sum())} row(s) (first at row {row}); entry must be < exit."
-        )
+    check_entry(data, entry, time)
     if weights is not None:
         raise ModelError("weights together with entry are not supported; drop one of them.")
 
@@ -204,7 +200,7 @@ def _integer_valued(values: pl.Series) -> bool:
     return bool((values.cast(pl.Float64).round(0) == values.cast(pl.Float64)).all())
 
 
-def _reverse_cumsum(values: np.ndarray, starts: Sequence[int] | np.ndarray) -> np.ndarray:
+def reverse_cumsum(values: np.ndarray, starts: Sequence[int] | np.ndarray) -> np.ndarray:
     """Within each group segment: the sum over this and all later times (the risk set)."""
     out = np.empty_like(values)
     for start, stop in pairwise(starts):
@@ -273,8 +269,11 @@ def cumulative_incidence(
     (counts unweighted, as R). Every code other than ``censor_code`` is a competing state;
     ties are exact. ``entry``: delayed entry (at risk when entry < t ≤ time), one row each.
     """
-    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
-        return import_module("cohortcalc.spark").cumulative_incidence(**locals())
+    engine = engine_for(frame)
+    if engine is not None:  # counts per distinct time from the frame's engine (e.g. Spark)
+        return engine.cumulative_incidence(
+            frame, time, event, cause, by, censor_code, conf_level, conf_type, weights, entry
+        )
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry, weights])
     check_times(data, time)
@@ -287,19 +286,19 @@ def cumulative_incidence(
     table, starts = counts_by_time(data, by, time, counts)
     exits = table[N_EXIT].to_numpy().astype(np.int64)
     events = table.select([f"__d{i}" for i in range(len(codes))]).to_numpy().astype(np.int64)
-    at_risk = _reverse_cumsum(exits, starts)
+    at_risk = reverse_cumsum(exits, starts)
     if entry is not None:
         at_risk -= _late_entries(data, by, entry, table, starts)
     if entry is None and weights is None:
         curves = [aalen_johansen(at_risk[a:b], events[a:b]) for a, b in pairwise(starts)]
     else:
         curves = _per_subject_curves(data, by, time, event, codes, entry, weights, table, starts)
-    return _cif_table(
+    return cif_table(
         table, by, time, curves, at_risk, events, exits, codes, cause, conf_type, conf_level
     )
 
 
-def _cif_table(
+def cif_table(
     table: pl.DataFrame,
     by: list[str],
     time: str,

@@ -11,54 +11,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.baseline import BaselineHazard, baseline_hazard
 from cohortcalc.survival.newdata import code_new_rows
+from cohortcalc.survival.predicted import PredictedRisk
 from cohortcalc.survival.results import CoxResult
 
+__all__ = ["CONF_TYPES", "PredictedRisk", "predict"]
+
 CONF_TYPES = ("log", "log-log", "plain")
-
-
-@dataclass(frozen=True, eq=False)
-class PredictedRisk:
-    """Absolute risk by each of ``times`` (columns) for each row of the frame (rows).
-
-    ``risk`` = 1 − S(t | x) (Cox) or the cumulative incidence of the cause (Fine–Gray);
-    ``se`` its standard error (delta method: S·se(Λ)); ``lower``/``upper`` the interval of
-    ``method``. Rows with a missing covariate hold NaN (``n_missing`` of them).
-    """
-
-    times: tuple[float, ...]
-    risk: np.ndarray
-    se: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    conf_level: float
-    method: str
-    n_missing: int = 0
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """Long table: row, time, risk, se, lower, upper."""
-        n, k = self.risk.shape
-        return pd.DataFrame(
-            {
-                "row": np.repeat(np.arange(n), k),
-                "time": np.tile(np.asarray(self.times, dtype=np.float64), n),
-                "risk": self.risk.ravel(),
-                "se": self.se.ravel(),
-                "lower": self.lower.ravel(),
-                "upper": self.upper.ravel(),
-            }
-        )
 
 
 def predict(
@@ -123,7 +90,7 @@ def _cox_risk(
         )
     design = data.design
     rows = code_new_rows(frame, design, fit.terms, fit.strata or ())
-    base = baseline_hazard(data.likelihood, data.beta)
+    base = baseline_hazard(fit.baseline_terms())
     _check_follow_up(fit, data, design, rows.stratum, horizons)
     beta = data.beta
     vcov = fit.vcov.to_numpy()

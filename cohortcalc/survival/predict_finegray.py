@@ -22,14 +22,13 @@ from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.cox import group_codes
 from cohortcalc.survival.newdata import code_new_rows
 from cohortcalc.survival.newton import newton_raphson
+from cohortcalc.survival.predicted import PredictedRisk
 
 
 def fine_gray_risk(
     fit: Any, frame: Any, horizons: tuple[float, ...], conf_level: float, n_boot: int, seed: int
-) -> Any:
+) -> PredictedRisk:
     """``cc.predict`` for a ``FineGrayResult`` (see the module docstring)."""
-    from cohortcalc.survival.predict import PredictedRisk
-
     kept = fit.fit_data
     if kept is None:
         raise ModelError(

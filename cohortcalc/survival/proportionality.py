@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from cohortcalc.errors import ModelError
-from cohortcalc.survival.cox import CoxFitData
+from cohortcalc.survival.local import CoxFitData
 from cohortcalc.survival.results import CoxResult
 from cohortcalc.survival.riskset import at_risk_sums, event_time_terms, risk_set_sums
 

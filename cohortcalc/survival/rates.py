@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any, Literal
 
 import numpy as np
@@ -12,11 +11,17 @@ import polars as pl
 from scipy.stats import gamma
 
 from cohortcalc.errors import ModelError
-from cohortcalc.frames import is_spark_frame
-from cohortcalc.survival.inputs import as_list, check_binary_event, check_times, load_columns
+from cohortcalc.survival.engine import engine_for
+from cohortcalc.survival.inputs import (
+    as_list,
+    check_binary_event,
+    check_entry_not_after,
+    check_times,
+    load_columns,
+)
 
 DAYS_PER_YEAR = 365.25  # Julian year, the usual person-time convention
-_YEARS_PER_UNIT = {"days": 1 / DAYS_PER_YEAR, "months": 1 / 12, "years": 1.0}
+YEARS_PER_UNIT = {"days": 1 / DAYS_PER_YEAR, "months": 1 / 12, "years": 1.0}
 
 
 def poisson_limits(
@@ -53,26 +58,22 @@ def incidence_rates(
     on the age scale). Returns a pandas DataFrame ``[by...], events, person_years, rate,
     lower, upper``, one row per group, sorted by group.
     """
-    if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
-        return import_module("cohortcalc.spark").incidence_rates(**locals())
-    if time_unit not in _YEARS_PER_UNIT:
-        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(_YEARS_PER_UNIT)}.")
+    engine = engine_for(frame)
+    if engine is not None:  # counts per distinct time from the frame's engine (e.g. Spark)
+        return engine.incidence_rates(frame, time, event, by, per, time_unit, conf_level, entry)
+    if time_unit not in YEARS_PER_UNIT:
+        raise ModelError(f"time_unit {time_unit!r} is not one of {sorted(YEARS_PER_UNIT)}.")
     by = as_list(by)
     data = load_columns(frame, [*by, time, event, entry])
     check_times(data, time)
     data = check_binary_event(data, event)
     follow_up = pl.col(time).cast(pl.Float64)
     if entry is not None:
-        check_times(data, entry, allow_negative=True)
-        if (data[entry] > data[time]).any():
-            row = int((data[entry] > data[time]).arg_true()[0])
-            raise ModelError(
-                f"entry column {entry!r} is after time column {time!r} (first at row {row})."
-            )
+        check_entry_not_after(data, entry, time)
         follow_up = follow_up - pl.col(entry).cast(pl.Float64)
     aggregations = [
         pl.col(event).sum().alias("events"),
-        (follow_up.sum() * _YEARS_PER_UNIT[time_unit]).alias("person_years"),
+        (follow_up.sum() * YEARS_PER_UNIT[time_unit]).alias("person_years"),
     ]
     table = data.group_by(by).agg(aggregations).sort(by) if by else data.select(aggregations)
     return rate_table(table, by, time, per, conf_level)

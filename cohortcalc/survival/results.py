@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortcalc.errors import ModelError
+
 SUMMARY_COLUMNS = ("coef", "se", "hr", "hr_lower", "hr_upper", "z", "p")
 
 
@@ -133,6 +135,19 @@ class CoxResult:
     assign: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fit_data: Any = field(default=None, repr=False)
     splines: Mapping[str, Any] = field(default_factory=dict)  # rcs term -> SplineTerm (knots)
+    baseline: Any = field(default=None, repr=False)
+
+    def baseline_terms(self) -> Any:
+        """``riskset.BaselineTerms`` at the fitted β (for predicted survival): kept from a
+        Spark fit, computed on demand from a local fit's arrays (one pass)."""
+        if self.baseline is not None:
+            return self.baseline
+        if self.fit_data is None:
+            raise ModelError("this fit kept neither its baseline terms nor its arrays.")
+        from cohortcalc.survival.riskset import baseline_terms
+
+        likelihood = self.fit_data.likelihood
+        return baseline_terms(likelihood, self.fit_data.beta, efron=likelihood.efron)
 
     @property
     def coef(self) -> pd.Series:
@@ -208,6 +223,7 @@ def cox_result(
     n_clusters: int | None,
     labels: Mapping[str, Any],
     fit_data: Any = None,
+    baseline: Any = None,
 ) -> CoxResult:
     """Assemble a ``CoxResult`` from a Newton fit and its design (local or Spark engine alike).
 
@@ -232,6 +248,7 @@ def cox_result(
         reference=dict(design.reference),
         assign={term: tuple(design.terms[j] for j in cols) for term, cols in design.assign.items()},
         fit_data=fit_data,
-        splines=dict(getattr(design, "splines", {})),
+        splines=dict(design.splines),
+        baseline=baseline,
         **labels,
     )

@@ -9,12 +9,15 @@ O(T·p²). The rows are put in bin order once per fit (an O(N) counting sort; ro
 at an event time are left out), so each pass streams the matrix and keeps the current bin's
 sums in cache. Formulas: Therneau & Grambsch (2000), ch. 3; Efron (1977).
 
-The per-row pass, ``risk_set_sums``, is the one step a distributed engine replaces.
+The per-row passes (``risk_set_sums``, the cluster score sums) are what ``CoxLikelihood``
+supplies as ``engine.CoxSums``; a distributed engine supplies the same sums its own way, and
+``partial_likelihood``, ``robust_meat`` and ``baseline_terms`` work on either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -172,6 +175,7 @@ class CoxLikelihood:
     efron: bool
     center: np.ndarray
     event_sum: np.ndarray  # Σ over events of w·(x - center), constant over iterations
+    cluster: np.ndarray | None = None  # cluster code per input row (None: per row)
 
     @classmethod
     def build(cls, matrix: np.ndarray, index: RiskSetIndex, *, efron: bool) -> CoxLikelihood:
@@ -194,24 +198,127 @@ class CoxLikelihood:
         return cls(matrix, index, efron, center, event_sum)
 
     def __call__(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        p = self.matrix.shape[1]
+        return partial_likelihood(self, beta, efron=self.efron)
+
+    def bin_sums(self, beta: np.ndarray, *, events: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``engine.CoxSums.bin_sums``: ``risk_set_sums`` of these rows."""
+        return risk_set_sums(self.matrix, beta, self.index, events=events)
+
+    def score_products(
+        self, beta: np.ndarray, hazards: np.ndarray, cumulative: np.ndarray
+    ) -> np.ndarray:
+        """``engine.CoxSums.score_products``: Σ_clusters UᵀU of the score residuals."""
         index = self.index
-        by_exit, events_only = risk_set_sums(self.matrix, beta, index, events=self.efron)
-        _kernels.reverse_cumsum_in_place(by_exit, index.stratum_start)  # now the at-risk sums
-        threads = _layout.thread_count(self.matrix.shape[0])
-        log_den, mean_x, info = _kernels.event_time_terms(
-            by_exit,
-            events_only,
-            index.n_deaths,
-            index.death_weight,
-            self.efron,
-            per_bin=False,
-            n_chunks=threads,
-        )
-        loglik = float(self.event_sum @ beta - log_den[0])
-        score = self.event_sum - mean_x[0]
-        information = info[0].reshape(p, p)
-        return loglik, score, (information + information.T) / 2.0
+        codes = np.arange(index.rows.shape[0]) if self.cluster is None else self.cluster
+        n_clusters = int(codes.max()) + 1 if codes.size else 0
+        rows = index.rows if self.cluster is not None else np.arange(index.rows.shape[0])
+        scores = _cluster_scores(self, beta, hazards, cumulative, codes[rows], n_clusters)
+        return scores.T @ scores
+
+
+def partial_likelihood(
+    sums: Any, beta: np.ndarray, *, efron: bool
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, score and information at β from an ``engine.CoxSums``."""
+    index = sums.index
+    p = sums.event_sum.shape[0]
+    by_exit, events_only = sums.bin_sums(beta, events=efron)
+    _kernels.reverse_cumsum_in_place(by_exit, index.stratum_start)  # now the at-risk sums
+    rows = index.rows.shape[0] if index.rows.shape[0] > index.n_bins else index.n_bins
+    log_den, mean_x, info = _kernels.event_time_terms(
+        by_exit,
+        events_only,
+        index.n_deaths,
+        index.death_weight,
+        efron,
+        per_bin=False,
+        n_chunks=_layout.thread_count(rows),
+    )
+    loglik = float(sums.event_sum @ beta - log_den[0])
+    score = sums.event_sum - mean_x[0]
+    information = info[0].reshape(p, p)
+    return loglik, score, (information + information.T) / 2.0
+
+
+def hazard_pieces(
+    sums: Any, beta: np.ndarray, *, efron: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(at_risk, events_only, hazards, cumulative)`` at β: the at-risk sums per bin, the
+    tied events' sums, and the per-bin hazard terms of ``_kernels.hazard_terms`` with their
+    forward cumulative sums within stratum (the pieces of score residuals and baselines)."""
+    index = sums.index
+    by_exit, events_only = sums.bin_sums(beta, events=True)
+    at_risk = at_risk_sums(by_exit, index)
+    hazards = _kernels.hazard_terms(at_risk, events_only, index.n_deaths, index.death_weight, efron)
+    cumulative = _kernels.forward_cumsum_by_stratum(hazards, index.stratum_start)
+    return at_risk, events_only, hazards, cumulative
+
+
+def robust_meat(sums: Any, beta: np.ndarray, *, efron: bool) -> np.ndarray:
+    """Σ_clusters UᵀU of the weighted score residuals summed within cluster, as R's
+    ``cluster()`` (Lin & Wei 1989; coxscore2/agscore); the sandwich is V·meat·V."""
+    _, _, hazards, cumulative = hazard_pieces(sums, beta, efron=efron)
+    return sums.score_products(beta, hazards, cumulative)
+
+
+@dataclass(frozen=True)
+class BaselineTerms:
+    """The baseline-hazard pieces of a fit at its β, per bin (distinct event time within
+    stratum), covariates centred at ``center``: ``time``, ``stratum``, the number and weight
+    of events, S0 = Σ_risk w·e^{(x-c)β}, x̄ = S1/S0, and the hazard increment at x = c with
+    the fit's ties, dΛ₀ = Σ_j a/den_j (Efron: den_j = S0 - (j/d)·D0, a = W/d; Breslow: W/S0),
+    its variance term Σ_j a/den_j² (R ``agsurv``'s ``varhaz``) and Σ_j (a/den_j)·x̄_j, the
+    terms of R's ``survfit.coxph`` and its variance (Therneau & Grambsch 2000, sec. 10.2)."""
+
+    time: np.ndarray
+    stratum: np.ndarray
+    n_events: np.ndarray
+    event_weight: np.ndarray
+    s0: np.ndarray
+    mean_x: np.ndarray
+    hazard: np.ndarray
+    hazard_mean_x: np.ndarray
+    center: np.ndarray
+    hazard_variance: np.ndarray
+    stratum_start: np.ndarray
+
+
+def baseline_terms(sums: Any, beta: np.ndarray, *, efron: bool) -> BaselineTerms:
+    """The baseline-hazard pieces of a fit from either engine's ``engine.CoxSums``."""
+    index = sums.index
+    p = sums.event_sum.shape[0]
+    at_risk, events_only, hazards, _ = hazard_pieces(sums, beta, efron=efron)
+    counts = np.diff(index.stratum_start)
+    stratum = np.repeat(np.arange(counts.shape[0]), counts)
+    s0 = at_risk[:, 0]
+    return BaselineTerms(
+        time=index.bin_time,
+        stratum=stratum,
+        n_events=index.n_deaths,
+        event_weight=index.death_weight,
+        s0=s0,
+        mean_x=at_risk[:, 1 : 1 + p] / s0[:, None],
+        hazard=hazards[:, 0],
+        hazard_mean_x=hazards[:, 1 : 1 + p],
+        center=sums.center,
+        hazard_variance=_hazard_variance(
+            s0, events_only[:, 0], index.n_deaths, index.death_weight, efron=efron
+        ),
+        stratum_start=index.stratum_start,
+    )
+
+
+def _hazard_variance(
+    s0: np.ndarray, d0: np.ndarray, n_deaths: np.ndarray, weight: np.ndarray, *, efron: bool
+) -> np.ndarray:
+    """Per bin Σ_j a/den_j², den_j = S0 - (j/d)·D0, a = W/d over the d Efron terms (one term,
+    den = S0, for Breslow or a single event): R ``agsurv``'s ``varhaz`` (survtype 2/3)."""
+    terms = np.where(efron & (n_deaths > 1), n_deaths, 1).astype(np.int64)
+    bins = np.repeat(np.arange(n_deaths.shape[0]), terms)
+    step = np.arange(bins.shape[0]) - np.repeat(np.cumsum(terms) - terms, terms)
+    fraction = np.where(terms[bins] > 1, step / np.maximum(n_deaths[bins], 1), 0.0)
+    den = s0[bins] - fraction * d0[bins]
+    return np.bincount(bins, weights=weight[bins] / terms[bins] / den**2, minlength=len(terms))
 
 
 def score_residuals_by_cluster(
@@ -221,13 +328,21 @@ def score_residuals_by_cluster(
     ``residuals(fit, "score", weighted=TRUE, collapse=cluster)`` (coxscore2/agscore).
 
     ``cluster`` has one code per input row (rows never at risk have a zero residual)."""
+    _, _, hazards, cumulative = hazard_pieces(likelihood, beta, efron=likelihood.efron)
+    codes = np.ascontiguousarray(cluster, dtype=np.int64)[likelihood.index.rows]
+    return _cluster_scores(likelihood, beta, hazards, cumulative, codes, n_clusters)
+
+
+def _cluster_scores(
+    likelihood: CoxLikelihood,
+    beta: np.ndarray,
+    hazards: np.ndarray,
+    cumulative: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:
+    """The compiled pass: per cluster (``codes`` per row in bin order) Σ score residuals."""
     index = likelihood.index
-    by_exit, events_only = risk_set_sums(likelihood.matrix, beta, index, events=True)
-    at_risk = at_risk_sums(by_exit, index)
-    hazards = _kernels.hazard_terms(
-        at_risk, events_only, index.n_deaths, index.death_weight, likelihood.efron
-    )
-    cumulative = _kernels.forward_cumsum_by_stratum(hazards, index.stratum_start)
     entry_bin = index.entry_bin if index.entry_bin is not None else index.stop_bin[:0]
     return _kernels.cluster_scores(
         likelihood.matrix,
@@ -238,6 +353,6 @@ def score_residuals_by_cluster(
         index.weights,
         hazards,
         cumulative,
-        np.ascontiguousarray(cluster, dtype=np.int64)[index.rows],
+        np.ascontiguousarray(codes, dtype=np.int64),
         n_clusters,
     )

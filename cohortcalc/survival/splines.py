@@ -6,15 +6,16 @@ eq. 2.25): with knots t_1 < ... < t_k, the columns are x and, for j = 1..k-2,
 + (x - t_k)_+^3 (t_{k-1} - t_j)/(t_k - t_{k-1}), divided by (t_k - t_1)^2 (``norm = 2`` of
 ``Hmisc::rcspline.eval``, which ``rms::rcs`` uses). Default knots are the quantiles of
 Harrell's Table 2.3, with ``rcspline.eval``'s rules for tied ends and fewer than 100 values.
-Everything here is a pure function of arrays, so another engine (Spark) computes the knots
-once from one pass (quantiles, the two end frequencies, the count) and reuses ``rcs_basis``.
+In a model, ``rcs(x, 4)`` is a ``terms.Basis`` (``RcsBasis``): every engine fits the knots
+once from the column's frequency table (``np.unique`` locally, one group-by on Spark) and
+computes the columns by the one formula ``rcs_columns``.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,47 @@ class SplineRequest:
             (float(low), float(high)),
             (float(inner_low), float(inner_high)),
         )
+
+
+@dataclass(frozen=True)
+class RcsBasis:
+    """``rcs(column, ...)`` as a ``terms.Basis``: ``fit`` fixes the knots from the column's
+    frequency table over the rows used (``SplineRequest.resolve_from_counts``), ``columns`` is
+    ``rcs_columns`` (NumPy arrays locally, Spark columns on Spark); ``spline`` is the fitted
+    ``SplineTerm`` (None before ``fit``)."""
+
+    request: SplineRequest
+    spline: SplineTerm | None = None
+
+    def labels(self, factor: str) -> list[str]:
+        return list(self._fitted().labels)
+
+    def fit(self, distinct: np.ndarray, counts: np.ndarray) -> RcsBasis:
+        return RcsBasis(self.request, self.request.resolve_from_counts(distinct, counts))
+
+    def columns(self, x: Any, positive: Callable[[Any], Any]) -> list[Any]:
+        return rcs_columns(x, self._fitted().knots, positive)
+
+    def _fitted(self) -> SplineTerm:
+        if self.spline is None:
+            raise ModelError(f"{self.request.term}: the spline's knots are not set yet.")
+        return self.spline
+
+
+def rcs_factor(factor: str) -> tuple[str, RcsBasis]:
+    """(source column, basis) of an ``rcs(...)`` factor: the ``terms.BASIS_CALLS`` entry."""
+    request = parse_rcs(factor)
+    assert request is not None  # terms routes only factors written rcs(...) here
+    return request.column, RcsBasis(request)
+
+
+def splines_of(bases: Mapping[str, tuple[str, Any]]) -> dict[str, SplineTerm]:
+    """The fitted ``SplineTerm`` of each ``rcs`` factor among a design's fitted bases."""
+    return {
+        factor: basis.spline
+        for factor, (_, basis) in bases.items()
+        if isinstance(basis, RcsBasis) and basis.spline is not None
+    }
 
 
 def parse_rcs(factor: str) -> SplineRequest | None:

@@ -65,7 +65,8 @@ def test_refuses_bad_times_and_weights_as_the_local_engine(fit: str, spark: Any)
         kwargs["event"] = "status"
     else:
         kwargs.update(event="status", cause=1)
-    with pytest.raises(ModelError, match=r"time column 't' has values <= 0 .* in 1 row"):
+    expected = r"time column 't' has values <= 0 in 1 row\(s\), first at row 2 "
+    with pytest.raises(ModelError, match=expected):
         getattr(cc, fit)(frame, **kwargs)
     positive = frame.filter(frame["t"] > 0)
     with pytest.raises(ModelError, match=r"weights column 'w' has values <= 0 in 1 row"):
