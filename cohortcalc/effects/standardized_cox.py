@@ -77,7 +77,7 @@ class _Pieces:
     def build(cls, fit: Any, matrix: np.ndarray, stratum: np.ndarray) -> _Pieces:
         kept = fit.fit_data
         n, beta = matrix.shape[0], kept.beta
-        base = baseline_hazard(kept.likelihood, beta)
+        base = baseline_hazard(fit.baseline_terms())
         vcov = (fit.naive_vcov if fit.naive_vcov is not None else fit.vcov).to_numpy()
         residuals = score_residuals_by_cluster(kept.likelihood, beta, np.arange(n), n)
         starts = base.stratum_start[:-1]
