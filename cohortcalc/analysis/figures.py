@@ -11,12 +11,15 @@ Numbers at risk below the small-cell threshold print as "<threshold".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
 
 from cohortcalc.analysis.checks import figure_groupings
+from cohortcalc.analysis.disclosure import AT_LEAST
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
 from cohortcalc.analysis.spec import Outcome
@@ -24,6 +27,7 @@ from cohortcalc.reporting.figures import (
     forest_plot,
     plot_cumulative_incidence,
     plot_survival,
+    risk_times,
     save_figure,
 )
 from cohortcalc.reporting.format import stratum_label, variable_label
@@ -33,21 +37,60 @@ from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
 FOREST_WIDTH_IN = 5.0
 
 
-def draw_figures(ctx: Context, out: Path) -> dict[str, tuple[Path, ...]]:
-    """Draw and save every figure the spec asks for; ``{name: written files}``."""
+def _curve_names(ctx: Context) -> list[tuple[str, Outcome, str | None]]:
+    """(name, outcome, grouping) of every curve figure the spec asks for."""
+    wanted, names = ctx.spec.outputs.figures, []
+    for outcome in ctx.spec.outcomes:
+        competing = outcome.competing_code is not None
+        if ("cumulative_incidence" if competing else "kaplan_meier") in wanted:
+            for by in figure_groupings(ctx.spec):
+                suffix = f"_by_{by}" if by is not None else ""
+                names.append(
+                    (f"{'cif' if competing else 'km'}_{outcome.name}{suffix}", outcome, by)
+                )
+    return names
+
+
+def _curve_frame(ctx: Context, outcome: Outcome, by: str | None) -> pl.DataFrame:
+    return ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
+
+
+def risk_cells(ctx: Context) -> dict[str, tuple[pl.DataFrame, list[tuple[Any, float, tuple]]]]:
+    """The numbers at risk each curve figure prints, as counts for disclosure control:
+    ``{figure: (frame, [(group value, time, conditions)])}``; the number at risk at t is the
+    group's rows with follow-up >= t."""
+    cells = {}
+    for name, outcome, by in _curve_names(ctx):
+        frame = _curve_frame(ctx, outcome, by)
+        horizon = float(frame.get_column(outcome.time).max() or 0.0)
+        groups = [None] if by is None else frame.get_column(by).unique().to_list()
+        listed = []
+        for value in groups:
+            group = () if by is None else ((by, value),)
+            for time in risk_times(horizon):
+                listed.append((value, float(time), (*group, (outcome.time, (AT_LEAST, time)))))
+        cells[name] = (frame, listed)
+    return cells
+
+
+def draw_figures(
+    ctx: Context, out: Path, at_risk: Callable[[str, Any, float, int], str] | None = None
+) -> dict[str, tuple[Path, ...]]:
+    """Draw and save every figure the spec asks for; ``{name: written files}``. ``at_risk``
+    gives the text of each number at risk (from the run's disclosure control)."""
     spec = ctx.spec
     wanted, formats = spec.outputs.figures, list(spec.outputs.figure_formats)
-    groups = figure_groupings(spec)
     written: dict[str, tuple[Path, ...]] = {}
+    for name, outcome, by in _curve_names(ctx):
+        label = None
+        if at_risk is not None:
+
+            def label(key: tuple, time: float, n: int, name: str = name) -> str:
+                return at_risk(name, key[0] if key else None, time, n)
+
+        figure = _curve(ctx, outcome, by, label)
+        written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
     for outcome in spec.outcomes:
-        competing = outcome.competing_code is not None
-        kind = "cumulative_incidence" if competing else "kaplan_meier"
-        if kind in wanted:
-            for by in groups:
-                suffix = f"_by_{by}" if by is not None else ""
-                name = f"{'cif' if competing else 'km'}_{outcome.name}{suffix}"
-                figure = _curve(ctx, outcome, by)
-                written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
         if "forest" in wanted:
             for method in outcome.methods:
                 rows = forest_table(ctx, outcome.name, method)
@@ -90,8 +133,8 @@ def caption(ctx: Context, name: str) -> str:
     return name
 
 
-def _curve(ctx: Context, outcome: Outcome, by: str | None):
-    frame = ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
+def _curve(ctx: Context, outcome: Outcome, by: str | None, risk_label: Any = None):
+    frame = _curve_frame(ctx, outcome, by)
     label = outcome.label or outcome.name
     options = {
         "by": by,
@@ -99,6 +142,7 @@ def _curve(ctx: Context, outcome: Outcome, by: str | None):
         "title": f"{label} by {variable_label(by, labels(ctx.spec))}" if by else label,
         "min_cell": ctx.spec.small_cell_threshold or None,
         "labels": labels(ctx.spec),
+        "risk_label": risk_label,
     }
     if outcome.competing_code is not None:
         curves = cumulative_incidence(

@@ -15,12 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import polars as pl
+
 from cohortcalc.analysis.figures import caption
 from cohortcalc.analysis.manifest import build_manifest, sha256_file, write_manifest
 from cohortcalc.analysis.methods import methods_paragraphs
 from cohortcalc.analysis.outputs import Context
 from cohortcalc.reporting.export import export_table, render_table
 from cohortcalc.reporting.table import Table
+from cohortcalc.reporting.word import write_word
 
 EXTENSIONS = {"csv": "csv", "md": "md", "html": "html", "tex": "tex", "docx": "docx"}
 _STYLE = """
@@ -36,13 +40,20 @@ figure img { max-width: 100%; }
 """
 
 
-def write_tables(tables: Mapping[str, Table], out: Path, formats: list[str]) -> dict[str, str]:
-    """Export each table in each format to ``out/tables``; return ``{path: sha256}``."""
+def write_tables(
+    tables: Mapping[str, Table], out: Path, formats: list[str], document: str | None = None
+) -> dict[str, str]:
+    """Export each table in each format to ``out/tables``; with Word among the formats and a
+    ``document`` name, also ``tables/<document>.docx`` holding every table in order (one
+    section each, landscape where wide). Returns ``{path: sha256}``."""
     written = {}
     for name, table in tables.items():
         for fmt in formats:
             path = export_table(table, out / "tables" / f"{name}.{EXTENSIONS[fmt]}")
             written[str(path.relative_to(out))] = sha256_file(path)
+    if "docx" in formats and document is not None:
+        path = write_word(list(tables.values()), out / "tables" / f"{document}.docx")
+        written[str(path.relative_to(out))] = sha256_file(path)
     return written
 
 
@@ -56,15 +67,23 @@ def write_all(
     started: str,
     warnings: tuple[str, ...] = (),
     engine: Mapping[str, Any] | None = None,
+    tidy: pd.DataFrame | None = None,
 ) -> tuple[Path | None, dict[str, Any]]:
     """Write tables, report and manifest under ``out`` (manifest only in memory if None);
-    ``engine`` is what ran the models (``{"name": "local"}`` by default)."""
+    ``engine`` is what ran the models (``{"name": "local"}`` by default); ``tidy`` the
+    numeric estimates, written as ``tables/estimates_tidy.csv`` and ``.parquet``."""
     clock = time.perf_counter()
     outputs: dict[str, str] = {}
     report_path = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        outputs.update(write_tables(tables, out, list(ctx.spec.outputs.table_formats)))
+        ordered = {n: tables[n] for _, names, _ in _sections(ctx, tables, {}) for n in names}
+        ordered.update(tables)  # any table no section names goes last
+        formats = list(ctx.spec.outputs.table_formats)
+        outputs.update(write_tables(ordered, out, formats, document=f"{ctx.spec.name}_tables"))
+        if tidy is not None:
+            for path in write_tidy(tidy, out / "tables" / "estimates_tidy"):
+                outputs[str(path.relative_to(out))] = sha256_file(path)
         for paths in figures.values():
             outputs.update({str(p.relative_to(out)): sha256_file(p) for p in paths})
         report_path = write_report(ctx, tables, figures, out, inputs)
@@ -77,6 +96,15 @@ def write_all(
         remove_stale_outputs(out, set(outputs))
         write_manifest(manifest, out / "manifest.json")
     return report_path, manifest
+
+
+def write_tidy(tidy: pd.DataFrame, stem: Path) -> list[Path]:
+    """The tidy estimates as CSV (nulls empty, full precision) and Parquet (typed)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path, parquet_path = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
+    tidy.to_csv(csv_path, index=False, float_format="%.10g", lineterminator="\n")
+    pl.from_pandas(tidy).write_parquet(parquet_path, statistics=False)
+    return [csv_path, parquet_path]
 
 
 def remove_stale_outputs(out: Path, current: set[str]) -> list[Path]:

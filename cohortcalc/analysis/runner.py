@@ -229,15 +229,16 @@ def _run(
         context = outputs.Context(
             spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
         )
-        tables = outputs.build_tables(context)
+        disclosed = outputs.disclose(context)
+        tables = disclosed.tables
     with clock.step("figures"):
-        figures = draw_figures(context, out_dir) if out_dir is not None else {}
+        figures = draw_figures(context, out_dir, disclosed.at_risk) if out_dir is not None else {}
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
     with clock.step("report"):
         report_path, manifest = report.write_all(
             context, tables, figures, out_dir, source.inputs, clock.timings, started, warnings,
-            engine=engine,
+            engine=engine, tidy=disclosed.tidy,
         )  # fmt: skip
     return AnalysisResult(
         spec=spec,

@@ -5,7 +5,7 @@ pyplot state) in the shared style of ``reporting.style``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib as mpl
@@ -121,6 +121,7 @@ def _curve_figure(
     max_time: float | None = None,
     labels: dict[str, str] | None = None,
     width: float = COLUMN_WIDTH_IN,
+    risk_label: Callable[[tuple, float, int], str] | None = None,
 ) -> Figure:
     if value not in curves.columns:
         raise CohortcalcError(f"curve table has no {value!r} column; columns: {list(curves)}.")
@@ -133,7 +134,7 @@ def _curve_figure(
     if max_time is not None:
         curves = curves.loc[curves["time"] <= max_time]
     horizon = float(max_time if max_time is not None else curves["time"].max())
-    times = _risk_times(horizon, at_risk_times)
+    times = risk_times(horizon, at_risk_times)
     table_height = 0.14 * len(keys) + 0.35
     with mpl.rc_context(FIGURE_STYLE):
         size = (width * len(panels), 2.4 + table_height)
@@ -145,7 +146,8 @@ def _curve_figure(
             table_axes = figure.add_subplot(grid[1, column], sharex=axes)
             first = first or axes
             subset = curves if facet is None else _subset(curves, [facet], panel)
-            _panel(axes, table_axes, subset, value, by, keys, times, ci, min_cell)
+            text = risk_label or _small_cells(min_cell)
+            _panel(axes, table_axes, subset, value, by, keys, times, ci, text)
             _style_curve_axes(axes, horizon, times, xlabel or f"Time since baseline, {time_unit}")
             if facet is not None:
                 axes.set_title(f"{variable_label(facet, labels)}: {stratum_label(panel[0])}")
@@ -167,7 +169,17 @@ def _curve_figure(
     return figure
 
 
-def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell) -> None:
+def _small_cells(min_cell: int | None) -> Callable[[tuple, float, int], str]:
+    """Numbers at risk from 1 to ``min_cell - 1`` as "<min_cell", the others in full."""
+
+    def text(key: tuple, time: float, n: int) -> str:
+        small = min_cell is not None and 0 < n < min_cell
+        return suppressed_label(min_cell) if small else format_count(n)
+
+    return text
+
+
+def _panel(axes, table_axes, curves, value, by, keys, times, ci, risk_label) -> None:
     """One panel: a curve per group with its confidence band, and the at-risk rows below."""
     colours = palette(len(keys))
     start = 1.0 if value == "survival" else 0.0
@@ -180,7 +192,11 @@ def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell) -> No
         if len(curve):
             style = LINE_STYLES[index % len(LINE_STYLES)]
             _draw_curve(axes, curve, value, start, colours[index], style, name, ci)
-    _risk_table(table_axes, times, counts, names, colours, min_cell)
+    texts = [
+        [risk_label(key, float(t), int(n)) for t, n in zip(times, numbers, strict=True)]
+        for key, numbers in zip(keys, counts, strict=True)
+    ]
+    _risk_table(table_axes, times, texts, names, colours)
 
 
 def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
@@ -193,7 +209,8 @@ def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
         axes.fill_between(time, lower, upper, step="post", color=colour, alpha=0.15, lw=0)
 
 
-def _risk_times(horizon: float, given: Sequence[float] | None) -> np.ndarray:
+def risk_times(horizon: float, given: Sequence[float] | None = None) -> np.ndarray:
+    """The times of the numbers at risk: ``given``, else the axis ticks from 0 to ``horizon``."""
     if given is not None:
         return np.asarray(sorted(given), dtype=float)
     ticks = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]).tick_values(0, horizon)
@@ -218,14 +235,12 @@ def _value_limits(curves: pd.DataFrame, value: str, ci: bool) -> tuple[float, fl
     return max(0.0, bottom - 0.02), 1.005
 
 
-def _risk_table(axes, times, counts, names, colours, min_cell) -> None:
+def _risk_table(axes, times, texts, names, colours) -> None:
     """Numbers at risk, one row per group, each number centred under its time tick."""
     rows = len(names)
-    for row, (numbers, colour) in enumerate(zip(counts, colours, strict=True)):
+    for row, (line, colour) in enumerate(zip(texts, colours, strict=True)):
         y = rows - 1 - row
-        for t, n in zip(times, numbers, strict=True):
-            small = min_cell is not None and 0 < n < min_cell
-            text = suppressed_label(min_cell) if small else format_count(n)
+        for t, text in zip(times, line, strict=True):
             axes.text(t, y, text, ha="center", va="center", fontsize=6, color=colour)
     axes.set_ylim(-0.6, rows - 0.4)
     axes.set_yticks(range(rows - 1, -1, -1), labels=names)

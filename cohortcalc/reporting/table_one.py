@@ -30,10 +30,11 @@ from cohortcalc.reporting.format import (
     format_median_iqr,
     format_number,
     format_p,
-    stratum_label,
+    level_label,
+    stratum_heading,
     variable_label,
 )
-from cohortcalc.reporting.table import Table
+from cohortcalc.reporting.table import NOT_MISSING, Table
 from cohortcalc.reporting.tables import CAC_LEVELS, _Rows
 
 Compare = Literal["smd", "p", "both"]
@@ -79,6 +80,9 @@ def table_one(
     rows = _Rows([*columns, *stat_columns, MISSING])
     parts = [data.filter(pl.col(by) == g) for g in groups]
     context = _Context(rows, data, parts, group_columns, overall, labels)
+    context.where = {OVERALL: ((by, NOT_MISSING),)} | {
+        column: ((by, group),) for column, group in zip(group_columns, groups, strict=True)
+    }
     _n_row(context)
     for variable in variables:
         if kinds[variable] == "continuous":
@@ -108,6 +112,7 @@ class _Context:
         self.parts: list[pl.DataFrame] = list(parts)
         self.group_columns = list(group_columns)
         self.labels = labels
+        self.where: dict[str, tuple[tuple[str, Any], ...]] = {}
 
 
 def _groups(data: pl.DataFrame, by: str) -> list[Any]:
@@ -141,7 +146,7 @@ def _n_row(ctx: _Context) -> None:
     for column, sample in zip(ctx.columns, ctx.samples, strict=True):
         ctx.rows.rows[row][column] = format_count(sample.height)
         ctx.rows.record(row, column, "n", sample.height, f"rows in {column}")
-        ctx.rows.count(f"N|{column}", sample.height, (row, column))
+        ctx.rows.count(f"N|{column}", sample.height, (row, column), where=ctx.where[column])
     if OVERALL in ctx.columns:
         ctx.rows.margins.append((*(f"N|{c}" for c in ctx.group_columns), f"N|{OVERALL}"))
 
@@ -158,9 +163,13 @@ def _missing_cell(ctx: _Context, row: int, variable: str) -> None:
     total = sum(missing)
     ctx.rows.rows[row][MISSING] = format_count(total)
     ctx.rows.record(row, MISSING, "missing", total, f"missing {variable}, all groups")
-    ctx.rows.count(f"{variable}|missing|all", total, (row, MISSING))
+    absent = ((variable, None),)
+    ctx.rows.count(
+        f"{variable}|missing|all", total, (row, MISSING), where=ctx.where[OVERALL] + absent
+    )
     for column, count in zip(ctx.group_columns, missing, strict=True):
-        ctx.rows.count(f"{variable}|missing|{column}", count, None)
+        where = ctx.where[column] + absent
+        ctx.rows.count(f"{variable}|missing|{column}", count, None, where=where)
     ctx.rows.margins.append(
         (*(f"{variable}|missing|{c}" for c in ctx.group_columns), f"{variable}|missing|all")
     )
@@ -236,7 +245,8 @@ def _level_cells(ctx: _Context, row: int, variable: str, level: Any) -> None:
         source = f"{variable} == {level!r} in {column} (of {observed.len()} non-missing)"
         ctx.rows.record(row, column, "n", count, source)
         ctx.rows.record(row, column, "percent", pct, source)
-        ctx.rows.count(f"{variable}|{level}|{column}", count, (row, column))
+        where = ctx.where[column] + ((variable, level),)
+        ctx.rows.count(f"{variable}|{level}|{column}", count, (row, column), where=where)
 
 
 def _category_margins(ctx: _Context, variable: str, levels: list[Any]) -> None:
@@ -247,7 +257,8 @@ def _category_margins(ctx: _Context, variable: str, levels: list[Any]) -> None:
         for level in levels:
             cid = f"{variable}|{level}|{column}"
             if cid not in counts:
-                counts[cid] = int((observed == level).sum())
+                where = ctx.where[column] + ((variable, level),)
+                ctx.rows.count(cid, int((observed == level).sum()), None, where=where)
         if column == OVERALL:
             continue
         parts = [f"{variable}|{level}|{column}" for level in levels]
@@ -302,8 +313,8 @@ def _p_continuous(groups: list[np.ndarray], use_median: bool) -> float | None:
 def _group_column(group: Any, by: str, labels: dict[str, str] | None) -> str:
     """Column header of a group: its value, or "CKD: Yes" for a yes/no grouping."""
     if isinstance(group, bool):
-        return f"{variable_label(by, labels)}: {stratum_label(group)}"
-    return str(group)
+        return stratum_heading(by, group, labels)
+    return level_label(group)
 
 
 def _footnotes(by: str, threshold: float, compare: str, dropped: int) -> list[str]:
