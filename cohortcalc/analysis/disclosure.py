@@ -233,11 +233,13 @@ def hide(
         f'are shown as "{MISSING_VALUE}".'
     )
     footnotes = tuple(suppress_footnote(n, threshold, 1, hidden_values) for n in table.footnotes)
+    if masked or footnotes != table.footnotes:  # the rule is in the methods; here if it bit
+        footnotes = (*footnotes, note)
     return replace(
         table,
         frame=frame,
         values=table.values.loc[keep].reset_index(drop=True),
-        footnotes=(*footnotes, note),
+        footnotes=footnotes,
         counts=None,
         suppressed_below=threshold,
     )

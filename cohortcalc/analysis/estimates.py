@@ -57,6 +57,22 @@ def _analysed(frame: pl.DataFrame, fit: Fit, spec: Spec) -> pl.DataFrame:
     return frame.filter(pl.all_horizontal(present))
 
 
+def fit_cells(space: Any, ctx: Any, fit: Fit) -> tuple[str, str]:
+    """The run-wide ids (``analysis.disclosure.CountSpace``) of a fit's analysed n and
+    events: the rows it used, and those of them with the event."""
+    outcome = next(o for o in ctx.spec.outcomes if o.name == fit.key.outcome)
+    analysed = _analysed(ctx.frames.get(fit.key.analysis, outcome), fit, ctx.spec)
+    ids = []
+    for where, value in (((), fit.result.n), (((outcome.status, outcome.event_code),),
+                                                fit.result.n_events)):  # fmt: skip
+        if space.counts_to(analysed, where, value):
+            ids.append(space.cell(analysed, where))
+        else:  # the engine counted differently: a count of its own, never linked silently
+            ids.append(space.named(f"fit {fit.key}: {'events' if where else 'n'}", value))
+            space.unlinked.append(ids[-1])
+    return ids[0], ids[1]
+
+
 def tidy_rows(ctx: Any) -> list[dict[str, Any]]:
     """The tidy rows with, per row, the count cells behind ``n`` and ``events``
     (``_cells``: (frame, conditions) pairs for ``analysis.disclosure``)."""

@@ -8,6 +8,7 @@ Names: ``flow``, ``table_one``, ``hr_<outcome>_<method>`` (main analysis),
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import polars as pl
 
 from cohortcalc.analysis.checks import levels_of, table_one_by
 from cohortcalc.analysis.disclosure import CountSpace, hide, register_table
-from cohortcalc.analysis.estimates import estimates_display, tidy_frame, tidy_rows
+from cohortcalc.analysis.estimates import estimates_display, fit_cells, tidy_frame, tidy_rows
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
@@ -87,6 +88,7 @@ class Disclosed:
     tables: dict[str, Table]
     tidy: pd.DataFrame
     at_risk: Callable[[str, Any, float, int], str]
+    fit_counts: Callable[[Any], tuple[str, str]] | None = None
     unlinked: tuple[str, ...] = ()
 
 
@@ -127,7 +129,7 @@ def _raw_tables(ctx: Context) -> tuple[dict[str, Table], dict[str, Any], list[di
 def disclose(ctx: Context) -> Disclosed:
     """Tables, tidy estimates and numbers at risk with one disclosure control over them all
     (``analysis.disclosure``): a count hidden in one is hidden wherever it would reveal."""
-    from cohortcalc.analysis.figures import risk_cells
+    from cohortcalc.analysis.figures import forest_fits, risk_cells
 
     tables, frames, rows = _raw_tables(ctx)
     threshold = ctx.spec.small_cell_threshold
@@ -140,6 +142,13 @@ def disclose(ctx: Context) -> Disclosed:
         for value, time, where in cells:
             risk[(figure, value, time)] = space.cell(frame, where)
             space.show(risk[(figure, value, time)])
+    forest = {}
+    if "forest" in ctx.spec.outputs.figures:
+        for fit in {id(f): f for o in ctx.spec.outcomes for m in o.methods
+                    for f in forest_fits(ctx, o.name, m)}.values():  # fmt: skip
+            forest[id(fit)] = fit_cells(space, ctx, fit)
+            for cid in forest[id(fit)]:
+                space.show(cid)
     protection = space.protect(threshold)
     values = frozenset(space.counts[c] for c in protection.complementary)
     shown = {n: hide(t, ids[n], protection, threshold, values) if t.counts else t
@@ -157,7 +166,20 @@ def disclose(ctx: Context) -> Disclosed:
             return COMPLEMENT_LABEL
         return suppressed_label(threshold) if 0 < n < threshold else format_count(n)
 
-    return Disclosed(shown, tidy_frame(rows, hidden_rows), at_risk, tuple(space.unlinked))
+    def fit_counts(fit: Any) -> tuple[str, str]:
+        cells = forest.get(id(fit))
+        values = (fit.result.n, fit.result.n_events)
+        if cells is None:
+            return tuple(format_count(v) for v in values)  # type: ignore[return-value]
+        return tuple(_label(c, v) for c, v in zip(cells, values, strict=True))  # type: ignore[return-value]
+
+    def _label(cid: str, n: int) -> str:
+        if cid in protection.primary:
+            return suppressed_label(threshold)
+        return COMPLEMENT_LABEL if cid in protection.complementary else format_count(n)
+
+    tidy = tidy_frame(rows, hidden_rows)
+    return Disclosed(shown, tidy, at_risk, fit_counts, tuple(space.unlinked))
 
 
 def _plain_at_risk(figure: str, value: Any, time: float, n: int) -> str:
@@ -169,8 +191,9 @@ def _table_one(ctx: Context) -> Table:
     by = table_one_by(ctx.spec)
     assert by is not None  # checked before fitting
     return table_one(
-        ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec)
-    )
+        ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec),
+        skew_threshold=math.inf, nonnormal=outputs.table_one_median,
+    )  # fmt: skip
 
 
 def flow_table(flow: pl.DataFrame) -> Table:
@@ -357,6 +380,7 @@ def _hr(
         time_unit=outcome.time_unit,
         labels=labels(ctx.spec),
         title=title,
+        outcome_label=outcome.label,
     )
 
 
@@ -388,6 +412,22 @@ def _test_name(test: InteractionTest) -> str:
     return "joint Wald test of the exposure × modifier product terms"
 
 
+def _interaction_notes(tests: tuple[InteractionTest, ...], outcomes: dict) -> tuple[str, ...]:
+    """What each test used here is, with the methods it was used for."""
+    used: dict[str, list[str]] = {}
+    for test in tests:
+        method = method_name(test.key.method, outcomes[test.key.outcome]).split(" (")[0]
+        used.setdefault(test.test, [])
+        if method not in used[test.test]:
+            used[test.test].append(method)
+    words = {
+        "lrt": "LRT, likelihood-ratio test of models with vs without the exposure × modifier "
+        "product terms (same participants)",
+        "wald": "Wald, joint Wald test of the exposure × modifier product terms",
+    }
+    return tuple(f"{words[t]}; used for {' and '.join(m)} models." for t, m in used.items())
+
+
 def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     """One row per interaction test: outcome, method, exposure, model, test, chi², df, p."""
     rows, records = [], []
@@ -414,9 +454,6 @@ def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     return Table(
         title="Tests of effect modification",
         frame=pd.DataFrame(rows),
-        footnotes=(
-            "LRT: likelihood-ratio test of Cox models with vs without the exposure × modifier "
-            "product terms; Wald: joint Wald test of the product terms (Fine–Gray).",
-        ),
+        footnotes=_interaction_notes(tests, outcomes),
         values=values_frame(records),
     )

@@ -7,6 +7,7 @@ the same inputs give byte-identical tables and report.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -22,6 +23,7 @@ from cohortcalc.analysis.figures import caption
 from cohortcalc.analysis.manifest import build_manifest, sha256_file, write_manifest
 from cohortcalc.analysis.methods import methods_paragraphs
 from cohortcalc.analysis.outputs import Context
+from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.export import export_table, render_table
 from cohortcalc.reporting.table import Table
 from cohortcalc.reporting.word import write_word
@@ -33,10 +35,27 @@ table.cohortcalc-table { border-collapse: collapse; margin: 1.5em 0; font-size: 
 table.cohortcalc-table caption { font-weight: bold; text-align: left; padding-bottom: 0.4em; }
 table.cohortcalc-table th, table.cohortcalc-table td { padding: 0.2em 0.6em; text-align: right; }
 table.cohortcalc-table th[scope=row], table.cohortcalc-table thead th:first-child
-  { text-align: left; }
+  { text-align: left; font-weight: normal; }
+table.cohortcalc-table td { white-space: nowrap; }
+table.cohortcalc-table .text { text-align: left; white-space: normal; }
+table.cohortcalc-table thead th { vertical-align: bottom; font-weight: bold; }
 table.cohortcalc-table thead { border-bottom: 1px solid #444; border-top: 2px solid #444; }
 table.cohortcalc-table tfoot td { text-align: left; font-size: 0.85em; color: #555; }
-figure img { max-width: 100%; }
+table.cohortcalc-table tbody tr:last-child { border-bottom: 2px solid #444; }
+table.cohortcalc-table th.group { font-weight: bold; }
+table.cohortcalc-table tfoot td { white-space: normal; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.9em; color: #333; }
+nav.toc { border: 1px solid #ccc; padding: 0.5em 1.5em; margin: 1em 0 2em; }
+nav.toc ol { margin: 0.3em 0; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; }
+  table.cohortcalc-table, figure { page-break-inside: avoid; break-inside: avoid; }
+  h2 { break-after: avoid; }
+  nav.toc { border: none; }
+  a { color: inherit; text-decoration: none; }
+}
 """
 
 
@@ -175,20 +194,29 @@ def write_report(
         path = out / "report.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
-    body = [f"<h1>{html.escape(spec.title)}</h1>"]
+    body, contents = [f"<h1>{html.escape(spec.title)}</h1>"], []
     if spec.description:
         body.append(f"<p>{html.escape(spec.description)}</p>")
-    body += ["<h2>Methods</h2>"] + [f"<p>{_inline(p)}</p>" for p in methods]
-    for heading, table_names, figure_names in sections:
+    body += ['<h2 id="methods">Methods</h2>'] + [f"<p>{_inline(p)}</p>" for p in methods]
+    contents.append(("methods", "Methods", []))
+    for number, (heading, table_names, figure_names) in enumerate(sections, start=1):
         if not (table_names or figure_names):
             continue
-        body.append(f"<h2>{html.escape(heading)}</h2>")
-        body += [render_table(tables[n], "html") for n in table_names]
-        body += [
-            f'<figure><img src="{_image(figures[n], out)}" alt="{html.escape(n)}">'
-            f"<figcaption>{html.escape(caption(ctx, n))}</figcaption></figure>"
-            for n in figure_names
-        ]
+        anchor = f"section-{number}"
+        body.append(f'<h2 id="{anchor}">{html.escape(heading)}</h2>')
+        items = []
+        for name in table_names:
+            body.append(f'<div id="table-{name}">{render_table(tables[name], "html")}</div>')
+            items.append((f"table-{name}", tables[name].title))
+        for name in figure_names:
+            text = caption(ctx, name)
+            body.append(
+                f'<figure id="figure-{name}"><img src="{_embedded(figures[name])}" '
+                f'alt="{html.escape(text)}"><figcaption>{html.escape(text)}</figcaption></figure>'
+            )
+            items.append((f"figure-{name}", text))
+        contents.append((anchor, heading, items))
+    body.insert(1 + bool(spec.description), _contents(contents))
     document = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(spec.title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
@@ -207,6 +235,32 @@ def _image(paths: tuple[Path, ...], out: Path) -> str:
             if path.suffix == suffix:
                 return str(path.relative_to(out))
     return str(paths[0].relative_to(out))
+
+
+def _embedded(paths: tuple[Path, ...]) -> str:
+    """The figure as a data URI (PNG if written, else SVG), so the report is one file."""
+    for suffix, mime in ((".png", "image/png"), (".svg", "image/svg+xml")):
+        for path in paths:
+            if path.suffix == suffix:
+                return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    raise CohortcalcError(
+        f"{paths[0].parent}: the report embeds figures as PNG or SVG; add png to "
+        "outputs.figure_formats."
+    )
+
+
+def _contents(sections: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
+    """The table of contents: each section, with its tables and figures."""
+    lines = ['<nav class="toc"><strong>Contents</strong><ol>']
+    for anchor, heading, items in sections:
+        lines.append(f'<li><a href="#{anchor}">{html.escape(heading)}</a>')
+        if items:
+            lines.append("<ol>")
+            lines += [f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in items]
+            lines.append("</ol>")
+        lines.append("</li>")
+    lines.append("</ol></nav>")
+    return "\n".join(lines)
 
 
 def _inline(markdown: str) -> str:

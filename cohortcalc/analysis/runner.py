@@ -232,7 +232,11 @@ def _run(
         disclosed = outputs.disclose(context)
         tables = disclosed.tables
     with clock.step("figures"):
-        figures = draw_figures(context, out_dir, disclosed.at_risk) if out_dir is not None else {}
+        figures = (
+            draw_figures(context, out_dir, disclosed.at_risk, disclosed.fit_counts)
+            if out_dir is not None
+            else {}
+        )
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
     with clock.step("report"):

@@ -227,6 +227,7 @@ class Outputs(_Strict):
     report: Literal["html", "md"] = "html"
     table_one_by: str | None = None
     table_one_variables: list[str] | None = None
+    table_one_median: list[str] = Field(default_factory=list)  # median [IQR], not mean (SD)
     figures_by: list[str] = Field(default_factory=list)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def export_table(table: Table, path: str | Path) -> Path:
     return path
 
 
+_NUMERIC = re.compile(r"^(|[<>]?[−\-–]?[\d,.]+.*|—|\[c\]|1\.00 \(reference\))$")
+
+
+def text_columns(table: Table) -> set[int]:
+    """Positions of the columns (after the first) holding words, not numbers: left-aligned."""
+    columns = set()
+    for position, name in enumerate(table.frame.columns):
+        cells = [str(v) for v in table.frame[name]]
+        if position and not all(_NUMERIC.match(c) for c in cells):
+            columns.add(position)
+    return columns
+
+
+def header_text(name: object) -> str:
+    """A column header with "(95% CI)" kept on one line."""
+    return str(name).replace("95% CI", "95%\u00a0CI")
+
+
 def _rows(table: Table) -> list[list[str]]:
     return [[str(v) for v in row] for row in table.frame.itertuples(index=False)]
 
@@ -76,9 +95,11 @@ def _markdown(table: Table) -> str:
     lines = [f"**{cell(table.title)}**", "", "| " + " | ".join(header) + " |"]
     aligns = ["---"] + ["--:"] * (len(header) - 1)
     lines.append("| " + " | ".join(aligns) + " |")
-    for first, *rest in _rows(table):
+    groups = set(table.group_rows)
+    for i, (first, *rest) in enumerate(_rows(table)):
         level, label = _indent(first)
-        row = ["\u00a0" * (3 * level) + cell(label), *(cell(v) if v else " " for v in rest)]
+        label = f"**{cell(label)}**" if i in groups else cell(label)
+        row = ["\u00a0" * (3 * level) + label, *(cell(v) if v else " " for v in rest)]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.extend(f"{i}. {note}" for i, note in enumerate(table.footnotes, start=1))
@@ -89,15 +110,19 @@ def _html(table: Table) -> str:
     esc = html.escape
     out = ['<table class="cohortcalc-table">', f"  <caption>{esc(table.title)}</caption>"]
     out.append("  <thead>")
-    header = "".join(f"<th>{esc(str(c))}</th>" for c in table.frame.columns)
+    header = "".join(f"<th>{esc(header_text(c))}</th>" for c in table.frame.columns)
+    words = text_columns(table)
     out.append(f"    <tr>{header}</tr>")
     out.append("  </thead>")
     out.append("  <tbody>")
-    for row in _rows(table):
+    groups = set(table.group_rows)
+    for i, row in enumerate(_rows(table)):
         level, label = _indent(row[0])
         style = f' style="padding-left:{1.5 * level:g}em"' if level else ""
+        style += ' class="group"' if i in groups else ""
         cells = [f'<th scope="row"{style}>{esc(label)}</th>'] + [
-            f"<td>{esc(v)}</td>" for v in row[1:]
+            f'<td class="text">{esc(v)}</td>' if i in words else f"<td>{esc(v)}</td>"
+            for i, v in enumerate(row[1:], start=1)
         ]
         out.append("    <tr>" + "".join(cells) + "</tr>")
     out.append("  </tbody>")
@@ -145,7 +170,8 @@ def _latex(table: Table) -> str:
     """A booktabs table float (needs ``booktabs``; a table too wide for a portrait text block
     is a ``sidewaystable`` from ``rotating``, scaled down by ``graphicx`` if wider still)."""
     columns = list(table.frame.columns)
-    spec = "l" + "c" * (len(columns) - 1)
+    words = text_columns(table)
+    spec = "l" + "".join("l" if i in words else "c" for i in range(1, len(columns)))
     landscape, _, widths = layout(table)
     environment = "sidewaystable" if landscape else "table"
     block = LANDSCAPE_TEXT_PT if landscape else PORTRAIT_TEXT_PT

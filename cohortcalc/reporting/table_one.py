@@ -11,7 +11,9 @@ as R tableone does) and/or p-values (ANOVA or Kruskal–Wallis; chi-squared test
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Literal
 
@@ -67,6 +69,8 @@ def table_one(
         variables = [v for v in VARIABLE_LABELS if v in present and v != by]
     variables = [v for v in variables if v != by]
     data = to_polars(frame, [by, *variables])
+    empty = [v for v in variables if _n_missing(data[v]) == data.height]
+    variables = [v for v in variables if v not in empty]
     kinds = {v: _kind(data[v], v in categorical) for v in variables}
     data = data.with_columns(
         pl.col(v).cast(pl.Boolean) for v, kind in kinds.items() if kind == "binary"
@@ -89,7 +93,10 @@ def table_one(
             _continuous(context, variable, skew_threshold, nonnormal)
         else:
             _categorical(context, variable, kinds[variable] == "binary")
-    notes = _footnotes(by, skew_threshold, compare, dropped)
+    notes = _footnotes(by, skew_threshold, compare, dropped, len(groups), nonnormal)
+    if empty:
+        names = ", ".join(variable_label(v, labels) for v in empty)
+        notes.append(f"Not shown, missing for every participant: {names}.")
     default = f"Baseline characteristics by {variable_label(by, labels)}"
     return rows.table(title or default, notes)
 
@@ -211,10 +218,10 @@ def _continuous(ctx: _Context, variable: str, threshold: float, nonnormal: Seque
 
 def _categorical(ctx: _Context, variable: str, binary: bool) -> str:
     series = pl.concat([part[variable] for part in ctx.parts])
-    levels = [True] if binary else sorted(v for v in series.unique().to_list() if v is not None)
+    levels = [True] if binary else _all_levels(series, binary, variable)
     label = f"{variable_label(variable, ctx.labels)}, n (%)"
     header = ctx.rows.add({"Characteristic": label})
-    all_levels = _all_levels(series, binary)
+    all_levels = _all_levels(series, binary, variable)
     tables = np.array(
         [[int((part[variable] == level).sum()) for level in all_levels] for part in ctx.parts]
     )
@@ -224,16 +231,34 @@ def _categorical(ctx: _Context, variable: str, binary: bool) -> str:
     _compare_cells(ctx, header, variable, smd, p, "chi-squared")
     _missing_cell(ctx, header, variable)
     for level in levels:
-        row = header if binary else ctx.rows.add({"Characteristic": f"  {level}"})
+        row = header if binary else ctx.rows.add({"Characteristic": f"  {level_label(level)}"})
         _level_cells(ctx, row, variable, level)
     _category_margins(ctx, variable, all_levels)
     return "n (%)"
 
 
-def _all_levels(series: pl.Series, binary: bool) -> list[Any]:
+def _all_levels(series: pl.Series, binary: bool, variable: str) -> list[Any]:
+    """[True, False] for yes/no; else the data dictionary's order of the codes (never,
+    former, current), then any other values sorted."""
     if binary:
         return [True, False]
-    return sorted(v for v in series.unique().to_list() if v is not None)
+    present = sorted(v for v in series.unique().to_list() if v is not None)
+    order = [code for code in dictionary_codes().get(variable, ()) if code in present]
+    return order + [v for v in present if v not in order]
+
+
+@lru_cache(maxsize=1)
+def dictionary_codes() -> dict[str, tuple[str, ...]]:
+    """Each categorical variable's codes in the data dictionary's (natural) order."""
+    from cohortcalc.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
+    return {
+        variable.name: tuple(variable.codes)
+        for table in dictionary.tables.values()
+        for variable in table.variables
+        if variable.codes
+    }
 
 
 def _level_cells(ctx: _Context, row: int, variable: str, level: Any) -> None:
@@ -317,15 +342,28 @@ def _group_column(group: Any, by: str, labels: dict[str, str] | None) -> str:
     return level_label(group)
 
 
-def _footnotes(by: str, threshold: float, compare: str, dropped: int) -> list[str]:
-    notes = [
-        "Continuous variables: mean (SD), or median [IQR] when |skewness| > "
-        f"{threshold:g}; categorical variables: n (% of non-missing).",
-    ]
+def _footnotes(
+    by: str, threshold: float, compare: str, dropped: int, groups: int, nonnormal: Sequence[str]
+) -> list[str]:
+    if math.isinf(threshold):
+        listed = ", ".join(variable_label(v) for v in nonnormal)
+        rule = f"median [IQR] for {listed}" if listed else "no median [IQR]"
+        summary = f"Continuous variables: mean (SD), {rule} (as the analysis specifies)"
+    else:
+        summary = (
+            f"Continuous variables: mean (SD), or median [IQR] when |skewness| > {threshold:g}"
+        )
+    notes = [f"{summary}; categorical variables: n (% of non-missing)."]
     if compare in ("smd", "both"):
+        pairs = groups * (groups - 1) // 2
+        across = (
+            "between the two groups" if groups == 2
+            else f"the mean of the {pairs} pairwise SMDs of the {groups} groups (as R tableone)"
+        )  # fmt: skip
         notes.append(
-            "SMD, standardized mean difference (Yang & Dalton 2012), averaged over all pairs "
-            "of groups; for categorical variables the multinomial SMD."
+            "SMD, standardized mean difference (Yang & Dalton 2012): |difference in means| / "
+            "√((SD₁² + SD₂²)/2) for continuous variables, the multinomial (Mahalanobis) form "
+            f"for categorical ones; {across}."
         )
     if compare in ("p", "both"):
         notes.append(

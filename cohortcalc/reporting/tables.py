@@ -103,6 +103,7 @@ def hr_table(
     time_unit: str = "years",
     labels: dict[str, str] | None = None,
     title: str | None = None,
+    outcome_label: str | None = None,
 ) -> Table:
     """Counts, incidence rates and hazard ratios by exposure level for sequential models.
 
@@ -116,7 +117,8 @@ def hr_table(
     ``p_trend`` maps model name to a p (or a result with ``.p``), per stratum with a modifier;
     ``interaction_p`` maps model name to the p for interaction. Counts use rows with
     ``event == cause`` as events and ``time`` in ``time_unit`` ("years", "months", "days") for
-    person-years, via ``cc.incidence_rates``.
+    person-years, via ``cc.incidence_rates``. ``outcome_label`` ("Myocardial infarction")
+    names the events in the footnotes and the default title.
     """
     strata = _strata(models, modifier)
     names = list(models)
@@ -156,9 +158,10 @@ def hr_table(
     footnotes = notes.hr_footnotes(
         fits, exposure=exposure, event=event, cause=cause, time=time, per_sd_term=per_sd_term,
         per_sd=per_sd is not None, modifier=modifier, p_trend=p_trend,
-        interaction_p=interaction_p, labels=labels,
+        interaction_p=interaction_p, labels=labels, outcome_label=outcome_label,
     )  # fmt: skip
-    default_title = f"Hazard ratios for {event} = {cause} by {variable_label(exposure, labels)}"
+    what = outcome_label or f"{event} = {cause}"
+    default_title = f"Hazard ratios for {what} by {variable_label(exposure, labels)}"
     return rows.table(title or default_title, footnotes)
 
 

@@ -49,6 +49,22 @@ def text_width_pt(text: str, size_pt: float = BODY_PT, bold: bool = False) -> fl
     return font.get_width_height()[0] / 64.0
 
 
+def _export() -> Any:
+    from cohortcalc.reporting import export
+
+    return export
+
+
+def text_columns(table: Table) -> set[int]:
+    """The columns holding words (see ``export.text_columns``)."""
+    return _export().text_columns(table)
+
+
+def header_text(name: object) -> str:
+    """A header with "(95% CI)" unbroken (see ``export.header_text``)."""
+    return _export().header_text(name)
+
+
 def _longest_word(text: str, size_pt: float, bold: bool) -> float:
     return max((text_width_pt(w, size_pt, bold) for w in text.split(" ")), default=0.0)
 
@@ -59,14 +75,14 @@ def column_widths_pt(table: Table, size_pt: float = BODY_PT) -> list[float]:
     widths = []
     rows = [[str(v) for v in row] for row in table.frame.itertuples(index=False)]
     groups = set(table.group_rows)
+    words = text_columns(table)
     for position, header in enumerate(table.frame.columns):
-        head = _longest_word(str(header), size_pt, bold=True)
-        if position == 0:
-            cells = [_label_width(r[0], i in groups, size_pt) for i, r in enumerate(rows)]
-            full = max(cells, default=0.0)
-            words = max((_label_floor(r[0], i in groups, size_pt) for i, r in enumerate(rows)),
-                        default=0.0)  # fmt: skip
-            body = max(min(full, LABEL_MAX_PT), words)
+        head = _longest_word(header_text(header), size_pt, bold=True)
+        if position == 0 or position in words:
+            bold = [i in groups and position == 0 for i in range(len(rows))]
+            cells = [_label_width(r[position], b, size_pt) for r, b in zip(rows, bold, strict=True)]
+            floor = [_label_floor(r[position], b, size_pt) for r, b in zip(rows, bold, strict=True)]
+            body = max(min(max(cells, default=0.0), LABEL_MAX_PT), max(floor, default=0.0))
         else:
             body = max((text_width_pt(r[position], size_pt) for r in rows), default=0.0)
         widths.append(max(body, head) + CELL_PADDING_PT + 1.0)
@@ -165,16 +181,21 @@ def _add_table(document: Any, table: Table, size: float, widths: list[float]) ->
     grid.autofit = False
     _fixed_layout(grid, widths)
     groups = set(table.group_rows)
+    words = text_columns(table)
     for position, name in enumerate(columns):
         cell = grid.rows[0].cells[position]
-        _write(cell, str(name), size, bold=True, left=position == 0)
+        left = position == 0 or position in words
+        _write(cell, header_text(name), size, bold=True, left=left)
     for i, values in enumerate(rows, start=1):
         cells = grid.rows[i].cells
         level, label = split_indent(values[0])
         _write(cells[0], label, size, bold=(i - 1) in groups, left=True)
         cells[0].paragraphs[0].paragraph_format.left_indent = Pt(INDENT_PT * level)
         for position, value in enumerate(values[1:], start=1):
-            _write(cells[position], value.replace(" ", NBSP), size, bold=False, left=False)
+            if position in words:  # words wrap between words, left-aligned
+                _write(cells[position], value, size, bold=False, left=True)
+            else:  # a number or an interval never breaks
+                _write(cells[position], value.replace(" ", NBSP), size, bold=False, left=False)
     for index, row in enumerate(grid.rows):
         _keep_row_together(row, header=index == 0)
     _rules(grid, len(columns))
