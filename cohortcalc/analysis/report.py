@@ -151,14 +151,18 @@ def _sections(
     """(heading, table names, figure names) in reading order."""
     names = list(tables)
     hr = [n for n in names if n.startswith("hr_")]
-    return [
+    sections = [
         ("Participants", [n for n in ("flow", "table_one") if n in tables], []),
+        ("Incidence rates", _if("incidence_rates", tables), []),
         ("Hazard ratios", [n for n in hr if "_by_" not in n and _is_main(ctx, n)], []),
         ("Effect modification", [n for n in hr if "_by_" in n] + _if("interactions", tables), []),
         ("Sensitivity analyses", [n for n in hr if not _is_main(ctx, n)], []),
         ("Figures", [], list(figures)),
         ("All estimates", _if("estimates", tables), []),
     ]
+    named = {n for _, listed, _ in sections for n in listed}
+    sections[-1][1].extend(n for n in names if n not in named)  # never leave a table out
+    return sections
 
 
 def _if(name: str, tables: Mapping[str, Table]) -> list[str]:

@@ -172,10 +172,10 @@ def _latex(table: Table) -> str:
     columns = list(table.frame.columns)
     words = text_columns(table)
     spec = "l" + "".join("l" if i in words else "c" for i in range(1, len(columns)))
-    landscape, _, widths = layout(table)
+    landscape, size, widths = layout(table)
     environment = "sidewaystable" if landscape else "table"
     block = LANDSCAPE_TEXT_PT if landscape else PORTRAIT_TEXT_PT
-    scale = sum(widths) * 8.0 / 9.0 > block  # the widths are measured at 9 pt, LaTeX sets 8 pt
+    scale = sum(widths) * 8.0 / size > block  # measured at ``size`` pt; \footnotesize is 8 pt
     groups = set(table.group_rows)
     lines = [
         "% needs \\usepackage{booktabs}" + (", rotating, graphicx" if landscape else ""),

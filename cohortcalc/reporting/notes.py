@@ -102,12 +102,17 @@ def _competing_text(fits: list[Any]) -> str:
     return ", ".join(f"status code {c}" for c in codes)
 
 
+def running_text(label: str) -> str:
+    """A label inside a sentence: "Myocardial infarction" -> "myocardial infarction", but
+    "CKD progression" stays (an acronym keeps its capitals)."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _stratum_word(stratum: Any, modifier: str | None, labels: dict | None) -> str:
     if stratum is None:
         return ""
     if isinstance(stratum, bool) and modifier is not None:
-        heading = stratum_heading(modifier, stratum, labels)
-        return f" ({heading[:1].lower()}{heading[1:]})"
+        return f" ({running_text(stratum_heading(modifier, stratum, labels))})"
     return f" ({level_label(stratum)})"
 
 
@@ -147,7 +152,7 @@ def hr_footnotes(
     """The footnotes of an HR table, in reading order; ``outcome_label`` names the events
     (else "``event`` = ``cause``")."""
     all_fits = [fit for by_stratum in fits.values() for fit in by_stratum.values()]
-    what = outcome_label[:1].lower() + outcome_label[1:] if outcome_label else None
+    what = running_text(outcome_label) if outcome_label else None
     events = (
         f"Events: {what}; person-years from baseline to the event or the end of follow-up."
         if what
@@ -155,9 +160,9 @@ def hr_footnotes(
     )
     fine_gray = any(hasattr(fit, "n_competing") for fit in all_fits)
     notes = [
-        "PY, person-years; "
-        + ("sHR, subdistribution " if fine_gray else "")
-        + "HR, hazard ratio; CI, confidence interval.",
+        "PY, person-years; HR, hazard ratio; "
+        + ("sHR, subdistribution hazard ratio; " if fine_gray else "")
+        + "CI, confidence interval.",
         f"{events} Incidence rates per 1,000 person-years with exact Poisson 95% CIs.",
         *_method_note(all_fits),
     ]

@@ -93,11 +93,12 @@ def save_figure(
     with mpl.rc_context({"svg.fonttype": "path", "pdf.fonttype": 42, "svg.hashsalt": "cohortcalc"}):
         for fmt in formats:
             target = path.with_suffix(f".{fmt}")
-            extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt == "tiff" else {}
-            figure.savefig(
-                target, dpi=dpi, format=fmt, bbox_inches="tight", metadata=_metadata(fmt),
-                **extra,
-            )  # fmt: skip
+            extra: dict[str, Any] = (
+                {"metadata": _metadata(fmt)}
+                if fmt != "tiff"
+                else {"pil_kwargs": {"compression": "tiff_lzw"}}
+            )
+            figure.savefig(target, dpi=dpi, format=fmt, bbox_inches="tight", **extra)
             written.append(target)
     return written
 

@@ -134,7 +134,7 @@ def _groups(data: pl.DataFrame, by: str) -> list[Any]:
     if set(map(str, values)) <= set(CAC_LEVELS):
         return [v for level in CAC_LEVELS for v in values if str(v) == level]
     if all(isinstance(v, bool) for v in values):
-        return sorted(values, reverse=True)
+        return sorted(values)  # without, then with: as the HR tables and figures
     return sorted(values)
 
 

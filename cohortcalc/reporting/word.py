@@ -106,14 +106,16 @@ def split_indent(label: str) -> tuple[int, str]:
 
 
 def layout(table: Table) -> tuple[bool, float, list[float]]:
-    """(landscape, font size, column widths in points) that fit the table on a page."""
-    for size in (BODY_PT, 8.0, 7.0):
+    """(landscape, font size, column widths in points) that fit the table on a page: portrait
+    at 9 then 8 pt, else landscape at 9, 8, then 7 pt; wider still, landscape at 7 pt with the
+    columns scaled to the page (the only case where a cell wraps)."""
+    tries = [(False, BODY_PT), (False, 8.0), (True, BODY_PT), (True, 8.0), (True, 7.0)]
+    for landscape, size in tries:
         widths = column_widths_pt(table, size)
-        if sum(widths) <= PORTRAIT_TEXT_PT:
-            return False, size, widths
-        if sum(widths) <= LANDSCAPE_TEXT_PT:
-            return True, size, widths
-    return True, 7.0, widths
+        if sum(widths) <= (LANDSCAPE_TEXT_PT if landscape else PORTRAIT_TEXT_PT):
+            return landscape, size, widths
+    scale = LANDSCAPE_TEXT_PT / sum(widths)  # too wide for any page: cells must wrap
+    return True, 7.0, [w * scale for w in widths]
 
 
 def word_document(tables: Sequence[Table]) -> Any:
