@@ -87,6 +87,7 @@ def draw_figures(
     forest plot (both from the run's disclosure control)."""
     spec = ctx.spec
     wanted, formats = spec.outputs.figures, list(spec.outputs.figure_formats)
+    dpi = spec.outputs.figure_dpi
     written: dict[str, tuple[Path, ...]] = {}
     for name, outcome, by in _curve_names(ctx):
         label = None
@@ -96,7 +97,7 @@ def draw_figures(
                 return at_risk(name, key[0] if key else None, time, n)
 
         figure = _curve(ctx, outcome, by, label)
-        written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
+        written[name] = tuple(save_figure(figure, out / "figures" / name, formats, dpi))
     for outcome in spec.outcomes:
         if "forest" in wanted:
             for method in outcome.methods:
@@ -111,7 +112,7 @@ def draw_figures(
                     section_notes=_interaction_notes(ctx, outcome.name, method, rows),
                 )  # fmt: skip
                 name = f"forest_{outcome.name}_{method}"
-                written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
+                written[name] = tuple(save_figure(figure, out / "figures" / name, formats, dpi))
     return written
 
 

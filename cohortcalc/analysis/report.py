@@ -201,13 +201,14 @@ def write_report(
     body, contents = [f"<h1>{html.escape(spec.title)}</h1>"], []
     if spec.description:
         body.append(f"<p>{html.escape(spec.description)}</p>")
-    body += ['<h2 id="methods">Methods</h2>'] + [f"<p>{_inline(p)}</p>" for p in methods]
+    body += ['<section id="methods">', "<h2>Methods</h2>"]
+    body += [f"<p>{_inline(p)}</p>" for p in methods] + ["</section>"]
     contents.append(("methods", "Methods", []))
     for number, (heading, table_names, figure_names) in enumerate(sections, start=1):
         if not (table_names or figure_names):
             continue
         anchor = f"section-{number}"
-        body.append(f'<h2 id="{anchor}">{html.escape(heading)}</h2>')
+        body.append(f'<section id="{anchor}">\n<h2>{html.escape(heading)}</h2>')
         items = []
         for name in table_names:
             body.append(f'<div id="table-{name}">{render_table(tables[name], "html")}</div>')
@@ -219,6 +220,7 @@ def write_report(
                 f'alt="{html.escape(text)}"><figcaption>{html.escape(text)}</figcaption></figure>'
             )
             items.append((f"figure-{name}", text))
+        body.append("</section>")
         contents.append((anchor, heading, items))
     body.insert(1 + bool(spec.description), _contents(contents))
     document = (
