@@ -25,7 +25,7 @@ from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.disclosure import Protection, protect
 from cohortcalc.reporting.format import MISSING_VALUE, suppressed_label
 from cohortcalc.reporting.suppression import COMPLEMENT_LABEL, suppress_footnote
-from cohortcalc.reporting.table import NOT_MISSING, Table
+from cohortcalc.reporting.table import NOT_MISSING, Table, without_percent
 
 Condition = tuple[str, Any]
 AT_LEAST = "at least"
@@ -224,6 +224,13 @@ def hide(
                 if cell not in masked:
                     frame.iloc[cell[0], frame.columns.get_loc(cell[1])] = MISSING_VALUE
                     masked.add(cell)
+        for local, cid in ids.items():  # percentages whose denominator is hidden
+            if cid not in protection.hidden:
+                continue
+            for row, column in grid.shares.get(local, ()):
+                if (row, column) not in masked:
+                    position = frame.columns.get_loc(column)
+                    frame.iloc[row, position] = without_percent(str(frame.iloc[row, position]))
     cells = zip(table.values["row"], table.values["column"], strict=True)
     keep = pd.Series([cell not in masked for cell in cells], index=table.values.index)
     note = (

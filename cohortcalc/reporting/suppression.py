@@ -18,7 +18,7 @@ import pandas as pd
 
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import MISSING_VALUE, suppressed_label
-from cohortcalc.reporting.table import CountGrid, Table
+from cohortcalc.reporting.table import CountGrid, Table, without_percent
 
 
 def suppressed_cells(
@@ -126,6 +126,11 @@ def suppress_small_cells(
             if (row, column) not in masked:
                 frame.iloc[row, frame.columns.get_loc(column)] = MISSING_VALUE
                 masked.add((row, column))
+    for cid in sorted(hidden):  # percentages whose denominator is hidden
+        for row, column in grid.shares.get(cid, ()):
+            if (row, column) not in masked:
+                position = frame.columns.get_loc(column)
+                frame.iloc[row, position] = without_percent(str(frame.iloc[row, position]))
     cells = zip(table.values["row"], table.values["column"], strict=True)
     keep = [(r, c) not in masked for r, c in cells]
     values = table.values.loc[pd.Series(keep, index=table.values.index)].reset_index(drop=True)

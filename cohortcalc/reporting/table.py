@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,8 @@ class CountGrid:
     ``(column, value)`` (``value`` None: missing; ``NOT_MISSING``: present), so a run can find
     the same count in every output and hide it everywhere (``analysis.disclosure``).
     ``formats`` gives the text around a count printed inside words, e.g. "With CKD (n = {})";
-    ``quoted`` lists counts printed in the footnotes.
+    ``quoted`` lists counts printed in the footnotes; ``shares`` maps a count to the cells
+    whose percentage uses it as denominator (hidden with it: "123 (—)").
     """
 
     counts: Mapping[str, int]
@@ -35,6 +37,7 @@ class CountGrid:
     conditions: Mapping[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
     formats: Mapping[str, str] = field(default_factory=dict)
     quoted: tuple[str, ...] = ()
+    shares: Mapping[str, tuple[Cell, ...]] = field(default_factory=dict)
 
 
 NOT_MISSING = ("not missing",)
@@ -78,3 +81,11 @@ def values_frame(records: list[tuple[int, str, str, float, str]]) -> pd.DataFram
     """The ``Table.values`` frame from (row, column, quantity, value, source) records."""
     frame = pd.DataFrame.from_records(records, columns=VALUE_COLUMNS)
     return frame.astype({"row": "int64", "value": "float64"})
+
+
+PERCENT = re.compile(r" \(\d[\d.,]*%\)")
+
+
+def without_percent(text: str) -> str:
+    """A "count (percent)" cell with its percentage hidden: "780 (52.0%)" -> "780 (—)"."""
+    return PERCENT.sub(" (—)", text)

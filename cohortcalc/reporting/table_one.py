@@ -93,6 +93,10 @@ def table_one(
             _continuous(context, variable, skew_threshold, nonnormal)
         else:
             _categorical(context, variable, kinds[variable] == "binary")
+    for column in context.columns:  # a column's percentages reveal its N
+        rows.shares[f"N|{column}"] = tuple(
+            (i, column) for i, row in enumerate(rows.rows) if "%)" in row.get(column, "")
+        )
     notes = _footnotes(by, skew_threshold, compare, dropped, len(groups), nonnormal)
     if empty:
         names = ", ".join(variable_label(v, labels) for v in empty)

@@ -51,6 +51,7 @@ class _Rows:
         self.formats: dict[str, str] = {}
         self.groups: list[int] = []
         self.quoted: list[str] = []
+        self.shares: dict[str, tuple[Cell, ...]] = {}
 
     def add(self, cells: Mapping[str, str]) -> int:
         self.rows.append({c: cells.get(c, "") for c in self.columns})
@@ -78,7 +79,7 @@ class _Rows:
     def table(self, title: str, footnotes: list[str]) -> Table:
         grid = CountGrid(
             self.counts, self.location, self.dependents, tuple(self.margins), self.conditions,
-            self.formats, tuple(self.quoted),
+            self.formats, tuple(self.quoted), self.shares,
         )  # fmt: skip
         frame = pd.DataFrame(self.rows, columns=self.columns)
         records = values_frame(self.records)

@@ -91,9 +91,8 @@ def test_columns_are_wide_enough_that_nothing_breaks(by_ckd, tmp_path):
 def test_one_document_per_run_with_landscape_sections_for_wide_tables(cohort, by_ckd, tmp_path):
     narrow = table_one(cohort, variables=["age", "sex"], overall=False)
     wide = table_one(cohort, variables=["age", "sex", "race_ethnicity"], compare="both")
-    wide = type(wide)(wide.title, wide.frame.assign(**{f"Extra column {i}": "123,456 (78.9%)"
-                                                      for i in range(2)}),  # fmt: skip
-                      wide.footnotes, wide.values)  # fmt: skip
+    extra = {f"Extra column {i}": "123,456 (78.9%)" for i in range(2)}
+    wide = type(wide)(wide.title, wide.frame.assign(**extra), wide.footnotes, wide.values)
     path = write_word([narrow, by_ckd, wide], tmp_path / "all.docx")
     document = Document(str(path))
     assert [t.rows[0].cells[0].text for t in document.tables] == [
