@@ -350,7 +350,7 @@ def _footnotes(
     by: str, threshold: float, compare: str, dropped: int, groups: int, nonnormal: Sequence[str]
 ) -> list[str]:
     if math.isinf(threshold):
-        listed = ", ".join(variable_label(v) for v in nonnormal)
+        listed = ", ".join(variable_label(v).split(", ")[0] for v in nonnormal)
         rule = f"median [IQR] for {listed}" if listed else "no median [IQR]"
         summary = f"Continuous variables: mean (SD), {rule} (as the analysis specifies)"
     else:

@@ -40,13 +40,27 @@ def _font(bold: bool) -> Any:
 
 
 def text_width_pt(text: str, size_pt: float = BODY_PT, bold: bool = False) -> float:
-    """Width of ``text`` set in ``size_pt`` points (DejaVu Sans metrics, an upper bound)."""
-    if not text:
-        return 0.0
+    """Width of ``text`` set in ``size_pt`` points: the sum of the glyph advances of DejaVu
+    Sans (no kerning, so never less than the set width)."""
+    return size_pt * sum(_advance(ch, bold) for ch in text.replace(NBSP, " "))
+
+
+@lru_cache(maxsize=4096)
+def _advance(char: str, bold: bool) -> float:
+    """A glyph's advance width per point of type size."""
     font = _font(bold)
-    font.set_size(size_pt, 72)
-    font.set_text(text.replace(NBSP, " "), 0.0)
-    return font.get_width_height()[0] / 64.0
+    font.set_size(100.0, 72)
+    font.set_text(char, 0.0)
+    return font.get_width_height()[0] / 64.0 / 100.0 if char != " " else _space(bold)
+
+
+def _space(bold: bool) -> float:
+    font = _font(bold)
+    font.set_size(100.0, 72)
+    font.set_text("x x", 0.0)
+    wide = font.get_width_height()[0]
+    font.set_text("xx", 0.0)
+    return (wide - font.get_width_height()[0]) / 64.0 / 100.0
 
 
 def _export() -> Any:
