@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -28,6 +29,7 @@ from cohortcalc.reporting.format import (
     format_p,
     format_ratio_ci,
     level_label,
+    stratum_heading,
     suppressed_label,
     variable_label,
 )
@@ -251,7 +253,7 @@ def incidence_rate_table(ctx: Context) -> tuple[Table, dict[str, pl.DataFrame]]:
         for group, line in [*(("all", r) for r in overall.to_dict("records")),
                             *(("cell", r) for r in rate_by.to_dict("records"))]:  # fmt: skip
             i = len(rows)
-            cells = {c: level_label(line[c]) if group == "cell" else "All" for c in by}
+            cells = {c: _group_text(c, line[c], spec) if group == "cell" else "All" for c in by}
             rows.append(
                 {
                     "Outcome": outcome.label or outcome.name,
@@ -279,6 +281,13 @@ def incidence_rate_table(ctx: Context) -> tuple[Table, dict[str, pl.DataFrame]]:
         counts=CountGrid(counts, location, dependents, tuple(margins), conditions=where),
     )
     return table, frames
+
+
+def _group_text(column: str, value: Any, spec: Spec) -> str:
+    """A group in a table cell: "Without CKD" for a yes/no column, else the level."""
+    if isinstance(value, bool | np.bool_):
+        return stratum_heading(column, bool(value), labels(spec))
+    return level_label(value)
 
 
 def _fits_of(ctx: Context, **match: Any) -> list[Fit]:

@@ -42,7 +42,7 @@ table.cohortcalc-table thead th { vertical-align: bottom; font-weight: bold; }
 table.cohortcalc-table thead { border-bottom: 1px solid #444; border-top: 2px solid #444; }
 table.cohortcalc-table tfoot td { text-align: left; font-size: 0.85em; color: #555; }
 table.cohortcalc-table tbody tr:last-child { border-bottom: 2px solid #444; }
-table.cohortcalc-table th.group { font-weight: bold; }
+table.cohortcalc-table th.group { font-weight: bold; white-space: nowrap; }
 table.cohortcalc-table tfoot td { white-space: normal; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; height: auto; }

@@ -232,7 +232,7 @@ def test_incidence_rates_are_counted_and_small_cells_suppressed(small_run, popul
         events=(pl.col("mi_status") == 1).sum()
     )
     expected = {
-        ("Yes" if ckd else "No", level.replace("-", "–")): events
+        ("With CKD" if ckd else "Without CKD", level.replace("-", "–")): events
         for ckd, level, events in counts.iter_rows()
     }
     shown = {(r["CKD"], r[cac]): r for _, r in frame.iterrows() if r["CKD"] != "All"}

@@ -115,3 +115,12 @@ def test_the_headline_spec_asks_for_word_and_latex():
         spec = yaml.safe_load(Path(path).read_text())
         assert {"docx", "tex"} <= set(spec["outputs"]["table_formats"])
         assert "pdf" in spec["outputs"]["figure_formats"]
+
+
+def test_the_same_tables_give_the_same_bytes(by_ckd, tmp_path, monkeypatch):
+    import time
+
+    first = write_word([by_ckd], tmp_path / "a.docx").read_bytes()
+    later = time.struct_time((2031, 7, 1, 12, 30, 0, 1, 182, 0))  # another day: zip dates
+    monkeypatch.setattr(time, "localtime", lambda *args: later)
+    assert write_word([by_ckd], tmp_path / "b.docx").read_bytes() == first
