@@ -218,7 +218,7 @@ def estimates_display(rows: list[dict[str, Any]], spec: Spec) -> Table:
         display.append({
             "Analysis": "Main" if row["analysis"] == "main" else analyses[row["analysis"]],
             "Outcome": outcomes[row["outcome"]],
-            "Method": "Fine–Gray (sHR)" if row["method"] == "finegray" else "Cox (HR)",
+            "Method": "Fine–Gray" if row["method"] == "finegray" else "Cox",
             "Model": row["model"], "Subgroup": modifier, "Exposure": term,
             "N": format_count(row["n"]), "Events": format_count(row["events"]),
             "Rate per 1,000 PY": format_number(row["rate_per_1000py"], 2),
@@ -235,8 +235,8 @@ def estimates_display(rows: list[dict[str, Any]], spec: Spec) -> Table:
         title="All estimates (every fitted model and exposure level)",
         frame=pd.DataFrame(display),
         footnotes=(
-            "HR, hazard ratio (Cox: cause-specific where a competing event exists); sHR, "
-            "subdistribution hazard ratio (Fine–Gray); CI, confidence interval; PY, "
+            "HR: hazard ratio from Cox models (cause-specific where a competing event exists), "
+            "subdistribution hazard ratio from Fine–Gray models; CI, confidence interval; PY, "
             "person-years. N, events and rates: the exposure level within the subgroup of the "
             "analysis population (for a continuous exposure, the rows the model used). The "
             "same numbers, unformatted, are in estimates_tidy.csv and estimates_tidy.parquet.",

@@ -26,6 +26,7 @@ CELL_PADDING_PT = 10.8  # Word's default left + right cell margins (0.075 in eac
 PORTRAIT_TEXT_PT = 6.5 * 72  # US Letter / A4 with 1-inch margins
 LANDSCAPE_TEXT_PT = 9.0 * 72
 LABEL_MAX_PT = 2.6 * 72  # longer first-column labels wrap at spaces
+TEXT_MAX_PT = 1.0 * 72  # so do longer texts in other text columns
 INDENT_PT = 9.0
 NBSP = "\u00a0"
 
@@ -93,12 +94,16 @@ def column_widths_pt(table: Table, size_pt: float = BODY_PT) -> list[float]:
     groups = set(table.group_rows)
     words = text_columns(table)
     for position, header in enumerate(table.frame.columns):
-        head = _longest_word(header_text(header), size_pt, bold=True)
+        title = header_text(header)
+        full = text_width_pt(title, size_pt, bold=True)
+        head = max(_longest_word(title, size_pt, bold=True), 0.55 * full)  # at most ~2 lines
         if position == 0 or position in words:
             bold = [i in groups and position == 0 for i in range(len(rows))]
             cells = [_label_width(r[position], b, size_pt) for r, b in zip(rows, bold, strict=True)]
             floor = [_label_floor(r[position], b, size_pt) for r, b in zip(rows, bold, strict=True)]
-            body = max(min(max(cells, default=0.0), LABEL_MAX_PT), max(floor, default=0.0))
+            many = len(table.frame.columns) > 8
+            cap = LABEL_MAX_PT if position == 0 and not many else TEXT_MAX_PT
+            body = max(min(max(cells, default=0.0), cap), max(floor, default=0.0))
         else:
             body = max((text_width_pt(r[position], size_pt) for r in rows), default=0.0)
         widths.append(max(body, head) + CELL_PADDING_PT + 1.0)
