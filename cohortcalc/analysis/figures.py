@@ -106,7 +106,7 @@ def draw_figures(
                     continue
                 short = "sHR" if method == "finegray" else "HR"
                 figure = forest_plot(
-                    rows, title=f"{outcome.label or outcome.name}: {_ratio(method).lower()}s",
+                    rows, title=f"{outcome.label or outcome.name}: {_ratios(method)}",
                     subtitle=_model_text(ctx, method), xlabel=f"{_ratio(method)} (log scale)",
                     estimate_header=f"{short} (95% CI)",
                     section_notes=_interaction_notes(ctx, outcome.name, method, rows),
@@ -230,10 +230,10 @@ def _interaction_notes(ctx: Context, outcome: str, method: str, rows: pd.DataFra
         section = variable_label(test.modifier, labels(ctx.spec))
         kind = "LRT" if test.test == "lrt" else "Wald"
         chosen = (rows["section"] == section) & (rows["exposure"] == key.exposure)
+        joint = f"joint over {test.df} terms, " if test.df > 1 else ""
+        text = f"p for interaction {format_p(test.p, prefix=True)[2:]}, {joint}{kind}"
         for group in rows.loc[chosen, "group"].unique():
-            notes[(group, section)] = (
-                f"p for interaction {format_p(test.p, prefix=True)[2:]}, {kind}"
-            )
+            notes[(group, section)] = text
     return notes
 
 
@@ -259,6 +259,10 @@ def _model_text(ctx: Context, method: str) -> str:
     )
     adjusted = ", ".join(short_label(c, labels(ctx.spec)) for c in covariates) or "nothing"
     return f"{kind}, {model}: adjusted for {adjusted}."
+
+
+def _ratios(method: str) -> str:
+    return "subdistribution hazard ratios" if method == "finegray" else "hazard ratios"
 
 
 def _ratio(method: str) -> str:
