@@ -174,7 +174,8 @@ def _modifiers(spec: Spec) -> str:
         )
         parts.append(
             f"{modifier.label or modifier.column}: models were fitted within each level, and "
-            f"the exposure × {modifier.column} interaction was tested by {test} of the product "
+            f"the exposure × {modifier.label or modifier.column} interaction was tested by "
+            f"{test} of the product "
             "terms, in models that also contain the modifier's main effect"
         )
     return "**Effect modification.** " + "; ".join(parts) + "."
