@@ -81,6 +81,7 @@ if TYPE_CHECKING:
         save_figure,
         suppress_small_cells,
         table_one,
+        write_word,
     )
     from cohortcalc.survival.cox import cox
     from cohortcalc.survival.finegray import finegray
@@ -128,6 +129,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "evalue": ("cohortcalc.effects", "evalue"),
     "evalues": ("cohortcalc.effects", "evalues"),
     "export_table": ("cohortcalc.reporting", "export_table"),
+    "write_word": ("cohortcalc.reporting", "write_word"),
     "finegray": ("cohortcalc.survival.finegray", "finegray"),
     "forest_plot": ("cohortcalc.reporting", "forest_plot"),
     "forest_rows": ("cohortcalc.reporting", "forest_rows"),
@@ -250,6 +252,7 @@ __all__ = [
     "table_one",
     "trend_test",
     "validate",
+    "write_word",
 ]
 
 

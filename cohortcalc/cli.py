@@ -302,9 +302,6 @@ def dictionary_command(
     console.print(f"dictionary version {dictionary.version}; * = required")
 
 
-_OUTCOME_NAMES = {"mi_status": "MI", "death_status": "death", "cv_death_status": "CV death"}
-
-
 @app.command("report")
 def report_command(
     frame: Annotated[str, typer.Argument(help="Analysis frame (Parquet file or folder).")],
@@ -319,55 +316,42 @@ def report_command(
     ] = "mi_status",
     cause: Annotated[int, typer.Option(help="Event code of interest.")] = 1,
     min_cell: Annotated[
-        int, typer.Option("--min-cell", help="Suppress counts below this (0 = off).")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--min-cell",
+            help="Hide counts below this, and those that would reveal them (default: the "
+            "--spec's small_cell_threshold, else 11; 0 = off).",
+        ),
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="Analysis spec whose threshold to use.")
+    ] = None,
     max_time: Annotated[float | None, typer.Option(help="End the curves at this time.")] = None,
     table_formats: Annotated[str, typer.Option(help="Table formats.")] = "csv,md,html,tex,docx",
     figure_formats: Annotated[str, typer.Option(help="Figure formats.")] = "png,pdf,svg",
 ) -> None:
     """Write Table 1 and KM / cumulative-incidence curves (numbers at risk) from a frame."""
+    from cohortcalc.analysis.frame_report import write_frame_report
     from cohortcalc.frames import to_polars
 
     try:
+        threshold = min_cell
+        if threshold is None:
+            from cohortcalc.analysis import load_spec
+
+            threshold = load_spec(spec).small_cell_threshold if spec is not None else 11
         data = to_polars(frame)
-        written = _report_table_one(data, out, by, min_cell, table_formats.split(","))
-        for group in [by, *(also_by if also_by is not None else ["ckd"])]:
-            if group in data.columns:
-                written += _report_curves(
-                    data, out, group, time, event, cause, min_cell, max_time, figure_formats
-                )
+        groups = [by, *(also_by if also_by is not None else ["ckd"])]
+        written = write_frame_report(
+            data, out, by=by, groupings=[g for g in dict.fromkeys(groups) if g in data.columns],
+            time=time, event=event, cause=cause, min_cell=threshold, max_time=max_time,
+            table_formats=table_formats.split(","), figure_formats=figure_formats.split(","),
+        )  # fmt: skip
     except cohortcalc.CohortcalcError as err:
         typer.secho(f"report failed: {err}", fg="red", err=True)
         raise typer.Exit(code=1) from None
     for path in written:
         typer.echo(f"wrote {path}")
-
-
-def _report_table_one(data, out: Path, by: str, min_cell: int, formats: list[str]) -> list[Path]:
-    table = cohortcalc.table_one(data, by=by)
-    if min_cell:
-        table = cohortcalc.suppress_small_cells(table, threshold=min_cell)
-    return [cohortcalc.export_table(table, out / f"table1.{fmt.strip()}") for fmt in formats]
-
-
-def _report_curves(data, out, group, time, event, cause, min_cell, max_time, formats):
-    subset = data.drop_nulls([group, time, event])
-    codes = set(subset[event].unique().to_list())
-    unit = "days" if time.endswith("days") else "years"
-    outcome = _OUTCOME_NAMES.get(event, event)
-    options = {"min_cell": min_cell or None, "max_time": max_time, "time_unit": unit}
-    if codes <= {0, 1}:
-        curves = cohortcalc.kaplan_meier(subset, time=time, event=event, by=group)
-        figure = cohortcalc.plot_survival(curves, ylabel=f"Free of {outcome}, %", **options)
-        name = f"km_{event}_by_{group}"
-    else:
-        curves = cohortcalc.cumulative_incidence(
-            subset, time=time, event=event, cause=cause, by=group
-        )
-        ylabel = f"Cumulative incidence of {outcome}, %"
-        figure = cohortcalc.plot_cumulative_incidence(curves, ylabel=ylabel, **options)
-        name = f"cif_{event}_by_{group}"
-    return cohortcalc.save_figure(figure, out / name, formats=formats.split(","))
 
 
 @app.command("run")

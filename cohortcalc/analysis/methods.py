@@ -55,11 +55,38 @@ def _data(spec: Spec, inputs: Mapping[str, object]) -> str:
     options = ", ".join(f"{k} = {v}" for k, v in sorted(spec.derive.items()))
     derived = f" with options {options}" if options else " with the package defaults"
     return (
-        f"**Data.** The analysis used {source}. Features (Agatston score from lesion-level CT "
-        "data, CAC categories, eGFR by the race-free CKD-EPI 2021 creatinine equation, CKD as "
-        "eGFR < 60 mL/min/1.73 m² or UACR ≥ 30 mg/g, and time-to-event outcomes) were derived "
-        f"by `cohortcalc.derive`{derived}. Input hashes are in `manifest.json` "
+        f"**Data.** The analysis used {source}. Features ({features_sentence(spec.derive)}) "
+        f"were derived by `cohortcalc.derive`{derived}. Input hashes are in `manifest.json` "
         f"(input kind: {inputs.get('kind')})." + _engine(spec)
+    )
+
+
+_CKD_TEXT = {
+    "egfr_or_uacr": "CKD as eGFR < 60 mL/min/1.73 m² or UACR ≥ 30 mg/g",
+    "egfr": "CKD as eGFR < 60 mL/min/1.73 m² (albuminuria not used)",
+    "egfr_cr_cys_or_uacr": (
+        "CKD as eGFR by the CKD-EPI 2021 creatinine–cystatin C equation < 60 mL/min/1.73 m² "
+        "or UACR ≥ 30 mg/g"
+    ),
+}
+_CAC_TEXT = {"standard": "0, 1–100, 101–400, >400", "mesa": "0, 1–100, 101–300, >300"}
+
+
+def features_sentence(options: Mapping[str, object]) -> str:
+    """What ``derive`` computed with the spec's ``derive`` options, in words (the CAC cut
+    points and the CKD definition as run, not the defaults)."""
+    cuts = options.get("cac_categories", "standard")
+    if isinstance(cuts, str):
+        categories = _CAC_TEXT.get(cuts, cuts)
+    else:
+        bounds = [int(c) if float(c).is_integer() else c for c in cuts]  # type: ignore[union-attr]
+        edges = [f"{lo + 1}–{hi}" for lo, hi in zip([0, *bounds[:-1]], bounds, strict=True)]
+        categories = ", ".join(["0", *edges, f">{bounds[-1]}"])
+    ckd = _CKD_TEXT[str(options.get("ckd_definition", "egfr_or_uacr"))]
+    return (
+        f"Agatston score from lesion-level CT data, CAC categories {categories} Agatston "
+        "units, eGFR by the race-free CKD-EPI 2021 creatinine equation, "
+        f"{ckd}, and time-to-event outcomes"
     )
 
 
@@ -149,7 +176,8 @@ def _modifiers(spec: Spec) -> str:
         )
         parts.append(
             f"{modifier.label or modifier.column}: models were fitted within each level, and "
-            f"the exposure × {modifier.column} interaction was tested by {test} of the product "
+            f"the exposure × {modifier.label or modifier.column} interaction was tested by "
+            f"{test} of the product "
             "terms, in models that also contain the modifier's main effect"
         )
     return "**Effect modification.** " + "; ".join(parts) + "."

@@ -8,14 +8,19 @@ Names: ``flow``, ``table_one``, ``hr_<outcome>_<method>`` (main analysis),
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
 from cohortcalc.analysis.checks import levels_of, table_one_by
-from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
+from cohortcalc.analysis.disclosure import CountSpace, hide, register_table
+from cohortcalc.analysis.estimates import estimates_display, fit_cells, tidy_frame, tidy_rows
+from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
 from cohortcalc.reporting.format import (
@@ -23,14 +28,18 @@ from cohortcalc.reporting.format import (
     format_number,
     format_p,
     format_ratio_ci,
-    stratum_label,
+    level_label,
+    stratum_heading,
+    suppressed_label,
     variable_label,
 )
-from cohortcalc.reporting.suppression import suppress_small_cells
+from cohortcalc.reporting.suppression import COMPLEMENT_LABEL
 from cohortcalc.reporting.table import CountGrid, Table, values_frame
 from cohortcalc.reporting.table_one import table_one
 from cohortcalc.reporting.tables import RATE_COLUMN, hr_table
 from cohortcalc.survival.rates import incidence_rates
+
+ID_COLUMN = "participant_id"
 
 
 def method_name(method: str, outcome: Outcome) -> str:
@@ -73,28 +82,110 @@ def labels(spec: Spec) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Disclosed:
+    """A run's outputs after disclosure control: the display ``tables``, the ``tidy``
+    estimates, and ``at_risk(figure, group value, time, n)``, the text of a number at risk."""
+
+    tables: dict[str, Table]
+    tidy: pd.DataFrame
+    at_risk: Callable[[str, Any, float, int], str]
+    fit_counts: Callable[[Any], tuple[str, str]] | None = None
+    unlinked: tuple[str, ...] = ()
+
+
 def build_tables(ctx: Context) -> dict[str, Table]:
     """Every table the spec's ``outputs.tables`` asks for, plus ``estimates``; suppressed."""
+    return disclose(ctx).tables
+
+
+def _raw_tables(ctx: Context) -> tuple[dict[str, Table], dict[str, Any], list[dict[str, Any]]]:
+    """The tables before disclosure control, the frame(s) each was built from, and the
+    tidy estimate rows."""
     wanted = ctx.spec.outputs.tables
     tables: dict[str, Table] = {}
+    frames: dict[str, Any] = {}
     if "flow" in wanted:
         tables["flow"] = flow_table(ctx.flow)
+        frames["flow"] = ctx.frame
     if "table_one" in wanted:
         tables["table_one"] = _table_one(ctx)
+        frames["table_one"] = ctx.frame
     if "incidence_rates" in wanted:
-        tables["incidence_rates"] = incidence_rate_table(ctx)
+        tables["incidence_rates"], frames["incidence_rates"] = incidence_rate_table(ctx)
     if "hazard_ratios" in wanted:
-        tables.update(hazard_ratio_tables(ctx))
+        for name, (table, frame) in hazard_ratio_tables(ctx).items():
+            tables[name], frames[name] = table, frame
     if "interactions" in wanted and ctx.interactions:
         tables["interactions"] = interaction_table(ctx.spec, ctx.interactions)
-    tables["estimates"] = estimates_table(ctx.fits, ctx.per_sd_units)
+    rows = tidy_rows(ctx)
+    tables["estimates"] = estimates_display(rows, ctx.spec)
+    frames["estimates"] = {
+        f"{kind}_{i}": row["_cells"][j][0]
+        for i, row in enumerate(rows)
+        for j, kind in enumerate(("n", "events"))
+    }
+    return tables, frames, rows
+
+
+def disclose(ctx: Context) -> Disclosed:
+    """Tables, tidy estimates and numbers at risk with one disclosure control over them all
+    (``analysis.disclosure``): a count hidden in one is hidden wherever it would reveal."""
+    from cohortcalc.analysis.figures import forest_fits, risk_cells
+
+    tables, frames, rows = _raw_tables(ctx)
     threshold = ctx.spec.small_cell_threshold
     if threshold <= 1:
-        return tables
-    return {
-        name: suppress_small_cells(table, threshold) if table.counts is not None else table
-        for name, table in tables.items()
-    }
+        return Disclosed(tables, tidy_frame(rows, set()), _plain_at_risk)
+    space = CountSpace(ID_COLUMN if ID_COLUMN in ctx.frame.columns else None)
+    ids = {name: register_table(space, name, t, frames.get(name)) for name, t in tables.items()}
+    risk = {}
+    for figure, (frame, cells) in risk_cells(ctx).items():
+        for value, time, where in cells:
+            risk[(figure, value, time)] = space.cell(frame, where)
+            space.show(risk[(figure, value, time)])
+    forest = {}
+    if "forest" in ctx.spec.outputs.figures:
+        for fit in {id(f): f for o in ctx.spec.outcomes for m in o.methods
+                    for f in forest_fits(ctx, o.name, m)}.values():  # fmt: skip
+            forest[id(fit)] = fit_cells(space, ctx, fit)
+            for cid in forest[id(fit)]:
+                space.show(cid)
+    protection = space.protect(threshold)
+    values = frozenset(space.counts[c] for c in protection.complementary)
+    shown = {n: hide(t, ids[n], protection, threshold, values) if t.counts else t
+             for n, t in tables.items()}  # fmt: skip
+    hidden_rows = {
+        (i, kind) for i in range(len(rows)) for kind in ("n", "events")
+        if ids["estimates"][f"{kind}_{i}"] in protection.hidden
+    }  # fmt: skip
+
+    def at_risk(figure: str, value: Any, time: float, n: int) -> str:
+        cid = risk.get((figure, value, time))
+        if cid in protection.primary:
+            return suppressed_label(threshold)
+        if cid in protection.complementary:
+            return COMPLEMENT_LABEL
+        return suppressed_label(threshold) if 0 < n < threshold else format_count(n)
+
+    def fit_counts(fit: Any) -> tuple[str, str]:
+        cells = forest.get(id(fit))
+        values = (fit.result.n, fit.result.n_events)
+        if cells is None:
+            return tuple(format_count(v) for v in values)  # type: ignore[return-value]
+        return tuple(_label(c, v) for c, v in zip(cells, values, strict=True))  # type: ignore[return-value]
+
+    def _label(cid: str, n: int) -> str:
+        if cid in protection.primary:
+            return suppressed_label(threshold)
+        return COMPLEMENT_LABEL if cid in protection.complementary else format_count(n)
+
+    tidy = tidy_frame(rows, hidden_rows)
+    return Disclosed(shown, tidy, at_risk, fit_counts, tuple(space.unlinked))
+
+
+def _plain_at_risk(figure: str, value: Any, time: float, n: int) -> str:
+    return format_count(n)
 
 
 def _table_one(ctx: Context) -> Table:
@@ -102,8 +193,9 @@ def _table_one(ctx: Context) -> Table:
     by = table_one_by(ctx.spec)
     assert by is not None  # checked before fitting
     return table_one(
-        ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec)
-    )
+        ctx.frame, by=by, variables=outputs.table_one_variables, labels=labels(ctx.spec),
+        skew_threshold=math.inf, nonnormal=outputs.table_one_median,
+    )  # fmt: skip
 
 
 def flow_table(flow: pl.DataFrame) -> Table:
@@ -127,18 +219,20 @@ def flow_table(flow: pl.DataFrame) -> Table:
             location[f"excluded_{i}"] = (i, "Excluded")
             records.append((i, "Excluded", "count", excluded, "flow"))
             margins.append((f"remaining_{i}", f"excluded_{i}", f"remaining_{i - 1}"))
+    final = {f"remaining_{len(rows) - 1}": ()}  # the analysis population itself
     return Table(
         title="Participant flow",
         frame=pd.DataFrame(rows),
         footnotes=("Criteria applied in order; each row counts participants still included.",),
         values=values_frame(records),
-        counts=CountGrid(counts, location, margins=tuple(margins)),
+        counts=CountGrid(counts, location, margins=tuple(margins), conditions=final),
     )
 
 
-def incidence_rate_table(ctx: Context) -> Table:
+def incidence_rate_table(ctx: Context) -> tuple[Table, dict[str, pl.DataFrame]]:
     """Events, person-years and rate per 1,000 PY (exact Poisson CI) of every outcome, overall
-    and by the first categorical exposure (within each level of the first modifier)."""
+    and by the first categorical exposure (within each level of the first modifier); with
+    the frame each count was taken from."""
     spec = ctx.spec
     by = [e.column for e in spec.exposures if e.kind == "categorical"][:1]
     by = [m.column for m in spec.effect_modifiers][:1] + by
@@ -146,6 +240,7 @@ def incidence_rate_table(ctx: Context) -> Table:
                "Person-years", RATE_COLUMN]  # fmt: skip
     rows: list[dict[str, str]] = []
     records, counts, location, dependents, margins = [], {}, {}, {}, []
+    where, frames = {}, {}
     for outcome in spec.outcomes:
         data = ctx.frame.drop_nulls([outcome.time, outcome.status, *by]).with_columns(
             (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
@@ -158,7 +253,7 @@ def incidence_rate_table(ctx: Context) -> Table:
         for group, line in [*(("all", r) for r in overall.to_dict("records")),
                             *(("cell", r) for r in rate_by.to_dict("records"))]:  # fmt: skip
             i = len(rows)
-            cells = {c: stratum_label(line[c]) if group == "cell" else "All" for c in by}
+            cells = {c: _group_text(c, line[c], spec) if group == "cell" else "All" for c in by}
             rows.append(
                 {
                     "Outcome": outcome.label or outcome.name,
@@ -170,18 +265,29 @@ def incidence_rate_table(ctx: Context) -> Table:
             )
             cid = f"{outcome.name}_{i}"
             counts[cid], location[cid] = int(line["events"]), (i, "Events")
+            cells = tuple((c, line[c]) for c in by) if group == "cell" else ()
+            where[cid] = (*cells, (outcome.status, outcome.event_code))
+            frames[cid] = data
             dependents[cid] = ((i, RATE_COLUMN),)
             records.append((i, RATE_COLUMN, "rate", float(line["rate"]), cid))
             ids.append(cid)
         if by:
             margins.append((*ids[1:], ids[0]))
-    return Table(
+    table = Table(
         title="Incidence rates",
         frame=pd.DataFrame(rows, columns=columns),
         footnotes=("Rates per 1,000 person-years with exact Poisson 95% CIs.",),
         values=values_frame(records),
-        counts=CountGrid(counts, location, dependents, tuple(margins)),
+        counts=CountGrid(counts, location, dependents, tuple(margins), conditions=where),
     )
+    return table, frames
+
+
+def _group_text(column: str, value: Any, spec: Spec) -> str:
+    """A group in a table cell: "Without CKD" for a yes/no column, else the level."""
+    if isinstance(value, bool | np.bool_):
+        return stratum_heading(column, bool(value), labels(spec))
+    return level_label(value)
 
 
 def _fits_of(ctx: Context, **match: Any) -> list[Fit]:
@@ -194,15 +300,16 @@ def _trend(fit: Fit) -> PValue | None:
     return PValue(fit.p_trend, "Wald test of the ordinal category score in the same model")
 
 
-def hazard_ratio_tables(ctx: Context) -> dict[str, Table]:
-    """One HR table per analysis x outcome x method, and per effect modifier (main only)."""
+def hazard_ratio_tables(ctx: Context) -> dict[str, tuple[Table, pl.DataFrame]]:
+    """One HR table per analysis x outcome x method, and per effect modifier (main only),
+    each with the frame it was built from."""
     spec = ctx.spec
     categorical = [e for e in spec.exposures if e.kind == "categorical"]
     continuous = [e for e in spec.exposures if e.kind == "continuous" and e.per_sd]
     if not categorical:
         return {}
     exposure, per_sd = categorical[0], (continuous[0] if continuous else None)
-    tables: dict[str, Table] = {}
+    tables: dict[str, tuple[Table, pl.DataFrame]] = {}
     for analysis in ctx.frames.analyses():
         for outcome in spec.outcomes:
             frame = ctx.frames.get(analysis, outcome)
@@ -210,12 +317,13 @@ def hazard_ratio_tables(ctx: Context) -> dict[str, Table]:
                 base = f"hr_{outcome.name}_{method}"
                 name = base if analysis == MAIN else f"{base}_{analysis}"
                 key = {"analysis": analysis, "outcome": outcome.name, "method": method}
-                tables[name] = _hr(ctx, frame, outcome, exposure, per_sd, key, None)
+                tables[name] = (_hr(ctx, frame, outcome, exposure, per_sd, key, None), frame)
                 if analysis != MAIN:
                     continue
                 for modifier in spec.effect_modifiers:
-                    tables[f"{base}_by_{modifier.column}"] = _hr(
-                        ctx, frame, outcome, exposure, per_sd, key, modifier.column
+                    tables[f"{base}_by_{modifier.column}"] = (
+                        _hr(ctx, frame, outcome, exposure, per_sd, key, modifier.column),
+                        frame,
                     )
     return tables
 
@@ -281,6 +389,7 @@ def _hr(
         time_unit=outcome.time_unit,
         labels=labels(ctx.spec),
         title=title,
+        outcome_label=outcome.label,
     )
 
 
@@ -312,6 +421,22 @@ def _test_name(test: InteractionTest) -> str:
     return "joint Wald test of the exposure × modifier product terms"
 
 
+def _interaction_notes(tests: tuple[InteractionTest, ...], outcomes: dict) -> tuple[str, ...]:
+    """What each test used here is, with the methods it was used for."""
+    used: dict[str, list[str]] = {}
+    for test in tests:
+        method = method_name(test.key.method, outcomes[test.key.outcome]).split(" (")[0]
+        used.setdefault(test.test, [])
+        if method not in used[test.test]:
+            used[test.test].append(method)
+    words = {
+        "lrt": "LRT, likelihood-ratio test of models with vs without the exposure × modifier "
+        "product terms (same participants)",
+        "wald": "Wald, joint Wald test of the exposure × modifier product terms",
+    }
+    return tuple(f"{words[t]}; used for {' and '.join(m)} models." for t, m in used.items())
+
+
 def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     """One row per interaction test: outcome, method, exposure, model, test, chi², df, p."""
     rows, records = [], []
@@ -338,45 +463,6 @@ def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     return Table(
         title="Tests of effect modification",
         frame=pd.DataFrame(rows),
-        footnotes=(
-            "LRT: likelihood-ratio test of Cox models with vs without the exposure × modifier "
-            "product terms; Wald: joint Wald test of the product terms (Fine–Gray).",
-        ),
+        footnotes=_interaction_notes(tests, outcomes),
         values=values_frame(records),
-    )
-
-
-def estimates_table(fits: tuple[Fit, ...], per_sd_units: dict[str, float]) -> Table:
-    """Every fit's exposure terms in long format: keys, N, events, HR (95% CI), p."""
-    rows, records, counts, location = [], [], {}, {}
-    for fit in fits:
-        summary, k = exposure_estimates(fit, per_sd_units), fit.key
-        for term in fit.exposure_terms:
-            i = len(rows)
-            est = summary.loc[term]
-            rows.append(
-                {
-                    "Analysis": k.analysis,
-                    "Outcome": k.outcome,
-                    "Method": k.method,
-                    "Model": k.model,
-                    "Subgroup": k.subgroup,
-                    "Term": f"{term}, per SD" if k.exposure in per_sd_units else term,
-                    "N": format_count(fit.result.n),
-                    "Events": format_count(fit.result.n_events),
-                    "HR (95% CI)": format_ratio_ci(est["hr"], est["hr_lower"], est["hr_upper"]),
-                    "p": format_p(est["p"]),
-                }
-            )
-            source = f"{k.analysis}/{k.outcome}/{k.method}/{k.model}/{k.subgroup}"
-            for column, quantity in (("HR (95% CI)", "hr"), ("p", "p")):
-                records.append((i, column, quantity, float(est[quantity]), f"{source}:{term}"))
-            counts[f"events_{i}"] = int(fit.result.n_events)
-            location[f"events_{i}"] = (i, "Events")
-    return Table(
-        title="All estimates (exposure terms of every fitted model)",
-        frame=pd.DataFrame(rows),
-        footnotes=("HR: cause-specific hazard ratio (cox) or subdistribution HR (finegray).",),
-        values=values_frame(records),
-        counts=CountGrid(counts, location),
     )

@@ -244,7 +244,8 @@ def _run(
         context = outputs.Context(
             spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
         )
-        tables = outputs.build_tables(context)
+        disclosed = outputs.disclose(context)  # one disclosure pass over the run's outputs
+        tables = disclosed.tables
         with _writing(staging):  # spline, additive-interaction and E-value tables and figures
             response_tables, response_figures = exposure_response_outputs(
                 spec, frames, tuple(fits), sd_units, out_dir
@@ -254,12 +255,16 @@ def _run(
     engine = engine_record(session) if session is not None else {"name": "local"}
     with _writing(staging):
         with clock.step("figures"):
-            figures = draw_figures(context, out_dir) if out_dir is not None else {}
+            figures = (
+                draw_figures(context, out_dir, disclosed.at_risk, disclosed.fit_counts)
+                if out_dir is not None
+                else {}
+            )
             figures.update(response_figures)
         with clock.step("report"):
             report_path, manifest = report.write_all(
                 context, tables, figures, out_dir, inputs, clock.timings, started, warnings,
-                engine=engine,
+                engine=engine, tidy=disclosed.tidy,
             )  # fmt: skip
         if staging is not None:
             commit(staging)

@@ -32,7 +32,7 @@ FilterOp = Literal[
 TableName = Literal["table_one", "hazard_ratios", "incidence_rates", "interactions", "flow"]
 FigureName = Literal["cumulative_incidence", "kaplan_meier", "forest"]
 TableFormat = Literal["csv", "md", "html", "tex", "docx"]
-FigureFormat = Literal["png", "pdf", "svg"]
+FigureFormat = Literal["png", "pdf", "svg", "tiff"]
 
 
 class _Strict(BaseModel):
@@ -225,9 +225,11 @@ class Outputs(_Strict):
     figures: list[FigureName] = Field(default_factory=lambda: ["cumulative_incidence", "forest"])
     table_formats: list[TableFormat] = Field(default_factory=lambda: ["csv", "md", "html"])
     figure_formats: list[FigureFormat] = Field(default_factory=lambda: ["png"])
+    figure_dpi: Literal[300, 600] = 300
     report: Literal["html", "md"] = "html"
     table_one_by: str | None = None
     table_one_variables: list[str] | None = None
+    table_one_median: list[str] = Field(default_factory=list)  # median [IQR], not mean (SD)
     figures_by: list[str] = Field(default_factory=list)
 
 

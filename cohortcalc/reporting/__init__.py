@@ -8,6 +8,7 @@ from cohortcalc.reporting.suppression import suppress_small_cells
 from cohortcalc.reporting.table import Table
 from cohortcalc.reporting.table_one import table_one
 from cohortcalc.reporting.tables import hr_table
+from cohortcalc.reporting.word import write_word
 
 __all__ = [
     "Table",
@@ -21,4 +22,5 @@ __all__ = [
     "save_figure",
     "suppress_small_cells",
     "table_one",
+    "write_word",
 ]

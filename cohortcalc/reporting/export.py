@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.table import Table
+from cohortcalc.reporting.word import LANDSCAPE_TEXT_PT, PORTRAIT_TEXT_PT, layout, write_word
 
 FORMATS = {".csv": "csv", ".md": "markdown", ".html": "html", ".tex": "latex", ".docx": "docx"}
 
@@ -41,10 +43,28 @@ def export_table(table: Table, path: str | Path) -> Path:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "docx":
-        _docx(table).save(str(path))
+        write_word([table], path)
     else:
         path.write_text(render_table(table, fmt), encoding="utf-8")
     return path
+
+
+_NUMERIC = re.compile(r"^(|[<>]?[−\-–]?[\d,.]+.*|—|\[c\]|1\.00 \(reference\))$")
+
+
+def text_columns(table: Table) -> set[int]:
+    """Positions of the columns (after the first) holding words, not numbers: left-aligned."""
+    columns = set()
+    for position, name in enumerate(table.frame.columns):
+        cells = [str(v) for v in table.frame[name]]
+        if position and not all(_NUMERIC.match(c) for c in cells):
+            columns.add(position)
+    return columns
+
+
+def header_text(name: object) -> str:
+    """A column header with "(95% CI)" kept on one line."""
+    return str(name).replace("95% CI", "95%\u00a0CI")
 
 
 def _rows(table: Table) -> list[list[str]]:
@@ -58,13 +78,12 @@ def _indent(label: str) -> tuple[int, str]:
 
 
 def _csv(table: Table) -> str:
-    """Header and rows as RFC 4180 CSV; title and footnotes as trailing "# " comment lines."""
+    """Header and rows as RFC 4180 CSV, nothing else: the title and footnotes live in the
+    display formats (a comment line is not CSV and breaks R's read.csv)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(list(table.frame.columns))
     writer.writerows(_rows(table))
-    for line in (table.title, *table.footnotes):
-        buffer.write(f"# {line}\n")
     return buffer.getvalue()
 
 
@@ -76,9 +95,11 @@ def _markdown(table: Table) -> str:
     lines = [f"**{cell(table.title)}**", "", "| " + " | ".join(header) + " |"]
     aligns = ["---"] + ["--:"] * (len(header) - 1)
     lines.append("| " + " | ".join(aligns) + " |")
-    for first, *rest in _rows(table):
+    groups = set(table.group_rows)
+    for i, (first, *rest) in enumerate(_rows(table)):
         level, label = _indent(first)
-        row = ["\u00a0" * (3 * level) + cell(label), *(cell(v) if v else " " for v in rest)]
+        label = f"**{cell(label)}**" if i in groups else cell(label)
+        row = ["\u00a0" * (3 * level) + label, *(cell(v) if v else " " for v in rest)]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.extend(f"{i}. {note}" for i, note in enumerate(table.footnotes, start=1))
@@ -89,15 +110,19 @@ def _html(table: Table) -> str:
     esc = html.escape
     out = ['<table class="cohortcalc-table">', f"  <caption>{esc(table.title)}</caption>"]
     out.append("  <thead>")
-    header = "".join(f"<th>{esc(str(c))}</th>" for c in table.frame.columns)
+    header = "".join(f"<th>{esc(header_text(c))}</th>" for c in table.frame.columns)
+    words = text_columns(table)
     out.append(f"    <tr>{header}</tr>")
     out.append("  </thead>")
     out.append("  <tbody>")
-    for row in _rows(table):
+    groups = set(table.group_rows)
+    for i, row in enumerate(_rows(table)):
         level, label = _indent(row[0])
         style = f' style="padding-left:{1.5 * level:g}em"' if level else ""
+        style += ' class="group"' if i in groups else ""
         cells = [f'<th scope="row"{style}>{esc(label)}</th>'] + [
-            f"<td>{esc(v)}</td>" for v in row[1:]
+            f'<td class="text">{esc(v)}</td>' if i in words else f"<td>{esc(v)}</td>"
+            for i, v in enumerate(row[1:], start=1)
         ]
         out.append("    <tr>" + "".join(cells) + "</tr>")
     out.append("  </tbody>")
@@ -142,65 +167,40 @@ def latex_escape(text: str) -> str:
 
 
 def _latex(table: Table) -> str:
-    """A ``table`` float with a booktabs ``tabular`` (needs \\usepackage{booktabs})."""
+    """A booktabs table float (needs ``booktabs``; a table too wide for a portrait text block
+    is a ``sidewaystable`` from ``rotating``, scaled down by ``graphicx`` if wider still)."""
     columns = list(table.frame.columns)
-    spec = "l" + "r" * (len(columns) - 1)
+    words = text_columns(table)
+    spec = "l" + "".join("l" if i in words else "c" for i in range(1, len(columns)))
+    landscape, size, widths = layout(table)
+    environment = "sidewaystable" if landscape else "table"
+    block = LANDSCAPE_TEXT_PT if landscape else PORTRAIT_TEXT_PT
+    scale = sum(widths) * 8.0 / size > block  # measured at ``size`` pt; \footnotesize is 8 pt
+    groups = set(table.group_rows)
     lines = [
-        r"\begin{table}[htbp]",
+        "% needs \\usepackage{booktabs}" + (", rotating, graphicx" if landscape else ""),
+        rf"\begin{{{environment}}}" + ("" if landscape else "[htbp]"),
         r"\centering",
         r"\footnotesize",
         rf"\caption{{{latex_escape(table.title)}}}",
+        *([r"\resizebox{\linewidth}{!}{%"] if scale else []),
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
         " & ".join(latex_escape(str(c)) for c in columns) + r" \\",
         r"\midrule",
     ]
-    for first, *rest in _rows(table):
+    for i, (first, *rest) in enumerate(_rows(table)):
         level, label = _indent(first)
-        row = [r"\quad " * level + latex_escape(label), *(latex_escape(v) for v in rest)]
+        text = latex_escape(label)
+        text = rf"\textbf{{{text}}}" if i in groups else text
+        row = [r"\quad " * level + text, *(latex_escape(v) for v in rest)]
         lines.append(" & ".join(row) + r" \\")
     lines.append(r"\bottomrule")
-    lines.append(r"\end{tabular}")
+    lines.append(r"\end{tabular}" + ("}" if scale else ""))
     if table.footnotes:
         lines.append(r"\par\smallskip")
         lines.append(r"\begin{minipage}{\linewidth}\scriptsize")
         lines.extend(latex_escape(note) + r"\par" for note in table.footnotes)
         lines.append(r"\end{minipage}")
-    lines.append(r"\end{table}")
+    lines.append(rf"\end{{{environment}}}")
     return "\n".join(lines) + "\n"
-
-
-def _docx(table: Table):
-    """A Word document: title paragraph, a grid table (9 pt) and the footnotes (8 pt)."""
-    from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
-
-    document = Document()
-    if len(table.frame.columns) > 6:
-        section = document.sections[0]
-        section.orientation = WD_ORIENT.LANDSCAPE
-        section.page_width, section.page_height = section.page_height, section.page_width
-    title = document.add_paragraph()
-    title.add_run(table.title).bold = True
-    grid = document.add_table(rows=1, cols=len(table.frame.columns))
-    grid.style = "Table Grid"
-    for cell, name in zip(grid.rows[0].cells, table.frame.columns, strict=True):
-        cell.text = ""
-        run = cell.paragraphs[0].add_run(str(name))
-        run.bold = True
-        run.font.size = Pt(9)
-    for values in _rows(table):
-        cells = grid.add_row().cells
-        level, label = _indent(values[0])
-        for position, (cell, value) in enumerate(zip(cells, [label, *values[1:]], strict=True)):
-            run = cell.paragraphs[0].add_run(value)
-            run.font.size = Pt(9)
-            if position > 0:
-                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        cells[0].paragraphs[0].paragraph_format.left_indent = Pt(9 * level)
-    for note in table.footnotes:
-        paragraph = document.add_paragraph()
-        paragraph.add_run(note).font.size = Pt(8)
-    return document

@@ -8,6 +8,7 @@ Manual of Style 11th ed., 20.8), counts with thousands separators, percentages t
 from __future__ import annotations
 
 import math
+import re
 
 EN_DASH = "–"
 REFERENCE_LABEL = "1.00 (reference)"
@@ -140,6 +141,23 @@ def stratum_label(value: object) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return str(value)
+
+
+def level_label(value: object) -> str:
+    """A category as printed: an en dash in a range ("1-100" -> "1–100"), Yes/No for booleans,
+    and a lower-case word capitalised ("female" -> "Female")."""
+    text = stratum_label(value)
+    text = re.sub(r"(?<=\d)-(?=\d)", EN_DASH, text)
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+def stratum_heading(column: str, value: object, labels: dict[str, str] | None = None) -> str:
+    """The heading of a subgroup: "With CKD" / "Without CKD" for a yes/no column, else
+    "Site: North"."""
+    label = variable_label(column, labels)
+    if isinstance(value, bool):
+        return f"{'With' if value else 'Without'} {label}"
+    return f"{label}: {level_label(value)}"
 
 
 def variable_label(name: str, labels: dict[str, str] | None = None) -> str:

@@ -12,7 +12,13 @@ from typing import Any
 
 from scipy.stats import norm
 
-from cohortcalc.reporting.format import format_count, short_label, stratum_label, variable_label
+from cohortcalc.reporting.format import (
+    format_count,
+    level_label,
+    short_label,
+    stratum_heading,
+    variable_label,
+)
 
 
 def confidence_level(fit: Any) -> float:
@@ -70,7 +76,7 @@ def _method_note(fits: list[Any]) -> list[str]:
     fine_gray = [fit for fit in fits if hasattr(fit, "n_competing")]
     if fine_gray:
         notes.append(
-            "sHR, subdistribution hazard ratio from the Fine–Gray model (Fine & Gray, JASA "
+            "Subdistribution hazard ratios from the Fine–Gray model (Fine & Gray, JASA "
             "1999;94:496–509): participants with a competing event stay in the risk set with "
             "inverse-probability-of-censoring weights (Kaplan–Meier censoring distribution), "
             "ties by the Breslow method and the variance is the sandwich estimator of "
@@ -90,18 +96,33 @@ def _method_note(fits: list[Any]) -> list[str]:
 
 
 def _competing_text(fits: list[Any]) -> str:
-    event = next((getattr(fit, "event", None) for fit in fits if getattr(fit, "event", None)), None)
     codes = sorted({str(c) for fit in fits for c in getattr(fit, "competing", ())})
     if not codes:
         return "none observed"
-    return ", ".join(f"{event} = {c}" if event else f"code {c}" for c in codes)
+    return ", ".join(f"status code {c}" for c in codes)
 
 
-def _analysed_n_notes(fits: Mapping[str, Mapping[Any, Any]]) -> list[str]:
+def running_text(label: str) -> str:
+    """A label inside a sentence: "Myocardial infarction" -> "myocardial infarction", but
+    "CKD progression" stays (an acronym keeps its capitals)."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _stratum_word(stratum: Any, modifier: str | None, labels: dict | None) -> str:
+    if stratum is None:
+        return ""
+    if isinstance(stratum, bool) and modifier is not None:
+        return f" ({running_text(stratum_heading(modifier, stratum, labels))})"
+    return f" ({level_label(stratum)})"
+
+
+def _analysed_n_notes(
+    fits: Mapping[str, Mapping[Any, Any]], modifier: str | None, labels: dict | None
+) -> list[str]:
     lines = []
     for name, by_stratum in fits.items():
         parts = [
-            format_count(fit.n) + ("" if stratum is None else f" ({stratum_label(stratum)})")
+            format_count(fit.n) + _stratum_word(stratum, modifier, labels)
             for stratum, fit in by_stratum.items()
         ]
         events = [format_count(fit.n_events) for fit in by_stratum.values()]
@@ -126,21 +147,31 @@ def hr_footnotes(
     p_trend: Mapping[str, Any] | None,
     interaction_p: Mapping[str, Any] | None,
     labels: dict | None,
+    outcome_label: str | None = None,
 ) -> list[str]:
-    """The footnotes of an HR table, in reading order."""
+    """The footnotes of an HR table, in reading order; ``outcome_label`` names the events
+    (else "``event`` = ``cause``")."""
     all_fits = [fit for by_stratum in fits.values() for fit in by_stratum.values()]
+    what = running_text(outcome_label) if outcome_label else None
+    events = (
+        f"Events: {what}; person-years from baseline to the event or the end of follow-up."
+        if what
+        else f"Events: {event} = {cause}; person-years from {time}."
+    )
+    fine_gray = any(hasattr(fit, "n_competing") for fit in all_fits)
     notes = [
-        "PY, person-years; HR, hazard ratio; CI, confidence interval.",
-        f"Events: {event} = {cause}; person-years from {time}. Incidence rates per 1,000 "
-        "person-years with exact Poisson 95% CIs.",
+        "PY, person-years; HR, hazard ratio; "
+        + ("sHR, subdistribution hazard ratio; " if fine_gray else "")
+        + "CI, confidence interval.",
+        f"{events} Incidence rates per 1,000 person-years with exact Poisson 95% CIs.",
         *_method_note(all_fits),
     ]
     for name, by_stratum in fits.items():
         notes.append(_model_note(name, next(iter(by_stratum.values())), exposure, labels))
-    notes.extend(_analysed_n_notes(fits))
+    notes.extend(_analysed_n_notes(fits, modifier, labels))
     if modifier is not None:
-        stratum = variable_label(modifier, labels)
-        notes.append(f"Models fitted separately within each {stratum} stratum.")
+        stratum = short_label(modifier, labels)
+        notes.append(f"Models fitted separately within each {stratum} group.")
     if per_sd:
         notes.append(
             f"Per SD: hazard ratio per 1-SD higher {variable_label(per_sd_term, labels)}, from "

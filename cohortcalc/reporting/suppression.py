@@ -18,7 +18,7 @@ import pandas as pd
 
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import MISSING_VALUE, suppressed_label
-from cohortcalc.reporting.table import CountGrid, Table
+from cohortcalc.reporting.table import CountGrid, Table, without_percent
 
 
 def suppressed_cells(
@@ -69,14 +69,17 @@ _ITEM = r"\d[\d,]*(?: \([^)]*\))?"
 _FOOTNOTE_COUNTS = re.compile(rf"\b((?:n|events|competing events) = )({_ITEM}(?: / {_ITEM})*)")
 
 
-def _suppress_footnote(note: str, threshold: int, lower: int) -> str:
+def suppress_footnote(
+    note: str, threshold: int, lower: int, also: frozenset[int] = frozenset()
+) -> str:
     """Small counts quoted in a footnote ("events = 8", "n = 12 (Yes) / 7 (No)") print as
-    "<threshold"."""
+    "<threshold", and counts equal to a value in ``also`` (hidden elsewhere) as "[c]"."""
 
     def small(item: str) -> str:
         number, _, label = item.partition(" ")
         value = int(number.replace(",", ""))
         shown = suppressed_label(threshold) if lower <= value < threshold else number
+        shown = COMPLEMENT_LABEL if value in also and shown == number else shown
         return f"{shown} {label}" if label else shown
 
     def each(match: re.Match[str]) -> str:
@@ -114,12 +117,20 @@ def suppress_small_cells(
         if cid in grid.location:
             row, column = grid.location[cid]
             small = lower <= grid.counts[cid] < threshold
-            frame.iloc[row, frame.columns.get_loc(column)] = label if small else complement_label
+            text = label if small else complement_label
+            template = grid.formats.get(cid)
+            text = template.format(text) if template else text
+            frame.iloc[row, frame.columns.get_loc(column)] = text
             masked.add((row, column))
         for row, column in grid.dependents.get(cid, ()):
             if (row, column) not in masked:
                 frame.iloc[row, frame.columns.get_loc(column)] = MISSING_VALUE
                 masked.add((row, column))
+    for cid in sorted(hidden):  # percentages whose denominator is hidden
+        for row, column in grid.shares.get(cid, ()):
+            if (row, column) not in masked:
+                position = frame.columns.get_loc(column)
+                frame.iloc[row, position] = without_percent(str(frame.iloc[row, position]))
     cells = zip(table.values["row"], table.values["column"], strict=True)
     keep = [(r, c) not in masked for r, c in cells]
     values = table.values.loc[pd.Series(keep, index=table.values.index)].reset_index(drop=True)
@@ -129,7 +140,7 @@ def suppress_small_cells(
         f'allow them to be back-calculated are shown as "{complement_label}"; rates and '
         f'percentages computed from hidden counts are shown as "{MISSING_VALUE}".'
     )
-    footnotes = tuple(_suppress_footnote(n, threshold, lower) for n in table.footnotes)
+    footnotes = tuple(suppress_footnote(n, threshold, lower) for n in table.footnotes)
     return replace(
         table,
         frame=frame,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -19,13 +21,27 @@ class CountGrid:
     to its display cell; ids without a location are implicit (e.g. the "no" count of a yes/no
     row, readable as total minus "yes"). ``dependents`` maps an id to other display cells that
     would reveal the count (a percentage, a rate). Each entry of ``margins`` is a tuple of ids
-    ``(part, ..., part, total)`` whose parts add up to the total.
+    ``(part, ..., part, total)`` whose parts add up to the total. ``conditions`` says, for a
+    count id, which rows of the frame the table was built from it counts: a tuple of
+    ``(column, value)`` (``value`` None: missing; ``NOT_MISSING``: present), so a run can find
+    the same count in every output and hide it everywhere (``analysis.disclosure``).
+    ``formats`` gives the text around a count printed inside words, e.g. "With CKD (n = {})";
+    ``quoted`` lists counts printed in the footnotes; ``shares`` maps a count to the cells
+    whose percentage uses it as denominator (hidden with it: "123 (—)").
     """
 
     counts: Mapping[str, int]
     location: Mapping[str, Cell]
     dependents: Mapping[str, tuple[Cell, ...]] = field(default_factory=dict)
     margins: tuple[tuple[str, ...], ...] = ()
+    conditions: Mapping[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
+    formats: Mapping[str, str] = field(default_factory=dict)
+    quoted: tuple[str, ...] = ()
+    shares: Mapping[str, tuple[Cell, ...]] = field(default_factory=dict)
+
+
+NOT_MISSING = ("not missing",)
+"""A condition value: the column is present (not null, not NaN)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,7 @@ class Table:
     columns ``row``, ``column``, ``quantity``, ``value`` and ``source`` (which fit, term or count
     the number came from). ``footnotes`` state methods and definitions. ``counts`` locates the
     counts for small-cell suppression; ``suppressed_below`` is the threshold once applied.
+    ``group_rows`` are the positions of group-label rows (printed bold, levels indented below).
     """
 
     title: str
@@ -45,6 +62,7 @@ class Table:
     values: pd.DataFrame
     counts: CountGrid | None = None
     suppressed_below: int | None = None
+    group_rows: tuple[int, ...] = ()
 
     def cell(self, row: int, column: str) -> str:
         """The display string at row position ``row`` and column ``column``."""
@@ -63,3 +81,11 @@ def values_frame(records: list[tuple[int, str, str, float, str]]) -> pd.DataFram
     """The ``Table.values`` frame from (row, column, quantity, value, source) records."""
     frame = pd.DataFrame.from_records(records, columns=VALUE_COLUMNS)
     return frame.astype({"row": "int64", "value": "float64"})
+
+
+PERCENT = re.compile(r" \(\d[\d.,]*%\)")
+
+
+def without_percent(text: str) -> str:
+    """A "count (percent)" cell with its percentage hidden: "780 (52.0%)" -> "780 (—)"."""
+    return PERCENT.sub(" (—)", text)

@@ -11,7 +11,9 @@ as R tableone does) and/or p-values (ANOVA or Kruskal–Wallis; chi-squared test
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Literal
 
@@ -30,10 +32,11 @@ from cohortcalc.reporting.format import (
     format_median_iqr,
     format_number,
     format_p,
-    stratum_label,
+    level_label,
+    stratum_heading,
     variable_label,
 )
-from cohortcalc.reporting.table import Table
+from cohortcalc.reporting.table import NOT_MISSING, Table
 from cohortcalc.reporting.tables import CAC_LEVELS, _Rows
 
 Compare = Literal["smd", "p", "both"]
@@ -66,6 +69,8 @@ def table_one(
         variables = [v for v in VARIABLE_LABELS if v in present and v != by]
     variables = [v for v in variables if v != by]
     data = to_polars(frame, [by, *variables])
+    empty = [v for v in variables if _n_missing(data[v]) == data.height]
+    variables = [v for v in variables if v not in empty]
     kinds = {v: _kind(data[v], v in categorical) for v in variables}
     data = data.with_columns(
         pl.col(v).cast(pl.Boolean) for v, kind in kinds.items() if kind == "binary"
@@ -79,13 +84,23 @@ def table_one(
     rows = _Rows([*columns, *stat_columns, MISSING])
     parts = [data.filter(pl.col(by) == g) for g in groups]
     context = _Context(rows, data, parts, group_columns, overall, labels)
+    context.where = {OVERALL: ((by, NOT_MISSING),)} | {
+        column: ((by, group),) for column, group in zip(group_columns, groups, strict=True)
+    }
     _n_row(context)
     for variable in variables:
         if kinds[variable] == "continuous":
             _continuous(context, variable, skew_threshold, nonnormal)
         else:
             _categorical(context, variable, kinds[variable] == "binary")
-    notes = _footnotes(by, skew_threshold, compare, dropped)
+    for column in context.columns:  # a column's percentages reveal its N
+        rows.shares[f"N|{column}"] = tuple(
+            (i, column) for i, row in enumerate(rows.rows) if "%)" in row.get(column, "")
+        )
+    notes = _footnotes(by, skew_threshold, compare, dropped, len(groups), nonnormal)
+    if empty:
+        names = ", ".join(variable_label(v, labels) for v in empty)
+        notes.append(f"Not shown, missing for every participant: {names}.")
     default = f"Baseline characteristics by {variable_label(by, labels)}"
     return rows.table(title or default, notes)
 
@@ -108,6 +123,7 @@ class _Context:
         self.parts: list[pl.DataFrame] = list(parts)
         self.group_columns = list(group_columns)
         self.labels = labels
+        self.where: dict[str, tuple[tuple[str, Any], ...]] = {}
 
 
 def _groups(data: pl.DataFrame, by: str) -> list[Any]:
@@ -122,7 +138,7 @@ def _groups(data: pl.DataFrame, by: str) -> list[Any]:
     if set(map(str, values)) <= set(CAC_LEVELS):
         return [v for level in CAC_LEVELS for v in values if str(v) == level]
     if all(isinstance(v, bool) for v in values):
-        return sorted(values, reverse=True)
+        return sorted(values)  # without, then with: as the HR tables and figures
     return sorted(values)
 
 
@@ -141,7 +157,7 @@ def _n_row(ctx: _Context) -> None:
     for column, sample in zip(ctx.columns, ctx.samples, strict=True):
         ctx.rows.rows[row][column] = format_count(sample.height)
         ctx.rows.record(row, column, "n", sample.height, f"rows in {column}")
-        ctx.rows.count(f"N|{column}", sample.height, (row, column))
+        ctx.rows.count(f"N|{column}", sample.height, (row, column), where=ctx.where[column])
     if OVERALL in ctx.columns:
         ctx.rows.margins.append((*(f"N|{c}" for c in ctx.group_columns), f"N|{OVERALL}"))
 
@@ -158,9 +174,13 @@ def _missing_cell(ctx: _Context, row: int, variable: str) -> None:
     total = sum(missing)
     ctx.rows.rows[row][MISSING] = format_count(total)
     ctx.rows.record(row, MISSING, "missing", total, f"missing {variable}, all groups")
-    ctx.rows.count(f"{variable}|missing|all", total, (row, MISSING))
+    absent = ((variable, None),)
+    ctx.rows.count(
+        f"{variable}|missing|all", total, (row, MISSING), where=ctx.where[OVERALL] + absent
+    )
     for column, count in zip(ctx.group_columns, missing, strict=True):
-        ctx.rows.count(f"{variable}|missing|{column}", count, None)
+        where = ctx.where[column] + absent
+        ctx.rows.count(f"{variable}|missing|{column}", count, None, where=where)
     ctx.rows.margins.append(
         (*(f"{variable}|missing|{c}" for c in ctx.group_columns), f"{variable}|missing|all")
     )
@@ -202,10 +222,10 @@ def _continuous(ctx: _Context, variable: str, threshold: float, nonnormal: Seque
 
 def _categorical(ctx: _Context, variable: str, binary: bool) -> str:
     series = pl.concat([part[variable] for part in ctx.parts])
-    levels = [True] if binary else sorted(v for v in series.unique().to_list() if v is not None)
+    levels = [True] if binary else _all_levels(series, binary, variable)
     label = f"{variable_label(variable, ctx.labels)}, n (%)"
     header = ctx.rows.add({"Characteristic": label})
-    all_levels = _all_levels(series, binary)
+    all_levels = _all_levels(series, binary, variable)
     tables = np.array(
         [[int((part[variable] == level).sum()) for level in all_levels] for part in ctx.parts]
     )
@@ -215,16 +235,34 @@ def _categorical(ctx: _Context, variable: str, binary: bool) -> str:
     _compare_cells(ctx, header, variable, smd, p, "chi-squared")
     _missing_cell(ctx, header, variable)
     for level in levels:
-        row = header if binary else ctx.rows.add({"Characteristic": f"  {level}"})
+        row = header if binary else ctx.rows.add({"Characteristic": f"  {level_label(level)}"})
         _level_cells(ctx, row, variable, level)
     _category_margins(ctx, variable, all_levels)
     return "n (%)"
 
 
-def _all_levels(series: pl.Series, binary: bool) -> list[Any]:
+def _all_levels(series: pl.Series, binary: bool, variable: str) -> list[Any]:
+    """[True, False] for yes/no; else the data dictionary's order of the codes (never,
+    former, current), then any other values sorted."""
     if binary:
         return [True, False]
-    return sorted(v for v in series.unique().to_list() if v is not None)
+    present = sorted(v for v in series.unique().to_list() if v is not None)
+    order = [code for code in dictionary_codes().get(variable, ()) if code in present]
+    return order + [v for v in present if v not in order]
+
+
+@lru_cache(maxsize=1)
+def dictionary_codes() -> dict[str, tuple[str, ...]]:
+    """Each categorical variable's codes in the data dictionary's (natural) order."""
+    from cohortcalc.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
+    return {
+        variable.name: tuple(variable.codes)
+        for table in dictionary.tables.values()
+        for variable in table.variables
+        if variable.codes
+    }
 
 
 def _level_cells(ctx: _Context, row: int, variable: str, level: Any) -> None:
@@ -236,7 +274,8 @@ def _level_cells(ctx: _Context, row: int, variable: str, level: Any) -> None:
         source = f"{variable} == {level!r} in {column} (of {observed.len()} non-missing)"
         ctx.rows.record(row, column, "n", count, source)
         ctx.rows.record(row, column, "percent", pct, source)
-        ctx.rows.count(f"{variable}|{level}|{column}", count, (row, column))
+        where = ctx.where[column] + ((variable, level),)
+        ctx.rows.count(f"{variable}|{level}|{column}", count, (row, column), where=where)
 
 
 def _category_margins(ctx: _Context, variable: str, levels: list[Any]) -> None:
@@ -247,7 +286,8 @@ def _category_margins(ctx: _Context, variable: str, levels: list[Any]) -> None:
         for level in levels:
             cid = f"{variable}|{level}|{column}"
             if cid not in counts:
-                counts[cid] = int((observed == level).sum())
+                where = ctx.where[column] + ((variable, level),)
+                ctx.rows.count(cid, int((observed == level).sum()), None, where=where)
         if column == OVERALL:
             continue
         parts = [f"{variable}|{level}|{column}" for level in levels]
@@ -302,19 +342,32 @@ def _p_continuous(groups: list[np.ndarray], use_median: bool) -> float | None:
 def _group_column(group: Any, by: str, labels: dict[str, str] | None) -> str:
     """Column header of a group: its value, or "CKD: Yes" for a yes/no grouping."""
     if isinstance(group, bool):
-        return f"{variable_label(by, labels)}: {stratum_label(group)}"
-    return str(group)
+        return stratum_heading(by, group, labels)
+    return level_label(group)
 
 
-def _footnotes(by: str, threshold: float, compare: str, dropped: int) -> list[str]:
-    notes = [
-        "Continuous variables: mean (SD), or median [IQR] when |skewness| > "
-        f"{threshold:g}; categorical variables: n (% of non-missing).",
-    ]
+def _footnotes(
+    by: str, threshold: float, compare: str, dropped: int, groups: int, nonnormal: Sequence[str]
+) -> list[str]:
+    if math.isinf(threshold):
+        listed = ", ".join(variable_label(v).split(", ")[0] for v in nonnormal)
+        rule = f"median [IQR] for {listed}" if listed else "no median [IQR]"
+        summary = f"Continuous variables: mean (SD), {rule} (as the analysis specifies)"
+    else:
+        summary = (
+            f"Continuous variables: mean (SD), or median [IQR] when |skewness| > {threshold:g}"
+        )
+    notes = [f"{summary}; categorical variables: n (% of non-missing)."]
     if compare in ("smd", "both"):
+        pairs = groups * (groups - 1) // 2
+        across = (
+            "between the two groups" if groups == 2
+            else f"the mean of the {pairs} pairwise SMDs of the {groups} groups (as R tableone)"
+        )  # fmt: skip
         notes.append(
-            "SMD, standardized mean difference (Yang & Dalton 2012), averaged over all pairs "
-            "of groups; for categorical variables the multinomial SMD."
+            "SMD, standardized mean difference (Yang & Dalton 2012): |difference in means| / "
+            "√((SD₁² + SD₂²)/2) for continuous variables, the multinomial (Mahalanobis) form "
+            f"for categorical ones; {across}."
         )
     if compare in ("p", "both"):
         notes.append(

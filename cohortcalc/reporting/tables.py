@@ -22,10 +22,12 @@ from cohortcalc.reporting.format import (
     format_number,
     format_p,
     format_ratio_ci,
+    level_label,
+    stratum_heading,
     stratum_label,
     variable_label,
 )
-from cohortcalc.reporting.table import Cell, CountGrid, Table, values_frame
+from cohortcalc.reporting.table import NOT_MISSING, Cell, CountGrid, Table, values_frame
 from cohortcalc.survival.rates import DAYS_PER_YEAR, incidence_rates
 
 CAC_LEVELS = ("0", "1-100", "101-400", ">400")
@@ -45,6 +47,11 @@ class _Rows:
         self.location: dict[str, Cell] = {}
         self.dependents: dict[str, tuple[Cell, ...]] = {}
         self.margins: list[tuple[str, ...]] = []
+        self.conditions: dict[str, tuple[tuple[str, Any], ...]] = {}
+        self.formats: dict[str, str] = {}
+        self.groups: list[int] = []
+        self.quoted: list[str] = []
+        self.shares: dict[str, tuple[Cell, ...]] = {}
 
     def add(self, cells: Mapping[str, str]) -> int:
         self.rows.append({c: cells.get(c, "") for c in self.columns})
@@ -53,17 +60,30 @@ class _Rows:
     def record(self, row: int, column: str, quantity: str, value: float, source: str) -> None:
         self.records.append((row, column, quantity, float(value), source))
 
-    def count(self, cid: str, value: int, cell: Cell | None, dependents: tuple[Cell, ...] = ()):
+    def count(
+        self,
+        cid: str,
+        value: int,
+        cell: Cell | None,
+        dependents: tuple[Cell, ...] = (),
+        where: tuple[tuple[str, Any], ...] | None = None,
+    ) -> None:
         self.counts[cid] = int(value)
+        if where is not None:
+            self.conditions[cid] = where
         if cell is not None:
             self.location[cid] = cell
         if dependents:
             self.dependents[cid] = dependents
 
     def table(self, title: str, footnotes: list[str]) -> Table:
-        grid = CountGrid(self.counts, self.location, self.dependents, tuple(self.margins))
+        grid = CountGrid(
+            self.counts, self.location, self.dependents, tuple(self.margins), self.conditions,
+            self.formats, tuple(self.quoted), self.shares,
+        )  # fmt: skip
         frame = pd.DataFrame(self.rows, columns=self.columns)
-        return Table(title, frame, tuple(footnotes), values_frame(self.records), grid)
+        records = values_frame(self.records)
+        return Table(title, frame, tuple(footnotes), records, grid, group_rows=tuple(self.groups))
 
 
 def hr_table(
@@ -84,6 +104,7 @@ def hr_table(
     time_unit: str = "years",
     labels: dict[str, str] | None = None,
     title: str | None = None,
+    outcome_label: str | None = None,
 ) -> Table:
     """Counts, incidence rates and hazard ratios by exposure level for sequential models.
 
@@ -97,7 +118,8 @@ def hr_table(
     ``p_trend`` maps model name to a p (or a result with ``.p``), per stratum with a modifier;
     ``interaction_p`` maps model name to the p for interaction. Counts use rows with
     ``event == cause`` as events and ``time`` in ``time_unit`` ("years", "months", "days") for
-    person-years, via ``cc.incidence_rates``.
+    person-years, via ``cc.incidence_rates``. ``outcome_label`` ("Myocardial infarction")
+    names the events in the footnotes and the default title.
     """
     strata = _strata(models, modifier)
     names = list(models)
@@ -109,16 +131,19 @@ def hr_table(
     levels = list(levels) if levels is not None else _levels(data, exposure)
     fits = {name: _by_stratum(models[name], modifier, strata, name) for name in names}
     headers = {name: _model_header(name, fits[name]) for name in names}
-    columns = ([variable_label(modifier, labels)] if modifier else []) + [
+    columns = [
         variable_label(exposure, labels), "N", "Events", "Person-years", RATE_COLUMN,
         *headers.values(),
     ]  # fmt: skip
-    rows = _Rows(columns, label_column=1 if modifier else 0)
+    rows = _Rows(columns)
     for stratum in strata:
         subset = data if modifier is None else data.filter(pl.col(modifier) == stratum)
-        prefix = {columns[0]: stratum_label(stratum)} if modifier else {}
+        prefix = "  " if modifier else ""
+        if modifier is not None:
+            _stratum_heading(rows, modifier, stratum, subset.height, labels)
         context = (rows, prefix, headers, stratum, exposure)
-        _level_rows(context, subset, levels, {n: fits[n][stratum] for n in names})
+        where = (((modifier, stratum),) if modifier else (), (event, cause))
+        _level_rows(context, subset, levels, {n: fits[n][stratum] for n in names}, where)
         if p_trend is not None:
             trend = {n: _by_stratum(p_trend[n], modifier, strata, n)[stratum] for n in p_trend}
             _p_row(context, "p for trend", trend)
@@ -127,16 +152,49 @@ def hr_table(
             show_sd = sd_column is not None or per_sd_unit != 1.0
             _per_sd_row(context, sd_fits, per_sd_term, float(per_sd_unit), labels, show_sd)
     if modifier is not None:
-        _add_stratum_margins(rows, strata, levels)
+        _add_stratum_margins(rows, strata, levels, (modifier, exposure), (event, cause))
         if interaction_p is not None:
-            _p_row((rows, {}, headers, None, exposure), "p for interaction", interaction_p)
+            _p_row((rows, "", headers, None, exposure), "p for interaction", interaction_p)
+    _analysed_counts(rows, fits, (modifier, exposure, time, event, cause))
     footnotes = notes.hr_footnotes(
         fits, exposure=exposure, event=event, cause=cause, time=time, per_sd_term=per_sd_term,
         per_sd=per_sd is not None, modifier=modifier, p_trend=p_trend,
-        interaction_p=interaction_p, labels=labels,
+        interaction_p=interaction_p, labels=labels, outcome_label=outcome_label,
     )  # fmt: skip
-    default_title = f"Hazard ratios for {event} = {cause} by {variable_label(exposure, labels)}"
+    what = outcome_label or f"{event} = {cause}"
+    default_title = f"Hazard ratios for {what} by {variable_label(exposure, labels)}"
     return rows.table(title or default_title, footnotes)
+
+
+def _analysed_counts(rows: _Rows, fits: dict, columns: tuple) -> None:
+    """The n and events each fit analysed (quoted in a footnote), as counts of the rows
+    complete for the fit's variables, for run-wide disclosure control."""
+    modifier, exposure, time, event, cause = columns
+    for name, by_stratum in fits.items():
+        for stratum, fit in by_stratum.items():
+            used = [time, event, exposure] + [
+                part.split("[", 1)[0] for term in map(str, fit.summary.index)
+                for part in term.split(":")
+            ]  # fmt: skip
+            complete = tuple((c, NOT_MISSING) for c in dict.fromkeys(used))
+            where = (((modifier, stratum),) if modifier else ()) + complete
+            key = stratum_label(stratum) if stratum is not None else "all"
+            rows.count(f"analysed|{name}|{key}", fit.n, None, where=where)
+            where_events = (*where, (event, cause))
+            rows.count(f"analysed events|{name}|{key}", fit.n_events, None, where=where_events)
+            rows.quoted += [f"analysed|{name}|{key}", f"analysed events|{name}|{key}"]
+
+
+def _stratum_heading(
+    rows: _Rows, modifier: str, stratum: Any, n: int, labels: dict[str, str] | None
+) -> None:
+    """A bold group row, "Without CKD (n = 15,067)", whose n is the stratum's count."""
+    heading = stratum_heading(modifier, stratum, labels)
+    row = rows.add({rows.label: f"{heading} (n = {format_count(n)})"})
+    rows.groups.append(row)
+    key = stratum_label(stratum)
+    rows.location[f"n|{key}|total"] = (row, rows.label)
+    rows.formats[f"n|{key}|total"] = f"{heading} (n = {{}})"
 
 
 def _single_model_p(value: Any, names: list[str]) -> Mapping[str, Any] | None:
@@ -230,8 +288,13 @@ def _rates(subset: pl.DataFrame, exposure: str) -> pd.DataFrame:
     return table.merge(counts, on=exposure, how="left").set_index(exposure)
 
 
-def _level_rows(context: tuple, subset: pl.DataFrame, levels: list[str], fits: dict) -> None:
+def _level_rows(
+    context: tuple, subset: pl.DataFrame, levels: list[str], fits: dict, where: tuple
+) -> None:
+    """Count, rate and HR cells of each exposure level in one stratum. ``where``: the
+    stratum's conditions and the event condition, recorded for run-wide disclosure control."""
     rows, prefix, headers, stratum, exposure = context
+    in_stratum, is_event = where
     rates = _rates(subset, exposure)
     key = stratum_label(stratum) if stratum is not None else "all"
     for name, fit in fits.items():
@@ -240,7 +303,7 @@ def _level_rows(context: tuple, subset: pl.DataFrame, levels: list[str], fits: d
         if level not in rates.index:
             raise CohortcalcError(f"{exposure} level {level!r} has no rows in stratum {key}.")
         counts = rates.loc[level]
-        row = rows.add({**prefix, rows.label: level})
+        row = rows.add({rows.label: prefix + level_label(level)})
         source = f"cc.incidence_rates, {exposure} = {level}, stratum {key}"
         cells = {
             "N": (counts["n"], format_count(counts["n"]), "n"),
@@ -254,14 +317,19 @@ def _level_rows(context: tuple, subset: pl.DataFrame, levels: list[str], fits: d
         rows.rows[row][RATE_COLUMN] = format_ratio_ci(*rate)
         for quantity, value in zip(("rate", "rate_lower", "rate_upper"), rate, strict=True):
             rows.record(row, RATE_COLUMN, quantity, value, source)
-        rows.count(f"n|{key}|{level}", counts["n"], (row, "N"))
+        cell = (*in_stratum, (exposure, level))
+        rows.count(f"n|{key}|{level}", counts["n"], (row, "N"), where=cell)
         rate_cell = ((row, RATE_COLUMN),)
-        rows.count(f"events|{key}|{level}", counts["events"], (row, "Events"), rate_cell)
+        rows.count(
+            f"events|{key}|{level}", counts["events"], (row, "Events"), rate_cell,
+            where=(*cell, is_event),
+        )  # fmt: skip
         for name, fit in fits.items():
             _hr_cell(rows, row, headers[name], fit, f"{exposure}[{level}]", name)
     for kind in ("n", "events"):
         total = int(sum(rows.counts[f"{kind}|{key}|{level}"] for level in levels))
-        rows.count(f"{kind}|{key}|total", total, None)
+        cell = (*in_stratum, (exposure, NOT_MISSING), *((is_event,) if kind == "events" else ()))
+        rows.count(f"{kind}|{key}|total", total, None, where=cell)
         rows.margins.append((*(f"{kind}|{key}|{level}" for level in levels), f"{kind}|{key}|total"))
 
 
@@ -293,7 +361,7 @@ def _p_value(value: Any) -> float:
 
 def _p_row(context: tuple, label: str, values: Mapping[str, Any]) -> None:
     rows, prefix, headers, _, _ = context
-    row = rows.add({**prefix, rows.label: label})
+    row = rows.add({rows.label: prefix + label})
     for name, value in values.items():
         if name not in headers:
             raise CohortcalcError(f"{label}: {name!r} is not one of the models {list(headers)}.")
@@ -307,7 +375,7 @@ def _per_sd_row(
 ) -> None:
     rows, prefix, headers, _, _ = context
     label = f"Per SD {variable_label(term, labels)}" + (f" (SD {unit:.2f})" if show_sd else "")
-    row = rows.add({**prefix, rows.label: label})
+    row = rows.add({rows.label: prefix + label})
     for name, fit in fits.items():
         line = _summary_row(fit, term, name)
         column = headers[name]
@@ -318,12 +386,17 @@ def _per_sd_row(
             rows.record(row, column, quantity, value, source)
 
 
-def _add_stratum_margins(rows: _Rows, strata: list[Any], levels: list[str]) -> None:
+def _add_stratum_margins(
+    rows: _Rows, strata: list[Any], levels: list[str], columns: tuple[str, str], is_event: tuple
+) -> None:
     """Across strata, each level's counts add up to the (unprinted) whole-cohort count."""
     keys = [stratum_label(s) for s in strata]
     for kind in ("n", "events"):
         for level in [*levels, "total"]:
             parts = [f"{kind}|{key}|{level}" for key in keys]
             total = f"{kind}|all-strata|{level}"
-            rows.count(total, sum(rows.counts[p] for p in parts), None)
+            modifier, exposure = columns
+            cell = ((modifier, NOT_MISSING), (exposure, NOT_MISSING if level == "total" else level))
+            cell += (is_event,) if kind == "events" else ()
+            rows.count(total, sum(rows.counts[p] for p in parts), None, where=cell)
             rows.margins.append((*parts, total))

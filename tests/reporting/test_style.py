@@ -29,3 +29,19 @@ def test_save_figure_writes_every_format_at_300_dpi(cohort, tmp_path):
     assert "<svg" in paths[2].read_text()
     with pytest.raises(CohortcalcError, match="unsupported"):
         save_figure(plot_survival(km_by_cac), tmp_path / "km.jpg")
+
+
+def test_tiff_at_600_dpi_and_fonts_embedded_in_the_vectors(cohort, tmp_path):
+    km_by_cac = cc.kaplan_meier(cohort, time="mi_years", event="death_status", by="cac_category")
+    figure = plot_survival(km_by_cac, width="double")
+    assert figure.get_size_inches()[0] == pytest.approx(7.0)
+    tiff, pdf, svg = save_figure(figure, tmp_path / "km", ("tiff", "pdf", "svg"), dpi=600)
+    with Image.open(tiff) as image:
+        assert image.format == "TIFF" and image.info["dpi"] == pytest.approx((600, 600), abs=0.1)
+        assert image.info.get("compression") == "tiff_lzw"
+    content = pdf.read_bytes()
+    assert b"/FontFile2" in content and b"/Type3" not in content  # TrueType, embedded
+    text = svg.read_text()
+    assert "<text" not in text and "<path" in text  # glyphs as outlines: nothing to install
+    with pytest.raises(CohortcalcError, match="width"):
+        plot_survival(km_by_cac, width="triple")

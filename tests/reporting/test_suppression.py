@@ -80,7 +80,7 @@ def test_hr_table_hides_small_events_their_rates_and_a_complement(small_events_t
 def test_table_one_binary_row_small_cell_and_complements():
     rng = np.random.default_rng(4)
     n = 400
-    group = np.where(np.arange(n) < 200, "a", "b")
+    group = np.where(np.arange(n) < 200, "A", "B")
     flag = np.zeros(n, dtype=bool)
     flag[:5] = True  # 5 in group a: a primary small cell
     flag[200:260] = True  # 60 in group b
@@ -88,11 +88,11 @@ def test_table_one_binary_row_small_cell_and_complements():
     table = table_one(frame, by="grp", variables=["flag", "x"])
     out = suppress_small_cells(table, threshold=11)
     row = list(out.frame["Characteristic"]).index("flag, n (%)")
-    assert out.cell(row, "a") == "<11"
+    assert out.cell(row, "A") == "<11"
     # group b or overall must hide too, or 65 - b gives a back.
-    assert "[c]" in (out.cell(row, "b"), out.cell(row, "Overall"))
-    assert "5" not in out.cell(row, "a")
-    assert out.cell(0, "a") == "200"  # the N row is untouched
+    assert "[c]" in (out.cell(row, "B"), out.cell(row, "Overall"))
+    assert "5" not in out.cell(row, "A")
+    assert out.cell(0, "A") == "200"  # the N row is untouched
     hidden = suppressed_cells(table.counts.counts, table.counts.margins, 11)
     _no_lone_hidden_cell(table.counts, hidden)
 
@@ -101,14 +101,14 @@ def test_table_one_complement_of_a_yes_no_row():
     """'No' is not printed, but it is N - 'yes'; a small 'no' hides the 'yes' cell."""
     flag = np.ones(300, dtype=bool)
     flag[:3] = False  # three "no" in group a, which has 150 rows
-    frame = pl.DataFrame({"grp": np.repeat(["a", "b"], 150), "flag": flag})
+    frame = pl.DataFrame({"grp": np.repeat(["A", "B"], 150), "flag": flag})
     out = suppress_small_cells(table_one(frame, by="grp", variables=["flag"]), threshold=11)
     row = list(out.frame["Characteristic"]).index("flag, n (%)")
-    assert out.cell(row, "a") == "[c]"  # 147 is not small: it is hidden, not mislabelled
+    assert out.cell(row, "A") == "[c]"  # 147 is not small: it is hidden, not mislabelled
     same = suppress_small_cells(
         table_one(frame, by="grp", variables=["flag"]), complement_label="<11"
     )
-    assert same.cell(row, "a") == "<11"
+    assert same.cell(row, "A") == "<11"
 
 
 def test_suppression_needs_a_count_layout(small_events_table):
@@ -158,6 +158,8 @@ def test_small_counts_in_footnotes_are_suppressed(cohort, fakes):
         event="mi_status",
         modifier="ckd",
     )
-    assert any("n = 1,500 (Yes) / 9 (No), events = 8 / 2" in note for note in table.footnotes)
+    expected = "n = 1,500 (with CKD) / 9 (without CKD), events = 8 / 2"
+    assert any(expected in note for note in table.footnotes)
     out = suppress_small_cells(table)
-    assert any("n = 1,500 (Yes) / <11 (No), events = <11 / <11" in note for note in out.footnotes)
+    hidden = "n = 1,500 (with CKD) / <11 (without CKD), events = <11 / <11"
+    assert any(hidden in note for note in out.footnotes)

@@ -35,7 +35,7 @@ def test_structure_rows_and_columns(cohort, fake_models, fakes):
         HR2,
     ]
     labels = list(table.frame[exposure])
-    assert labels[:4] == LEVELS
+    assert labels[:4] == ["0", "1–100", "101–400", ">400"]  # en dashes, the reader's form
     assert labels[4] == "p for trend"
     assert labels[5].startswith("Per SD log(CAC+1)")
     assert table.cell(4, HR1) == "<0.001" and table.cell(4, HR2) == "0.020"
@@ -116,7 +116,7 @@ def test_fine_gray_models_show_subdistribution_hrs(cohort, fake_models, fakes):
     fine_gray = fakes.FineGray(fake_models["Model 1"].summary, 1500, 80)
     table = _table(cohort, {"Model 1": fake_models["Model 1"], "Model 1 (Fine–Gray)": fine_gray})
     assert "Model 1 (Fine–Gray) sHR (95% CI)" in table.frame.columns
-    assert any("subdistribution hazard ratio" in note for note in table.footnotes)
+    assert any("sHR, subdistribution hazard ratio" in note for note in table.footnotes)
 
 
 def test_modifier_strata_and_interaction(cohort, fake_models):
@@ -126,10 +126,15 @@ def test_modifier_strata_and_interaction(cohort, fake_models):
         modifier="ckd", interaction_p=0.0312, p_trend={"Model 1": {True: 0.01, False: 0.2}},
     )  # fmt: skip
     frame = table.frame
-    assert list(frame["CKD"]) == ["Yes"] * 5 + ["No"] * 5 + [""]
-    assert frame.iloc[-1, 1] == "p for interaction" and table.cell(10, HR1) == "0.031"
-    assert table.cell(4, HR1) == "0.010" and table.cell(9, HR1) == "0.200"
-    for row, level in enumerate(LEVELS):
+    labels = list(frame.iloc[:, 0])
+    n_ckd = cohort.filter(pl.col("ckd") & pl.col("cac_category").is_not_null()).height
+    assert labels[0] == f"With CKD (n = {format_count(n_ckd)})"  # a bold group heading
+    assert labels[6].startswith("Without CKD (n = ")
+    assert table.group_rows == (0, 6)
+    assert labels[1:6] == ["  0", "  1–100", "  101–400", "  >400", "  p for trend"]
+    assert labels[-1] == "p for interaction" and table.cell(12, HR1) == "0.031"
+    assert table.cell(5, HR1) == "0.010" and table.cell(11, HR1) == "0.200"
+    for row, level in enumerate(LEVELS, start=1):
         ckd = cohort.filter(pl.col("ckd") & (pl.col("cac_category").cast(pl.String) == level))
         assert table.cell(row, "N") == format_count(ckd.height)
 
@@ -198,7 +203,14 @@ def test_real_cox_and_fine_gray_fits_trace_exactly(real_fits):
     assert table.trace(4, HR1)["value"].item() == real_fits["trend"].p
     notes = " ".join(table.footnotes)
     assert "Efron" in notes and "subdistribution" in notes and "Log-rank test for trend" in notes
-    assert "Competing event(s): mi_status = 2." in notes
+    assert "Competing event(s): status code 2." in notes
+    named = hr_table(
+        real_fits["data"], models={"Model 1": real_fits["Model 1"]}, time="mi_years",
+        event="mi_status", outcome_label="Myocardial infarction",
+    )  # fmt: skip
+    words = " ".join([named.title, *named.footnotes])
+    assert "Events: myocardial infarction;" in words
+    assert "mi_status" not in words and "mi_years" not in words  # words, not column names
     assert f"competing events = {real_fits['Fine–Gray'].n_competing:,}" in notes
     assert table.frame.iloc[5, 0] == "Per SD log_cac_sd"  # already standardised: no "(SD ...)"
     assert "Model 2: adjusted for age, sex, diabetes, systolic blood pressure." in notes
@@ -225,7 +237,7 @@ def test_real_fits_within_ckd_strata_with_interaction(real_fits):
         data, models={"Model 1": by_ckd}, time="mi_years", event="mi_status",
         modifier="ckd", interaction_p={"Model 1": interaction},
     )  # fmt: skip
-    for offset, value in ((0, True), (4, False)):
+    for offset, value in ((1, True), (6, False)):  # after each stratum's heading row
         summary = by_ckd[value].summary
         for index, level in enumerate(LEVELS[1:], start=1):
             line = summary.loc[f"cac_category[{level}]"]
@@ -235,7 +247,7 @@ def test_real_fits_within_ckd_strata_with_interaction(real_fits):
             f"quantity == 'events' and row < {offset + 4} and row >= {offset}"
         )
         assert stratum_events["value"].sum() == by_ckd[value].n_events
-    assert table.trace(8, HR1)["value"].item() == interaction.p
+    assert table.trace(10, HR1)["value"].item() == interaction.p
     assert any("Likelihood" in note or "likelihood" in note for note in table.footnotes)
 
 
