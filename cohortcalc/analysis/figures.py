@@ -137,16 +137,13 @@ def caption(ctx: Context, name: str) -> str:
         for method in outcome.methods:
             if kind == "forest" and rest == f"{outcome.name}_{method}":
                 model = ctx.spec.models.adjustment[-1].name
-                ratios = (
-                    "subdistribution hazard ratios" if method == "finegray" else "hazard ratios"
-                )
                 return (
-                    f"{label}: {ratios} ({_method_label(method)}, {model}), "
+                    f"{label}: {_ratios(method)} ({_method_label(method)}, {model}), "
                     "in all participants and within each level of the effect modifiers."
                 )
             if kind == "spline" and rest.startswith(f"{outcome.name}_{method}_"):
                 return (
-                    f"{label}: {_ratio(method).lower()} across "
+                    f"{label}: {_ratios(method).removesuffix('s')} across "
                     f"{variable_label(rest.removeprefix(f'{outcome.name}_{method}_'), names)} "
                     "(restricted cubic spline, pointwise 95% CIs), with its distribution below."
                 )
