@@ -121,29 +121,7 @@ class Exposure(_Strict):
         return self
 
 
-class Outcome(_Strict):
-    """A time-to-event outcome: time column, status column and its codes, and the methods.
-
-    ``cox`` on an outcome with a competing code is the cause-specific hazard (competing events
-    censored); ``finegray`` is the subdistribution hazard (Fine & Gray 1999).
-    """
-
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    label: str | None = None
-    time: str
-    status: str
-    event_code: int = 1
-    competing_code: int | None = None
-    time_unit: Literal["years", "days"] = "years"
-    methods: list[Literal["cox", "finegray"]] = Field(default_factory=lambda: ["cox"], min_length=1)
-
-    @model_validator(mode="after")
-    def _finegray_needs_competing(self) -> Outcome:
-        if "finegray" in self.methods and self.competing_code is None:
-            raise ValueError("method 'finegray' needs 'competing_code' (the competing event)")
-        if self.competing_code == self.event_code:
-            raise ValueError("'competing_code' must differ from 'event_code'")
-        return self
+TimeScale = Literal["follow_up", "age", "calendar"]
 
 
 class AdjustmentSet(_Strict):
@@ -160,6 +138,74 @@ class AdjustmentSet(_Strict):
         return self
 
 
+def resolve_adjustment(adjustment: list[AdjustmentSet]) -> dict[str, list[str]]:
+    """Model name -> full covariate list, resolving ``add`` cumulatively."""
+    out: dict[str, list[str]] = {}
+    current: list[str] = []
+    for step in adjustment:
+        if step.covariates is not None:
+            current = list(step.covariates)
+        else:
+            current = current + [c for c in step.add or [] if c not in current]
+        out[step.name] = list(dict.fromkeys(current))
+    return out
+
+
+def _check_adjustment(adjustment: list[AdjustmentSet]) -> None:
+    if adjustment[0].covariates is None:
+        raise ValueError("the first adjustment set needs 'covariates' (nothing to add to)")
+    names = [a.name for a in adjustment]
+    if len(set(names)) != len(names):
+        raise ValueError(f"adjustment set names must be unique, got {names}")
+
+
+class Outcome(_Strict):
+    """A time-to-event outcome: time scale, entry and exit columns, status and its codes, the
+    methods, and (optionally) its own adjustment sets.
+
+    ``time_scale``: ``follow_up`` (``time`` is the time since baseline; entry 0 unless
+    ``entry`` is given), ``age`` or ``calendar`` (``entry`` is the age or date at baseline,
+    ``time`` the age or date at this outcome's own event or censoring; each participant is at
+    risk from entry to exit only: delayed entry, Korn, Graubard & Midthune 1997).
+    ``cox`` on an outcome with a competing code is the cause-specific hazard (competing events
+    censored); ``finegray`` is the subdistribution hazard (Fine & Gray 1999), with delayed
+    entry by Geskus' (2011) weights. ``adjustment`` replaces ``models.adjustment`` for this
+    outcome (same model names in the same order), e.g. without age on the age scale.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    label: str | None = None
+    time_scale: TimeScale = "follow_up"
+    entry: str | None = None
+    time: str
+    status: str
+    event_code: int = 1
+    competing_code: int | None = None
+    time_unit: Literal["years", "days"] = "years"
+    methods: list[Literal["cox", "finegray"]] = Field(default_factory=lambda: ["cox"], min_length=1)
+    adjustment: list[AdjustmentSet] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Outcome:
+        if "finegray" in self.methods and self.competing_code is None:
+            raise ValueError("method 'finegray' needs 'competing_code' (the competing event)")
+        if self.competing_code == self.event_code:
+            raise ValueError("'competing_code' must differ from 'event_code'")
+        if self.time_scale != "follow_up" and self.entry is None:
+            origin = "birth" if self.time_scale == "age" else "year 0"
+            raise ValueError(
+                f"time_scale {self.time_scale!r} needs 'entry' (e.g. entry: age_entry and "
+                f"time: {self.name}_age_exit); without it everyone is at risk from {origin}"
+            )
+        if self.time_scale != "follow_up" and self.time_unit != "years":
+            raise ValueError(f"time_scale {self.time_scale!r} is measured in years")
+        if self.entry is not None and self.entry == self.time:
+            raise ValueError("'entry' and 'time' must be different columns")
+        if self.adjustment is not None:
+            _check_adjustment(self.adjustment)
+        return self
+
+
 class Models(_Strict):
     """Sequential adjustment sets and the Cox ties method."""
 
@@ -168,24 +214,14 @@ class Models(_Strict):
 
     @model_validator(mode="after")
     def _first_is_complete(self) -> Models:
-        if self.adjustment[0].covariates is None:
-            raise ValueError("the first adjustment set needs 'covariates' (nothing to add to)")
-        names = [a.name for a in self.adjustment]
-        if len(set(names)) != len(names):
-            raise ValueError(f"adjustment set names must be unique, got {names}")
+        _check_adjustment(self.adjustment)
         return self
 
-    def covariate_sets(self) -> dict[str, list[str]]:
-        """Model name -> full covariate list, resolving ``add`` cumulatively."""
-        out: dict[str, list[str]] = {}
-        current: list[str] = []
-        for adjustment in self.adjustment:
-            if adjustment.covariates is not None:
-                current = list(adjustment.covariates)
-            else:
-                current = current + [c for c in adjustment.add or [] if c not in current]
-            out[adjustment.name] = list(dict.fromkeys(current))
-        return out
+    def covariate_sets(self, outcome: Outcome | None = None) -> dict[str, list[str]]:
+        """Model name -> full covariate list (``outcome``'s own sets when it has them)."""
+        if outcome is not None and outcome.adjustment is not None:
+            return resolve_adjustment(outcome.adjustment)
+        return resolve_adjustment(self.adjustment)
 
 
 class EffectModifier(_Strict):
@@ -290,6 +326,14 @@ class Spec(_Strict):
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
+        models = [a.name for a in self.models.adjustment]
+        for outcome in self.outcomes:
+            own = [a.name for a in outcome.adjustment or self.models.adjustment]
+            if own != models:
+                raise ValueError(
+                    f"outcome {outcome.name!r}: its adjustment sets are named {own}; name them "
+                    f"as models.adjustment {models} (same order), so the tables line up"
+                )
         return self
 
     @field_validator("spark")

@@ -42,6 +42,7 @@ def finegray(
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
     reference: Mapping[str, Any] | None = None,
+    entry: str | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model for `cause` of the coded `event` column.
 
@@ -49,7 +50,12 @@ def finegray(
     other value for competing events. Rows with a missing value in a used column are dropped
     (counted in `n_dropped`), as crr's `na.omit`. Raises `ModelError` for times ≤ 0, a cause
     that never occurs, no uncensored rows, bad weights, or a term without events.
+    `entry` (delayed entry, e.g. the age scale) uses Geskus' weights as R `finegray()` +
+    `coxph` (`cohortcalc.survival.finegray_entry`).
     """
+    if entry is not None:
+        return _with_entry(frame, time, event, cause, covariates, censor_code, strata, weights,
+                           reference, entry)  # fmt: skip
     if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
         return import_module("cohortcalc.spark").finegray(**locals())
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
@@ -103,6 +109,19 @@ def finegray(
         weights=weights,
         reference=dict(design.reference),
     )
+
+
+def _with_entry(frame, time, event, cause, covariates, censor_code, strata, weights, reference,
+                entry) -> FineGrayResult:  # fmt: skip
+    if strata is not None or weights is not None or is_spark_frame(frame):
+        raise ModelError(
+            "Fine–Gray with entry= supports neither strata, weights nor Spark frames yet; "
+            "drop them or fit on follow-up time."
+        )
+    from cohortcalc.survival.finegray_entry import finegray_with_entry
+
+    return finegray_with_entry(frame, time, event, cause, covariates, entry, censor_code,
+                               reference)  # fmt: skip
 
 
 def _objective(data: engine.FineGrayData, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
