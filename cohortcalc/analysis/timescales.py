@@ -198,9 +198,7 @@ def time_summary(frame: Any, outcome: Outcome) -> TimeSummary:
     if rows.height == 0:
         return TimeSummary(0, float("nan"), 0, None, None)
     time = rows.get_column(outcome.time).cast(pl.Float64)
-    entry = (
-        rows.get_column(outcome.entry).cast(pl.Float64) if outcome.entry is not None else None
-    )
+    entry = rows.get_column(outcome.entry).cast(pl.Float64) if outcome.entry is not None else None
     length = time - entry if entry is not None else time
     bad = length <= 0 if entry is not None else pl.Series([False] * rows.height)
     first = None
