@@ -20,6 +20,7 @@ from cohortcalc.analysis.checks import figure_groupings
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
 from cohortcalc.analysis.spec import Outcome
+from cohortcalc.analysis.timescales import curve_axis
 from cohortcalc.reporting.figures import (
     forest_plot,
     plot_cumulative_incidence,
@@ -91,10 +92,12 @@ def caption(ctx: Context, name: str) -> str:
 
 
 def _curve(ctx: Context, outcome: Outcome, by: str | None):
-    frame = ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
+    times = (outcome.entry, outcome.time, outcome.status, by)
+    frame = ctx.frame.drop_nulls([c for c in times if c])
     label = outcome.label or outcome.name
     options = {
         "by": by,
+        **curve_axis(frame, outcome),
         "time_unit": outcome.time_unit,
         "title": f"{label} by {variable_label(by, labels(ctx.spec))}" if by else label,
         "min_cell": ctx.spec.small_cell_threshold or None,
@@ -102,13 +105,14 @@ def _curve(ctx: Context, outcome: Outcome, by: str | None):
     }
     if outcome.competing_code is not None:
         curves = cumulative_incidence(
-            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code, by=by
-        )
+            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code, by=by,
+            entry=outcome.entry,
+        )  # fmt: skip
         return plot_cumulative_incidence(curves, **options)
     binary = frame.with_columns(
         (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
     )
-    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=by)
+    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=by, entry=outcome.entry)
     return plot_survival(curves, **options)
 
 

@@ -18,6 +18,7 @@ from cohortcalc.analysis.checks import levels_of, table_one_by
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
 from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
+from cohortcalc.analysis.timescales import person_time
 from cohortcalc.reporting.format import (
     format_count,
     format_number,
@@ -147,12 +148,13 @@ def incidence_rate_table(ctx: Context) -> Table:
     rows: list[dict[str, str]] = []
     records, counts, location, dependents, margins = [], {}, {}, {}, []
     for outcome in spec.outcomes:
-        data = ctx.frame.drop_nulls([outcome.time, outcome.status, *by]).with_columns(
+        frame, time = person_time(ctx.frame, outcome)  # exit - entry on the age scale
+        data = frame.drop_nulls([time, outcome.status, *by]).with_columns(
             (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
         )
-        rate_by = incidence_rates(data, time=outcome.time, event="_event", by=by or None,
+        rate_by = incidence_rates(data, time=time, event="_event", by=by or None,
                                   time_unit=outcome.time_unit)  # fmt: skip
-        overall = incidence_rates(data, time=outcome.time, event="_event",
+        overall = incidence_rates(data, time=time, event="_event",
                                   time_unit=outcome.time_unit)  # fmt: skip
         ids = []
         for group, line in [*(("all", r) for r in overall.to_dict("records")),
@@ -264,10 +266,11 @@ def _hr(
         title += f" — {_sensitivity_label(ctx.spec, key['analysis'])}"
     if modifier is not None:
         title += f", by {variable_label(modifier, labels(ctx.spec))}"
+    frame, time = person_time(frame, outcome)  # exit - entry on the age scale
     return hr_table(
         frame,
         models=results,
-        time=outcome.time,
+        time=time,
         event=outcome.status,
         exposure=exposure.column,
         levels=_reference_first(levels_of(frame, exposure.column), exposure.reference),

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from cohortcalc.analysis.spec import Outcome, Spec
@@ -53,6 +54,28 @@ def axis_label(outcome: Outcome) -> str:
     if outcome.time_scale == "calendar":
         return "Calendar year"
     return f"Time since baseline, {outcome.time_unit}"
+
+
+def curve_axis(frame: pl.DataFrame, outcome: Outcome) -> dict[str, Any]:
+    """The curve figure's x axis: its label and where it starts (the first entry, when the
+    outcome has one; risk sets before it are empty)."""
+    if outcome.entry is None:
+        return {"xlabel": axis_label(outcome)}
+    first = float(frame.get_column(outcome.entry).min())  # type: ignore[arg-type]
+    last = float(frame.get_column(outcome.time).max())  # type: ignore[arg-type]
+    step = next(s for s in (1.0, 2.0, 5.0, 10.0, 20.0) if (last - first) / s <= 7)
+    ticks = np.arange(np.ceil(first / step) * step, last + 1e-9, step)
+    return {"xlabel": axis_label(outcome), "start": first, "at_risk_times": ticks.tolist()}
+
+
+def person_time(frame: pl.DataFrame, outcome: Outcome) -> tuple[pl.DataFrame, str]:
+    """``frame`` and the column of each participant's time at risk for ``outcome`` (exit −
+    entry on the age or calendar scale, else the follow-up time), in the outcome's unit, for
+    person-years and rates."""
+    if outcome.entry is None:
+        return frame, outcome.time
+    name = f"_{outcome.name}_time_at_risk"
+    return frame.with_columns((pl.col(outcome.time) - pl.col(outcome.entry)).alias(name)), name
 
 
 def years_per_unit(outcome: Outcome) -> float:

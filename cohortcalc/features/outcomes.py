@@ -10,6 +10,9 @@ is ``<outcome>_years`` (entry 0); on the age scale entry is ``age_entry`` and ex
 ``<outcome>_age_exit`` = age at entry + that outcome's own follow-up; on the calendar scale
 entry is ``calendar_entry`` and exit ``<outcome>_calendar_exit`` (decimal years, 1970 + days
 since 1970-01-01 / 365.25, so exit − entry is the follow-up in years on every scale).
+Ages and calendar times are rounded to ``SCALE_DECIMALS`` decimals (3 ms): an age at entry of
+53.6 plus 1,461 days and one of 57.6 plus 0 days are the same age, and rounding makes them
+the same number, so they tie as R's ``timefix`` would tie them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ OUTCOME_COLUMNS = (
 #: Day number (``date.toordinal()``) of 1970-01-01, the origin of the calendar scale.
 CALENDAR_ORIGIN_DAY = dt.date(1970, 1, 1).toordinal()
 CALENDAR_ORIGIN_YEAR = 1970
+#: Decimals (of a year) kept on the age and calendar scales; below the double's noise at
+#: ages and years (~1e-14), above any real difference (a day is 0.0027 years).
+SCALE_DECIMALS = 9
 
 
 TEMPORARY_COLUMNS = (
@@ -160,18 +166,21 @@ def outcome_columns(
     calendar = (
         nw.col("_baseline_day") + entry_days - CALENDAR_ORIGIN_DAY
     ) / DAYS_PER_YEAR + CALENDAR_ORIGIN_YEAR
-    out = out.with_columns(calendar_entry=calendar)
+    out = out.with_columns(calendar_entry=calendar.round(SCALE_DECIMALS))
     out = out.with_columns(
         **{
-            f"{name}_calendar_exit": nw.col("calendar_entry") + nw.col(years)
+            f"{name}_calendar_exit": (nw.col("calendar_entry") + nw.col(years)).round(
+                SCALE_DECIMALS
+            )
             for name, years in OUTCOME_YEARS.items()
         }
     )
     if "age" in out.collect_schema().names():
-        out = out.with_columns(age_entry=nw.col("age") + entry_days / DAYS_PER_YEAR)
+        entry = nw.col("age") + entry_days / DAYS_PER_YEAR
+        out = out.with_columns(age_entry=entry.round(SCALE_DECIMALS))
         out = out.with_columns(
             **{
-                f"{name}_age_exit": nw.col("age_entry") + nw.col(years)
+                f"{name}_age_exit": (nw.col("age_entry") + nw.col(years)).round(SCALE_DECIMALS)
                 for name, years in OUTCOME_YEARS.items()
             }
         )

@@ -57,7 +57,8 @@ def plot_survival(curves: pd.DataFrame, **options: Any) -> Figure:
     the axis ticks), ``ci`` (True: shaded pointwise bands), ``min_cell`` (numbers at risk
     below it print as "<min_cell"), ``max_time`` (end the curves there, e.g. where few remain
     at risk; Pocock et al., Lancet 2002;359:1686), ``labels`` (variable display names),
-    ``width`` (inches).
+    ``width`` (inches), ``start`` (where the time axis and the curves begin: 0 on follow-up
+    time, the first entry on the age or calendar scale).
     """
     options.setdefault("ylabel", "Survival, %")
     return _curve_figure(curves, "survival", **options)
@@ -121,6 +122,7 @@ def _curve_figure(
     max_time: float | None = None,
     labels: dict[str, str] | None = None,
     width: float = COLUMN_WIDTH_IN,
+    start: float = 0.0,
 ) -> Figure:
     if value not in curves.columns:
         raise CohortcalcError(f"curve table has no {value!r} column; columns: {list(curves)}.")
@@ -133,7 +135,7 @@ def _curve_figure(
     if max_time is not None:
         curves = curves.loc[curves["time"] <= max_time]
     horizon = float(max_time if max_time is not None else curves["time"].max())
-    times = _risk_times(horizon, at_risk_times)
+    times = _risk_times(horizon, at_risk_times, start)
     table_height = 0.14 * len(keys) + 0.35
     with mpl.rc_context(FIGURE_STYLE):
         size = (width * len(panels), 2.4 + table_height)
@@ -145,8 +147,9 @@ def _curve_figure(
             table_axes = figure.add_subplot(grid[1, column], sharex=axes)
             first = first or axes
             subset = curves if facet is None else _subset(curves, [facet], panel)
-            _panel(axes, table_axes, subset, value, by, keys, times, ci, min_cell)
-            _style_curve_axes(axes, horizon, times, xlabel or f"Time since baseline, {time_unit}")
+            _panel(axes, table_axes, subset, value, by, keys, times, ci, min_cell, start)
+            label = xlabel or f"Time since baseline, {time_unit}"
+            _style_curve_axes(axes, horizon, times, label, start)
             if facet is not None:
                 axes.set_title(f"{variable_label(facet, labels)}: {stratum_label(panel[0])}")
         first.set_ylim(*_value_limits(curves, value, ci))
@@ -167,7 +170,7 @@ def _curve_figure(
     return figure
 
 
-def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell) -> None:
+def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell, origin) -> None:
     """One panel: a curve per group with its confidence band, and the at-risk rows below."""
     colours = palette(len(keys))
     start = 1.0 if value == "survival" else 0.0
@@ -179,12 +182,12 @@ def _panel(axes, table_axes, curves, value, by, keys, times, ci, min_cell) -> No
         counts.append(at_risk(curve, times) if len(curve) else np.zeros(len(times), dtype=int))
         if len(curve):
             style = LINE_STYLES[index % len(LINE_STYLES)]
-            _draw_curve(axes, curve, value, start, colours[index], style, name, ci)
+            _draw_curve(axes, curve, value, start, colours[index], style, name, ci, origin)
     _risk_table(table_axes, times, counts, names, colours, min_cell)
 
 
-def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
-    time = np.concatenate([[0.0], curve["time"].to_numpy()])
+def _draw_curve(axes, curve, value, start, colour, style, name, ci, origin=0.0) -> None:
+    time = np.concatenate([[origin], curve["time"].to_numpy()])
     estimate = np.concatenate([[start], curve[value].to_numpy()])
     axes.step(time, estimate, where="post", color=colour, linestyle=style, label=name)
     if ci:
@@ -193,15 +196,16 @@ def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
         axes.fill_between(time, lower, upper, step="post", color=colour, alpha=0.15, lw=0)
 
 
-def _risk_times(horizon: float, given: Sequence[float] | None) -> np.ndarray:
+def _risk_times(horizon: float, given: Sequence[float] | None, start: float = 0.0) -> np.ndarray:
     if given is not None:
         return np.asarray(sorted(given), dtype=float)
-    ticks = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]).tick_values(0, horizon)
-    return ticks[(ticks >= 0) & (ticks <= horizon)]
+    locator = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10])
+    ticks = locator.tick_values(start, horizon)
+    return ticks[(ticks >= start) & (ticks <= horizon)]
 
 
-def _style_curve_axes(axes, horizon, times, xlabel) -> None:
-    axes.set_xlim(0, horizon * 1.01)
+def _style_curve_axes(axes, horizon, times, xlabel, start=0.0) -> None:
+    axes.set_xlim(start, start + (horizon - start) * 1.01)
     axes.set_xticks(times)
     axes.tick_params(labelbottom=True)
     axes.set_xlabel(xlabel)

@@ -19,6 +19,11 @@
 #                          (Geskus 2011 weights: censoring x truncation distribution)
 #     "fg_mgus2_age"       the same on mgus2 (PCM first; death without PCM competing) on the
 #                          age scale in months, ~ sex + hgb
+#     "headline_death_age_model2"  the headline spec's age-scale all-cause mortality, Model 2, on
+#                          agescale_headline.csv (its population, n = 3,000, seed 1):
+#                          coxph(Surv(age_entry, death_age_exit, death_status) ~ cac_category
+#                          + sex + race_ethnicity + diabetes + smoking + sbp + bp_treated
+#                          + total_cholesterol + hdl_cholesterol + statin, ties = "efron")
 #   agescale_mgus2.csv     the mgus2 rows used (hgb known), with the age-scale columns
 #   agescale_km.csv         survfit(Surv(age_entry, death_age_exit, death_status) ~ sex):
 #                          strata, time, n.risk, n.event, n.censor, surv, std.err, lower, upper
@@ -80,6 +85,14 @@ mgus$event_factor <- factor(mgus$event, levels = 0:2, labels = c("censor", "pcm"
 fg2 <- finegray(Surv(age_entry, age_exit_cr, event_factor) ~ ., data = mgus, id = id, etype = "pcm")
 add("fg_mgus2_age", coxph(Surv(fgstart, fgstop, fgstatus) ~ sex + hgb, data = fg2,
                           weights = fgwt, cluster = id, ties = "breslow"))
+headline <- read.csv(file.path(dir, "agescale_headline.csv"), stringsAsFactors = FALSE)
+headline$cac_category <- factor(headline$cac_category,
+                                levels = c("0", "1-100", "101-400", ">400"))
+stopifnot(same_after_timefix(headline$age_entry, headline$death_age_exit, headline$death_status))
+add("headline_death_age_model2",
+    coxph(Surv(age_entry, death_age_exit, death_status) ~ cac_category + sex + race_ethnicity
+          + diabetes + smoking + sbp + bp_treated + total_cholesterol + hdl_cholesterol + statin,
+          data = headline, ties = "efron"))
 write.csv(do.call(rbind, rows), file.path(dir, "agescale_coefficients.csv"), row.names = FALSE,
           quote = TRUE)
 
