@@ -17,6 +17,7 @@ import polars as pl
 from cohortcalc.analysis.checks import levels_of, table_one_by
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest, exposure_estimates
 from cohortcalc.analysis.populations import AnalysisFrames
+from cohortcalc.analysis.sparse import mark_sparse_cells
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
 from cohortcalc.analysis.timescales import person_time
 from cohortcalc.reporting.format import (
@@ -85,7 +86,9 @@ def build_tables(ctx: Context) -> dict[str, Table]:
     if "incidence_rates" in wanted:
         tables["incidence_rates"] = incidence_rate_table(ctx)
     if "hazard_ratios" in wanted:
-        tables.update(hazard_ratio_tables(ctx))
+        sparse = ctx.spec.sparse_events_threshold
+        hazard_ratios = hazard_ratio_tables(ctx).items()
+        tables.update({k: mark_sparse_cells(t, sparse) for k, t in hazard_ratios})
     if "interactions" in wanted and ctx.interactions:
         tables["interactions"] = interaction_table(ctx.spec, ctx.interactions)
     tables["estimates"] = estimates_table(ctx.fits, ctx.per_sd_units)

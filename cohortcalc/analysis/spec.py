@@ -103,6 +103,71 @@ class Filter(_Strict):
         return f"{self.column} {self.op} {self.value}"
 
 
+class LogOptions(_Strict):
+    """``log``/``log2`` of ``column + offset`` (e.g. ``offset: 1`` for CAC, which can be 0)."""
+
+    offset: float = 0.0
+
+
+class Cut(_Strict):
+    """Cut a numeric column at ``breaks`` into ordered ``labels`` (one more than the breaks).
+
+    ``closed``: ``left`` makes intervals [a, b) (a value equal to a break goes up), ``right``
+    makes (a, b] (it goes down); there is no default, so the spec says which.
+    """
+
+    breaks: list[float] = Field(min_length=1)
+    labels: list[str]
+    closed: Literal["left", "right"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cut:
+        if any(b >= a for a, b in zip(self.breaks[1:], self.breaks, strict=False)):
+            raise ValueError(f"'breaks' must increase strictly, got {self.breaks}")
+        if len(self.labels) != len(self.breaks) + 1:
+            raise ValueError(
+                f"{len(self.breaks)} break(s) make {len(self.breaks) + 1} groups; give that many "
+                f"'labels' (got {len(self.labels)})"
+            )
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"'labels' must be unique, got {self.labels}")
+        return self
+
+
+#: The operations of a derived variable (exactly one, or ``recode`` with ``order``).
+DERIVED_OPERATIONS = ("log", "log2", "divide_by", "cut", "recode", "order")
+
+
+class DerivedVariable(_Strict):
+    """A new column computed from ``column`` by one operation of a closed vocabulary (never
+    code): ``log``/``log2`` (of column + offset), ``divide_by`` (per-unit scaling, e.g. 10 for
+    "per 10 mmHg"), ``cut`` (breaks, labels, closed side), ``recode`` (map levels to new or
+    merged levels, the rest kept) and/or ``order`` (an ordered category in this level order).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    column: str
+    label: str | None = None
+    log: LogOptions | None = None
+    log2: LogOptions | None = None
+    divide_by: float | None = Field(None, gt=0)
+    cut: Cut | None = None
+    recode: dict[str, str] | None = Field(None, min_length=1)
+    order: list[str] | None = Field(None, min_length=2)
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> DerivedVariable:
+        given = [op for op in DERIVED_OPERATIONS if getattr(self, op) is not None]
+        if given not in (["recode", "order"],) and len(given) != 1:
+            raise ValueError(
+                f"give one of {list(DERIVED_OPERATIONS)} (or 'recode' with 'order'); got "
+                f"{given or 'none'}"
+            )
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise ValueError(f"'order' levels must be unique, got {self.order}")
+        return self
+
+
 class Exposure(_Strict):
     """A CAC exposure: a categorical column with its reference level, or continuous (per SD)."""
 
@@ -302,6 +367,7 @@ class Spec(_Strict):
     description: str | None = None
     data: DataSource
     derive: dict[str, Any] = Field(default_factory=dict)
+    derived: list[DerivedVariable] = Field(default_factory=list)
     population: list[Filter] = Field(default_factory=list)
     exposures: list[Exposure] = Field(min_length=1)
     outcomes: list[Outcome] = Field(min_length=1)
@@ -310,6 +376,7 @@ class Spec(_Strict):
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
+    sparse_events_threshold: int = Field(10, ge=0)
     engine: Literal["local", "spark"] = "local"
     spark: SparkSettings | None = None
 
@@ -323,6 +390,7 @@ class Spec(_Strict):
             ("outcome", [o.name for o in self.outcomes]),
             ("sensitivity", [s.name for s in self.sensitivity]),
             ("exposure", [e.column for e in self.exposures]),
+            ("derived variable", [d.name for d in self.derived]),
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
