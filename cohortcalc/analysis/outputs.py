@@ -91,6 +91,10 @@ def build_tables(ctx: Context) -> dict[str, Table]:
         tables.update({k: mark_sparse_cells(t, sparse) for k, t in hazard_ratios})
     if "interactions" in wanted and ctx.interactions:
         tables["interactions"] = interaction_table(ctx.spec, ctx.interactions)
+    if "assumptions" in wanted:
+        from cohortcalc.analysis.assumptions import assumption_table  # it reads Context
+
+        tables["assumptions"] = assumption_table(ctx)
     tables["estimates"] = estimates_table(ctx.fits, ctx.per_sd_units)
     threshold = ctx.spec.small_cell_threshold
     if threshold <= 1:

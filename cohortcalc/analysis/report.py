@@ -110,6 +110,7 @@ def _sections(
         ("Effect modification", [n for n in hr if "_by_" in n] + _if("interactions", tables), []),
         ("Sensitivity analyses", [n for n in hr if not _is_main(ctx, n)], []),
         ("Figures", [], list(figures)),
+        ("Model checks", _if("assumptions", tables), []),
         ("All estimates", _if("estimates", tables), []),
     ]
 

@@ -28,7 +28,9 @@ Scalar = bool | int | float | str | dt.date
 FilterOp = Literal[
     "==", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "is_null", "not_null"
 ]
-TableName = Literal["table_one", "hazard_ratios", "incidence_rates", "interactions", "flow"]
+TableName = Literal[
+    "table_one", "hazard_ratios", "incidence_rates", "interactions", "flow", "assumptions"
+]
 FigureName = Literal["cumulative_incidence", "kaplan_meier", "forest"]
 TableFormat = Literal["csv", "md", "html", "tex", "docx"]
 FigureFormat = Literal["png", "pdf", "svg"]
@@ -320,7 +322,13 @@ class Outputs(_Strict):
     """Which tables and figures to write, in which formats, and the report format."""
 
     tables: list[TableName] = Field(
-        default_factory=lambda: ["flow", "table_one", "hazard_ratios", "interactions"]
+        default_factory=lambda: [
+            "flow",
+            "table_one",
+            "hazard_ratios",
+            "interactions",
+            "assumptions",
+        ]
     )
     figures: list[FigureName] = Field(default_factory=lambda: ["cumulative_incidence", "forest"])
     table_formats: list[TableFormat] = Field(default_factory=lambda: ["csv", "md", "html"])

@@ -25,6 +25,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.survival.cox import cox
 from cohortcalc.survival.finegray_result import FineGrayResult
 from cohortcalc.survival.inputs import load_columns
+from cohortcalc.survival.results import CoxResult
 
 START, STOP, STATUS, WEIGHT, SUBJECT = "fg_start", "fg_stop", "fg_status", "fg_weight", "fg_id"
 
@@ -40,25 +41,9 @@ def finegray_with_entry(
     reference: Mapping[str, Any] | None = None,
 ) -> FineGrayResult:
     """Fine–Gray subdistribution hazards with delayed entry at ``entry`` (Geskus 2011)."""
-    terms = [covariates] if isinstance(covariates, str) else list(covariates)
-    columns = list(dict.fromkeys(part for term in terms for part in term.split(":")))
-    used = list(dict.fromkeys([entry, time, event, *columns]))
-    raw = load_columns(frame, used) if not isinstance(frame, pl.DataFrame) else frame.select(used)
-    data = _complete(raw, used)
-    start = data.get_column(entry).cast(pl.Float64).to_numpy()
-    stop = data.get_column(time).cast(pl.Float64).to_numpy()
-    status = _status_codes(data.get_column(event), cause, censor_code, event)
-    if np.any(start < 0) or np.any(stop <= start):
-        raise ModelError(
-            f"entry {entry!r} must be >= 0 and before exit {time!r} in every row "
-            f"({int(np.sum(stop <= start))} row(s) are not); fix or drop them."
-        )
-    expanded = _expand(data.drop([c for c in (entry, time, event) if c not in columns]),
-                       start, stop, status)  # fmt: skip
-    fit = cox(
-        expanded, time=STOP, event=STATUS, covariates=terms, ties="breslow", entry=START,
-        weights=WEIGHT, cluster=SUBJECT, reference=reference,
-    )  # fmt: skip
+    fit, data, status, n_dropped = _weighted_fit(
+        frame, time, event, cause, covariates, entry, censor_code, reference
+    )
     competing = data.get_column(event).filter(pl.Series(status == 2)).unique().sort()
     return FineGrayResult(
         summary=fit.summary,
@@ -77,9 +62,69 @@ def finegray_with_entry(
         loglik_null=fit.loglik_null,
         converged=fit.converged,
         iterations=fit.iterations,
-        n_dropped=raw.height - data.height,
+        n_dropped=n_dropped,
         reference=dict(fit.reference),
     )
+
+
+def finegray_weighted_cox(
+    frame: Any,
+    time: str,
+    event: str,
+    cause: Any,
+    covariates: Sequence[str] | str,
+    entry: str | None = None,
+    censor_code: Any = 0,
+    reference: Mapping[str, Any] | None = None,
+) -> CoxResult:
+    """The Fine–Gray model as R fits it: ``finegray()`` rows and the weighted ``coxph`` fit
+    (entry 0 when ``entry`` is None), e.g. for ``cc.ph_test`` — R ``cox.zph`` of that fit,
+    the Schoenfeld-type residual test of proportional subdistribution hazards."""
+    if entry is None:
+        frame = _polars(frame, time, event, covariates).with_columns(
+            pl.lit(0.0).alias(f"{START}_zero")
+        )
+        entry = f"{START}_zero"
+    return _weighted_fit(frame, time, event, cause, covariates, entry, censor_code, reference)[0]
+
+
+def _polars(frame: Any, time: str, event: str, covariates: Sequence[str] | str) -> pl.DataFrame:
+    terms = [covariates] if isinstance(covariates, str) else list(covariates)
+    columns = list(dict.fromkeys(part for term in terms for part in term.split(":")))
+    used = list(dict.fromkeys([time, event, *columns]))
+    return frame.select(used) if isinstance(frame, pl.DataFrame) else load_columns(frame, used)
+
+
+def _weighted_fit(
+    frame: Any,
+    time: str,
+    event: str,
+    cause: Any,
+    covariates: Sequence[str] | str,
+    entry: str,
+    censor_code: Any,
+    reference: Mapping[str, Any] | None,
+) -> tuple[CoxResult, pl.DataFrame, np.ndarray, int]:
+    """The weighted Cox fit, the complete rows, their 0/1/2 status and the rows dropped."""
+    terms = [covariates] if isinstance(covariates, str) else list(covariates)
+    columns = list(dict.fromkeys(part for term in terms for part in term.split(":")))
+    used = list(dict.fromkeys([entry, time, event, *columns]))
+    raw = load_columns(frame, used) if not isinstance(frame, pl.DataFrame) else frame.select(used)
+    data = _complete(raw, used)
+    start = data.get_column(entry).cast(pl.Float64).to_numpy()
+    stop = data.get_column(time).cast(pl.Float64).to_numpy()
+    status = _status_codes(data.get_column(event), cause, censor_code, event)
+    if np.any(start < 0) or np.any(stop <= start):
+        raise ModelError(
+            f"entry {entry!r} must be >= 0 and before exit {time!r} in every row "
+            f"({int(np.sum(stop <= start))} row(s) are not); fix or drop them."
+        )
+    kept = data.drop([c for c in (entry, time, event) if c not in columns])
+    fit = cox(
+        _expand(kept, start, stop, status), time=STOP, event=STATUS, covariates=terms,
+        ties="breslow", entry=START, weights=WEIGHT, cluster=SUBJECT, reference=reference,
+    )  # fmt: skip
+    return fit, data, status, raw.height - data.height
 
 
 def _complete(data: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

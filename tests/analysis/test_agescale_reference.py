@@ -144,3 +144,26 @@ def test_aalen_johansen_with_delayed_entry_matches_survfit(cohort: pl.DataFrame)
         expected = reference[theirs].cast(pl.Float64).to_numpy()
         np.testing.assert_allclose(curves[ours].to_numpy(), expected, rtol=1e-9, atol=1e-13)
     assert curves["n_risk"].tolist() == reference["n_risk"].cast(pl.Int64).to_list()
+
+
+def test_ph_checks_match_cox_zph(cohort: pl.DataFrame) -> None:
+    """cc.ph_test of the age-scale Cox fit, and of the Fine–Gray model fitted as R fits it
+    (weighted counting-process rows), equal R cox.zph (the report's model checks)."""
+    from cohortcalc.survival.finegray_entry import finegray_weighted_cox
+
+    reference = pl.read_csv(REFERENCE / "agescale_zph.csv", infer_schema_length=0)
+    cox_fit = cc.cox(
+        cohort, time="death_age_exit", entry="age_entry", event="death_status",
+        covariates=["cac_category", "sex"], reference={"cac_category": "0"},
+    )  # fmt: skip
+    fine_gray = finegray_weighted_cox(
+        cohort, time="mi_age_exit", entry="age_entry", event="mi_status", cause=1,
+        covariates=["log_cac", "sex"],
+    )  # fmt: skip
+    for case, fit in (("cox_death_age", cox_fit), ("fg_mi_age", fine_gray)):
+        expected = reference.filter(pl.col("case") == case)
+        ours = cc.ph_test(fit).loc[expected["term"].to_list()]
+        for column in ("chisq", "p"):
+            theirs = expected[column].cast(pl.Float64).to_numpy()
+            np.testing.assert_allclose(ours[column].to_numpy(), theirs, rtol=1e-8)
+        assert ours["df"].tolist() == expected["df"].cast(pl.Int64).to_list()

@@ -24,6 +24,9 @@
 #                          coxph(Surv(age_entry, death_age_exit, death_status) ~ cac_category
 #                          + sex + race_ethnicity + diabetes + smoking + sbp + bp_treated
 #                          + total_cholesterol + hdl_cholesterol + statin, ties = "efron")
+#   agescale_zph.csv        cox.zph(fit) (transform "km", terms = TRUE): case, term, chisq, df, p
+#                          for "cox_death_age" and for "fg_mi_age" (the Fine-Gray analogue:
+#                          Schoenfeld-type residuals of the weighted counting-process fit)
 #   agescale_mgus2.csv     the mgus2 rows used (hgb known), with the age-scale columns
 #   agescale_km.csv         survfit(Surv(age_entry, death_age_exit, death_status) ~ sex):
 #                          strata, time, n.risk, n.event, n.censor, surv, std.err, lower, upper
@@ -68,8 +71,9 @@ add <- function(case, fit) {
     n = fit$n, nevent = fit$nevent)
 }
 
-add("cox_death_age", coxph(Surv(age_entry, death_age_exit, death_status) ~ cac_category + sex,
-                           data = cohort, ties = "efron"))
+cox_death_age <- coxph(Surv(age_entry, death_age_exit, death_status) ~ cac_category + sex,
+                       data = cohort, ties = "efron")
+add("cox_death_age", cox_death_age)
 landmark <- transform(cohort, age_entry = age_entry + 2)
 landmark <- landmark[landmark$death_age_exit > landmark$age_entry, ]
 add("cox_death_age_landmark2",
@@ -79,8 +83,16 @@ add("cox_mgus2_age", coxph(Surv(age_entry, age_exit, death) ~ sex + hgb, data = 
 
 cohort$mi_factor <- factor(cohort$mi_status, levels = 0:2, labels = c("censor", "1", "2"))
 fg <- finegray(Surv(age_entry, mi_age_exit, mi_factor) ~ ., data = cohort, id = id, etype = "1")
-add("fg_mi_age", coxph(Surv(fgstart, fgstop, fgstatus) ~ log_cac + sex, data = fg,
-                       weights = fgwt, cluster = id, ties = "breslow"))
+fg_mi_age <- coxph(Surv(fgstart, fgstop, fgstatus) ~ log_cac + sex, data = fg,
+                   weights = fgwt, cluster = id, ties = "breslow")
+add("fg_mi_age", fg_mi_age)
+zph <- function(case, fit) {
+  table <- cox.zph(fit)$table
+  data.frame(case = case, term = rownames(table), chisq = f17(table[, "chisq"]),
+             df = table[, "df"], p = f17(table[, "p"]))
+}
+write.csv(rbind(zph("cox_death_age", cox_death_age), zph("fg_mi_age", fg_mi_age)),
+          file.path(dir, "agescale_zph.csv"), row.names = FALSE)
 mgus$event_factor <- factor(mgus$event, levels = 0:2, labels = c("censor", "pcm", "death"))
 fg2 <- finegray(Surv(age_entry, age_exit_cr, event_factor) ~ ., data = mgus, id = id, etype = "pcm")
 add("fg_mgus2_age", coxph(Surv(fgstart, fgstop, fgstatus) ~ sex + hgb, data = fg2,
