@@ -2,9 +2,9 @@
 main analysis, and Gray's test for every cumulative-incidence figure; failures are flagged.
 
 - Cox: ``cc.ph_test`` (R ``cox.zph``, KM time transform: Grambsch & Therneau 1994).
-- Fine–Gray: the same score test of Schoenfeld-type residuals on the model fitted as R fits
-  it, a weighted Cox model on ``finegray()``'s counting-process rows (R ``cox.zph`` of the
-  ``coxph(..., weights = fgwt)`` fit; Geskus 2011 weights with delayed entry).
+- Fine–Gray: the same score test on the Schoenfeld-type residuals of the weighted risk sets,
+  at the reported estimate (``finegray_ph_test``: R ``cox.zph`` of ``coxph(..., weights =
+  fgwt)`` on ``finegray()`` rows; Geskus 2011 weights with delayed entry).
 - Gray's K-sample test (Gray 1988) of the curves of each CIF figure; it has no form for
   delayed entry (cmprsk), so on the age or calendar scale the row says so.
 """
@@ -23,7 +23,7 @@ from cohortcalc.analysis.spec import Outcome
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import format_number, format_p, variable_label
 from cohortcalc.reporting.table import Table, values_frame
-from cohortcalc.survival.finegray_entry import finegray_weighted_cox
+from cohortcalc.survival.finegray_proportionality import finegray_ph_test
 from cohortcalc.survival.proportionality import ph_test
 from cohortcalc.survival.tests import gray_test
 
@@ -55,7 +55,8 @@ def assumption_table(ctx: Context) -> Table:
         footnotes=(
             "Cox: score test of proportional hazards on Schoenfeld residuals (R cox.zph, "
             "Kaplan–Meier time transform). Fine–Gray: the same test on the Schoenfeld-type "
-            "residuals of the model fitted as a weighted Cox model on R finegray() rows. "
+            "residuals of its weighted risk sets at the reported estimate (R cox.zph of the "
+            "finegray() + coxph fit). "
             "Gray's test compares the cumulative incidence curves of each figure.",
             f"Flag: p < {FLAG_BELOW} for the exposure or the global test ({flagged} flagged); "
             "a flagged hazard ratio is an average over follow-up — consider a time-varying "
@@ -103,12 +104,11 @@ def _ph_test(ctx: Context, fit: Fit, outcome: Outcome) -> pd.DataFrame:
         raise CohortcalcError("the Fine–Gray check runs on local frames only")
     exposure = next(e for e in ctx.spec.exposures if e.column == fit.key.exposure)
     reference = {exposure.column: exposure.reference} if exposure.reference else None
-    weighted = finegray_weighted_cox(
+    return finegray_ph_test(
         frame, time=outcome.time, event=outcome.status, cause=outcome.event_code,
-        covariates=[fit.key.exposure, *fit.covariates], entry=outcome.entry,
-        reference=reference,
+        covariates=[fit.key.exposure, *fit.covariates], beta=fit.result.coef,
+        entry=outcome.entry, reference=reference,
     )  # fmt: skip
-    return ph_test(weighted)
 
 
 def _gray_row(ctx: Context, outcome: Outcome, by: str, rows: list, records: list) -> None:

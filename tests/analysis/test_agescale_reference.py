@@ -167,3 +167,31 @@ def test_ph_checks_match_cox_zph(cohort: pl.DataFrame) -> None:
             theirs = expected[column].cast(pl.Float64).to_numpy()
             np.testing.assert_allclose(ours[column].to_numpy(), theirs, rtol=1e-8)
         assert ours["df"].tolist() == expected["df"].cast(pl.Int64).to_list()
+
+
+def test_finegray_ph_test_without_expanding_rows_matches_cox_zph(
+    cohort: pl.DataFrame, mgus: pl.DataFrame
+) -> None:
+    """The report's Fine–Gray check (cumulative sums, no finegray() rows) equals R cox.zph on
+    the finegray() + coxph fit at R's estimate, and cc.ph_test of the expanded fit on tied
+    data (mgus2 in months, no entry)."""
+    from cohortcalc.survival.finegray_entry import finegray_weighted_cox
+    from cohortcalc.survival.finegray_proportionality import finegray_ph_test
+
+    fit = cc.finegray(cohort, time="mi_age_exit", event="mi_status", cause=1,
+                      covariates=["log_cac", "sex"], entry="age_entry")  # fmt: skip
+    ours = finegray_ph_test(
+        cohort, time="mi_age_exit", event="mi_status", cause=1, covariates=["log_cac", "sex"],
+        beta=fit.coef, entry="age_entry",
+    )  # fmt: skip
+    reference = pl.read_csv(REFERENCE / "agescale_zph.csv", infer_schema_length=0)
+    expected = reference.filter(pl.col("case") == "fg_mi_age")
+    np.testing.assert_allclose(
+        ours.loc[expected["term"].to_list(), "chisq"], expected["chisq"].cast(pl.Float64), rtol=1e-8
+    )
+    months = mgus.with_columns(months=pl.col("age_exit_cr") - pl.col("age_entry"))
+    expanded = finegray_weighted_cox(months, time="months", event="event", cause=1,
+                                     covariates=["sex", "hgb"])  # fmt: skip
+    direct = finegray_ph_test(months, time="months", event="event", cause=1,
+                              covariates=["sex", "hgb"], beta=expanded.coef)  # fmt: skip
+    np.testing.assert_allclose(direct["chisq"], cc.ph_test(expanded)["chisq"], rtol=1e-9)

@@ -186,7 +186,7 @@ def test_sparse_hazard_ratios_are_marked_and_footnoted(run: cc.AnalysisResult) -
 
 
 def test_model_checks_cover_every_main_model_and_cif_figure(run: cc.AnalysisResult) -> None:
-    from cohortcalc.survival.finegray_entry import finegray_weighted_cox
+    from cohortcalc.survival.finegray_proportionality import finegray_ph_test
 
     table = run.tables["assumptions"]
     frame = table.frame
@@ -195,11 +195,16 @@ def test_model_checks_cover_every_main_model_and_cif_figure(run: cc.AnalysisResu
     cox_fit = run.fit("mi", "cox", model="M1").result
     expected = cc.ph_test(cox_fit).loc["GLOBAL", "p"]
     assert table.trace(0, "Global p")["value"][0] == pytest.approx(expected, rel=1e-12)
-    fine_gray = finegray_weighted_cox(
-        run.frame, time="mi_years", event="mi_status", cause=1,
-        covariates=["cac_category", "age", "sex", "sbp_10"], reference={"cac_category": "0"},
-    )  # fmt: skip
-    expected = cc.ph_test(fine_gray).loc["GLOBAL", "p"]
+    fine_gray = run.fit("mi", "finegray", model="M1").result
+    expected = finegray_ph_test(
+        run.frame,
+        time="mi_years",
+        event="mi_status",
+        cause=1,
+        beta=fine_gray.coef,
+        covariates=["cac_category", "age", "sex", "sbp_10"],
+        reference={"cac_category": "0"},
+    ).loc["GLOBAL", "p"]
     assert table.trace(1, "Global p")["value"][0] == pytest.approx(expected, rel=1e-12)
     for row in (0, 1):  # flagged exactly when the exposure or global p is below 0.05
         p = table.trace(row, "Exposure p")["value"][0], table.trace(row, "Global p")["value"][0]
