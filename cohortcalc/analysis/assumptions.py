@@ -5,8 +5,9 @@ main analysis, and Gray's test for every cumulative-incidence figure; failures a
 - Fine–Gray: the same score test on the Schoenfeld-type residuals of the weighted risk sets,
   at the reported estimate (``finegray_ph_test``: R ``cox.zph`` of ``coxph(..., weights =
   fgwt)`` on ``finegray()`` rows; Geskus 2011 weights with delayed entry).
-- Gray's K-sample test (Gray 1988) of the curves of each CIF figure; it has no form for
-  delayed entry (cmprsk), so on the age or calendar scale the row says so.
+- Gray's K-sample test (Gray 1988) of the curves of each CIF figure (stratified by the panels
+  of a "by X within Y" figure, as ``cmprsk::cuminc(strata=)``); it has no form for delayed
+  entry (cmprsk), so on the age or calendar scale the row says so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import polars as pl
 from cohortcalc.analysis.checks import figure_groupings
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit
 from cohortcalc.analysis.outputs import Context, labels, method_name
-from cohortcalc.analysis.spec import Outcome
+from cohortcalc.analysis.spec import Outcome, split_grouping
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import format_number, format_p, variable_label
 from cohortcalc.reporting.table import Table, values_frame
@@ -111,8 +112,10 @@ def _ph_test(ctx: Context, fit: Fit, outcome: Outcome) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def _gray_row(ctx: Context, outcome: Outcome, by: str, rows: list, records: list) -> None:
-    name = f"cif_{outcome.name}_by_{by}"
+def _gray_row(ctx: Context, outcome: Outcome, grouping: str, rows: list, records: list) -> None:
+    """Gray's test of one CIF figure; by curves within panels: stratified by the panels."""
+    by, panels = split_grouping(grouping)
+    name = f"cif_{outcome.name}_by_{grouping.replace(' within ', '_within_')}"
     row = {
         "Outcome": outcome.label or outcome.name,
         "Method": "Cumulative incidence",
@@ -126,9 +129,9 @@ def _gray_row(ctx: Context, outcome: Outcome, by: str, rows: list, records: list
         note = "not computed: Gray's test has no delayed-entry form"
         rows.append({**row, "Global χ² (df)": "", "Global p": "", "Flag": note})
         return
-    frame: Any = ctx.frame.drop_nulls([outcome.time, outcome.status, by])
+    frame: Any = ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by, panels) if c])
     test = gray_test(frame, time=outcome.time, event=outcome.status, cause=outcome.event_code,
-                     group=by)  # fmt: skip
+                     group=by, strata=panels)  # fmt: skip
     i = len(rows)
     rows.append(
         {

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from cohortcalc.analysis.spec import Outcome, Spec
+from cohortcalc.analysis.spec import Outcome, Spec, split_grouping
 from cohortcalc.analysis.timescales import time_scale_problems
 from cohortcalc.errors import SpecError
 
@@ -63,8 +63,10 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
         refs.append((("outputs", "table_one_by"), "Table 1 grouping", outputs.table_one_by))
     for j, column in enumerate(outputs.table_one_variables or []):
         refs.append((("outputs", "table_one_variables", j), "Table 1 variable", column))
-    for j, column in enumerate(outputs.figures_by):
-        refs.append((("outputs", "figures_by", j), "figure grouping", column))
+    for j, grouping in enumerate(outputs.figures_by):
+        for column in split_grouping(grouping):
+            if column is not None:
+                refs.append((("outputs", "figures_by", j), "figure grouping", column))
     return refs
 
 
@@ -125,7 +127,9 @@ def _grouping_problems(spec: Spec, frame: Any) -> list[str]:
     problems = []
     outputs = spec.outputs
     groupings = [
-        (("outputs", "figures_by", i), c, "figure") for i, c in enumerate(figure_groupings(spec))
+        (("outputs", "figures_by", i), column, "figure")
+        for i, grouping in enumerate(figure_groupings(spec))
+        for column in (split_grouping(grouping) if grouping else (None,))
     ]
     if not spec.outputs.figures:
         groupings = []

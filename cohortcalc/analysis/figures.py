@@ -19,7 +19,7 @@ import polars as pl
 from cohortcalc.analysis.checks import figure_groupings
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
-from cohortcalc.analysis.spec import Outcome
+from cohortcalc.analysis.spec import Outcome, split_grouping
 from cohortcalc.analysis.timescales import curve_axis
 from cohortcalc.reporting.figures import (
     forest_plot,
@@ -45,7 +45,7 @@ def draw_figures(ctx: Context, out: Path) -> dict[str, tuple[Path, ...]]:
         kind = "cumulative_incidence" if competing else "kaplan_meier"
         if kind in wanted:
             for by in groups:
-                suffix = f"_by_{by}" if by is not None else ""
+                suffix = f"_by_{by.replace(' within ', '_within_')}" if by is not None else ""
                 name = f"{'cif' if competing else 'km'}_{outcome.name}{suffix}"
                 figure = _curve(ctx, outcome, by)
                 written[name] = tuple(save_figure(figure, out / "figures" / name, formats))
@@ -74,7 +74,9 @@ def caption(ctx: Context, name: str) -> str:
             rest == outcome.name or rest.startswith(f"{outcome.name}_by_")
         ):
             by = rest.removeprefix(outcome.name).removeprefix("_by_")
-            grouping = f" by {variable_label(by, names)}" if by else ""
+            curves, _, panels = by.partition("_within_")
+            grouping = f" by {variable_label(curves, names)}" if by else ""
+            grouping += f", within each level of {variable_label(panels, names)}" if panels else ""
             if kind == "km":
                 return f"Kaplan–Meier curves of {label}{grouping} (proportion event-free, 95% CIs)."
             return (
@@ -91,28 +93,39 @@ def caption(ctx: Context, name: str) -> str:
     return name
 
 
-def _curve(ctx: Context, outcome: Outcome, by: str | None):
-    times = (outcome.entry, outcome.time, outcome.status, by)
+def _curve(ctx: Context, outcome: Outcome, grouping: str | None):
+    by, facet = split_grouping(grouping) if grouping else (None, None)
+    times = (outcome.entry, outcome.time, outcome.status, by, facet)
     frame = ctx.frame.drop_nulls([c for c in times if c])
     label = outcome.label or outcome.name
     options = {
         "by": by,
+        **({"facet": facet} if facet else {}),
         **curve_axis(frame, outcome),
         "time_unit": outcome.time_unit,
         "title": f"{label} by {variable_label(by, labels(ctx.spec))}" if by else label,
+        **(
+            {
+                "title": f"{label} by {variable_label(by, labels(ctx.spec))} within "
+                f"{variable_label(facet, labels(ctx.spec))}"
+            }
+            if facet
+            else {}
+        ),
         "min_cell": ctx.spec.small_cell_threshold or None,
         "labels": labels(ctx.spec),
     }
     if outcome.competing_code is not None:
         curves = cumulative_incidence(
-            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code, by=by,
-            entry=outcome.entry,
+            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code,
+            by=[c for c in (by, facet) if c] or None, entry=outcome.entry,
         )  # fmt: skip
         return plot_cumulative_incidence(curves, **options)
     binary = frame.with_columns(
         (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
     )
-    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=by, entry=outcome.entry)
+    groups = [c for c in (by, facet) if c] or None
+    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=groups, entry=outcome.entry)
     return plot_survival(curves, **options)
 
 

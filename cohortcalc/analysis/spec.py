@@ -338,6 +338,24 @@ class Outputs(_Strict):
     table_one_variables: list[str] | None = None
     figures_by: list[str] = Field(default_factory=list)
 
+    @field_validator("figures_by")
+    @classmethod
+    def _groupings(cls, figures_by: list[str]) -> list[str]:
+        for grouping in figures_by:
+            parts = grouping.split(" within ")
+            if len(parts) > 2 or not all(p.strip() and " " not in p.strip() for p in parts):
+                raise ValueError(
+                    f"a figure grouping is a column or 'COLUMN within COLUMN' (curves by the "
+                    f"first, one panel per level of the second), got {grouping!r}"
+                )
+        return figures_by
+
+
+def split_grouping(grouping: str) -> tuple[str, str | None]:
+    """``"cac_category within ckd"`` -> (``cac_category``, ``ckd``); a column -> (it, None)."""
+    curves, _, panels = grouping.partition(" within ")
+    return curves.strip(), (panels.strip() or None)
+
 
 class SparkSettings(_Strict):
     """Spark session settings for ``engine: spark`` (read only when no session is active).
