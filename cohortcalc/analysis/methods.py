@@ -225,7 +225,23 @@ def _reporting(spec: Spec) -> str:
         if threshold > 1
         else "No small-cell suppression was applied."
     )
+    sparse = spec.sparse_events_threshold
+    checks = ""
+    if "assumptions" in spec.outputs.tables:
+        checks = (
+            " Proportional hazards were assessed for every model of the main analysis by the "
+            "score test on Schoenfeld residuals (Grambsch & Therneau 1994; for Fine–Gray "
+            "models on the Schoenfeld-type residuals of the weighted risk sets), with models "
+            "with p < 0.05 flagged; cumulative incidence curves were compared by Gray's test."
+        )
+    marked = (
+        f" Hazard ratios from a level or reference level with fewer than {sparse} events are "
+        "marked † as imprecise."
+        if sparse > 0
+        else ""
+    )
     return (
         f"**Reporting.** {suppression} Incidence rates are per 1,000 person-years with exact "
-        f"Poisson confidence intervals. Software: cohortcalc {package_versions()['cohortcalc']}."
+        f"Poisson confidence intervals.{marked}{checks} Software: cohortcalc "
+        f"{package_versions()['cohortcalc']}."
     )

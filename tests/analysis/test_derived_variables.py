@@ -140,7 +140,7 @@ effect_modifiers:
 outputs:
   tables: [hazard_ratios, assumptions]
   figures: [cumulative_incidence]
-  figures_by: [cac_category, egfr_group]
+  figures_by: [cac_category, egfr_group, "cac_category within egfr_group"]
 sparse_events_threshold: 20
 """
 
@@ -191,7 +191,7 @@ def test_model_checks_cover_every_main_model_and_cif_figure(run: cc.AnalysisResu
     table = run.tables["assumptions"]
     frame = table.frame
     main = [f for f in run.fits if f.key.analysis == "main" and f.key.subgroup == "all"]
-    assert len(frame) == len(main) + 2  # each main model, and Gray's test of 2 CIF figures
+    assert len(frame) == len(main) + 3  # each main model, and Gray's test of 3 CIF figures
     cox_fit = run.fit("mi", "cox", model="M1").result
     expected = cc.ph_test(cox_fit).loc["GLOBAL", "p"]
     assert table.trace(0, "Global p")["value"][0] == pytest.approx(expected, rel=1e-12)
@@ -212,3 +212,13 @@ def test_model_checks_cover_every_main_model_and_cif_figure(run: cc.AnalysisResu
     gray = cc.gray_test(run.frame, time="mi_years", event="mi_status", cause=1, group="egfr_group")
     assert frame["Check"][3] == "Gray's test (figure cif_mi_by_egfr_group)"
     assert table.trace(3, "Global p")["value"][0] == pytest.approx(gray.p, rel=1e-12)
+    within = cc.gray_test(run.frame, time="mi_years", event="mi_status", cause=1,
+                          group="cac_category", strata="egfr_group")  # fmt: skip
+    assert frame["Check"][4] == "Gray's test (figure cif_mi_by_cac_category_within_egfr_group)"
+    assert table.trace(4, "Global p")["value"][0] == pytest.approx(within.p, rel=1e-12)
+
+
+def test_figure_grouping_is_a_column_or_column_within_column() -> None:
+    text = RUN.replace('"cac_category within egfr_group"', '"cac_category by egfr_group"')
+    with pytest.raises(SpecError, match="a figure grouping is a column or 'COLUMN within COLUMN'"):
+        spec_from_text(text, source="r.yaml")
