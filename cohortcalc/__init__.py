@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     )
     from cohortcalc.survival.cox import cox
     from cohortcalc.survival.finegray import finegray
+    from cohortcalc.survival.finegray_proportionality import finegray_ph_test
     from cohortcalc.survival.finegray_result import FineGrayResult
     from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
     from cohortcalc.survival.proportionality import ph_test
@@ -71,6 +72,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "forest_plot": ("cohortcalc.reporting", "forest_plot"),
     "forest_rows": ("cohortcalc.reporting", "forest_rows"),
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
+    "finegray_ph_test": ("cohortcalc.survival.finegray_proportionality", "finegray_ph_test"),
     "hr_table": ("cohortcalc.reporting", "hr_table"),
     "incidence_rates": ("cohortcalc.survival.rates", "incidence_rates"),
     "kaplan_meier": ("cohortcalc.survival.nonparametric", "kaplan_meier"),
@@ -119,6 +121,7 @@ __all__ = [
     "derive",
     "export_table",
     "finegray",
+    "finegray_ph_test",
     "forest_plot",
     "forest_rows",
     "gray_test",
