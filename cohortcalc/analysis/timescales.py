@@ -174,8 +174,10 @@ def _value_problems(spec: Spec, i: int, outcome: Outcome, summary: TimeSummary) 
                 f"{outcome.name!r} starts at {smallest:.1f} years, far from 0, and the outcome "
                 "has no entry: it would be read as follow-up since 0 (everyone at risk from "
                 "birth or year 0, person-years counted from 0). If it is an age or a date, set "
-                "time_scale: age (or calendar) and entry: age_entry (or calendar_entry); "
-                "otherwise give the follow-up time since baseline."
+                "time_scale: age (or calendar) and entry: age_entry (or calendar_entry); if "
+                "everyone was selected for surviving that long, give that time as entry (or "
+                "use a landmark sensitivity analysis); otherwise give the follow-up time since "
+                "baseline."
             )
     if summary.n_not_after:
         problems.append(
