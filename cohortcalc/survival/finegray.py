@@ -57,7 +57,8 @@ def finegray(
         return _with_entry(frame, time, event, cause, covariates, censor_code, strata, weights,
                            reference, entry)  # fmt: skip
     if is_spark_frame(frame):  # registry scale: the same estimate computed in Spark
-        return import_module("cohortcalc.spark").finegray(**locals())
+        arguments = {k: v for k, v in locals().items() if k != "entry"}  # entry is None here
+        return import_module("cohortcalc.spark").finegray(**arguments)
     strata_names = [strata] if isinstance(strata, str) else list(strata or [])
     read: list[_Outcome] = []
 
