@@ -24,6 +24,7 @@ from cohortcalc.analysis.spec import Outcome, split_grouping
 from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import format_number, format_p, variable_label
 from cohortcalc.reporting.table import Table, values_frame
+from cohortcalc.survival.cox import CoxFitData, cox
 from cohortcalc.survival.finegray_proportionality import finegray_ph_test
 from cohortcalc.survival.proportionality import ph_test
 from cohortcalc.survival.tests import gray_test
@@ -98,13 +99,21 @@ def _ph_row(ctx: Context, fit: Fit, outcome: Outcome, rows: list, records: list)
 
 
 def _ph_test(ctx: Context, fit: Fit, outcome: Outcome) -> pd.DataFrame:
-    if fit.key.method == "cox":
-        return ph_test(fit.result)
     frame = ctx.frames.get(MAIN, outcome)
+    if fit.key.method == "cox" and isinstance(fit.result.fit_data, CoxFitData):
+        return ph_test(fit.result)
     if not isinstance(frame, pl.DataFrame):
-        raise CohortcalcError("the Fine–Gray check runs on local frames only")
+        raise CohortcalcError("the check needs the analysis frame as a local frame")
     exposure = next(e for e in ctx.spec.exposures if e.column == fit.key.exposure)
     reference = {exposure.column: exposure.reference} if exposure.reference else None
+    if fit.key.method == "cox":  # a Spark fit keeps no arrays: the same fit on the local rows
+        event = (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
+        local = cox(
+            frame.with_columns(event), time=outcome.time, event="_event",
+            covariates=[fit.key.exposure, *fit.covariates], ties=ctx.spec.models.ties,
+            entry=outcome.entry, reference=reference,
+        )  # fmt: skip
+        return ph_test(local)
     return finegray_ph_test(
         frame, time=outcome.time, event=outcome.status, cause=outcome.event_code,
         covariates=[fit.key.exposure, *fit.covariates], beta=fit.result.coef,
