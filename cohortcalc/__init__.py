@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     )
     from cohortcalc.survival.cox import cox
     from cohortcalc.survival.finegray import finegray
+    from cohortcalc.survival.finegray_proportionality import finegray_ph_test
     from cohortcalc.survival.finegray_result import FineGrayResult
     from cohortcalc.survival.nonparametric import cumulative_incidence, kaplan_meier
     from cohortcalc.survival.predict import PredictedRisk, predict
@@ -129,8 +130,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "evalue": ("cohortcalc.effects", "evalue"),
     "evalues": ("cohortcalc.effects", "evalues"),
     "export_table": ("cohortcalc.reporting", "export_table"),
-    "write_word": ("cohortcalc.reporting", "write_word"),
     "finegray": ("cohortcalc.survival.finegray", "finegray"),
+    "finegray_ph_test": ("cohortcalc.survival.finegray_proportionality", "finegray_ph_test"),
     "forest_plot": ("cohortcalc.reporting", "forest_plot"),
     "forest_rows": ("cohortcalc.reporting", "forest_rows"),
     "gray_test": ("cohortcalc.survival.tests", "gray_test"),
@@ -164,6 +165,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "table_one": ("cohortcalc.reporting", "table_one"),
     "trend_test": ("cohortcalc.survival.tests", "trend_test"),
     "validate": ("cohortcalc.analysis", "validate"),
+    "write_word": ("cohortcalc.reporting", "write_word"),
 }
 
 try:
@@ -217,6 +219,7 @@ __all__ = [
     "evalues",
     "export_table",
     "finegray",
+    "finegray_ph_test",
     "forest_plot",
     "forest_rows",
     "gray_test",

@@ -14,13 +14,16 @@ from typing import Any
 import polars as pl
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
-from cohortcalc.analysis.spec import Outcome, Spec
+from cohortcalc.analysis.spec import Outcome, Spec, split_grouping
+from cohortcalc.analysis.timescales import time_scale_problems
 from cohortcalc.errors import SpecError
 
 
 def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
     problems = _missing_columns(spec, frame)
+    if not problems:
+        problems = time_scale_problems(spec, frame) + _modifier_problems(spec, frame)
     if not problems:
         problems = _levels_and_events(spec, frame) + _grouping_problems(spec, frame)
     if problems:
@@ -36,10 +39,19 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
     for i, exposure in enumerate(spec.exposures):
         refs.append((("exposures", i, "column"), "exposure", exposure.column))
     for i, outcome in enumerate(spec.outcomes):
+        if outcome.entry is not None:
+            refs.append(
+                (("outcomes", i, "entry"), f"entry of outcome {outcome.name!r}", outcome.entry)
+            )
         refs.append((("outcomes", i, "time"), f"time of outcome {outcome.name!r}", outcome.time))
         refs.append(
             (("outcomes", i, "status"), f"status of outcome {outcome.name!r}", outcome.status)
         )
+        for j, adjustment in enumerate(outcome.adjustment or []):
+            key = "covariates" if adjustment.covariates is not None else "add"
+            for k, column in enumerate(adjustment.covariates or adjustment.add or []):
+                loc = ("outcomes", i, "adjustment", j, key, k)
+                refs.append((loc, f"covariate of {adjustment.name!r}", column))
     for i, adjustment in enumerate(spec.models.adjustment):
         key = "covariates" if adjustment.covariates is not None else "add"
         for j, column in enumerate(adjustment.covariates or adjustment.add or []):
@@ -52,8 +64,10 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
         refs.append((("outputs", "table_one_by"), "Table 1 grouping", outputs.table_one_by))
     for j, column in enumerate(outputs.table_one_variables or []):
         refs.append((("outputs", "table_one_variables", j), "Table 1 variable", column))
-    for j, column in enumerate(outputs.figures_by):
-        refs.append((("outputs", "figures_by", j), "figure grouping", column))
+    for j, grouping in enumerate(outputs.figures_by):
+        for column in split_grouping(grouping):
+            if column is not None:
+                refs.append((("outputs", "figures_by", j), "figure grouping", column))
     return refs + exposure_response_columns(spec)
 
 
@@ -71,7 +85,9 @@ def _missing_columns(spec: Spec, frame: Any) -> list[str]:
                 f"{spec.where(*loc)}: {column!r} is an exposure; remove it from the covariates."
             )
     for i, outcome in enumerate(spec.outcomes):
-        for column, what in ((outcome.time, "time"), (outcome.status, "status")):
+        pairs = [(outcome.time, "time"), (outcome.status, "status")]
+        pairs += [(outcome.entry, "entry")] if outcome.entry is not None else []
+        for column, what in pairs:
             if column in present and not frame.schema[column].is_numeric():
                 problems.append(
                     f"{spec.where('outcomes', i, what)}: {what} column {column!r} of outcome "
@@ -112,7 +128,9 @@ def _grouping_problems(spec: Spec, frame: Any) -> list[str]:
     problems = []
     outputs = spec.outputs
     groupings = [
-        (("outputs", "figures_by", i), c, "figure") for i, c in enumerate(figure_groupings(spec))
+        (("outputs", "figures_by", i), column, "figure")
+        for i, grouping in enumerate(figure_groupings(spec))
+        for column in (split_grouping(grouping) if grouping else (None,))
     ]
     if not spec.outputs.figures:
         groupings = []
@@ -184,14 +202,54 @@ def _levels_and_events(spec: Spec, frame: Any) -> list[str]:
                     f"{_describe_cells(columns, empty)}; its hazard ratio cannot be estimated. "
                     "Merge levels or restrict the population."
                 )
-    problems += _reference_levels(spec, frame)
+    return problems + _reference_levels(spec, frame)
+
+
+#: Most distinct values an effect modifier may have before it counts as continuous.
+MAX_MODIFIER_LEVELS = 8
+
+
+def _modifier_problems(spec: Spec, frame: Any) -> list[str]:
+    """A modifier needs 2 to ``MAX_MODIFIER_LEVELS`` levels; the message says what to do."""
+    problems = []
     for i, modifier in enumerate(spec.effect_modifiers):
-        if len(levels_of(frame, modifier.column)) < 2:
+        where, column = spec.where("effect_modifiers", i), modifier.column
+        n_levels = (
+            frame.get_column(column).drop_nulls().n_unique()
+            if isinstance(frame, pl.DataFrame)
+            else frame.n_levels(column)
+        )
+        if n_levels > MAX_MODIFIER_LEVELS:
+            kind = "continuous" if frame.schema[column].is_numeric() else "many-valued"
             problems.append(
-                f"{spec.where('effect_modifiers', i)}: effect modifier {modifier.column!r} has "
-                "fewer than two levels in the analysis population."
+                f"{where}: effect modifier {column!r} is {kind} ({n_levels} distinct values): "
+                "give cut points, e.g. a derived variable {name: "
+                f"{column}_group, from: {column}, cut: {{breaks: [...], labels: [...]}}}} "
+                f"and modify by {column}_group."
             )
+        elif n_levels < 2:
+            problems.append(f"{where}: {_single_level(spec, frame, column)}")
     return problems
+
+
+def _single_level(spec: Spec, frame: Any, column: str) -> str:
+    levels = levels_of(frame, column)
+    found = f"only {levels[0]!r}" if levels else "no non-missing value"
+    filters = [
+        f"{spec.where('population', j)} ({rule.describe()})"
+        for j, rule in enumerate(spec.population)
+        if rule.column == column
+    ]
+    cause = (
+        f"the population filter(s) {'; '.join(filters)} left {found}"
+        if filters
+        else f"the data have {found} among the {frame.height} participants after the "
+        "population filters"
+    )
+    return (
+        f"effect modifier {column!r} has fewer than two levels: {cause}. Remove the modifier, "
+        "or the filter that fixes it."
+    )
 
 
 def cells_to_check(spec: Spec) -> list[tuple[str, ...]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from cohortcalc.analysis.derived import add_derived
 from cohortcalc.analysis.manifest import sha256_file, sha256_files
 from cohortcalc.analysis.spec import Spec, SyntheticSource
 from cohortcalc.errors import IngestError, SpecError
@@ -227,7 +228,8 @@ def _mapping_path(spec: Spec, mapping: str) -> Path:
 
 
 def derive_frame(spec: Spec, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The analysis frame: participants with every derivable feature and the outcomes."""
+    """The analysis frame: participants with every derivable feature and the outcomes, and
+    the spec's ``derived:`` variables."""
     accepted = set(inspect.signature(derive).parameters) - {"frame", "lesions", "events"}
     unknown = sorted(set(spec.derive) - (accepted - {"followup"}))
     if unknown:
@@ -242,4 +244,12 @@ def derive_frame(spec: Spec, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         followup=tables["followup"],
         **spec.derive,
     )
-    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    if not spec.derived:
+        return frame
+    if not isinstance(frame, pl.DataFrame):
+        raise SpecError(
+            f"{spec.where('derived')}: derived variables are computed on the local engine only; "
+            "run this spec with engine: local, or add the columns to the cohort store."
+        )
+    return add_derived(spec, frame)

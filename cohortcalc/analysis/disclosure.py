@@ -30,6 +30,8 @@ from cohortcalc.reporting.table import NOT_MISSING, Table, without_percent
 Condition = tuple[str, Any]
 AT_LEAST = "at least"
 """A condition value ``(AT_LEAST, t)``: the column is >= t (a number at risk at time t)."""
+BEFORE = "before"
+"""A condition value ``(BEFORE, t)``: the column is < t (entered before t, delayed entry)."""
 
 
 def _expression(column: str, value: Any, dtype: pl.DataType) -> pl.Expr:
@@ -40,6 +42,8 @@ def _expression(column: str, value: Any, dtype: pl.DataType) -> pl.Expr:
         return missing if value is None else ~missing
     if isinstance(value, tuple) and value[0] == AT_LEAST:
         return col >= value[1]
+    if isinstance(value, tuple) and value[0] == BEFORE:
+        return col < value[1]
     if isinstance(value, bool):
         return col.cast(pl.Boolean) == value
     return col.cast(pl.String) == str(value)
@@ -105,7 +109,9 @@ class CountSpace:
         self.counts[cid] = rows.height
         self.counts[self._frame_key(frame)] = frame.height
         for index, (column, value) in enumerate(where):
-            if value == NOT_MISSING or (isinstance(value, tuple) and value[0] == AT_LEAST):
+            if value == NOT_MISSING or (
+                isinstance(value, tuple) and value[0] in (AT_LEAST, BEFORE)
+            ):
                 continue
             parent = tuple(w for i, w in enumerate(where) if i != index)
             self._partition(frame, parent, column)

@@ -19,10 +19,11 @@ import pandas as pd
 import polars as pl
 
 from cohortcalc.analysis.checks import figure_groupings
-from cohortcalc.analysis.disclosure import AT_LEAST
+from cohortcalc.analysis.disclosure import AT_LEAST, BEFORE
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
-from cohortcalc.analysis.spec import Outcome
+from cohortcalc.analysis.spec import Outcome, split_grouping
+from cohortcalc.analysis.timescales import curve_axis
 from cohortcalc.reporting.figures import (
     forest_plot,
     plot_cumulative_incidence,
@@ -47,15 +48,17 @@ def _curve_names(ctx: Context) -> list[tuple[str, Outcome, str | None]]:
         competing = outcome.competing_code is not None
         if ("cumulative_incidence" if competing else "kaplan_meier") in wanted:
             for by in figure_groupings(ctx.spec):
-                suffix = f"_by_{by}" if by is not None else ""
+                suffix = f"_by_{by.replace(' within ', '_within_')}" if by is not None else ""
                 names.append(
                     (f"{'cif' if competing else 'km'}_{outcome.name}{suffix}", outcome, by)
                 )
     return names
 
 
-def _curve_frame(ctx: Context, outcome: Outcome, by: str | None) -> pl.DataFrame:
-    return ctx.frame.drop_nulls([c for c in (outcome.time, outcome.status, by) if c])
+def _curve_frame(ctx: Context, outcome: Outcome, grouping: str | None) -> pl.DataFrame:
+    by, facet = split_grouping(grouping) if grouping else (None, None)
+    columns = (outcome.entry, outcome.time, outcome.status, by, facet)
+    return ctx.frame.drop_nulls([c for c in columns if c])
 
 
 def risk_cells(ctx: Context) -> dict[str, tuple[pl.DataFrame, list[tuple[Any, float, tuple]]]]:
@@ -63,15 +66,21 @@ def risk_cells(ctx: Context) -> dict[str, tuple[pl.DataFrame, list[tuple[Any, fl
     ``{figure: (frame, [(group value, time, conditions)])}``; the number at risk at t is the
     group's rows with follow-up >= t."""
     cells = {}
-    for name, outcome, by in _curve_names(ctx):
-        frame = _curve_frame(ctx, outcome, by)
+    for name, outcome, grouping in _curve_names(ctx):
+        if grouping is not None and split_grouping(grouping)[1] is not None:
+            continue  # faceted figures: numbers at risk get the plain small-cell rule
+        frame = _curve_frame(ctx, outcome, grouping)
         horizon = float(frame.get_column(outcome.time).max() or 0.0)
-        groups = [None] if by is None else frame.get_column(by).unique().to_list()
+        axis = curve_axis(frame, outcome)
+        times = axis.get("at_risk_times") or risk_times(horizon)
+        groups = [None] if grouping is None else frame.get_column(grouping).unique().to_list()
         listed = []
         for value in groups:
-            group = () if by is None else ((by, value),)
-            for time in risk_times(horizon):
-                listed.append((value, float(time), (*group, (outcome.time, (AT_LEAST, time)))))
+            group = () if grouping is None else ((grouping, value),)
+            for time in times:
+                at = (outcome.time, (AT_LEAST, time))  # at risk at t: entry < t <= exit
+                entered = ((outcome.entry, (BEFORE, time)),) if outcome.entry else ()
+                listed.append((value, float(time), (*group, at, *entered)))
         cells[name] = (frame, listed)
     return cells
 
@@ -91,7 +100,8 @@ def draw_figures(
     written: dict[str, tuple[Path, ...]] = {}
     for name, outcome, by in _curve_names(ctx):
         label = None
-        if at_risk is not None:
+        faceted = by is not None and split_grouping(by)[1] is not None
+        if at_risk is not None and not faceted:
 
             def label(key: tuple, time: float, n: int, name: str = name) -> str:
                 return at_risk(name, key[0] if key else None, time, n)
@@ -127,7 +137,9 @@ def caption(ctx: Context, name: str) -> str:
             rest == outcome.name or rest.startswith(f"{outcome.name}_by_")
         ):
             by = rest.removeprefix(outcome.name).removeprefix("_by_")
-            grouping = f" by {variable_label(by, names)}" if by else ""
+            curves, _, panels = by.partition("_within_")
+            grouping = f" by {variable_label(curves, names)}" if by else ""
+            grouping += f", within each level of {variable_label(panels, names)}" if panels else ""
             if kind == "km":
                 return f"Kaplan–Meier curves of {label}{grouping} (proportion event-free, 95% CIs)."
             return (
@@ -150,26 +162,39 @@ def caption(ctx: Context, name: str) -> str:
     return name
 
 
-def _curve(ctx: Context, outcome: Outcome, by: str | None, risk_label: Any = None):
-    frame = _curve_frame(ctx, outcome, by)
+def _curve(ctx: Context, outcome: Outcome, grouping: str | None, risk_label: Any = None):
+    by, facet = split_grouping(grouping) if grouping else (None, None)
+    frame = _curve_frame(ctx, outcome, grouping)
     label = outcome.label or outcome.name
     options = {
         "by": by,
+        **({"facet": facet} if facet else {}),
+        **curve_axis(frame, outcome),
         "time_unit": outcome.time_unit,
         "title": f"{label} by {variable_label(by, labels(ctx.spec))}" if by else label,
+        **(
+            {
+                "title": f"{label} by {variable_label(by, labels(ctx.spec))} within "
+                f"{variable_label(facet, labels(ctx.spec))}"
+            }
+            if facet
+            else {}
+        ),
         "min_cell": ctx.spec.small_cell_threshold or None,
         "labels": labels(ctx.spec),
         "risk_label": risk_label,
     }
     if outcome.competing_code is not None:
         curves = cumulative_incidence(
-            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code, by=by
-        )
+            frame, time=outcome.time, event=outcome.status, cause=outcome.event_code,
+            by=[c for c in (by, facet) if c] or None, entry=outcome.entry,
+        )  # fmt: skip
         return plot_cumulative_incidence(curves, **options)
     binary = frame.with_columns(
         (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
     )
-    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=by)
+    groups = [c for c in (by, facet) if c] or None
+    curves = kaplan_meier(binary, time=outcome.time, event="_event", by=groups, entry=outcome.entry)
     return plot_survival(curves, **options)
 
 

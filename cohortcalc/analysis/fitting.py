@@ -102,9 +102,9 @@ def exposure_estimates(fit: Fit, per_sd_units: Mapping[str, float]) -> pd.DataFr
 def plan(spec: Spec, analyses: list[str]) -> list[Task]:
     """Every fit and interaction test the spec asks for, in a fixed order."""
     tasks: list[Task] = []
-    covariate_sets = spec.models.covariate_sets()
     for analysis in analyses:
         for outcome in spec.outcomes:
+            covariate_sets = spec.models.covariate_sets(outcome)
             for method in outcome.methods:
                 for exposure in spec.exposures:
                     for model, covariates in covariate_sets.items():
@@ -180,7 +180,8 @@ def fit_model(
     """
     terms = [exposure.column, *covariates, *extra_terms]
     columns = [part for term in terms for part in term.split(":")]
-    needed = list(dict.fromkeys([outcome.time, outcome.status, *columns]))
+    times = [outcome.time] if outcome.entry is None else [outcome.entry, outcome.time]
+    needed = list(dict.fromkeys([*times, outcome.status, *columns]))
     if isinstance(frame, pl.DataFrame):
         data = frame.select(needed)
         not_nan = [pl.col(c).is_not_nan() for c in needed if data.schema[c].is_float()]
@@ -216,7 +217,8 @@ def _engine(
     terms: list[str],
     ties: str,
 ) -> Any:
-    """Call ``cox`` (event = status == event code; others censored) or ``finegray``.
+    """Call ``cox`` (event = status == event code; others censored) or ``finegray``, with the
+    outcome's ``entry`` (delayed entry on the age or calendar scale) when it has one.
 
     A ``SparkFrame`` is passed on as its Spark DataFrame: the engine then fits in Spark."""
     reference = {exposure.column: exposure.reference} if exposure.reference is not None else None
@@ -232,7 +234,12 @@ def _engine(
     if method == "cox":
         return cox(
             rows, time=outcome.time, event="_event", covariates=terms, ties=ties,
-            reference=reference,
+            reference=reference, entry=outcome.entry,
+        )  # fmt: skip
+    if outcome.entry is not None:
+        return finegray(
+            rows, time=outcome.time, event=outcome.status, cause=outcome.event_code,
+            covariates=terms, reference=reference, entry=outcome.entry,
         )  # fmt: skip
     return finegray(
         rows, time=outcome.time, event=outcome.status, cause=outcome.event_code,

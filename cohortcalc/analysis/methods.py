@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
 from cohortcalc.analysis.manifest import package_versions
-from cohortcalc.analysis.spec import Spec
+from cohortcalc.analysis.spec import Outcome, Spec
 from cohortcalc.reporting.format import short_label
 
 
@@ -130,21 +130,51 @@ def _exposures(spec: Spec, per_sd_units: Mapping[str, float]) -> str:
 def _outcomes(spec: Spec) -> str:
     parts = []
     for outcome in spec.outcomes:
-        text = (
-            f"{outcome.label or outcome.name} (time `{outcome.time}` in {outcome.time_unit}; "
+        text = f"{outcome.label or outcome.name} ({_time_scale(outcome)}; " + (
             f"event `{outcome.status}` = {outcome.event_code}"
         )
         if outcome.competing_code is not None:
             text += f"; competing event `{outcome.status}` = {outcome.competing_code}"
         parts.append(text + ")")
-    return "**Outcomes.** " + "; ".join(parts) + "."
+    text = "**Outcomes.** " + "; ".join(parts) + "."
+    if any(o.entry is not None for o in spec.outcomes):
+        text += (
+            " On the age (or calendar) time scale each participant was at risk from the age "
+            "(date) at entry to the age (date) at that outcome's own event or censoring "
+            "(delayed entry, left truncation): risk sets, curves and numbers at risk compare "
+            "participants at the same age, and person-years run from entry to exit."
+        )
+    return text
+
+
+def _time_scale(outcome: Outcome) -> str:
+    if outcome.time_scale == "age":
+        return f"age as the time scale: entry `{outcome.entry}`, exit `{outcome.time}`, years"
+    if outcome.time_scale == "calendar":
+        return (
+            f"calendar time as the time scale: entry `{outcome.entry}`, exit `{outcome.time}`, "
+            "decimal years"
+        )
+    entry = f", delayed entry at `{outcome.entry}`" if outcome.entry is not None else ""
+    return f"follow-up time `{outcome.time}` in {outcome.time_unit}{entry}"
+
+
+def _adjustment(sets: Mapping[str, list[str]]) -> str:
+    return "; ".join(
+        f"{name}: {', '.join(short_label(c) for c in cov) or 'none'}" for name, cov in sets.items()
+    )
 
 
 def _models(spec: Spec) -> str:
-    sets = spec.models.covariate_sets()
-    adjustment = "; ".join(
-        f"{name}: {', '.join(short_label(c) for c in cov) or 'none'}" for name, cov in sets.items()
-    )
+    adjustment = _adjustment(spec.models.covariate_sets())
+    own = [
+        f"for {o.label or o.name}, {_adjustment(spec.models.covariate_sets(o))}"
+        for o in spec.outcomes
+        if o.adjustment is not None
+    ]
+    if own:
+        adjustment += " (outcome-specific sets: " + "; ".join(own) + ")"
+    delayed_fine_gray = any(o.entry is not None and "finegray" in o.methods for o in spec.outcomes)
     methods = {m for outcome in spec.outcomes for m in outcome.methods}
     text = (
         "**Models.** Hazard ratios (HR) were estimated by Cox proportional hazards regression "
@@ -156,6 +186,14 @@ def _models(spec: Spec) -> str:
             " Subdistribution hazard ratios (sHR) were estimated by Fine–Gray regression "
             "(Fine & Gray, JASA 1999) with inverse-probability-of-censoring weights from the "
             "Kaplan–Meier censoring distribution and the sandwich variance of cmprsk::crr."
+        )
+    if delayed_fine_gray:
+        text += (
+            " With delayed entry, the weights of participants after a competing event were "
+            "the product of the censoring and the entry (truncation) distributions (Geskus, "
+            "Biometrics 2011), as R survival::finegray(); these models were fitted as weighted "
+            "Cox models on counting-process data with Breslow ties and a robust variance "
+            "clustered on participant, which treats the weights as known."
         )
     return text + (
         f" Sequential adjustment sets — {adjustment}. 95% confidence intervals are Wald "
@@ -193,10 +231,17 @@ def _sensitivity(spec: Spec) -> str:
                 "and modifier"
             )
         if sensitivity.exclude_first_years is not None:
+            years = f"{sensitivity.exclude_first_years:g}"
             steps.append(
-                f"a landmark analysis at {sensitivity.exclude_first_years:g} year(s): "
-                "participants with an event or censored before the landmark were excluded and "
-                "follow-up was counted from the landmark"
+                f"a landmark analysis excluding the first {years} year(s) after each "
+                "participant's entry: participants with an event or censored before it were "
+                "excluded, and follow-up was counted from it"
+                + (
+                    f" (on the age or calendar scale the entry moved {years} year(s) later; "
+                    "exits were unchanged)"
+                    if any(o.entry is not None for o in spec.outcomes)
+                    else ""
+                )
             )
         parts.append(f"{sensitivity.label or sensitivity.name} — " + "; ".join(steps))
     return "**Sensitivity analyses.** " + "; ".join(parts) + "."
@@ -210,7 +255,23 @@ def _reporting(spec: Spec) -> str:
         if threshold > 1
         else "No small-cell suppression was applied."
     )
+    sparse = spec.sparse_events_threshold
+    checks = ""
+    if "assumptions" in spec.outputs.tables:
+        checks = (
+            " Proportional hazards were assessed for every model of the main analysis by the "
+            "score test on Schoenfeld residuals (Grambsch & Therneau 1994; for Fine–Gray "
+            "models on the Schoenfeld-type residuals of the weighted risk sets), with models "
+            "with p < 0.05 flagged; cumulative incidence curves were compared by Gray's test."
+        )
+    marked = (
+        f" Hazard ratios from a level or reference level with fewer than {sparse} events are "
+        "marked † as imprecise."
+        if sparse > 0
+        else ""
+    )
     return (
         f"**Reporting.** {suppression} Incidence rates are per 1,000 person-years with exact "
-        f"Poisson confidence intervals. Software: cohortcalc {package_versions()['cohortcalc']}."
+        f"Poisson confidence intervals.{marked}{checks} Software: cohortcalc "
+        f"{package_versions()['cohortcalc']}."
     )

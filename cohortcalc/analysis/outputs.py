@@ -22,7 +22,9 @@ from cohortcalc.analysis.disclosure import CountSpace, hide, register_table
 from cohortcalc.analysis.estimates import estimates_display, fit_cells, tidy_frame, tidy_rows
 from cohortcalc.analysis.fitting import ALL, MAIN, Fit, InteractionTest
 from cohortcalc.analysis.populations import AnalysisFrames
+from cohortcalc.analysis.sparse import mark_sparse_cells
 from cohortcalc.analysis.spec import Exposure, Outcome, Spec
+from cohortcalc.analysis.timescales import person_time
 from cohortcalc.reporting.format import (
     format_count,
     format_number,
@@ -114,10 +116,15 @@ def _raw_tables(ctx: Context) -> tuple[dict[str, Table], dict[str, Any], list[di
     if "incidence_rates" in wanted:
         tables["incidence_rates"], frames["incidence_rates"] = incidence_rate_table(ctx)
     if "hazard_ratios" in wanted:
+        sparse = ctx.spec.sparse_events_threshold
         for name, (table, frame) in hazard_ratio_tables(ctx).items():
-            tables[name], frames[name] = table, frame
+            tables[name], frames[name] = mark_sparse_cells(table, sparse), frame
     if "interactions" in wanted and ctx.interactions:
         tables["interactions"] = interaction_table(ctx.spec, ctx.interactions)
+    if "assumptions" in wanted:
+        from cohortcalc.analysis.assumptions import assumption_table  # it reads Context
+
+        tables["assumptions"] = assumption_table(ctx)
     rows = tidy_rows(ctx)
     tables["estimates"] = estimates_display(rows, ctx.spec)
     frames["estimates"] = {
@@ -242,12 +249,13 @@ def incidence_rate_table(ctx: Context) -> tuple[Table, dict[str, pl.DataFrame]]:
     records, counts, location, dependents, margins = [], {}, {}, {}, []
     where, frames = {}, {}
     for outcome in spec.outcomes:
-        data = ctx.frame.drop_nulls([outcome.time, outcome.status, *by]).with_columns(
+        frame, time = person_time(ctx.frame, outcome)  # exit - entry on the age scale
+        data = frame.drop_nulls([time, outcome.status, *by]).with_columns(
             (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias("_event")
         )
-        rate_by = incidence_rates(data, time=outcome.time, event="_event", by=by or None,
+        rate_by = incidence_rates(data, time=time, event="_event", by=by or None,
                                   time_unit=outcome.time_unit)  # fmt: skip
-        overall = incidence_rates(data, time=outcome.time, event="_event",
+        overall = incidence_rates(data, time=time, event="_event",
                                   time_unit=outcome.time_unit)  # fmt: skip
         ids = []
         for group, line in [*(("all", r) for r in overall.to_dict("records")),
@@ -372,10 +380,11 @@ def _hr(
         title += f" — {_sensitivity_label(ctx.spec, key['analysis'])}"
     if modifier is not None:
         title += f", by {variable_label(modifier, labels(ctx.spec))}"
+    frame, time = person_time(frame, outcome)  # exit - entry on the age scale
     return hr_table(
         frame,
         models=results,
-        time=outcome.time,
+        time=time,
         event=outcome.status,
         exposure=exposure.column,
         levels=_reference_first(levels_of(frame, exposure.column), exposure.reference),

@@ -66,8 +66,9 @@ def add_trend_scores(frame: Any, spec: Spec) -> Any:
 def model_columns(spec: Spec) -> list[str]:
     """Every exposure, covariate and modifier column of the spec's models."""
     columns = [e.column for e in spec.exposures]
-    for covariates in spec.models.covariate_sets().values():
-        columns += covariates
+    for outcome in spec.outcomes:
+        for covariates in spec.models.covariate_sets(outcome).values():
+            columns += covariates
     columns += [m.column for m in spec.effect_modifiers]
     return list(dict.fromkeys(columns))
 
@@ -140,19 +141,27 @@ class AnalysisFrames:
 def _apply_sensitivity(
     frame: Any, sensitivity: Sensitivity, outcome: Outcome, columns: list[str]
 ) -> Any:
-    """Complete cases on ``columns``; landmark: keep time > L and restart the clock at L."""
+    """Complete cases on ``columns``; landmark at L years after each participant's entry.
+
+    Without ``entry`` (follow-up time) the rows with time > L stay and the clock restarts at
+    L. With ``entry`` (age or calendar scale, or delayed entry) each entry moves to entry + L
+    and the rows whose exit is not after it drop out; exits stay where they are.
+    """
     local = isinstance(frame, pl.DataFrame)
     if sensitivity.complete_cases:
         frame = _complete_cases(frame, columns) if local else frame.complete(columns)
-    if sensitivity.exclude_first_years is not None:
-        landmark = sensitivity.exclude_first_years * UNITS_PER_YEAR[outcome.time_unit]
-        time = pl.col(outcome.time)
-        frame = (
-            frame.filter(time > landmark).with_columns(time - landmark)
-            if local
-            else frame.landmark(outcome.time, landmark)
-        )
-    return frame
+    if sensitivity.exclude_first_years is None:
+        return frame
+    landmark = sensitivity.exclude_first_years * UNITS_PER_YEAR[outcome.time_unit]
+    time = pl.col(outcome.time)
+    if outcome.entry is None:
+        if local:
+            return frame.filter(time > landmark).with_columns(time - landmark)
+        return frame.landmark(outcome.time, landmark)
+    if not local:
+        return frame.landmark_entry(outcome.entry, outcome.time, landmark)
+    moved = pl.col(outcome.entry) + landmark
+    return frame.filter(time > moved).with_columns(moved.alias(outcome.entry))
 
 
 def _complete_cases(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

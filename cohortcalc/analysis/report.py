@@ -164,6 +164,7 @@ def _sections(
             [],
         ),
         ("Figures", [], list(figures)),
+        ("Model checks", _if("assumptions", tables), []),
         ("All estimates", _if("estimates", tables), []),
     ]
     named = {n for _, listed, _ in sections for n in listed}

@@ -349,7 +349,7 @@ def _collected(spec: Spec, frames: AnalysisFrames, derived: Any) -> AnalysisFram
     HR tables read), in participant order; the cached derived frame is released."""
     available = frames.main.columns
     order = ID_COLUMN if ID_COLUMN in available else None
-    few = [ID_COLUMN, *(c for o in spec.outcomes for c in (o.time, o.status))]
+    few = [ID_COLUMN, *(c for o in spec.outcomes for c in (o.entry, o.time, o.status) if c)]
     few += [e.column for e in spec.exposures] + [m.column for m in spec.effect_modifiers]
     hr_columns = [c for c in dict.fromkeys(few) if c in available]
     local = frames.collected(output_columns(spec, available), hr_columns, order)

@@ -88,6 +88,38 @@ class SparkFrame:
         clock = shifted.withColumn(time, F.col(time) - F.lit(at))
         return self._with(clock, **({time: pl.Float64} if isinstance(at, float) else {}))
 
+    def landmark_entry(self, entry: str, time: str, by: float) -> SparkFrame:
+        """Entry moved to ``entry + by``; rows whose ``time`` is not after it dropped."""
+        moved = F.col(entry) + F.lit(by)
+        kept = self.df.filter(F.col(time) > moved).withColumn(entry, moved)
+        return self._with(kept, **{entry: pl.Float64})
+
+    def time_summary(self, entry: str | None, time: str, years_per_unit: float) -> Any:
+        """The time-scale checks' ``TimeSummary``: one aggregation, and the follow-up
+        lengths (one float column) collected for the landmark check."""
+        from cohortcalc.analysis.timescales import TimeSummary
+
+        present = [c for c in (entry, time) if c is not None]
+        rows = self.df.dropna(how="any", subset=present)
+        length = F.col(time) - F.col(entry) if entry is not None else F.col(time)
+        ids = "participant_id" in self.df.columns
+        first = F.min_by(F.col("participant_id"), F.when(length <= 0, F.lit(0)))
+        stats = rows.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.min(time).alias("min_time"),
+            F.sum((length <= 0).cast("int")).alias("bad"),
+            (first if ids else F.lit(None)).alias("first"),
+        ).first()
+        years = rows.select((length * F.lit(years_per_unit)).alias("years")).toPandas()
+        not_after = int(stats["bad"] or 0) if entry is not None else 0
+        return TimeSummary(
+            n=int(stats["n"]),
+            min_time=float(stats["min_time"]) if stats["min_time"] is not None else float("nan"),
+            n_not_after=not_after,
+            first_not_after=f"participant_id {stats['first']!r}" if not_after else None,
+            followup_years=pl.Series(years["years"].to_numpy(dtype=float)),
+        )
+
     def at_level(self, column: str, level: str) -> tuple[SparkFrame, Any]:
         """Rows whose ``column`` as text equals ``level``, and the level as a value."""
         rows = self._with(self.df.filter(_as_text(column) == level))

@@ -29,7 +29,9 @@ Scalar = bool | int | float | str | dt.date
 FilterOp = Literal[
     "==", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "is_null", "not_null"
 ]
-TableName = Literal["table_one", "hazard_ratios", "incidence_rates", "interactions", "flow"]
+TableName = Literal[
+    "table_one", "hazard_ratios", "incidence_rates", "interactions", "flow", "assumptions"
+]
 FigureName = Literal["cumulative_incidence", "kaplan_meier", "forest"]
 TableFormat = Literal["csv", "md", "html", "tex", "docx"]
 FigureFormat = Literal["png", "pdf", "svg", "tiff"]
@@ -104,6 +106,71 @@ class Filter(_Strict):
         return f"{self.column} {self.op} {self.value}"
 
 
+class LogOptions(_Strict):
+    """``log``/``log2`` of ``column + offset`` (e.g. ``offset: 1`` for CAC, which can be 0)."""
+
+    offset: float = 0.0
+
+
+class Cut(_Strict):
+    """Cut a numeric column at ``breaks`` into ordered ``labels`` (one more than the breaks).
+
+    ``closed``: ``left`` makes intervals [a, b) (a value equal to a break goes up), ``right``
+    makes (a, b] (it goes down); there is no default, so the spec says which.
+    """
+
+    breaks: list[float] = Field(min_length=1)
+    labels: list[str]
+    closed: Literal["left", "right"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cut:
+        if any(b >= a for a, b in zip(self.breaks[1:], self.breaks, strict=False)):
+            raise ValueError(f"'breaks' must increase strictly, got {self.breaks}")
+        if len(self.labels) != len(self.breaks) + 1:
+            raise ValueError(
+                f"{len(self.breaks)} break(s) make {len(self.breaks) + 1} groups; give that many "
+                f"'labels' (got {len(self.labels)})"
+            )
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"'labels' must be unique, got {self.labels}")
+        return self
+
+
+#: The operations of a derived variable (exactly one, or ``recode`` with ``order``).
+DERIVED_OPERATIONS = ("log", "log2", "divide_by", "cut", "recode", "order")
+
+
+class DerivedVariable(_Strict):
+    """A new column computed from ``column`` by one operation of a closed vocabulary (never
+    code): ``log``/``log2`` (of column + offset), ``divide_by`` (per-unit scaling, e.g. 10 for
+    "per 10 mmHg"), ``cut`` (breaks, labels, closed side), ``recode`` (map levels to new or
+    merged levels, the rest kept) and/or ``order`` (an ordered category in this level order).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    column: str
+    label: str | None = None
+    log: LogOptions | None = None
+    log2: LogOptions | None = None
+    divide_by: float | None = Field(None, gt=0)
+    cut: Cut | None = None
+    recode: dict[str, str] | None = Field(None, min_length=1)
+    order: list[str] | None = Field(None, min_length=2)
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> DerivedVariable:
+        given = [op for op in DERIVED_OPERATIONS if getattr(self, op) is not None]
+        if given not in (["recode", "order"],) and len(given) != 1:
+            raise ValueError(
+                f"give one of {list(DERIVED_OPERATIONS)} (or 'recode' with 'order'); got "
+                f"{given or 'none'}"
+            )
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise ValueError(f"'order' levels must be unique, got {self.order}")
+        return self
+
+
 class Exposure(_Strict):
     """A CAC exposure: a categorical column with its reference level, or continuous (per SD)."""
 
@@ -122,29 +189,7 @@ class Exposure(_Strict):
         return self
 
 
-class Outcome(_Strict):
-    """A time-to-event outcome: time column, status column and its codes, and the methods.
-
-    ``cox`` on an outcome with a competing code is the cause-specific hazard (competing events
-    censored); ``finegray`` is the subdistribution hazard (Fine & Gray 1999).
-    """
-
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    label: str | None = None
-    time: str
-    status: str
-    event_code: int = 1
-    competing_code: int | None = None
-    time_unit: Literal["years", "days"] = "years"
-    methods: list[Literal["cox", "finegray"]] = Field(default_factory=lambda: ["cox"], min_length=1)
-
-    @model_validator(mode="after")
-    def _finegray_needs_competing(self) -> Outcome:
-        if "finegray" in self.methods and self.competing_code is None:
-            raise ValueError("method 'finegray' needs 'competing_code' (the competing event)")
-        if self.competing_code == self.event_code:
-            raise ValueError("'competing_code' must differ from 'event_code'")
-        return self
+TimeScale = Literal["follow_up", "age", "calendar"]
 
 
 class AdjustmentSet(_Strict):
@@ -161,6 +206,74 @@ class AdjustmentSet(_Strict):
         return self
 
 
+def resolve_adjustment(adjustment: list[AdjustmentSet]) -> dict[str, list[str]]:
+    """Model name -> full covariate list, resolving ``add`` cumulatively."""
+    out: dict[str, list[str]] = {}
+    current: list[str] = []
+    for step in adjustment:
+        if step.covariates is not None:
+            current = list(step.covariates)
+        else:
+            current = current + [c for c in step.add or [] if c not in current]
+        out[step.name] = list(dict.fromkeys(current))
+    return out
+
+
+def _check_adjustment(adjustment: list[AdjustmentSet]) -> None:
+    if adjustment[0].covariates is None:
+        raise ValueError("the first adjustment set needs 'covariates' (nothing to add to)")
+    names = [a.name for a in adjustment]
+    if len(set(names)) != len(names):
+        raise ValueError(f"adjustment set names must be unique, got {names}")
+
+
+class Outcome(_Strict):
+    """A time-to-event outcome: time scale, entry and exit columns, status and its codes, the
+    methods, and (optionally) its own adjustment sets.
+
+    ``time_scale``: ``follow_up`` (``time`` is the time since baseline; entry 0 unless
+    ``entry`` is given), ``age`` or ``calendar`` (``entry`` is the age or date at baseline,
+    ``time`` the age or date at this outcome's own event or censoring; each participant is at
+    risk from entry to exit only: delayed entry, Korn, Graubard & Midthune 1997).
+    ``cox`` on an outcome with a competing code is the cause-specific hazard (competing events
+    censored); ``finegray`` is the subdistribution hazard (Fine & Gray 1999), with delayed
+    entry by Geskus' (2011) weights. ``adjustment`` replaces ``models.adjustment`` for this
+    outcome (same model names in the same order), e.g. without age on the age scale.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    label: str | None = None
+    time_scale: TimeScale = "follow_up"
+    entry: str | None = None
+    time: str
+    status: str
+    event_code: int = 1
+    competing_code: int | None = None
+    time_unit: Literal["years", "days"] = "years"
+    methods: list[Literal["cox", "finegray"]] = Field(default_factory=lambda: ["cox"], min_length=1)
+    adjustment: list[AdjustmentSet] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Outcome:
+        if "finegray" in self.methods and self.competing_code is None:
+            raise ValueError("method 'finegray' needs 'competing_code' (the competing event)")
+        if self.competing_code == self.event_code:
+            raise ValueError("'competing_code' must differ from 'event_code'")
+        if self.time_scale != "follow_up" and self.entry is None:
+            origin = "birth" if self.time_scale == "age" else "year 0"
+            raise ValueError(
+                f"time_scale {self.time_scale!r} needs 'entry' (e.g. entry: age_entry and "
+                f"time: {self.name}_age_exit); without it everyone is at risk from {origin}"
+            )
+        if self.time_scale != "follow_up" and self.time_unit != "years":
+            raise ValueError(f"time_scale {self.time_scale!r} is measured in years")
+        if self.entry is not None and self.entry == self.time:
+            raise ValueError("'entry' and 'time' must be different columns")
+        if self.adjustment is not None:
+            _check_adjustment(self.adjustment)
+        return self
+
+
 class Models(_Strict):
     """Sequential adjustment sets and the Cox ties method."""
 
@@ -169,24 +282,14 @@ class Models(_Strict):
 
     @model_validator(mode="after")
     def _first_is_complete(self) -> Models:
-        if self.adjustment[0].covariates is None:
-            raise ValueError("the first adjustment set needs 'covariates' (nothing to add to)")
-        names = [a.name for a in self.adjustment]
-        if len(set(names)) != len(names):
-            raise ValueError(f"adjustment set names must be unique, got {names}")
+        _check_adjustment(self.adjustment)
         return self
 
-    def covariate_sets(self) -> dict[str, list[str]]:
-        """Model name -> full covariate list, resolving ``add`` cumulatively."""
-        out: dict[str, list[str]] = {}
-        current: list[str] = []
-        for adjustment in self.adjustment:
-            if adjustment.covariates is not None:
-                current = list(adjustment.covariates)
-            else:
-                current = current + [c for c in adjustment.add or [] if c not in current]
-            out[adjustment.name] = list(dict.fromkeys(current))
-        return out
+    def covariate_sets(self, outcome: Outcome | None = None) -> dict[str, list[str]]:
+        """Model name -> full covariate list (``outcome``'s own sets when it has them)."""
+        if outcome is not None and outcome.adjustment is not None:
+            return resolve_adjustment(outcome.adjustment)
+        return resolve_adjustment(self.adjustment)
 
 
 class EffectModifier(_Strict):
@@ -220,7 +323,13 @@ class Outputs(_Strict):
     """Which tables and figures to write, in which formats, and the report format."""
 
     tables: list[TableName] = Field(
-        default_factory=lambda: ["flow", "table_one", "hazard_ratios", "interactions"]
+        default_factory=lambda: [
+            "flow",
+            "table_one",
+            "hazard_ratios",
+            "interactions",
+            "assumptions",
+        ]
     )
     figures: list[FigureName] = Field(default_factory=lambda: ["cumulative_incidence", "forest"])
     table_formats: list[TableFormat] = Field(default_factory=lambda: ["csv", "md", "html"])
@@ -231,6 +340,24 @@ class Outputs(_Strict):
     table_one_variables: list[str] | None = None
     table_one_median: list[str] = Field(default_factory=list)  # median [IQR], not mean (SD)
     figures_by: list[str] = Field(default_factory=list)
+
+    @field_validator("figures_by")
+    @classmethod
+    def _groupings(cls, figures_by: list[str]) -> list[str]:
+        for grouping in figures_by:
+            parts = grouping.split(" within ")
+            if len(parts) > 2 or not all(p.strip() and " " not in p.strip() for p in parts):
+                raise ValueError(
+                    f"a figure grouping is a column or 'COLUMN within COLUMN' (curves by the "
+                    f"first, one panel per level of the second), got {grouping!r}"
+                )
+        return figures_by
+
+
+def split_grouping(grouping: str) -> tuple[str, str | None]:
+    """``"cac_category within ckd"`` -> (``cac_category``, ``ckd``); a column -> (it, None)."""
+    curves, _, panels = grouping.partition(" within ")
+    return curves.strip(), (panels.strip() or None)
 
 
 class SparkSettings(_Strict):
@@ -269,6 +396,7 @@ class Spec(_Strict):
     description: str | None = None
     data: DataSource
     derive: dict[str, Any] = Field(default_factory=dict)
+    derived: list[DerivedVariable] = Field(default_factory=list)
     population: list[Filter] = Field(default_factory=list)
     exposures: list[Exposure] = Field(min_length=1)
     outcomes: list[Outcome] = Field(min_length=1)
@@ -278,6 +406,7 @@ class Spec(_Strict):
     exposure_response: ExposureResponse | None = None
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
+    sparse_events_threshold: int = Field(10, ge=0)
     engine: Literal["local", "spark"] = "local"
     spark: SparkSettings | None = None
 
@@ -291,9 +420,18 @@ class Spec(_Strict):
             ("outcome", [o.name for o in self.outcomes]),
             ("sensitivity", [s.name for s in self.sensitivity]),
             ("exposure", [e.column for e in self.exposures]),
+            ("derived variable", [d.name for d in self.derived]),
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
+        models = [a.name for a in self.models.adjustment]
+        for outcome in self.outcomes:
+            own = [a.name for a in outcome.adjustment or self.models.adjustment]
+            if own != models:
+                raise ValueError(
+                    f"outcome {outcome.name!r}: its adjustment sets are named {own}; name them "
+                    f"as models.adjustment {models} (same order), so the tables line up"
+                )
         return self
 
     @field_validator("spark")

@@ -213,7 +213,7 @@ def _available(
     if outcome_tables and set(OUTCOME_INPUTS) <= columns:
         available |= set(outcomes.OUTCOME_COLUMNS)
         if "age" not in columns:
-            available -= {"age_entry", "age_exit"}
+            available -= set(outcomes.AGE_COLUMNS)
     for feature in features:
         if set(feature.inputs) <= available:
             available.add(feature.name)
@@ -236,7 +236,7 @@ def _check_required(
             return ["lesions= table (participant_id, artery, area_mm2, peak_hu)"]
         if name in outcomes.OUTCOME_COLUMNS:
             needs = [c for c in OUTCOME_INPUTS if c not in columns]
-            age = ["age"] if name in ("age_entry", "age_exit") and "age" not in columns else []
+            age = ["age"] if name in outcomes.AGE_COLUMNS and "age" not in columns else []
             return ["events= and followup= tables", *needs, *age]
         if name not in by_name:  # a raw input column
             return [name]

@@ -4,6 +4,15 @@ Conventions (documented in derive()): time zero is ``baseline_date``; only the f
 MI with a death on the same day counts as MI; death without a prior MI is the competing event of
 MI (``mi_status`` 2); an administrative censoring date ignores events after it and ends
 follow-up there; days are whole days, years = days / 365.25 (Julian year).
+
+Time scales (docs/features.md): every outcome has its own exit on each scale. Follow-up time
+is ``<outcome>_years`` (entry 0); on the age scale entry is ``age_entry`` and exit is
+``<outcome>_age_exit`` = age at entry + that outcome's own follow-up; on the calendar scale
+entry is ``calendar_entry`` and exit ``<outcome>_calendar_exit`` (decimal years, 1970 + days
+since 1970-01-01 / 365.25, so exit − entry is the follow-up in years on every scale).
+Ages and calendar times are rounded to ``SCALE_DECIMALS`` decimals (3 ms): an age at entry of
+53.6 plus 1,461 days and one of 57.6 plus 0 days are the same age, and rounding makes them
+the same number, so they tie as R's ``timefix`` would tie them.
 """
 
 from __future__ import annotations
@@ -19,10 +28,20 @@ from cohortcalc.features._expr import day_number
 DAYS_PER_YEAR = 365.25  # Julian year, as R's survival and most cohort software
 EVENT_TYPES = ("mi", "death")
 DEATH_CAUSES = ("cardiovascular", "non_cardiovascular")
+#: Outcome name -> its follow-up column in years (cv_death shares death's follow-up).
+OUTCOME_YEARS = {"mi": "mi_years", "death": "death_years"}
+AGE_COLUMNS = ("age_entry", "mi_age_exit", "death_age_exit")
+CALENDAR_COLUMNS = ("calendar_entry", "mi_calendar_exit", "death_calendar_exit")
 OUTCOME_COLUMNS = (
     "mi_days", "mi_years", "mi_status", "death_days", "death_years", "death_status",
-    "cv_death_status", "age_entry", "age_exit",
+    "cv_death_status", *AGE_COLUMNS, *CALENDAR_COLUMNS,
 )  # fmt: skip
+#: Day number (``date.toordinal()``) of 1970-01-01, the origin of the calendar scale.
+CALENDAR_ORIGIN_DAY = dt.date(1970, 1, 1).toordinal()
+CALENDAR_ORIGIN_YEAR = 1970
+#: Decimals (of a year) kept on the age and calendar scales; below the double's noise at
+#: ages and years (~1e-14), above any real difference (a day is 0.0027 years).
+SCALE_DECIMALS = 9
 
 
 TEMPORARY_COLUMNS = (
@@ -108,7 +127,8 @@ def check_dates(joined: nw.LazyFrame) -> None:
 def outcome_columns(
     joined: nw.LazyFrame, censor_date: dt.date | None, landmark_days: int | None
 ) -> nw.LazyFrame:
-    """MI (competing death), all-cause and CV death outcomes; ages at entry and exit.
+    """MI (competing death), all-cause and CV death outcomes; entry and per-outcome exit on the
+    age and calendar scales (each exit at that outcome's own event or censoring).
 
     Competing-risks coding as Fine JP, Gray RJ, JASA 1999 (0 censored, 1 event, 2 competing).
     """
@@ -143,7 +163,25 @@ def outcome_columns(
         mi_years=nw.col("mi_days") / DAYS_PER_YEAR,
         death_years=nw.col("death_days") / DAYS_PER_YEAR,
     )
+    calendar = (
+        nw.col("_baseline_day") + entry_days - CALENDAR_ORIGIN_DAY
+    ) / DAYS_PER_YEAR + CALENDAR_ORIGIN_YEAR
+    out = out.with_columns(calendar_entry=calendar.round(SCALE_DECIMALS))
+    out = out.with_columns(
+        **{
+            f"{name}_calendar_exit": (nw.col("calendar_entry") + nw.col(years)).round(
+                SCALE_DECIMALS
+            )
+            for name, years in OUTCOME_YEARS.items()
+        }
+    )
     if "age" in out.collect_schema().names():
         entry = nw.col("age") + entry_days / DAYS_PER_YEAR
-        out = out.with_columns(age_entry=entry, age_exit=entry + nw.col("mi_years"))
+        out = out.with_columns(age_entry=entry.round(SCALE_DECIMALS))
+        out = out.with_columns(
+            **{
+                f"{name}_age_exit": (nw.col("age_entry") + nw.col(years)).round(SCALE_DECIMALS)
+                for name, years in OUTCOME_YEARS.items()
+            }
+        )
     return out.drop(*TEMPORARY_COLUMNS)

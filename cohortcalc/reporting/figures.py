@@ -60,7 +60,8 @@ def plot_survival(curves: pd.DataFrame, **options: Any) -> Figure:
     the axis ticks), ``ci`` (True: shaded pointwise bands), ``min_cell`` (numbers at risk
     below it print as "<min_cell"), ``max_time`` (end the curves there, e.g. where few remain
     at risk; Pocock et al., Lancet 2002;359:1686), ``labels`` (variable display names),
-    ``width`` (inches).
+    ``width`` (inches), ``start`` (where the time axis and the curves begin: 0 on follow-up
+    time, the first entry on the age or calendar scale).
     """
     options.setdefault("ylabel", "Survival, %")
     return _curve_figure(curves, "survival", **options)
@@ -126,6 +127,7 @@ def _curve_figure(
     width: float | str = "single",
     risk_label: Callable[[tuple, float, int], str] | None = None,
     risk_rows: Sequence[str] = ("at risk",),
+    start: float = 0.0,
 ) -> Figure:
     if value not in curves.columns:
         raise CohortcalcError(f"curve table has no {value!r} column; columns: {list(curves)}.")
@@ -141,7 +143,7 @@ def _curve_figure(
     if max_time is not None:
         curves = curves.loc[curves["time"] <= max_time]
     horizon = float(max_time if max_time is not None else curves["time"].max())
-    times = risk_times(horizon, at_risk_times)
+    times = risk_times(horizon, at_risk_times, start)
     lines = len(keys) * len(risk_rows) + (len(risk_rows) - 1)
     table_height = 0.13 * lines + 0.3
     inches = figure_width(width)
@@ -157,8 +159,21 @@ def _curve_figure(
             first = first or axes
             subset = curves if facet is None else _subset(curves, [facet], panel)
             texts = (risk_label or _small_cells(min_cell), _small_cells(min_cell))
-            _panel(axes, table_axes, subset, value, (by, keys, names), times, ci, texts, risk_rows)
-            _style_curve_axes(axes, horizon, times, xlabel or f"Time since baseline, {time_unit}")
+            _panel(
+                axes,
+                table_axes,
+                subset,
+                value,
+                (by, keys, names),
+                times,
+                ci,
+                texts,
+                risk_rows,
+                start,
+            )
+            _style_curve_axes(
+                axes, horizon, times, xlabel or f"Time since baseline, {time_unit}", start
+            )
             if facet is not None:
                 axes.set_title(_group_name([facet], panel, labels))
         first.set_ylim(*_value_limits(curves, value, ci))
@@ -216,7 +231,7 @@ def _small_cells(min_cell: int | None) -> Callable[[tuple, float, int], str]:
     return text
 
 
-def _panel(axes, table_axes, curves, value, groups, times, ci, texts, risk_rows) -> None:
+def _panel(axes, table_axes, curves, value, groups, times, ci, texts, risk_rows, origin) -> None:
     """One panel: a curve per group with its confidence band, and the risk table below;
     ``texts``: how numbers at risk and other counts print."""
     by, keys, names = groups
@@ -227,7 +242,7 @@ def _panel(axes, table_axes, curves, value, groups, times, ci, texts, risk_rows)
         curve = _subset(curves, by, key)
         if len(curve):
             style = LINE_STYLES[index % len(LINE_STYLES)]
-            _draw_curve(axes, curve, value, start, colours[index], style, names[index], ci)
+            _draw_curve(axes, curve, value, start, colours[index], style, names[index], ci, origin)
         for row in risk_rows:
             numbers = _risk_numbers(curve, times, row)
             text = texts[0] if row == "at risk" else texts[1]
@@ -248,8 +263,8 @@ def _risk_numbers(curve: pd.DataFrame, times: np.ndarray, row: str) -> np.ndarra
     return np.where(position == 0, 0, cumulative[np.maximum(position - 1, 0)])
 
 
-def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
-    time = np.concatenate([[0.0], curve["time"].to_numpy()])
+def _draw_curve(axes, curve, value, start, colour, style, name, ci, origin=0.0) -> None:
+    time = np.concatenate([[origin], curve["time"].to_numpy()])
     estimate = np.concatenate([[start], curve[value].to_numpy()])
     axes.step(time, estimate, where="post", color=colour, linestyle=style, label=name)
     if ci:
@@ -258,16 +273,20 @@ def _draw_curve(axes, curve, value, start, colour, style, name, ci) -> None:
         axes.fill_between(time, lower, upper, step="post", color=colour, alpha=0.15, lw=0)
 
 
-def risk_times(horizon: float, given: Sequence[float] | None = None) -> np.ndarray:
-    """The times of the numbers at risk: ``given``, else the axis ticks from 0 to ``horizon``."""
+def risk_times(
+    horizon: float, given: Sequence[float] | None = None, start: float = 0.0
+) -> np.ndarray:
+    """The times of the numbers at risk: ``given``, else the axis ticks from ``start`` (0, or
+    the first entry on the age scale) to ``horizon``."""
     if given is not None:
         return np.asarray(sorted(given), dtype=float)
-    ticks = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]).tick_values(0, horizon)
-    return ticks[(ticks >= 0) & (ticks <= horizon)]
+    locator = MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10])
+    ticks = locator.tick_values(start, horizon)
+    return ticks[(ticks >= start) & (ticks <= horizon)]
 
 
-def _style_curve_axes(axes, horizon, times, xlabel) -> None:
-    axes.set_xlim(0, horizon * 1.01)
+def _style_curve_axes(axes, horizon, times, xlabel, start=0.0) -> None:
+    axes.set_xlim(start, start + (horizon - start) * 1.01)
     axes.set_xticks(times)
     axes.tick_params(labelbottom=True)
     axes.set_xlabel(xlabel)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from cohortcalc.errors import ModelError
+from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival import finegray_riskset as fg_engine
 from cohortcalc.survival import local
 from cohortcalc.survival.checks import (
@@ -39,6 +41,7 @@ def finegray(
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
     reference: Mapping[str, Any] | None = None,
+    entry: str | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model for `cause` of the coded `event` column.
 
@@ -47,8 +50,13 @@ def finegray(
     (counted in `n_dropped`), as crr's `na.omit`. Raises `ModelError` for times ≤ 0, a cause
     that never occurs or occurs once, no uncensored rows, bad weights, or a term without
     events. Any frame: a PySpark frame is summed in Spark (``survival/engine.py``).
+    `entry` (delayed entry, e.g. the age scale) uses Geskus' weights as R `finegray()` +
+    `coxph` (`cohortcalc.survival.finegray_entry`).
     """
     refuse_equal_codes(cause, censor_code)
+    if entry is not None:
+        return _with_entry(frame, time, event, cause, covariates, censor_code, strata, weights,
+                           reference, entry)  # fmt: skip
     request = FineGrayRequest(
         spec=design_spec(covariates, reference),
         time=time,
@@ -98,6 +106,19 @@ def finegray(
         fit_data=fit_data,
         splines=dict(design.splines),
     )
+
+
+def _with_entry(frame, time, event, cause, covariates, censor_code, strata, weights, reference,
+                entry) -> FineGrayResult:  # fmt: skip
+    if strata is not None or weights is not None or is_spark_frame(frame):
+        raise ModelError(
+            "Fine–Gray with entry= supports neither strata, weights nor Spark frames yet; "
+            "drop them or fit on follow-up time."
+        )
+    from cohortcalc.survival.finegray_entry import finegray_with_entry
+
+    return finegray_with_entry(frame, time, event, cause, covariates, entry, censor_code,
+                               reference)  # fmt: skip
 
 
 def _objective(data: Any, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

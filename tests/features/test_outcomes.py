@@ -51,8 +51,20 @@ def test_hand_worked_outcomes() -> None:
     assert out["cv_death_status"].to_list() == [1, 0, 2, 1, 0]
     assert out["mi_years"].to_list() == pytest.approx([d / 365.25 for d in out["mi_days"]])
     assert out["age_entry"].to_list() == frame["age"].to_list()
-    assert out["age_exit"].to_list() == pytest.approx([60 + 365 / 365.25, 50 + 1826 / 365.25,
-        70 + 181 / 365.25, 65 + 1155 / 365.25, 55 + 1461 / 365.25])  # fmt: skip
+    ages = [60.0, 50.0, 70.0, 65.0, 55.0]
+    # each outcome exits at the age at its own event or censoring (P1: MI at 1 y, death at 2 y)
+    assert out["mi_age_exit"].to_list() == pytest.approx(
+        [a + d / 365.25 for a, d in zip(ages, [365, 1826, 181, 1155, 1461], strict=True)]
+    )
+    assert out["death_age_exit"].to_list() == pytest.approx(
+        [a + d / 365.25 for a, d in zip(ages, [730, 1826, 181, 1155, 2556], strict=True)]
+    )
+    # 2010-01-01 is 14,610 days after 1970-01-01 = 40 Julian years: calendar entry 2010.0
+    assert out["calendar_entry"].to_list() == pytest.approx([2010.0] * 5, abs=1e-12)
+    assert out["death_calendar_exit"].to_list() == pytest.approx(
+        [2010 + d / 365.25 for d in [730, 1826, 181, 1155, 2556]]
+    )
+    assert "age_exit" not in out.columns  # no exit column that belongs to no outcome
 
 
 def test_administrative_censoring_date() -> None:
@@ -72,6 +84,10 @@ def test_landmark_keeps_event_free_and_shifts_time_origin() -> None:
     assert out["mi_days"].to_list() == [165, 1626, 955, 1261]
     assert out["death_days"].to_list() == [530, 1626, 955, 2356]
     assert out["age_entry"].to_list() == pytest.approx([a + 200 / 365.25 for a in (60, 50, 65, 55)])
+    # the exit ages do not move with the landmark: entry moves, each exit stays at its event
+    assert out["death_age_exit"].to_list() == pytest.approx(
+        [a + d / 365.25 for a, d in zip((60, 50, 65, 55), (730, 1826, 1155, 2556), strict=True)]
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,8 +140,10 @@ def test_outcomes_equal_synthetic_generator() -> None:
     truth = cohort.analysis_frame()
     for column in ("mi_days", "mi_status", "death_days", "death_status", "cv_death_status"):
         assert out[column].to_list() == truth[column].to_list(), column
-    for column in ("mi_years", "death_years", "age_entry", "age_exit"):
+    for column in ("mi_years", "death_years", "age_entry"):
         assert (out[column] - truth[column]).abs().max() < 1e-9, column
+    # the generator's age_exit is the age at the end of MI follow-up
+    assert (out["mi_age_exit"] - truth["age_exit"]).abs().max() < 1e-9
     assert set(truth["mi_status"].unique()) == {0, 1, 2}  # every status was exercised
 
 
