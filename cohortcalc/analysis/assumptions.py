@@ -25,8 +25,8 @@ from cohortcalc.errors import CohortcalcError
 from cohortcalc.reporting.format import format_number, format_p, variable_label
 from cohortcalc.reporting.table import Table, values_frame
 from cohortcalc.survival.cox import cox
-from cohortcalc.survival.local import CoxFitData
 from cohortcalc.survival.finegray_proportionality import finegray_ph_test
+from cohortcalc.survival.local import CoxFitData
 from cohortcalc.survival.proportionality import ph_test
 from cohortcalc.survival.tests import gray_test
 
