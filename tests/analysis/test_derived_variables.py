@@ -169,13 +169,13 @@ def test_sparse_hazard_ratios_are_marked_and_footnoted(run: cc.AnalysisResult) -
         pl.col("egfr_group").cast(pl.String), pl.col("cac_category").cast(pl.String)
     ).agg(events=(pl.col("mi_status") == 1).sum())
     events = {(g, c): n for g, c, n in counts.iter_rows()}
-    checked = 0
+    checked, group = 0, None
     for row in range(len(frame)):
-        group, level, text = (
-            str(frame.iloc[row, 0]),
-            str(frame.iloc[row, 1]),
-            str(frame.iloc[row][hr]),
-        )
+        first, text = str(frame.iloc[row, 0]), str(frame.iloc[row][hr])
+        if first.startswith("egfr_group: "):  # a group heading: "egfr_group: <60 (n = 319)"
+            group = first.removeprefix("egfr_group: ").split(" (n = ")[0]
+            continue
+        level = first.replace("–", "-")  # the table prints ranges with an en dash
         if (group, level) not in events or text == "1.00 (reference)":
             continue
         sparse = events[(group, level)] < 20 or events[(group, "0")] < 20
