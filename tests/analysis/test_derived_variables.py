@@ -175,7 +175,7 @@ def test_sparse_hazard_ratios_are_marked_and_footnoted(run: cc.AnalysisResult) -
         if first.startswith("egfr_group: "):  # a group heading: "egfr_group: <60 (n = 319)"
             group = first.removeprefix("egfr_group: ").split(" (n = ")[0]
             continue
-        level = first.replace("–", "-")  # the table prints ranges with an en dash
+        level = first.strip().replace("–", "-")  # indented levels; ranges with an en dash
         if (group, level) not in events or text == "1.00 (reference)":
             continue
         sparse = events[(group, level)] < 20 or events[(group, "0")] < 20
