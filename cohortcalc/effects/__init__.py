@@ -1,5 +1,6 @@
 """Effect measures read from fitted models: spline HR curves and their figure, additive
-interaction (RERI, AP, SI) and E-values. They read ``survival`` results, never the reverse."""
+interaction (RERI, AP, SI), E-values and standardised risks (``standardized.py``, loaded
+lazily by ``cc.standardized_risk``). They read ``survival`` results, never the reverse."""
 
 from cohortcalc.effects.curves import HrCurve, hr_curve
 from cohortcalc.effects.evalues import EValue, evalue, evalues

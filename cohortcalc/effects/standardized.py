@@ -95,9 +95,9 @@ def standardized_risk(
             "under each exposure level. Fit on a local frame (.toPandas() of the analysis "
             "rows, or a random sample of them) and pass that same frame."
         )
-    from cohortcalc.survival.predict import _horizons
+    from cohortcalc.survival.predict import prediction_times
 
-    horizons = _horizons(times)
+    horizons = prediction_times(times)
     if not 0 < conf_level < 1:
         raise ModelError(f"conf_level={conf_level!r} must be in (0, 1), e.g. 0.95.")
     design = _design_of(fit)

@@ -52,7 +52,7 @@ def predict(
             ".toPandas() of them (the fit itself may come from Spark only once it keeps "
             "its baseline hazard, which it does not yet)."
         )
-    horizons = _horizons(times)
+    horizons = prediction_times(times)
     if not 0 < conf_level < 1:
         raise ModelError(f"conf_level={conf_level!r} must be in (0, 1), e.g. 0.95.")
     if conf_type not in CONF_TYPES:
@@ -68,7 +68,8 @@ def predict(
     return _cox_risk(fit, frame, horizons, conf_level, conf_type)
 
 
-def _horizons(times: float | Sequence[float]) -> tuple[float, ...]:
+def prediction_times(times: float | Sequence[float]) -> tuple[float, ...]:
+    """``times`` as a tuple of finite times > 0 (a ``ModelError`` otherwise)."""
     values = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ModelError(f"times={times!r} must be one or more finite times > 0.")
