@@ -14,13 +14,14 @@ from typing import Any
 import polars as pl
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
+from cohortcalc.analysis.prediction_spec import prediction_columns, prediction_problems
 from cohortcalc.analysis.spec import Outcome, Spec
 from cohortcalc.errors import SpecError
 
 
 def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
-    problems = _missing_columns(spec, frame)
+    problems = _missing_columns(spec, frame) + prediction_problems(spec, frame)
     if not problems:
         problems = _levels_and_events(spec, frame) + _grouping_problems(spec, frame)
     if problems:
@@ -54,7 +55,7 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
         refs.append((("outputs", "table_one_variables", j), "Table 1 variable", column))
     for j, column in enumerate(outputs.figures_by):
         refs.append((("outputs", "figures_by", j), "figure grouping", column))
-    return refs + exposure_response_columns(spec)
+    return refs + exposure_response_columns(spec) + prediction_columns(spec)
 
 
 def _missing_columns(spec: Spec, frame: Any) -> list[str]:
