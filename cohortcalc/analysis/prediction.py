@@ -35,7 +35,7 @@ import polars as pl
 from cohortcalc.analysis.prediction_spec import Prediction, prediction_problems
 from cohortcalc.errors import ModelError, SpecError
 from cohortcalc.performance.incremental import IncrementalValueResult, incremental_value
-from cohortcalc.reporting.format import format_count
+from cohortcalc.reporting.format import VARIABLE_LABELS, format_count
 from cohortcalc.reporting.style import save_figure
 from cohortcalc.reporting.suppression import suppress_small_cells
 from cohortcalc.reporting.table import CountGrid, Table, values_frame
@@ -115,9 +115,25 @@ def run_prediction(spec: Spec, frame: pl.DataFrame, outcome: Outcome) -> Increme
         raise ModelError(f"{spec.source}: prediction ({spec.where('prediction')}): {exc}") from exc
 
 
+_SCORES = {
+    "pce_risk": "PCE",
+    "prevent_ascvd_10y": "PREVENT ASCVD",
+    "prevent_cvd_10y": "PREVENT CVD",
+    "mesa_chd_10y": "MESA CHD",
+}
+
+
 def _model_label(section: Prediction, model: str) -> str:
-    base = section.base if isinstance(section.base, str) else "base covariates"
-    return base if model == "base" else f"{base} + {', '.join(section.marker_columns)}"
+    """ "PCE" / "PCE + log(CAC+1)": the published score's name, or "base covariates"."""
+    base = _SCORES.get(section.base, section.base) if isinstance(section.base, str) else "Base"
+    if model == "base":
+        return base
+    return f"{base} + {', '.join(VARIABLE_LABELS.get(m, m) for m in section.marker_columns)}"
+
+
+def _title(section: Prediction, outcome: Outcome, what: str) -> str:
+    question = section.label or _question(section, outcome)
+    return f"{question} {what.capitalize()}" if question.endswith("?") else f"{question}: {what}"
 
 
 def _ci(estimate: float, lower: float, upper: float, decimals: int, signed: bool = False) -> str:
@@ -188,8 +204,7 @@ def discrimination_table(
         else "Fine–Gray models (competing events as the spec codes them)"
     )
     return Table(
-        title=f"{section.label or _question(section, outcome)}: discrimination and "
-        f"reclassification by {h} years",
+        title=_title(section, outcome, f"discrimination and reclassification by {h} years"),
         frame=pd.DataFrame(rows, columns=list(columns)),
         footnotes=(
             f"{_name(outcome)}; {model}; complete cases: n = {format_count(counts['n'])}, "
@@ -214,8 +229,11 @@ def _name(outcome: Outcome) -> str:
 
 
 def _question(section: Prediction, outcome: Outcome) -> str:
-    markers = ", ".join(section.marker_columns)
-    return f"Does {markers} add to {_model_label(section, 'base')} for {_name(outcome)}?"
+    markers = ", ".join(VARIABLE_LABELS.get(m, m) for m in section.marker_columns)
+    name = _name(outcome)
+    return (
+        f"Does {markers} add to {_model_label(section, 'base')} for {name[:1].lower()}{name[1:]}?"
+    )
 
 
 def _category_names(cuts: tuple[float, ...]) -> list[str]:
@@ -243,7 +261,7 @@ def reclassification_table(
         "events": f"Events by {section.horizon:g} years (expected)",
         "nonevents": f"Non-events at {section.horizon:g} years (expected)",
     }
-    first = f"{_model_label(section, 'base')} risk"
+    first = f"Risk, {_model_label(section, 'base')} (rows) by {_model_label(section, 'new')}"
     columns = [first, *names, "Total"]
     rows: list[dict[str, str]] = []
     group_rows: list[int] = []
@@ -280,8 +298,7 @@ def reclassification_table(
     up = int(np.triu(size, 1).sum())
     down = int(np.tril(size, -1).sum())
     return Table(
-        title=f"{section.label or _question(section, outcome)}: reclassification by "
-        f"{section.horizon:g}-year risk category",
+        title=_title(section, outcome, f"reclassification by {section.horizon:g}-year risk"),
         frame=pd.DataFrame(rows, columns=columns),
         footnotes=(
             f"Rows: risk category of the base model ({_model_label(section, 'base')}); columns: "
