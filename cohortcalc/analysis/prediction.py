@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from cohortcalc.analysis.spec import Outcome, Spec
 
 _EVENT = "_prediction_event"
+_ID = "participant_id"
 
 
 def prediction_outputs(
@@ -89,6 +90,8 @@ def prediction_outputs(
 def run_prediction(spec: Spec, frame: pl.DataFrame, outcome: Outcome) -> IncrementalValueResult:
     """``cc.incremental_value`` as the section asks, on the outcome's analysis frame."""
     section: Prediction = spec.prediction  # type: ignore[attr-defined]
+    if _ID in frame.columns:  # one row order on either engine: the bootstrap draws rows by it
+        frame = frame.sort(_ID)
     if section.method == "cox":  # cause-specific: the competing events are censored
         data = frame.with_columns(
             (pl.col(outcome.status) == outcome.event_code).cast(pl.Int8).alias(_EVENT)

@@ -73,7 +73,9 @@ def _run(threshold: int, out: str | None = None):
 
 
 def _direct(result, **changes):
-    frame = result.frame.with_columns((pl.col("mi_status") == 1).cast(pl.Int8).alias("event"))
+    frame = result.frame.sort("participant_id").with_columns(
+        (pl.col("mi_status") == 1).cast(pl.Int8).alias("event")
+    )
     options = dict(
         time="mi_years", event="event", horizon=10, thresholds=[0.075, 0.2], base="pce_risk",
         marker="log_cac", by="cac_category", n_boot=20, seed=3, groups=5,
