@@ -115,7 +115,9 @@ def run_prediction(spec: Spec, frame: pl.DataFrame, outcome: Outcome) -> Increme
             seed=section.seed,
         )
     except ModelError as exc:
-        raise ModelError(f"{spec.source}: prediction ({spec.where('prediction')}): {exc}") from exc
+        hint = " (set 'prediction.groups', default 10)" if "groups" in str(exc) else ""
+        where = spec.where("prediction")
+        raise ModelError(f"{where}: prediction of {outcome.name!r}: {exc}{hint}") from exc
 
 
 _SCORES = {

@@ -228,3 +228,10 @@ def test_headline_asks_whether_cac_adds_to_the_pce_for_mi() -> None:
     assert outcome.competing_code is not None  # death competes
     methods = "\n".join(methods_paragraphs(spec, 100, {}, {"kind": "synthetic"}))
     assert re.search(r"cause-specific hazard \(competing events censored", methods)
+
+
+def test_calibration_groups_without_events_name_the_spec_key() -> None:
+    text = SPEC.replace("  groups: 5", "  groups: 20")
+    with pytest.raises(cc.CohortcalcError, match=r"p\.yaml, line \d+: prediction of 'mi'.*"
+                       r"set 'prediction\.groups'"):  # fmt: skip
+        cc.run(_spec(text))
