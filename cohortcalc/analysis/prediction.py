@@ -130,7 +130,9 @@ _SCORES = {
 
 def _model_label(section: Prediction, model: str) -> str:
     """ "PCE" / "PCE + log(CAC+1)": the published score's name, or "base covariates"."""
-    base = _SCORES.get(section.base, section.base) if isinstance(section.base, str) else "Base"
+    base = (
+        _SCORES.get(section.base, section.base) if isinstance(section.base, str) else "Base model"
+    )
     if model == "base":
         return base
     return f"{base} + {', '.join(VARIABLE_LABELS.get(m, m) for m in section.marker_columns)}"
@@ -216,7 +218,7 @@ def discrimination_table(
             f"events = {format_count(counts['events'])} over all follow-up; excluded for a "
             f"missing value: n = {format_count(counts['dropped'])}. Apparent performance "
             "(fitted and assessed on the same rows).",
-            "C: Harrell's concordance (R concordance(), higher risk = shorter time), ΔC with "
+            f"{_base_text(section)} C: {_c_text(section)}, ΔC with "
             "the joint jackknife variance. AUC and Brier: IPCW cumulative/dynamic at "
             f"{h} years with influence-function CIs (riskRegression::Score). NRI across risk "
             f"categories cut at {cuts}, event and non-event components weighted by the "
@@ -227,6 +229,18 @@ def discrimination_table(
         values=values_frame(records),
         counts=CountGrid(counts, {}, quoted=("n", "events", "dropped")),
     )
+
+
+def _base_text(section: Prediction) -> str:
+    if isinstance(section.base, str):
+        return f"Base model: {section.base} recalibrated on log(−log(1 − risk))."
+    return f"Base model: {', '.join(section.base)}, refitted."
+
+
+def _c_text(section: Prediction) -> str:
+    if section.method == "cox":
+        return "Harrell's concordance (R concordance(), higher risk = shorter time)"
+    return "Wolbers' concordance for the cause with competing events"
 
 
 def _name(outcome: Outcome) -> str:
