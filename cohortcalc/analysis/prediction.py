@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +63,15 @@ def prediction_outputs(
         raise SpecError(
             "the prediction section does not match the data:\n  " + "\n  ".join(problems)
         )
-    result = run_prediction(spec, frames.get(MAIN, outcome), outcome)
+    with warnings.catch_warnings(record=True) as caught:  # shown under the table, and re-raised
+        warnings.simplefilter("always")
+        result = run_prediction(spec, frames.get(MAIN, outcome), outcome)
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    notes = tuple(dict.fromkeys(str(item.message) for item in caught))
     threshold = spec.small_cell_threshold  # 0 or 1: off, as for the other tables
     tables = {
-        "prediction_discrimination": discrimination_table(result, section, outcome),
+        "prediction_discrimination": discrimination_table(result, section, outcome, notes),
         "prediction_reclassification": reclassification_table(result, section, outcome),
     }
     if result.risk_by_group is not None:
@@ -164,7 +170,10 @@ _NRI_ROWS = {
 
 
 def discrimination_table(
-    result: IncrementalValueResult, section: Prediction, outcome: Outcome
+    result: IncrementalValueResult,
+    section: Prediction,
+    outcome: Outcome,
+    notes: tuple[str, ...] = (),
 ) -> Table:
     """C, AUC(t) and Brier(t) of each model and their differences; NRI components and IDI."""
     d = result.discrimination.set_index("measure")
@@ -225,6 +234,7 @@ def discrimination_table(
             "Kaplan–Meier (Aalen–Johansen) risk within groups (Pencina 2011); continuous NRI "
             "counts any change; IDI with IPCW means. NRI and IDI CIs: percentile bootstrap, "
             f"{section.n_boot} replicates, seed {section.seed}.",
+            *(f"Warning: {note}" for note in notes),
         ),
         values=values_frame(records),
         counts=CountGrid(counts, {}, quoted=("n", "events", "dropped")),

@@ -235,3 +235,16 @@ def test_calibration_groups_without_events_name_the_spec_key() -> None:
     with pytest.raises(cc.CohortcalcError, match=r"p\.yaml, line \d+: prediction of 'mi'.*"
                        r"set 'prediction\.groups'"):  # fmt: skip
         cc.run(_spec(text))
+
+
+def test_warnings_of_the_call_are_printed_under_the_discrimination_table() -> None:
+    import warnings
+
+    result = _run(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _direct(result)
+    messages = {str(w.message) for w in caught}
+    assert messages  # 5 calibration groups of ~500 rows: some have fewer than 5 events
+    footnotes = result.tables["prediction_discrimination"].footnotes
+    assert {f"Warning: {m}" for m in messages} <= set(footnotes)
