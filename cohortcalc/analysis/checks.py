@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
+from cohortcalc.analysis.prediction_spec import prediction_columns, prediction_problems
 from cohortcalc.analysis.spec import Outcome, Spec, split_grouping
 from cohortcalc.analysis.timescales import time_scale_problems
 from cohortcalc.errors import SpecError
@@ -21,7 +22,7 @@ from cohortcalc.errors import SpecError
 
 def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
-    problems = _missing_columns(spec, frame)
+    problems = _missing_columns(spec, frame) + prediction_problems(spec, frame)
     if not problems:
         problems = time_scale_problems(spec, frame) + _modifier_problems(spec, frame)
     if not problems:
@@ -68,7 +69,7 @@ def referenced_columns(spec: Spec) -> list[tuple[tuple[str | int, ...], str, str
         for column in split_grouping(grouping):
             if column is not None:
                 refs.append((("outputs", "figures_by", j), "figure grouping", column))
-    return refs + exposure_response_columns(spec)
+    return refs + exposure_response_columns(spec) + prediction_columns(spec)
 
 
 def _missing_columns(spec: Spec, frame: Any) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
 from cohortcalc.analysis.manifest import package_versions
+from cohortcalc.analysis.prediction_spec import prediction_methods
 from cohortcalc.analysis.spec import Outcome, Spec
 from cohortcalc.reporting.format import short_label
 
@@ -27,6 +28,7 @@ def methods_paragraphs(
         *([_modifiers(spec)] if spec.effect_modifiers else []),
         *([_sensitivity(spec)] if spec.sensitivity else []),
         *exposure_response_methods(spec),
+        *prediction_methods(spec),
         _reporting(spec),
     ]
 

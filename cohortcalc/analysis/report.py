@@ -163,6 +163,7 @@ def _sections(
             [n for n in names if n.startswith(("spline_", "additive_")) or n == "evalues"],
             [],
         ),
+        ("Risk prediction", [n for n in names if n.startswith("prediction_")], []),
         ("Figures", [], list(figures)),
         ("Model checks", _if("assumptions", tables), []),
         ("All estimates", _if("estimates", tables), []),

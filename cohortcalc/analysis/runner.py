@@ -36,6 +36,7 @@ from cohortcalc.analysis.fitting import (
     run_task,
 )
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, per_sd_units
+from cohortcalc.analysis.prediction import prediction_outputs
 from cohortcalc.analysis.results_folder import (
     Staging,
     commit,
@@ -250,7 +251,8 @@ def _run(
             response_tables, response_figures = exposure_response_outputs(
                 spec, frames, tuple(fits), sd_units, out_dir
             )
-        tables.update(response_tables)
+            prediction_tables, prediction_figures = prediction_outputs(spec, frames, out_dir)
+        tables.update(response_tables | prediction_tables)
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
     with _writing(staging):
@@ -260,7 +262,7 @@ def _run(
                 if out_dir is not None
                 else {}
             )
-            figures.update(response_figures)
+            figures.update(response_figures | prediction_figures)
         with clock.step("report"):
             report_path, manifest = report.write_all(
                 context, tables, figures, out_dir, inputs, clock.timings, started, warnings,

@@ -56,6 +56,7 @@ def spec(store: Path) -> dict[str, Any]:
         outcomes=headline["outcomes"][:1],
         effect_modifiers=[],
         sensitivity=[],
+        prediction=headline["prediction"] | {"groups": 4},  # 10 groups: some without events
     )
     model_2 = load_spec(REPO / "analyses" / "cac_mi_ckd.yaml").models.covariate_sets()["Model 2"]
     headline["models"]["adjustment"] = [{"name": "Model 2", "covariates": model_2}]
