@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cohortcalc.reporting.format import short_label, variable_label
+
 Risk = Annotated[float, Field(gt=0, lt=1)]
 
 
@@ -128,11 +130,14 @@ def prediction_methods(spec: Any) -> list[str]:
     name = (outcome.label or outcome.name) if outcome is not None else section.outcome
     if isinstance(section.base, str):
         base = (
-            f"the published risk {section.base}, recalibrated in the cohort by a model on "
+            f"the published risk ({variable_label(section.base)}), recalibrated in the cohort "
+            "by a model on "
             "log(−log(1 − risk)) (which keeps its ranking)"
         )
     else:
-        base = f"a model refitted in the cohort on {', '.join(section.base)}"
+        base = "a model refitted in the cohort on " + ", ".join(
+            short_label(c) for c in section.base
+        )
     if section.method == "cox":
         model = (
             "Cox models of the cause-specific hazard (competing events censored; predicted "
@@ -145,7 +150,8 @@ def prediction_methods(spec: Any) -> list[str]:
         competing = " with competing events as in Wolbers et al. (2009) and Blanche et al. (2013)"
     cuts = ", ".join(f"{100 * t:g}%" for t in section.thresholds)
     return [
-        f"**Risk prediction.** To ask whether {', '.join(section.marker_columns)} adds to "
+        f"**Risk prediction.** To ask whether "
+        f"{', '.join(variable_label(c) for c in section.marker_columns)} adds to "
         f"{base} in predicting {name.lower()} by {section.horizon:g} years, the base model and "
         f"the base model plus the marker were fitted as {model}, on the same complete cases "
         "and assessed on them (apparent performance, no optimism correction). "

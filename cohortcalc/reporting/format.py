@@ -127,6 +127,12 @@ VARIABLE_LABELS: dict[str, str] = {
     "ckd_stage_a": "CKD A stage",
     "corrected_calcium": "Albumin-corrected calcium, mg/dL",
     "ca_x_p": "Calcium × phosphate, mg²/dL²",
+    "pce_risk": "Pooled Cohort Equations 10-year ASCVD risk",
+    "prevent_cvd_10y": "PREVENT 10-year CVD risk",
+    "prevent_ascvd_10y": "PREVENT 10-year ASCVD risk",
+    "prevent_hf_10y": "PREVENT 10-year heart-failure risk",
+    "mesa_chd_10y": "MESA 10-year CHD risk",
+    "mesa_chd_cac_10y": "MESA 10-year CHD risk with CAC",
 }
 
 
