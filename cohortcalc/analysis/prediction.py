@@ -243,7 +243,7 @@ def discrimination_table(
 
 def _base_text(section: Prediction) -> str:
     if isinstance(section.base, str):
-        return f"Base model: {section.base} recalibrated on log(−log(1 − risk))."
+        return f"Base model: {_model_label(section, 'base')} recalibrated on log(−log(1 − risk))."
     return f"Base model: {', '.join(section.base)}, refitted."
 
 
