@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
+from cohortcalc.analysis.imputation_spec import missing_data_methods
 from cohortcalc.analysis.manifest import package_versions
 from cohortcalc.analysis.spec import Spec
 from cohortcalc.reporting.format import short_label
@@ -27,6 +28,7 @@ def methods_paragraphs(
         *([_modifiers(spec)] if spec.effect_modifiers else []),
         *([_sensitivity(spec)] if spec.sensitivity else []),
         *exposure_response_methods(spec),
+        *missing_data_methods(spec, inputs),
         _reporting(spec),
     ]
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from cohortcalc.analysis.exposure_response_spec import ExposureResponse
+from cohortcalc.analysis.imputation_spec import MissingData
 from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines, read_spec_text
 from cohortcalc.errors import SpecError
 
@@ -276,6 +277,7 @@ class Spec(_Strict):
     effect_modifiers: list[EffectModifier] = Field(default_factory=list)
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     exposure_response: ExposureResponse | None = None
+    missing_data: MissingData | None = None
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
     engine: Literal["local", "spark"] = "local"
