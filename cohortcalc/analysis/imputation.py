@@ -24,7 +24,7 @@ from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, mo
 from cohortcalc.analysis.spec import Exposure, Sensitivity, Spec
 from cohortcalc.errors import CohortcalcError, SpecError
 from cohortcalc.imputation import impute
-from cohortcalc.imputation.impute import _features
+from cohortcalc.imputation.impute import derived_from, feature_inputs
 from cohortcalc.imputation.pooling import PooledResult, pool
 from cohortcalc.reporting.table import Table
 
@@ -178,7 +178,7 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     frames; refuses (with the spec line) what cannot be imputed or is left incomplete."""
     section = spec.missing_data
     assert section is not None
-    check_variables(spec, population, _features(spec.derive))
+    check_variables(spec, population, feature_inputs(spec.derive))
     pairs = list(dict.fromkeys((o.time, o.status) for o in spec.outcomes))
     start = time.perf_counter()
     try:
@@ -186,6 +186,7 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
             population, section.variables, seed=section.seed, m=section.m,
             iterations=section.iterations, time=[t for t, _ in pairs],
             event=[e for _, e in pairs], donors=section.donors, derive_options=spec.derive,
+            workers=section.workers,
         )  # fmt: skip
     except CohortcalcError as exc:
         raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
@@ -252,6 +253,9 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
     interaction tests say they use observed data."""
     m = run.imputations.m
     complete = [s.name for s in run.spec.sensitivity if s.complete_cases]
+    imputed = {*run.imputations.variables, *derived_from(list(run.imputations.variables),
+                                                            run.spec.derive)}  # fmt: skip
+    imputed_modifiers = [e.column for e in run.spec.effect_modifiers if e.column in imputed]
     out = dict(tables)
     for name, table in tables.items():
         if name.startswith("hr_"):
@@ -260,7 +264,15 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
                 out[name] = replace(table, footnotes=(*table.footnotes, note))
                 continue
             notes = tuple(n.replace(_WALD, _POOLED) for n in table.footnotes)
-            out[name] = replace(table, footnotes=(*notes, footnote(m)))
+            notes += (footnote(m),)
+            modifier = next((c for c in imputed_modifiers if name.endswith(f"_by_{c}")), None)
+            if modifier is not None:
+                notes += (
+                    f"Subgroups by {modifier} (imputed or derived from imputed values) are "
+                    "formed in each completed data set; N, events and rates are those of the "
+                    "first completed data set and vary across imputations.",
+                )
+            out[name] = replace(table, footnotes=notes)
         elif name == "estimates":
             note = (
                 f"{footnote(m)} Rows of the complete-case analysis "

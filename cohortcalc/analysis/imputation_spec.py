@@ -33,6 +33,7 @@ class MissingData(_Strict):
     seed: int = Field(ge=0)
     variables: list[str] = Field(min_length=1)
     donors: int = Field(5, ge=1)
+    workers: int = Field(1, ge=1)  # processes for the m chains; the same result for any number
 
     @field_validator("m")
     @classmethod

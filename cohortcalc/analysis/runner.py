@@ -194,7 +194,7 @@ def run(
     in Spark; tables and figures are drawn from the columns they need, collected locally
     (``AnalysisResult.frame`` then holds those columns only).
     """
-    spec = as_spec(spec)
+    spec = imputation.with_complete_case(as_spec(spec))  # missing_data: a complete-case analysis
     with ExitStack() as cleanup:  # the output folder is checked before the session starts
         staging = cleanup.enter_context(staged_results(Path(out))) if out is not None else None
         session = cleanup.enter_context(_session(spec))
@@ -214,7 +214,6 @@ def _run(
     spec: Spec, staging: Staging | None, clock: _Clock, session: Any, cleanup: ExitStack
 ) -> AnalysisResult:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    spec = imputation.with_complete_case(spec)  # missing_data: keeps a complete-case analysis
     out_dir = staging.folder if staging is not None else None
     with clock.step("data"):
         people = _participant_folder(spec, staging, cleanup)

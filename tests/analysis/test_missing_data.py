@@ -107,6 +107,27 @@ def test_per_sd_and_trend_are_pooled(run, direct) -> None:
     assert run.fit("mi", "cox", "cac_category", "Model 2").p_trend == pytest.approx(trend, 1e-10)
 
 
+def test_subgroups_of_an_imputed_modifier_are_pooled_per_data_set(run, direct) -> None:
+    covariates = ["cac_category", *[c for c in MODEL_2 if c != "ckd"]]
+    within = [d.filter(pl.col("ckd")) for d in direct.datasets]
+    pooled = cc.pool([_cox(d, covariates) for d in within]).summary
+    (fit,) = [f for f in run.fits if f.key.subgroup == "ckd=true" and f.key.method == "cox"
+              and f.key.exposure == "cac_category" and f.key.model == "Model 2"]  # fmt: skip
+    term = "cac_category[>400]"
+    assert fit.result.summary.loc[term, "coef"] == pytest.approx(pooled.loc[term, "estimate"])
+    assert fit.result.summary.loc[term, "se"] == pytest.approx(pooled.loc[term, "se"], 1e-10)
+    notes = " ".join(run.tables["hr_mi_cox_by_ckd"].footnotes)
+    assert "Rubin's rules" in notes and "first completed data set" in notes
+    interactions = " ".join(run.tables["interactions"].footnotes)
+    assert "observed data (available cases)" in interactions
+
+
+def test_spark_engine_refused_before_a_session(store) -> None:
+    spec = {**data.spec(store), "engine": "spark", "spark": {"master": "local[1]"}}
+    with pytest.raises(SpecError, match="runs on the local engine only"):
+        cc.run(spec)
+
+
 def test_complete_cases_stay_as_sensitivity(run) -> None:
     complete = run.fit("mi", "cox", "cac_category", "Model 2", analysis="complete_cases")
     observed = run.frame.drop_nulls(["smoking", "hdl_cholesterol", "ckd"])
