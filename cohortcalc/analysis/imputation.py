@@ -265,6 +265,8 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
                 continue
             notes = tuple(n.replace(_WALD, _POOLED) for n in table.footnotes)
             notes += (footnote(m),)
+            if "_by_" in name:
+                notes += ("p for interaction: observed data (available cases), not imputations.",)
             modifier = next((c for c in imputed_modifiers if name.endswith(f"_by_{c}")), None)
             if modifier is not None:
                 notes += (

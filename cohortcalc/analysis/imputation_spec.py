@@ -107,12 +107,13 @@ def missing_data_methods(spec: Any, inputs: Mapping[str, Any]) -> list[str]:
         return []
     text = str(record["methods_text"])
     fitted = (
-        " Every main model (each outcome, method and adjustment set, overall and within the "
-        "subgroups of the effect modifiers) was fitted on each completed data set; hazard "
-        "ratios are pooled estimates with t-based 95% CIs and p-values, p for trend the pooled "
-        "Wald test of the ordinal score, and interaction tests pooled likelihood-ratio tests "
-        "(D3, Meng & Rubin 1992) for Cox and pooled Wald tests (D1, Li et al. 1991) for "
-        "Fine–Gray models."
+        " Every main and sensitivity model (each outcome, method and adjustment set, overall "
+        "and within the subgroups of the effect modifiers), except the complete-case analysis, "
+        "was fitted on each completed data set and so used every participant; hazard ratios "
+        "are pooled estimates with 95% CIs and p-values from the t distribution (not the Wald "
+        "intervals and available cases of single-data fits), and p for trend is the pooled "
+        "test of the ordinal score. Tests of effect modification used the observed data "
+        "(available cases)."
     )
     sensitivity = (
         f" A complete-case analysis ({record['complete_case']!r}: participants with every model "

@@ -118,6 +118,7 @@ def test_subgroups_of_an_imputed_modifier_are_pooled_per_data_set(run, direct) -
     assert fit.result.summary.loc[term, "se"] == pytest.approx(pooled.loc[term, "se"], 1e-10)
     notes = " ".join(run.tables["hr_mi_cox_by_ckd"].footnotes)
     assert "Rubin's rules" in notes and "first completed data set" in notes
+    assert "p for interaction: observed data" in notes
     interactions = " ".join(run.tables["interactions"].footnotes)
     assert "observed data (available cases)" in interactions
 
@@ -146,7 +147,8 @@ def test_footnotes_and_methods_text(run) -> None:
     report = run.report.read_text()
     assert "**Missing data.**" in report or "Missing data." in report
     for text in ("m = 3 imputations, 3 iterations, seed 2026", "predictive mean matching",
-                 "multinomial logistic regression", "Nelson–Aalen", "Complete-case"):  # fmt: skip
+                 "multinomial logistic regression", "Nelson–Aalen", "Complete-case",
+                 "Tests of effect modification used the observed data"):  # fmt: skip
         assert text in report, text
     record = run.manifest["inputs"]["missing_data"]
     n_missing = {r["variable"]: r["n_missing"] for r in record["missing"]}
