@@ -58,9 +58,10 @@ def _complete_case(sensitivity: Sensitivity) -> bool:
 @dataclass(frozen=True, eq=False)
 class PooledFit:
     """A pooled result that reads like a ``CoxResult``/``FineGrayResult`` for the tables:
-    ``summary`` (coef, se, hr, hr_lower, hr_upper, z, p; plus df and fmi), ``vcov`` (T),
-    ``conf_level``; every other attribute (n, n_events, ties, ...) is the first completed
-    data set's fit, the same in each (outcome and rows are never imputed)."""
+    ``summary`` (coef, se, hr, hr_lower, hr_upper, z, p; plus df and fmi), ``coef`` (Q̄),
+    ``vcov`` (T), ``conf_level``; every other attribute (n, n_events, ties, the fit data)
+    is the first completed data set's fit (n and events are the same in each: outcomes and
+    rows are never imputed); ``pooled`` is the full ``PooledResult``."""
 
     pooled: PooledResult
     first: Any = field(repr=False)
@@ -82,6 +83,11 @@ class PooledFit:
             },
             index=s.index,
         )
+
+    @property
+    def coef(self) -> pd.Series:
+        """The pooled coefficients Q̄ (log hazard ratios)."""
+        return self.pooled.summary["estimate"].rename("coef")
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -179,11 +185,12 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     section = spec.missing_data
     assert section is not None
     check_variables(spec, population, feature_inputs(spec.derive))
-    pairs = list(dict.fromkeys((o.time, o.status) for o in spec.outcomes))
+    followup, extra = _followup_times(spec)
+    pairs = list(dict.fromkeys((followup[o.name], o.status) for o in spec.outcomes))
     start = time.perf_counter()
     try:
         imputations = impute(
-            population, section.variables, seed=section.seed, m=section.m,
+            population.with_columns(**extra), section.variables, seed=section.seed, m=section.m,
             iterations=section.iterations, time=[t for t, _ in pairs],
             event=[e for _, e in pairs], donors=section.donors, derive_options=spec.derive,
             workers=section.workers,
@@ -191,6 +198,8 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     except CohortcalcError as exc:
         raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
     seconds = time.perf_counter() - start
+    datasets = [_spec_derived(spec, d.drop(*extra)) for d in imputations.datasets]
+    imputations = replace(imputations, datasets=tuple(datasets))
     _check_complete(spec, imputations.datasets[0])
     frames = tuple(
         AnalysisFrames(spec, add_trend_scores(data, spec)) for data in imputations.datasets
@@ -198,6 +207,33 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     for f in frames:
         f.check_all()
     return ImputedRun(spec, imputations, frames, observed, seconds)
+
+
+def _followup_times(spec: Spec) -> tuple[dict[str, str], dict[str, pl.Expr]]:
+    """Per outcome, the column of its time since baseline for the imputation models (its
+    ``time``, or exit - entry on the age or calendar scale), and those temporary columns."""
+    columns, extra = {}, {}
+    for outcome in spec.outcomes:
+        entry = getattr(outcome, "entry", None)
+        if entry is None:
+            columns[outcome.name] = outcome.time
+            continue
+        columns[outcome.name] = f"_followup_{outcome.name}"
+        extra[columns[outcome.name]] = pl.col(outcome.time) - pl.col(entry)
+    return columns, extra
+
+
+def _spec_derived(spec: Spec, completed: pl.DataFrame) -> pl.DataFrame:
+    """The spec's ``derived:`` variables recomputed from the completed data set (one from an
+    imputed column would otherwise keep its missing values)."""
+    derived = list(getattr(spec, "derived", None) or [])
+    if not derived:
+        return completed
+    from cohortcalc.analysis.derived import add_derived  # with the spec's derived variables
+
+    order = completed.columns
+    recomputed = add_derived(spec, completed.drop(*[d.name for d in derived]))
+    return recomputed.select(order)
 
 
 def _check_complete(spec: Spec, completed: pl.DataFrame) -> None:
@@ -279,6 +315,12 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
             note = (
                 f"{footnote(m)} Rows of the complete-case analysis "
                 f"({', '.join(complete)}) use the observed data."
+            )
+            out[name] = replace(table, footnotes=(*table.footnotes, note))
+        elif name == "assumptions":  # model checks are not pooled
+            note = (
+                "Multiple imputation: each check is computed on the first completed data set "
+                "(checks are not pooled across imputations)."
             )
             out[name] = replace(table, footnotes=(*table.footnotes, note))
         elif name == "interactions":

@@ -59,6 +59,8 @@ def check_variables(spec: Any, frame: Any, features: Mapping[str, tuple[str, ...
     section: MissingData = spec.missing_data
     outcome_columns = {c for o in spec.outcomes for c in (o.time, o.status)} | set(OUTCOME_COLUMNS)
     exposures = {e.column for e in spec.exposures}
+    outcome_columns |= {o.entry for o in spec.outcomes if getattr(o, "entry", None)}
+    spec_derived = {d.name: d.column for d in getattr(spec, "derived", None) or []}
     problems = []
     for i, name in enumerate(section.variables):
         where = spec.where("missing_data", "variables", i)
@@ -78,6 +80,12 @@ def check_variables(spec: Any, frame: Any, features: Mapping[str, tuple[str, ...
             problems.append(
                 f"{where}: {name!r} is the exposure (coronary artery calcium) or computed from "
                 "it; it is never imputed: remove it from missing_data.variables."
+            )
+        elif name in spec_derived:
+            problems.append(
+                f"{where}: {name!r} is a derived variable of the spec (from "
+                f"{spec_derived[name]!r}); impute {spec_derived[name]!r} (or its raw inputs) "
+                "instead and it is recomputed in each completed data set."
             )
         elif inputs is not None and set(inputs) <= set(frame.columns):
             raw = _raw_inputs(name, features)

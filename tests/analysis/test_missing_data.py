@@ -79,6 +79,7 @@ def test_pooled_table_equals_direct_impute_fit_pool(run, direct, method, fitter)
     theirs = pooled.summary.loc[terms]
     for a, b in (("coef", "estimate"), ("se", "se"), ("hr_lower", "hr_lower"), ("p", "p")):
         np.testing.assert_allclose(ours[a], theirs[b], rtol=1e-10)
+    np.testing.assert_allclose(fit.result.coef[terms], theirs["estimate"], rtol=1e-10)
     assert fit.result.n == run.frame.height  # every participant, none dropped for a missing lab
     table = run.tables[f"hr_mi_{method}"].frame
     column = next(c for c in table.columns if c.startswith("Model 2"))
