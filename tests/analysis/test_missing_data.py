@@ -217,3 +217,9 @@ def test_model_column_left_incomplete_is_refused(store) -> None:
     spec = spec_from_text(text, source="mi.yaml", base_dir=store.parent)
     with pytest.raises(SpecError, match=r"'hdl_cholesterol' \(\d+ missing\).*add them"):
         cc.run(spec)
+
+
+def test_example_spec_loads_with_twenty_imputations() -> None:
+    spec = cc.analysis.load_spec(Path(__file__).parents[2] / "analyses" / "cac_mi_ckd_mi.yaml")
+    assert spec.missing_data is not None and spec.missing_data.m == 20
+    assert "ckd" not in [f.column for f in spec.population]  # a covariate imputed, not filtered
