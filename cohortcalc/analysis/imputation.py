@@ -281,6 +281,8 @@ def footnote(m: int) -> str:
 
 _WALD = "CIs of hazard ratios are Wald intervals, exp(coef ± z·SE)"
 _POOLED = "CIs of hazard ratios are pooled intervals, exp(Q̄ ± t·√T)"
+_TREND = "p for trend: Wald test of the ordinal category score"
+_POOLED_TREND = "p for trend: pooled t test (Rubin's rules) of the ordinal category score"
 
 
 def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Table]:
@@ -291,7 +293,9 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
     complete = [s.name for s in run.spec.sensitivity if s.complete_cases]
     imputed = {*run.imputations.variables, *derived_from(list(run.imputations.variables),
                                                             run.spec.derive)}  # fmt: skip
-    imputed_modifiers = [e.column for e in run.spec.effect_modifiers if e.column in imputed]
+    imputed_modifiers = {
+        e.column: e.label or e.column for e in run.spec.effect_modifiers if e.column in imputed
+    }
     out = dict(tables)
     for name, table in tables.items():
         if name.startswith("hr_"):
@@ -299,14 +303,17 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
                 note = "Complete-case analysis (sensitivity): observed data, no imputation."
                 out[name] = replace(table, footnotes=(*table.footnotes, note))
                 continue
-            notes = tuple(n.replace(_WALD, _POOLED) for n in table.footnotes)
+            notes = tuple(
+                n.replace(_WALD, _POOLED).replace(_TREND, _POOLED_TREND) for n in table.footnotes
+            )
             notes += (footnote(m),)
             if "_by_" in name:
                 notes += ("p for interaction: observed data (available cases), not imputations.",)
             modifier = next((c for c in imputed_modifiers if name.endswith(f"_by_{c}")), None)
             if modifier is not None:
                 notes += (
-                    f"Subgroups by {modifier} (imputed or derived from imputed values) are "
+                    f"Subgroups by {imputed_modifiers[modifier]} (imputed or derived from "
+                    "imputed values) are "
                     "formed in each completed data set; N, events and rates are those of the "
                     "first completed data set and vary across imputations.",
                 )

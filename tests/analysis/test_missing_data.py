@@ -118,7 +118,8 @@ def test_subgroups_of_an_imputed_modifier_are_pooled_per_data_set(run, direct) -
     assert fit.result.summary.loc[term, "coef"] == pytest.approx(pooled.loc[term, "estimate"])
     assert fit.result.summary.loc[term, "se"] == pytest.approx(pooled.loc[term, "se"], 1e-10)
     notes = " ".join(run.tables["hr_mi_cox_by_ckd"].footnotes)
-    assert "Rubin's rules" in notes and "first completed data set" in notes
+    assert "Rubin's rules" in notes and "Subgroups by CKD" in notes
+    assert "first completed data set" in notes
     assert "p for interaction: observed data" in notes
     interactions = " ".join(run.tables["interactions"].footnotes)
     assert "observed data (available cases)" in interactions
@@ -144,7 +145,7 @@ def test_footnotes_and_methods_text(run) -> None:
     for name in ("hr_mi_cox", "hr_mi_finegray", "estimates"):
         notes = " ".join(run.tables[name].footnotes)
         assert "Multiple imputation (m = 3), Rubin's rules" in notes
-        assert "Wald intervals" not in notes
+        assert "Wald intervals" not in notes and "p for trend: Wald" not in notes
     report = run.report.read_text()
     assert "**Missing data.**" in report or "Missing data." in report
     for text in ("m = 3 imputations, 3 iterations, seed 2026", "predictive mean matching",
