@@ -129,6 +129,11 @@ def draw_figures(
 def caption(ctx: Context, name: str) -> str:
     """A figure's caption, from its name (``cif_<outcome>[_by_<group>]``, ``km_…``,
     ``forest_<outcome>_<method>``)."""
+    from cohortcalc.analysis.imputation import caption as imputation_caption
+
+    text = imputation_caption(name, ctx.spec)
+    if text is not None:
+        return text
     names = labels(ctx.spec)
     kind, _, rest = name.partition("_")
     for outcome in ctx.spec.outcomes:

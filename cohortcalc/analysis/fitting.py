@@ -92,8 +92,10 @@ def exposure_estimates(fit: Fit, per_sd_units: Mapping[str, float]) -> pd.DataFr
     SD (from the main population), which leaves z and p unchanged; the Wald limits come from
     ``coefficient_table`` at the confidence level the fits use.
     """
-    summary = fit.result.summary.loc[list(fit.exposure_terms)]
     scale = per_sd_units.get(fit.key.exposure, 1.0)
+    if hasattr(fit.result, "scaled_estimates"):  # pooled over imputations: t-based limits
+        return fit.result.scaled_estimates(list(fit.exposure_terms), scale)
+    summary = fit.result.summary.loc[list(fit.exposure_terms)]
     coef, se = summary["coef"].to_numpy() * scale, summary["se"].to_numpy() * scale
     table = coefficient_table(coef, np.diag(se**2), list(summary.index))
     return table.drop(columns="z").assign(p=summary["p"].to_numpy())

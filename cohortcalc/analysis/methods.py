@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
+from cohortcalc.analysis.imputation_spec import missing_data_methods
 from cohortcalc.analysis.manifest import package_versions
 from cohortcalc.analysis.prediction_spec import prediction_methods
 from cohortcalc.analysis.spec import Outcome, Spec
@@ -29,6 +30,7 @@ def methods_paragraphs(
         *([_sensitivity(spec)] if spec.sensitivity else []),
         *exposure_response_methods(spec),
         *prediction_methods(spec),
+        *missing_data_methods(spec, inputs),
         _reporting(spec),
     ]
 

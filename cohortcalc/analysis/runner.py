@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 import polars as pl
 
-from cohortcalc.analysis import outputs, report
+from cohortcalc.analysis import imputation, outputs, report
 from cohortcalc.analysis.checks import check_spec_against_frame, levels_of, referenced_columns
 from cohortcalc.analysis.data import derive_frame, load_source
 from cohortcalc.analysis.exposure_response import exposure_response_outputs
@@ -195,7 +195,7 @@ def run(
     in Spark; tables and figures are drawn from the columns they need, collected locally
     (``AnalysisResult.frame`` then holds those columns only).
     """
-    spec = as_spec(spec)
+    spec = imputation.with_complete_case(as_spec(spec))  # missing_data: a complete-case analysis
     with ExitStack() as cleanup:  # the output folder is checked before the session starts
         staging = cleanup.enter_context(staged_results(Path(out))) if out is not None else None
         session = cleanup.enter_context(_session(spec))
@@ -225,6 +225,7 @@ def _run(
     with clock.step("check"):
         population, flow = apply_population(derived, spec)
         check_spec_against_frame(spec, population)
+        observed = population
         population = add_trend_scores(population, spec)
         sd_units = per_sd_units(population, spec)
         frames = AnalysisFrames(spec, population)
@@ -234,19 +235,33 @@ def _run(
     fits: list[Fit] = []
     interactions: list[InteractionTest] = []
     with clock.step("fit", total=len(tasks)) as advance:
+        imputed = None  # missing_data: impute once; fits outside complete cases are pooled
+        if spec.missing_data is not None:
+            imputed = imputation.impute_run(spec, observed, frames)
+            clock.timings["impute"] = imputed.seconds
+            inputs["missing_data"] = imputed.record()
         for done, task in enumerate(tasks, 1):
             frame = frames.get(task.key.analysis, task.outcome)
-            for item in run_task(task, frame, levels, spec.models.ties):
+            pooled = imputed is not None and imputed.pools(task)
+            items = (
+                imputed.run_task(task, levels, spec.models.ties)  # type: ignore[union-attr]
+                if pooled
+                else run_task(task, frame, levels, spec.models.ties)
+            )
+            for item in items:
                 (interactions if isinstance(item, InteractionTest) else fits).append(item)
             advance(done)
     with clock.step("tables"):
         if session is not None:  # the few columns the tables and figures need, collected
             frames = _collected(spec, frames, derived)
         context = outputs.Context(
-            spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions), frames
-        )
+            spec, frames.main, flow, sd_units, tuple(fits), tuple(interactions),
+            imputed.table_frames() if imputed is not None else frames,
+        )  # fmt: skip
         disclosed = outputs.disclose(context)  # one disclosure pass over the run's outputs
         tables = disclosed.tables
+        if imputed is not None:
+            tables = imputation.annotate_tables(imputed, tables)
         with _writing(staging):  # spline, additive-interaction and E-value tables and figures
             response_tables, response_figures = exposure_response_outputs(
                 spec, frames, tuple(fits), sd_units, out_dir
@@ -263,6 +278,8 @@ def _run(
                 else {}
             )
             figures.update(response_figures | prediction_figures)
+            if imputed is not None:
+                figures.update(imputation.draw_diagnostics(imputed, out_dir))
         with clock.step("report"):
             report_path, manifest = report.write_all(
                 context, tables, figures, out_dir, inputs, clock.timings, started, warnings,

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from cohortcalc.analysis.exposure_response_spec import ExposureResponse
+from cohortcalc.analysis.imputation_spec import MissingData
 from cohortcalc.analysis.prediction_spec import Prediction
 from cohortcalc.analysis.yaml_lines import line_of, load_yaml_with_lines, read_spec_text
 from cohortcalc.errors import SpecError
@@ -406,6 +407,7 @@ class Spec(_Strict):
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     exposure_response: ExposureResponse | None = None
     prediction: Prediction | None = None
+    missing_data: MissingData | None = None
     outputs: Outputs = Field(default_factory=Outputs)
     small_cell_threshold: int = Field(11, ge=0)
     sparse_events_threshold: int = Field(10, ge=0)

@@ -74,7 +74,7 @@ def impute(
     outcomes = _outcomes(data, time, event)
     derive_options = dict(derive_options or {})
     _check_variables(data, wanted, outcomes, derive_options)
-    stale = _derived_from(wanted, derive_options)
+    stale = derived_from(wanted, derive_options)
     aux, excluded = _auxiliaries(data, wanted, outcomes, predictors, stale)
     survival = {}
     for time_name, event_name in outcomes:
@@ -173,7 +173,7 @@ def _check_variables(
                 f"{name!r} is coronary artery calcium, the exposure; it is never imputed. "
                 "Participants without a CAC scan are excluded from CAC analyses."
             )
-    features = _features(derive_options)
+    features = feature_inputs(derive_options)
     for name in wanted:
         inputs = features.get(name)
         if inputs is not None and set(inputs) <= set(data.columns):
@@ -183,7 +183,7 @@ def _check_variables(
             )
 
 
-def _features(derive_options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+def feature_inputs(derive_options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """Derived feature -> its input columns, for the definitions ``derive`` will use."""
     cuts = cac.resolve_category_cuts(derive_options.get("cac_categories", "standard"))
     definition = derive_options.get("ckd_definition", "egfr_or_uacr")
@@ -191,11 +191,11 @@ def _features(derive_options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return {f.name: f.inputs for f in participant_features(cuts, definition, above)}
 
 
-def _derived_from(wanted: list[str], derive_options: Mapping[str, Any]) -> set[str]:
+def derived_from(wanted: list[str], derive_options: Mapping[str, Any]) -> set[str]:
     """Features computed (directly or not) from an imputed variable: stale until re-derived."""
     stale: set[str] = set()
     changed = True
-    features = _features(derive_options)
+    features = feature_inputs(derive_options)
     while changed:
         changed = False
         for name, inputs in features.items():
