@@ -13,7 +13,10 @@ from typing import Any
 
 import polars as pl
 
-from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
+from cohortcalc.analysis.exposure_response_spec import (
+    exposure_response_columns,
+    exposure_response_problems,
+)
 from cohortcalc.analysis.spec import Outcome, Spec, split_grouping
 from cohortcalc.analysis.timescales import time_scale_problems
 from cohortcalc.errors import SpecError
@@ -21,7 +24,7 @@ from cohortcalc.errors import SpecError
 
 def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
-    problems = _missing_columns(spec, frame)
+    problems = exposure_response_problems(spec) + _missing_columns(spec, frame)
     if not problems:
         problems = time_scale_problems(spec, frame) + _modifier_problems(spec, frame)
     if not problems:

@@ -1,5 +1,6 @@
 """The outputs of the spec's ``exposure_response:`` section (``exposure_response_spec.py``):
-spline HR tables and figures, the additive-interaction table, E-values.
+spline HR tables and figures, the additive-interaction table, E-values (adjusted risk
+curves: ``exposure_response_curves.py``).
 
 ```yaml
 exposure_response:
@@ -9,6 +10,8 @@ exposure_response:
   additive_interactions:   # RERI, AP, SI (Cox, cause-specific) with the joint table
     - first: {column: cac_agatston, above: 0, label: "CAC > 0"}
       second: {column: ckd, label: CKD}
+  adjusted_curves:     # standardised risk by exposure level (exposure_response_curves.py)
+    - {exposure: cac_category, outcomes: [mi], times: [2, 4, 6, 8, 10]}
   evalues: true        # E-values of the exposure HRs of the main (last-model) fits
 ```
 ``scale: log1p`` says the column is log(x + 1) and that ``reference``/``at`` are given in x
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cohortcalc.analysis.exposure_response_curves import adjusted_curve_outputs
 from cohortcalc.analysis.exposure_response_spec import (
     AdditiveInteractionSpec,
     BinaryExposure,
@@ -91,6 +95,9 @@ def exposure_response_outputs(
             table = additive_table(fit, pair, outcome, cells)
             threshold = spec.small_cell_threshold  # 0 or 1: off, as for the other tables
             tables[name] = suppress_small_cells(table, threshold) if threshold > 1 else table
+    curve_tables, curve_figures = adjusted_curve_outputs(spec, frames, out)
+    tables.update(curve_tables)
+    figures.update(curve_figures)
     if section.evalues:
         tables["evalues"] = evalue_table(spec, frames, fits, per_sd_units)
     return tables, figures
@@ -196,7 +203,8 @@ def _spline_figure(fit, spline: SplineExposure, frame, path: Path, spec: Spec):
         xlabel=f"{label}, log scale" if spline.scale == "log1p" else label,
         ticks=ticks,
     )
-    return tuple(save_figure(figure, path, list(spec.outputs.figure_formats)))
+    formats = list(spec.outputs.figure_formats)
+    return tuple(save_figure(figure, path, formats, spec.outputs.figure_dpi))
 
 
 def _cell_counts(
