@@ -69,8 +69,8 @@ def adjusted_curve_outputs(
                     time_unit=outcome.time_unit,
                     ylabel=f"{_risk_word(entry, outcome)}, %",
                     labels=labels(spec),
-                    title=f"{outcome.label or outcome.name}: adjusted for "
-                    f"{', '.join(covariates) or 'nothing'}",
+                    title=f"{outcome.label or outcome.name}, standardised over the covariates "
+                    f"of {_model_name(spec, entry, outcome)}",
                 )
                 path = out / "figures" / name
                 formats = list(spec.outputs.figure_formats)
@@ -83,6 +83,10 @@ def curve_covariates(spec: Spec, entry: AdjustedCurves, outcome: Outcome) -> lis
     sets = spec.models.covariate_sets(outcome)
     chosen = sets[entry.model] if entry.model is not None else list(sets.values())[-1]
     return [c for c in chosen if c != entry.exposure]
+
+
+def _model_name(spec: Spec, entry: AdjustedCurves, outcome: Outcome) -> str:
+    return entry.model or list(spec.models.covariate_sets(outcome))[-1]
 
 
 def adjusted_risk(
@@ -149,6 +153,12 @@ def curve_times(entry: AdjustedCurves, follow_up: np.ndarray) -> tuple[tuple[flo
     return grid, tuple(entry.at) if entry.at is not None else quarters
 
 
+def _model_kind(entry: AdjustedCurves, outcome: Outcome) -> str:
+    if entry.method == "finegray":
+        return "Fine–Gray"
+    return "cause-specific Cox" if outcome.competing_code is not None else "Cox"
+
+
 def _risk_word(entry: AdjustedCurves, outcome: Outcome) -> str:
     if outcome.competing_code is not None:
         return "Standardised cumulative incidence"
@@ -202,12 +212,13 @@ def adjusted_table(
             rows.append(row)
     return Table(
         title=f"{outcome.label or outcome.name}: {_risk_word(entry, outcome).lower()} by "
-        f"{exposure} ({'Fine–Gray' if entry.method == 'finegray' else 'Cox'}, g-computation)",
+        f"{exposure} ({_model_kind(entry, outcome)}, g-computation)",
         frame=pd.DataFrame(rows),
         footnotes=(
             f"Risk had all {result.n:,} participants had each level of {exposure}, averaged over "
             f"their own covariates (g-computation), adjusted for "
-            f"{', '.join(covariates) or 'nothing'}; differences and ratios against "
+            f"{', '.join(covariates) or 'nothing'} ({_model_name(spec, entry, outcome)}); "
+            "differences and ratios against "
             f"{exposure} {stratum_label(result.reference)}.",
             f"{result.method[0].upper()}{result.method[1:]}.",
             "Estimates only (no participant or event counts), so small-cell suppression does "
