@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from cohortcalc.analysis.exposure_response_spec import (
+    curve_level_problems,
     exposure_response_columns,
     exposure_response_problems,
 )
@@ -29,6 +30,7 @@ def check_spec_against_frame(spec: Spec, frame: Any) -> None:
         problems = time_scale_problems(spec, frame) + _modifier_problems(spec, frame)
     if not problems:
         problems = _levels_and_events(spec, frame) + _grouping_problems(spec, frame)
+        problems += curve_level_problems(spec, lambda column: levels_of(frame, column))
     if problems:
         raise SpecError(
             f"the spec does not match the data ({frame.height} participants after the "

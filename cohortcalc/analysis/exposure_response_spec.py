@@ -262,3 +262,23 @@ def _curve_sentence(spec: Any, entry: AdjustedCurves) -> str:
         "ratios are against the reference level (CIs of the risk on the log(-log(1 - F)) "
         "scale, of the ratio on the log scale)."
     )
+
+
+def curve_level_problems(spec: Any, levels_of: Any) -> list[str]:
+    """``levels`` of a categorical adjusted-curve exposure that the analysis population does
+    not have (``levels_of(column)``: its levels as text), with the spec line."""
+    section = getattr(spec, "exposure_response", None)
+    kinds = {e.column: e.kind for e in spec.exposures}
+    problems = []
+    for i, entry in enumerate(section.adjusted_curves if section is not None else []):
+        if entry.levels is None or kinds.get(entry.exposure) != "categorical":
+            continue
+        present = levels_of(entry.exposure)
+        unseen = [v for v in entry.levels if (v if isinstance(v, str) else f"{v:g}") not in present]
+        if unseen:
+            problems.append(
+                f"{spec.where('exposure_response', 'adjusted_curves', i, 'levels')}: levels "
+                f"{unseen} of {entry.exposure!r} are not in the analysis population "
+                f"({present}); name levels it has, the reference first."
+            )
+    return problems

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 from PIL import Image
 
 import cohortcalc as cc
@@ -215,6 +216,18 @@ def test_a_bad_entry_stops_the_run_before_fitting(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"'ckd' is not an exposure of the spec"):
         cc.run(spec, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_level_the_population_lacks_is_refused_with_its_line(tmp_path: Path) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["exposure_response"] = {
+        "adjusted_curves": [{"exposure": "cac_category", "levels": ["0", "1-10"]}]
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    line = path.read_text().splitlines().index("  - exposure: cac_category") + 2
+    with pytest.raises(SpecError, match=rf"line {line}: levels \['1-10'\] of 'cac_category'"):
+        cc.run(path)
 
 
 def test_times_must_be_positive_and_increasing() -> None:
