@@ -76,7 +76,7 @@ def exposure_response_outputs(
             _check_columns(spec, frame, [spline.column], ("exposure_response", "splines", i))
             for method in outcome.methods:
                 name = f"spline_{outcome.name}_{method}_{spline.column}"
-                covariates = _covariates(spec, spline.model, [spline.column])
+                covariates = _covariates(spec, outcome, spline.model, [spline.column])
                 fit = _fit(spec, frame, outcome, method, [spline.term, *covariates], ties, name)
                 tables[name] = spline_table(fit, spline, outcome, method, covariates)
                 if out is not None:
@@ -88,7 +88,9 @@ def exposure_response_outputs(
             _check_columns(spec, frame, [pair.first.column, pair.second.column], where)
             data = frame.with_columns(_binary(pair.first, frame), _binary(pair.second, frame))
             a, b = pair.first.name, pair.second.name
-            covariates = _covariates(spec, pair.model, [pair.first.column, pair.second.column])
+            covariates = _covariates(
+                spec, outcome, pair.model, [pair.first.column, pair.second.column]
+            )
             name = f"additive_{outcome.name}_{a}_{b}"
             fit = _fit(spec, data, outcome, "cox", [f"{a} * {b}", *covariates], ties, name)
             cells = _cell_counts(data, outcome, [a, b, *covariates], fit)
@@ -112,8 +114,12 @@ def _check_columns(spec: Spec, frame: pl.DataFrame, columns: list[str], where: t
         )
 
 
-def _covariates(spec: Spec, model: str | None, exposure_columns: list[str]) -> list[str]:
-    sets = spec.models.covariate_sets()
+def _covariates(
+    spec: Spec, outcome: Outcome, model: str | None, exposure_columns: list[str]
+) -> list[str]:
+    """The adjustment set ``model`` (default the last) of ``outcome`` (its own sets when it
+    has them, e.g. without age on the age scale), without the exposure columns."""
+    sets = spec.models.covariate_sets(outcome)
     name = model or list(sets)[-1]
     if name not in sets:
         raise SpecError(f"exposure_response: model {name!r} is not one of {list(sets)}.")

@@ -241,3 +241,16 @@ def test_headline_spec_has_the_adjusted_cif_of_mi_by_cac_category() -> None:
     assert (entry.exposure, entry.outcomes, entry.method, entry.at) == (
         "cac_category", ["mi"], "cox", [5.0, 10.0],
     )  # fmt: skip
+
+
+def test_spline_of_an_outcome_with_its_own_adjustment_uses_its_sets() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["data"]["synthetic"]["n"] = 800
+    spec["outcomes"] = [
+        {"name": "death_age", "time_scale": "age", "entry": "age_entry",
+         "time": "death_age_exit", "status": "death_status",
+         "adjustment": [{"name": "Model 1", "covariates": ["sex"]}]},
+    ]  # fmt: skip
+    spec["exposure_response"] = {"splines": [{"column": "log_cac", "knots": 3}]}
+    table = cc.run(spec).tables["spline_death_age_cox_log_cac"]
+    assert "adjusted for sex;" in table.footnotes[0]  # not the spec-wide age, sex
