@@ -13,7 +13,11 @@ from typing import Any
 
 import polars as pl
 
-from cohortcalc.analysis.exposure_response_spec import exposure_response_columns
+from cohortcalc.analysis.exposure_response_spec import (
+    curve_level_problems,
+    exposure_response_columns,
+    exposure_response_problems,
+)
 from cohortcalc.analysis.prediction_spec import prediction_columns, prediction_problems
 from cohortcalc.analysis.spec import Outcome, Spec, split_grouping
 from cohortcalc.analysis.timescales import time_scale_problems
@@ -22,11 +26,13 @@ from cohortcalc.errors import SpecError
 
 def check_spec_against_frame(spec: Spec, frame: Any) -> None:
     """Raise one ``SpecError`` listing every mismatch between ``spec`` and ``frame``."""
-    problems = _missing_columns(spec, frame) + prediction_problems(spec, frame)
+    problems = exposure_response_problems(spec) + _missing_columns(spec, frame)
+    problems += prediction_problems(spec, frame)
     if not problems:
         problems = time_scale_problems(spec, frame) + _modifier_problems(spec, frame)
     if not problems:
         problems = _levels_and_events(spec, frame) + _grouping_problems(spec, frame)
+        problems += curve_level_problems(spec, lambda column: levels_of(frame, column))
     if problems:
         raise SpecError(
             f"the spec does not match the data ({frame.height} participants after the "

@@ -1,5 +1,6 @@
 """The outputs of the spec's ``exposure_response:`` section (``exposure_response_spec.py``):
-spline HR tables and figures, the additive-interaction table, E-values.
+spline HR tables and figures, the additive-interaction table, E-values (adjusted risk
+curves: ``exposure_response_curves.py``).
 
 ```yaml
 exposure_response:
@@ -9,6 +10,8 @@ exposure_response:
   additive_interactions:   # RERI, AP, SI (Cox, cause-specific) with the joint table
     - first: {column: cac_agatston, above: 0, label: "CAC > 0"}
       second: {column: ckd, label: CKD}
+  adjusted_curves:     # standardised risk by exposure level (exposure_response_curves.py)
+    - {exposure: cac_category, outcomes: [mi], times: [2, 4, 6, 8, 10]}
   evalues: true        # E-values of the exposure HRs of the main (last-model) fits
 ```
 ``scale: log1p`` says the column is log(x + 1) and that ``reference``/``at`` are given in x
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cohortcalc.analysis.exposure_response_curves import adjusted_curve_outputs
 from cohortcalc.analysis.exposure_response_spec import (
     AdditiveInteractionSpec,
     BinaryExposure,
@@ -72,7 +76,7 @@ def exposure_response_outputs(
             _check_columns(spec, frame, [spline.column], ("exposure_response", "splines", i))
             for method in outcome.methods:
                 name = f"spline_{outcome.name}_{method}_{spline.column}"
-                covariates = _covariates(spec, spline.model, [spline.column])
+                covariates = _covariates(spec, outcome, spline.model, [spline.column])
                 fit = _fit(spec, frame, outcome, method, [spline.term, *covariates], ties, name)
                 tables[name] = spline_table(fit, spline, outcome, method, covariates)
                 if out is not None:
@@ -84,13 +88,18 @@ def exposure_response_outputs(
             _check_columns(spec, frame, [pair.first.column, pair.second.column], where)
             data = frame.with_columns(_binary(pair.first, frame), _binary(pair.second, frame))
             a, b = pair.first.name, pair.second.name
-            covariates = _covariates(spec, pair.model, [pair.first.column, pair.second.column])
+            covariates = _covariates(
+                spec, outcome, pair.model, [pair.first.column, pair.second.column]
+            )
             name = f"additive_{outcome.name}_{a}_{b}"
             fit = _fit(spec, data, outcome, "cox", [f"{a} * {b}", *covariates], ties, name)
             cells = _cell_counts(data, outcome, [a, b, *covariates], fit)
             table = additive_table(fit, pair, outcome, cells)
             threshold = spec.small_cell_threshold  # 0 or 1: off, as for the other tables
             tables[name] = suppress_small_cells(table, threshold) if threshold > 1 else table
+    curve_tables, curve_figures = adjusted_curve_outputs(spec, frames, out)
+    tables.update(curve_tables)
+    figures.update(curve_figures)
     if section.evalues:
         tables["evalues"] = evalue_table(spec, frames, fits, per_sd_units)
     return tables, figures
@@ -105,8 +114,12 @@ def _check_columns(spec: Spec, frame: pl.DataFrame, columns: list[str], where: t
         )
 
 
-def _covariates(spec: Spec, model: str | None, exposure_columns: list[str]) -> list[str]:
-    sets = spec.models.covariate_sets()
+def _covariates(
+    spec: Spec, outcome: Outcome, model: str | None, exposure_columns: list[str]
+) -> list[str]:
+    """The adjustment set ``model`` (default the last) of ``outcome`` (its own sets when it
+    has them, e.g. without age on the age scale), without the exposure columns."""
+    sets = spec.models.covariate_sets(outcome)
     name = model or list(sets)[-1]
     if name not in sets:
         raise SpecError(f"exposure_response: model {name!r} is not one of {list(sets)}.")
@@ -196,7 +209,8 @@ def _spline_figure(fit, spline: SplineExposure, frame, path: Path, spec: Spec):
         xlabel=f"{label}, log scale" if spline.scale == "log1p" else label,
         ticks=ticks,
     )
-    return tuple(save_figure(figure, path, list(spec.outputs.figure_formats)))
+    formats = list(spec.outputs.figure_formats)
+    return tuple(save_figure(figure, path, formats, spec.outputs.figure_dpi))
 
 
 def _cell_counts(

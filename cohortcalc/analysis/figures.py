@@ -20,6 +20,7 @@ import polars as pl
 
 from cohortcalc.analysis.checks import figure_groupings
 from cohortcalc.analysis.disclosure import AT_LEAST, BEFORE
+from cohortcalc.analysis.exposure_response_curves import adjusted_caption
 from cohortcalc.analysis.fitting import ALL, MAIN, exposure_estimates
 from cohortcalc.analysis.outputs import Context, labels
 from cohortcalc.analysis.spec import Outcome, split_grouping
@@ -136,6 +137,8 @@ def caption(ctx: Context, name: str) -> str:
         return text
     names = labels(ctx.spec)
     kind, _, rest = name.partition("_")
+    if kind == "adjusted":
+        return adjusted_caption(ctx.spec, rest, names)
     for outcome in ctx.spec.outcomes:
         label = outcome.label or outcome.name
         if kind in ("cif", "km") and (

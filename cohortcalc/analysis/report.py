@@ -160,7 +160,11 @@ def _sections(
         ("Sensitivity analyses", [n for n in hr if not _is_main(ctx, n)], []),
         (
             "Exposure–response and additive interaction",
-            [n for n in names if n.startswith(("spline_", "additive_")) or n == "evalues"],
+            [
+                n
+                for n in names
+                if n.startswith(("spline_", "adjusted_", "additive_")) or n == "evalues"
+            ],
             [],
         ),
         ("Risk prediction", [n for n in names if n.startswith("prediction_")], []),
