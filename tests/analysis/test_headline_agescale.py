@@ -35,6 +35,7 @@ def _headline() -> dict[str, Any]:
     spec["outcomes"] = [o for o in spec["outcomes"] if o["name"] == "death_age"]
     spec["effect_modifiers"] = []
     del spec["exposure_response"]["adjusted_curves"]  # of MI, not an outcome here
+    del spec["prediction"]  # of MI too
     spec["outputs"].update(tables=["incidence_rates", "hazard_ratios"], figures=[])
     return spec
 
