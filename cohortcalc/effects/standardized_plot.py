@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from cohortcalc.errors import CohortcalcError
-from cohortcalc.reporting.format import stratum_label, variable_label
+from cohortcalc.reporting.format import level_label, variable_label
 from cohortcalc.reporting.style import COLUMN_WIDTH_IN, FIGURE_STYLE, LINE_STYLES, palette
 
 
@@ -43,7 +43,7 @@ def plot_standardized_risk(
         axes = figure.subplots(1, panels, squeeze=False)[0]
         for index, level in enumerate(result.levels):
             rows = result.risk.loc[result.risk["level"] == level]
-            _band(axes[0], rows, "risk", colours[index], index, stratum_label(level))
+            _band(axes[0], rows, "risk", colours[index], index, level_label(level))
         axes[0].set_ylim(0.0, min(1.0, 1.05 * float(np.nanmax(result.risk["upper"]))) or 1.0)
         _style(axes[0], result, time_unit, ylabel)
         legend = axes[0].legend(title=exposure, loc="upper left", handlelength=2.2)
@@ -54,7 +54,7 @@ def plot_standardized_risk(
                 rows = rows.rename(
                     columns={"difference_lower": "lower", "difference_upper": "upper"}
                 )
-                name = f"{stratum_label(level)} vs {stratum_label(result.reference)}"
+                name = f"{level_label(level)} vs {level_label(result.reference)}"
                 _band(axes[1], rows, "difference", colours[index], index, name)
             axes[1].axhline(0.0, color="0.4", linewidth=0.6)
             _style(axes[1], result, time_unit, "Risk difference, percentage points")
