@@ -349,9 +349,12 @@ def test_figure_draws_a_curve_and_band_per_level_and_the_difference(tmp_path: Pa
     result = cc.standardized_risk(fit, data, "sex", np.linspace(10, 700, 30))
     figure = result.plot(time_unit="days")
     risk_axes, difference_axes = figure.axes
-    assert [line.get_label() for line in risk_axes.get_lines()] == ["female", "male"]
+    assert [line.get_label() for line in risk_axes.get_lines()] == [
+        "Female",
+        "Male",
+    ]  # as the tables print levels
     assert len(risk_axes.collections) == 2  # one band per level
-    assert difference_axes.get_lines()[0].get_label() == "male vs female"
+    assert difference_axes.get_lines()[0].get_label() == "Male vs Female"
     written = cc.save_figure(figure, tmp_path / "standardized", formats=["png"])
     assert written[0].stat().st_size > 10_000
     with pytest.raises(cc.CohortcalcError, match="several times"):
