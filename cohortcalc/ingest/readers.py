@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import faulthandler
 import os
 import pickle
 import shutil
@@ -282,6 +283,7 @@ def _read_forked(path: Path, fmt: FileFormat, target: Path) -> tuple[int, str]:
     pid = os.fork()
     if pid == 0:  # the child: read, hand the frame over, leave without cleanup
         code = 3
+        faulthandler.disable()  # a crash here is reported by the parent, not dumped to stderr
         try:
             frame, _meta = readers[fmt](str(path))
             with target.open("wb") as handle:
