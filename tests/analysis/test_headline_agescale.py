@@ -121,3 +121,35 @@ def test_methods_text_states_the_time_scale(run: cc.AnalysisResult) -> None:
     assert "person-years run from entry to exit" in text
     assert "first 1 year(s) after each participant's entry" in text
     assert "outcome-specific sets: for All-cause mortality, age as the time scale" in text
+
+
+def test_numbers_at_risk_for_disclosure_are_the_delayed_entry_risk_sets(
+    run: cc.AnalysisResult,
+) -> None:
+    """On the age scale a number at risk at age t counts entry < t <= exit; the disclosure
+    pass must count the same rows the figure prints (cc.kaplan_meier with entry=)."""
+    from cohortcalc.analysis.disclosure import CountSpace
+    from cohortcalc.analysis.figures import risk_cells
+    from cohortcalc.analysis.outputs import Context
+
+    outputs = run.spec.outputs.model_copy(update={"figures": ["kaplan_meier"]})
+    spec = run.spec.model_copy(update={"outputs": outputs})
+    context = Context(spec, run.frame, run.flow, {}, (), (), None)  # type: ignore[arg-type]
+    frame, listed = risk_cells(context)["km_death_age_by_cac_category"]
+    outcome = spec.outcomes[0]
+    dead = frame.with_columns(dead=pl.col("death_status") == 1)
+    curves = cc.kaplan_meier(dead, time=outcome.time, event="dead", entry=outcome.entry,
+                             by="cac_category")  # fmt: skip
+    space, checked = CountSpace(id_column="participant_id"), 0
+    for value, time, where in listed:
+        rows = space._rows(frame, where).height
+        group = frame.filter(pl.col("cac_category").cast(pl.String) == str(value))
+        exact = group.filter((pl.col(outcome.entry) < time) & (pl.col(outcome.time) >= time))
+        assert rows == exact.height > 0, (value, time)
+        curve = curves.loc[curves["cac_category"].astype(str) == str(value)]
+        later = curve.loc[curve["time"] >= time]
+        entered = group.get_column(outcome.entry)
+        if len(later) and (entered < time).sum() == (entered < later["time"].iloc[0]).sum():
+            assert rows == int(later["n_risk"].iloc[0]), (value, time)  # the printed number
+            checked += 1
+    assert checked >= 8
