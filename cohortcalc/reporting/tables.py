@@ -28,11 +28,10 @@ from cohortcalc.reporting.format import (
     variable_label,
 )
 from cohortcalc.reporting.table import NOT_MISSING, Cell, CountGrid, Table, values_frame
-from cohortcalc.survival.rates import DAYS_PER_YEAR, incidence_rates
+from cohortcalc.survival.rates import YEARS_PER_UNIT, incidence_rates
 
 CAC_LEVELS = ("0", "1-100", "101-400", ">400")
 RATE_COLUMN = "Rate per 1,000 PY (95% CI)"
-_YEARS_PER_UNIT = {"years": 1.0, "months": 1 / 12, "days": 1 / DAYS_PER_YEAR}
 
 
 class _Rows:
@@ -243,10 +242,10 @@ def _analysis_data(
     unit: str,
     extra: str | None,
 ) -> pl.DataFrame:
-    if unit not in _YEARS_PER_UNIT:
-        raise CohortcalcError(f"time_unit must be one of {list(_YEARS_PER_UNIT)}, got {unit!r}.")
+    if unit not in YEARS_PER_UNIT:
+        raise CohortcalcError(f"time_unit must be one of {list(YEARS_PER_UNIT)}, got {unit!r}.")
     data = to_polars(frame, [time, event, exposure, modifier, extra])
-    years = pl.col(time) * _YEARS_PER_UNIT[unit]
+    years = pl.col(time) * YEARS_PER_UNIT[unit]
     return data.filter(pl.col(exposure).is_not_null()).with_columns(
         pl.col(exposure).cast(pl.String),
         _years=years.cast(pl.Float64),
