@@ -86,6 +86,7 @@ def run_chain(
         observed = v.values[~missing[v.name]]
         current[v.name][missing[v.name]] = rng.choice(observed, int(missing[v.name].sum()))
     blocks = {name: _block(by_name[name], current[name]) for name in current}
+    designs = {v.name: _Design(v, blocks, missing[v.name]) for v in targets}
     trace_mean = np.empty((iterations, len(targets)))
     trace_sd = np.empty((iterations, len(targets)))
     problems: list[Problem] = []
@@ -96,23 +97,49 @@ def run_chain(
             if not miss.any():  # a stated variable that happens to be complete
                 trace_mean[iteration, j] = trace_sd[iteration, j] = np.nan
                 continue
-            design = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
+            design = designs[v.name]
             y = current[v.name][~miss]
             if v.method == "pmm":
-                draw = models.pmm(y, design[~miss], design[miss], rng, donors)
+                draw = models.pmm(y, design.observed, design.missing, rng, donors)
             else:
                 draw = models.multinomial(
-                    y.astype(np.int64), v.n_levels, design[~miss], design[miss], rng, starts[v.name]
-                )
+                    y.astype(np.int64), v.n_levels, design.observed, design.missing, rng,
+                    starts[v.name],
+                )  # fmt: skip
                 starts[v.name] = draw.estimate
             if draw.problem:
                 problems.append(Problem(v.name, draw.problem, iteration + 1))
             current[v.name][miss] = draw.values.astype(np.float64)
-            blocks[v.name] = _block(v, current[v.name])
+            block = _block(v, current[v.name])
+            for other in designs.values():
+                other.update(v.name, block)
             trace_mean[iteration, j] = draw.values.mean()
             trace_sd[iteration, j] = draw.values.std(ddof=1) if len(draw.values) > 1 else 0.0
     imputed = {v.name: current[v.name][missing[v.name]] for v in targets}
     return ChainResult(imputed, trace_mean, trace_sd, tuple(problems))
+
+
+class _Design:
+    """A target's model matrix (intercept, then its predictors' blocks), kept split into its
+    observed and missing rows; ``update`` rewrites one predictor's columns in place after that
+    predictor is re-imputed (the values a rebuilt matrix would hold, without rebuilding)."""
+
+    def __init__(self, v: Variable, blocks: dict[str, np.ndarray], miss: np.ndarray) -> None:
+        full = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
+        self.observed, self.missing = full[~miss], full[miss]
+        self._rows = (~miss, miss)
+        self._columns: dict[str, slice] = {}
+        start = 1
+        for p in v.predictors:
+            width = blocks[p].shape[1]
+            self._columns[p] = slice(start, start + width)
+            start += width
+
+    def update(self, name: str, block: np.ndarray) -> None:
+        columns = self._columns.get(name)
+        if columns is not None:
+            self.observed[:, columns] = block[self._rows[0]]
+            self.missing[:, columns] = block[self._rows[1]]
 
 
 def _block(variable: Variable, values: np.ndarray) -> np.ndarray:

@@ -47,3 +47,25 @@ def test_multinomial_draws_follow_the_true_category_probabilities() -> None:
     shares = np.array(shares)
     expected = prob[missing][high].mean(axis=0)
     assert np.all(np.abs(shares.mean(axis=0) - expected) <= 4 * shares.std(axis=0, ddof=1))
+
+
+def test_weighted_gram_adds_rows_in_order_bit_for_bit() -> None:
+    """The compiled Xᵀ diag(w) X (rows taken eight at a time) equals, bit for bit, the sum
+    over rows one at a time in order, (w_i x_ia) x_ib added to each element; zero weights
+    skipped; every remainder of the eight-row blocks."""
+    from cohortcalc.imputation._kernels import weighted_gram
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 8, 9, 37):
+        x = rng.standard_normal((n, 4)) * 10.0 ** rng.integers(-3, 4, size=(n, 4))
+        w = rng.random(n)
+        w[::3] = 0.0
+        expected = np.zeros((4, 4))
+        for i in range(n):
+            for a in range(4):
+                for b in range(4):
+                    if w[i] != 0.0:
+                        expected[a, b] += (w[i] * x[i, a]) * x[i, b]
+        got = weighted_gram(x, w)
+        assert np.array_equal(got[np.triu_indices(4)], expected[np.triu_indices(4)])
+        assert np.array_equal(got, got.T)
