@@ -264,7 +264,7 @@ def _interaction_notes(ctx: Context, outcome: str, method: str, rows: pd.DataFra
         if (key.analysis, key.outcome, key.method, key.model) != (MAIN, outcome, method, model):
             continue
         section = variable_label(test.modifier, labels(ctx.spec))
-        kind = "LRT" if test.test == "lrt" else "Wald"
+        kind = {"lrt": "LRT", "wald": "Wald", "d1": "pooled Wald (D1)"}[test.test]
         chosen = (rows["section"] == section) & (rows["exposure"] == key.exposure)
         joint = f"joint over {test.df} terms, " if test.df > 1 else ""
         text = f"p for interaction {format_p(test.p, prefix=True)[2:]}, {joint}{kind}"

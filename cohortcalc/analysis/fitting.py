@@ -61,16 +61,19 @@ class Fit:
 
 @dataclass(frozen=True)
 class InteractionTest:
-    """The exposure x modifier interaction test of one outcome, method, exposure and model."""
+    """The exposure x modifier interaction test of one outcome, method, exposure and model:
+    a chi-square statistic on ``df`` (``lrt``, ``wald``) or, pooled over imputations, the D1
+    F statistic on ``df`` and ``df2`` degrees of freedom (``d1``)."""
 
     key: FitKey
     modifier: str
-    test: Literal["lrt", "wald"]
+    test: Literal["lrt", "wald", "d1"]
     terms: tuple[str, ...]
     statistic: float
     df: int
     p: float
     warnings: tuple[str, ...] = ()
+    df2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,15 +142,19 @@ def run_task(
     column = task.subgroup_by
     fits: list[Fit | InteractionTest] = []
     for level in levels[column]:
-        if isinstance(frame, pl.DataFrame):
-            rows = frame.filter(pl.col(column).cast(pl.String) == level)
-            value = rows.get_column(column)[0]
-        else:
-            rows, value = frame.at_level(column, level)
+        rows, value = level_rows(frame, column, level)
         key = FitKey(**{**task.key.__dict__, "subgroup": f"{column}={level}"})
         fit = _fit_with_trend(key, rows, task, ties)
         fits.append(replace(fit, subgroup_value=value))
     return fits
+
+
+def level_rows(frame: Any, column: str, level: str) -> tuple[Any, Any]:
+    """The rows of ``frame`` at one level (as text) of ``column``, and the level's value."""
+    if isinstance(frame, pl.DataFrame):
+        rows = frame.filter(pl.col(column).cast(pl.String) == level)
+        return rows, rows.get_column(column)[0]
+    return frame.at_level(column, level)
 
 
 def trend_column(exposure: Exposure) -> str:
@@ -155,14 +162,22 @@ def trend_column(exposure: Exposure) -> str:
     return f"{exposure.column}_score"
 
 
-def _fit_with_trend(key: FitKey, frame: Any, task: Task, ties: str) -> Fit:
+def fit_and_trend(key: FitKey, frame: Any, task: Task, ties: str) -> tuple[Fit, Fit | None]:
+    """The task's fit and, in the main analysis of an ordered categorical exposure, the same
+    model with the ordinal score in place of the categories (None otherwise)."""
     fit = fit_model(key, frame, task.outcome, task.exposure, task.covariates, ties)
     score = trend_column(task.exposure)
     if key.analysis != MAIN or task.exposure.kind != "categorical" or score not in frame.columns:
-        return fit
+        return fit, None
     scored = Exposure(column=score, kind="continuous")
-    trend = fit_model(key, frame, task.outcome, scored, task.covariates, ties)
-    p_trend = float(trend.result.summary.loc[score, "p"])
+    return fit, fit_model(key, frame, task.outcome, scored, task.covariates, ties)
+
+
+def _fit_with_trend(key: FitKey, frame: Any, task: Task, ties: str) -> Fit:
+    fit, trend = fit_and_trend(key, frame, task, ties)
+    if trend is None:
+        return fit
+    p_trend = float(trend.result.summary.loc[trend_column(task.exposure), "p"])
     return replace(fit, p_trend=p_trend, warnings=fit.warnings + trend.warnings)
 
 
@@ -260,22 +275,47 @@ def interaction_test(
     modifier = task.modifier
     if len(modifier_levels) < 2:
         raise ModelError(f"{_describe(task.key)}: {modifier.column!r} has a single level.")
-    product = f"{task.exposure.column}:{modifier.column}"
-    base = tuple(dict.fromkeys([*task.covariates, modifier.column]))
-    full = fit_model(task.key, frame, task.outcome, task.exposure, base, ties, (product,))
-    terms = tuple(t for t in full.result.summary.index if ":" in t)
+    full = interaction_model(task, frame, ties)
+    terms = product_terms(full)
     use_lrt = modifier.test == "lrt" and task.key.method == "cox"
     notes = full.warnings
     if use_lrt:  # same covariates without the products: the same complete rows
-        reduced = fit_model(task.key, frame, task.outcome, task.exposure, base, ties)
+        reduced = fit_model(
+            task.key, frame, task.outcome, task.exposure, _with_modifier(task), ties
+        )
         result = lrtest(reduced.result, full.result)
         statistic, df, p = float(result.statistic), int(result.df), float(result.p)
         notes += reduced.warnings
     else:
         statistic, df, p = wald_test(full.result, terms)
-    key = FitKey(**{**task.key.__dict__, "subgroup": f"{modifier.column} interaction"})
     test: Literal["lrt", "wald"] = "lrt" if use_lrt else "wald"
-    return InteractionTest(key, modifier.column, test, terms, statistic, df, p, notes)
+    return InteractionTest(
+        interaction_key(task), modifier.column, test, terms, statistic, df, p, notes
+    )
+
+
+def interaction_model(task: Task, frame: Any, ties: str) -> Fit:
+    """The model of an interaction test: exposure, covariates, modifier and their products."""
+    assert task.modifier is not None
+    product = f"{task.exposure.column}:{task.modifier.column}"
+    return fit_model(
+        task.key, frame, task.outcome, task.exposure, _with_modifier(task), ties, (product,)
+    )
+
+
+def product_terms(fit: Fit) -> tuple[str, ...]:
+    """The exposure × modifier product terms of an interaction model."""
+    return tuple(t for t in fit.result.summary.index if ":" in t)
+
+
+def interaction_key(task: Task) -> FitKey:
+    assert task.modifier is not None
+    return FitKey(**{**task.key.__dict__, "subgroup": f"{task.modifier.column} interaction"})
+
+
+def _with_modifier(task: Task) -> tuple[str, ...]:
+    assert task.modifier is not None
+    return tuple(dict.fromkeys([*task.covariates, task.modifier.column]))
 
 
 def wald_test(result: Any, terms: tuple[str, ...] | list[str]) -> tuple[float, int, float]:

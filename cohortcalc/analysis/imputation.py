@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import polars as pl
 
-from cohortcalc.analysis.fitting import MAIN, Fit, FitKey, Task, fit_model, trend_column
+from cohortcalc.analysis.fitting import Fit, FitKey, InteractionTest, Task
+from cohortcalc.analysis.imputation_fits import fit_pooled
 from cohortcalc.analysis.imputation_spec import check_variables
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, model_columns
-from cohortcalc.analysis.spec import Exposure, Sensitivity, Spec
+from cohortcalc.analysis.spec import Sensitivity, Spec
 from cohortcalc.errors import CohortcalcError, SpecError
 from cohortcalc.imputation import impute
 from cohortcalc.imputation.impute import derived_from, feature_inputs
-from cohortcalc.imputation.pooling import PooledResult, pool
 from cohortcalc.reporting.table import Table
 
 COMPLETE_CASE = "complete_cases"
@@ -56,71 +55,6 @@ def _complete_case(sensitivity: Sensitivity) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class PooledFit:
-    """A pooled result that reads like a ``CoxResult``/``FineGrayResult`` for the tables:
-    ``summary`` (coef, se, hr, hr_lower, hr_upper, z, p; plus df and fmi), ``coef`` (Q̄),
-    ``vcov`` (T), ``conf_level``; every other attribute (n, n_events, ties, the fit data)
-    is the first completed data set's fit (n and events are the same in each: outcomes and
-    rows are never imputed); ``pooled`` is the full ``PooledResult``."""
-
-    pooled: PooledResult
-    first: Any = field(repr=False)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        s = self.pooled.summary
-        return pd.DataFrame(
-            {
-                "coef": s["estimate"],
-                "se": s["se"],
-                "hr": s["hr"],
-                "hr_lower": s["hr_lower"],
-                "hr_upper": s["hr_upper"],
-                "z": s["statistic"],
-                "p": s["p"],
-                "df": s["df"],
-                "fmi": s["fmi"],
-            },
-            index=s.index,
-        )
-
-    @property
-    def coef(self) -> pd.Series:
-        """The pooled coefficients Q̄ (log hazard ratios)."""
-        return self.pooled.summary["estimate"].rename("coef")
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        terms = list(self.pooled.terms)
-        return pd.DataFrame(self.pooled.total, index=terms, columns=terms)
-
-    @property
-    def conf_level(self) -> float:
-        return self.pooled.conf_level
-
-    def scaled_estimates(self, terms: Sequence[str], scale: float) -> pd.DataFrame:
-        """coef, se, hr, hr_lower, hr_upper, p of ``terms`` per ``scale`` units (e.g. an SD):
-        the t-based limits scale with the log HR; p is unchanged."""
-        s = self.summary.loc[list(terms)]
-        return pd.DataFrame(
-            {
-                "coef": s["coef"] * scale,
-                "se": s["se"] * scale,
-                "hr": s["hr"] ** scale,
-                "hr_lower": s["hr_lower"] ** scale,
-                "hr_upper": s["hr_upper"] ** scale,
-                "p": s["p"],
-            },
-            index=s.index,
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("pooled", "first"):
-            raise AttributeError(name)
-        return getattr(self.first, name)
-
-
-@dataclass(frozen=True, eq=False)
 class ImputedRun:
     """The run's imputations and, per completed data set, its analysis frames."""
 
@@ -129,27 +63,21 @@ class ImputedRun:
     frames: tuple[AnalysisFrames, ...]
     observed: AnalysisFrames
     seconds: float
+    workers: int = 1
 
     def pools(self, task: Task) -> bool:
-        """Whether ``task`` is pooled: every fit outside the complete-case analyses;
-        interaction tests stay on the observed data."""
-        if task.modifier is not None:
-            return False
+        """Whether ``task`` is pooled: every fit and interaction test outside the
+        complete-case analyses."""
         sensitivity = {s.name: s for s in self.spec.sensitivity}.get(task.key.analysis)
         return sensitivity is None or not sensitivity.complete_cases
 
-    def run_task(self, task: Task, levels: Mapping[str, list[str]], ties: str) -> list[Fit]:
-        """The pooled fit(s) of ``task``: overall, or one per level of its subgroup column."""
-        datasets = [f.get(task.key.analysis, task.outcome) for f in self.frames]
-        if task.subgroup_by is None:
-            return [_pooled_fit(task.key, datasets, task, ties)]
-        column, fits = task.subgroup_by, []
-        for level in levels[column]:
-            rows = [d.filter(pl.col(column).cast(pl.String) == level) for d in datasets]
-            key = FitKey(**{**task.key.__dict__, "subgroup": f"{column}={level}"})
-            fit = _pooled_fit(key, rows, task, ties)
-            fits.append(replace(fit, subgroup_value=rows[0].get_column(column)[0]))
-        return fits
+    def fit_all(
+        self, tasks: Sequence[Task], levels: Mapping[str, list[str]], ties: str
+    ) -> list[list[Fit | InteractionTest]]:
+        """Per pooled task, its pooled fit(s) or pooled (D1) interaction test; the completed
+        data sets are fitted in the spec's ``workers`` processes."""
+        datasets = self.imputations.datasets
+        return fit_pooled(self.spec, datasets, tasks, levels, ties, self.workers)
 
     def table_frames(self) -> AnalysisFrames:
         """The frames the HR tables count from: the first completed data set where fits are
@@ -173,6 +101,7 @@ class ImputedRun:
         return {
             "method": section.method, "m": imp.m, "iterations": imp.iterations,
             "seed": imp.seed, "donors": imp.donors, "variables": list(imp.variables),
+            "workers": self.workers,
             "outcomes": [list(pair) for pair in imp.outcomes],
             "missing": missing.to_dict(orient="records"),
             "methods_text": imp.methods_text, "complete_case": complete,
@@ -187,13 +116,14 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     check_variables(spec, population, feature_inputs(spec.derive))
     followup, extra = _followup_times(spec)
     pairs = list(dict.fromkeys((followup[o.name], o.status) for o in spec.outcomes))
+    workers = section.processes(population.height)
     start = time.perf_counter()
     try:
         imputations = impute(
             population.with_columns(**extra), section.variables, seed=section.seed, m=section.m,
             iterations=section.iterations, time=[t for t, _ in pairs],
             event=[e for _, e in pairs], donors=section.donors, derive_options=spec.derive,
-            workers=section.workers,
+            workers=workers,
         )  # fmt: skip
     except CohortcalcError as exc:
         raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
@@ -206,7 +136,7 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     )
     for f in frames:
         f.check_all()
-    return ImputedRun(spec, imputations, frames, observed, seconds)
+    return ImputedRun(spec, imputations, frames, observed, seconds, workers)
 
 
 def _followup_times(spec: Spec) -> tuple[dict[str, str], dict[str, pl.Expr]]:
@@ -253,24 +183,6 @@ def _check_complete(spec: Spec, completed: pl.DataFrame) -> None:
         )
 
 
-def _pooled_fit(key: FitKey, datasets: list[pl.DataFrame], task: Task, ties: str) -> Fit:
-    """One fit per completed data set, pooled; with the pooled p for trend (main analysis)."""
-    fits = [fit_model(key, d, task.outcome, task.exposure, task.covariates, ties) for d in datasets]
-    notes = tuple(dict.fromkeys(w for f in fits for w in f.warnings))
-    result = PooledFit(pool([f.result for f in fits]), fits[0].result)
-    fit = replace(fits[0], result=result, warnings=notes)
-    score = trend_column(task.exposure)
-    if key.analysis != MAIN or task.exposure.kind != "categorical":
-        return fit
-    if score not in datasets[0].columns:
-        return fit
-    scored = Exposure(column=score, kind="continuous")
-    trends = [fit_model(key, d, task.outcome, scored, task.covariates, ties) for d in datasets]
-    p_trend = float(pool([t.result for t in trends]).summary.loc[score, "p"])
-    notes += tuple(dict.fromkeys(w for t in trends for w in t.warnings if w not in notes))
-    return replace(fit, p_trend=p_trend, warnings=notes)
-
-
 def footnote(m: int) -> str:
     """The sentence every pooled table carries."""
     return (
@@ -308,7 +220,10 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
             )
             notes += (footnote(m),)
             if "_by_" in name:
-                notes += ("p for interaction: observed data (available cases), not imputations.",)
+                notes += (
+                    f"p for interaction: D1 test of the product terms pooled over the {m} "
+                    "imputed data sets.",
+                )
             modifier = next((c for c in imputed_modifiers if name.endswith(f"_by_{c}")), None)
             if modifier is not None:
                 notes += (
@@ -331,7 +246,11 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
             )
             out[name] = replace(table, footnotes=(*table.footnotes, note))
         elif name == "interactions":
-            note = "Interaction tests use the observed data (available cases), not imputations."
+            note = (
+                f"Multiple imputation (m = {m}): each interaction model was fitted on every "
+                "completed data set and its product terms tested jointly by D1 (pooled Wald; "
+                "it takes the place of a likelihood-ratio test, which is not pooled here)."
+            )
             out[name] = replace(table, footnotes=(*table.footnotes, note))
     return out
 

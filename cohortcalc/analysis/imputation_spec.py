@@ -3,6 +3,7 @@ run's imputation and pooling are in ``imputation.py``)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -10,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cohortcalc.errors import SpecError
 from cohortcalc.features.outcomes import OUTCOME_COLUMNS
+
+#: rows × imputations from which ``workers: auto`` runs chains and fits in parallel processes.
+AUTO_PARALLEL = 100_000
 
 #: Exposure columns that are never imputed (CAC and everything computed from it).
 CAC_PREFIXES = ("cac_", "log_cac", "n_lesions", "lesion")
@@ -33,7 +37,9 @@ class MissingData(_Strict):
     seed: int = Field(ge=0)
     variables: list[str] = Field(min_length=1)
     donors: int = Field(5, ge=1)
-    workers: int = Field(1, ge=1)  # processes for the m chains; the same result for any number
+    #: processes for the m chains and the m fit sets (the same result for any number);
+    #: "auto": every core where that pays (see ``processes``).
+    workers: int | Literal["auto"] = "auto"
 
     @field_validator("m")
     @classmethod
@@ -44,6 +50,24 @@ class MissingData(_Strict):
                 "2 or more imputations; 20 is usual"
             )
         return m
+
+    @field_validator("workers")
+    @classmethod
+    def _positive(cls, workers: int | str) -> int | str:
+        if isinstance(workers, int) and workers < 1:
+            raise ValueError(f"workers must be at least 1 or 'auto', got {workers}")
+        return workers
+
+    def processes(self, rows: int) -> int:
+        """The worker processes for a population of ``rows``: the stated number, or with
+        "auto" one per core (at most m) once rows × m reaches ``AUTO_PARALLEL`` — below it,
+        starting a process (about 2 s: imports and compiled kernels) costs more than its share
+        of the chains and fits saves."""
+        if isinstance(self.workers, int):
+            return self.workers
+        if rows * self.m < AUTO_PARALLEL:
+            return 1
+        return max(1, min(os.cpu_count() or 1, self.m))
 
     @field_validator("variables")
     @classmethod
@@ -120,8 +144,10 @@ def missing_data_methods(spec: Any, inputs: Mapping[str, Any]) -> list[str]:
         "was fitted on each completed data set and so used every participant; hazard ratios "
         "are pooled estimates with 95% CIs and p-values from the t distribution (not the Wald "
         "intervals and available cases of single-data fits), and p for trend is the pooled "
-        "test of the ordinal score. Tests of effect modification used the observed data "
-        "(available cases)."
+        "test of the ordinal score. Tests of effect modification are D1 tests (Li, "
+        "Raghunathan & Rubin 1991): the interaction model was fitted on each completed data "
+        "set and its product terms tested jointly by the pooled Wald statistic, an F test "
+        "with Reiter's (2007) denominator degrees of freedom."
     )
     sensitivity = (
         f" A complete-case analysis ({record['complete_case']!r}: participants with every model "

@@ -212,7 +212,9 @@ def _modifiers(spec: Spec) -> str:
     parts = []
     for modifier in spec.effect_modifiers:
         test = (
-            "a likelihood-ratio test (Cox) or a joint Wald test (Fine–Gray)"
+            "a Wald test pooled over the imputed data sets (D1; see Missing data)"
+            if spec.missing_data is not None
+            else "a likelihood-ratio test (Cox) or a joint Wald test (Fine–Gray)"
             if modifier.test == "lrt"
             else "a joint Wald test"
         )

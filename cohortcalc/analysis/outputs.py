@@ -427,6 +427,8 @@ def _sensitivity_label(spec: Spec, name: str) -> str:
 def _test_name(test: InteractionTest) -> str:
     if test.test == "lrt":
         return "likelihood-ratio test of the exposure × modifier product terms"
+    if test.test == "d1":
+        return "pooled Wald test (D1) of the exposure × modifier product terms over imputations"
     return "joint Wald test of the exposure × modifier product terms"
 
 
@@ -442,17 +444,24 @@ def _interaction_notes(tests: tuple[InteractionTest, ...], outcomes: dict) -> tu
         "lrt": "LRT, likelihood-ratio test of models with vs without the exposure × modifier "
         "product terms (same participants)",
         "wald": "Wald, joint Wald test of the exposure × modifier product terms",
+        "d1": "D1, Wald test of the exposure × modifier product terms pooled over the "
+        "imputed data sets (Li, Raghunathan & Rubin 1991), F on (df, denominator df) with "
+        "Reiter's (2007) denominator df",
     }
     return tuple(f"{words[t]}; used for {' and '.join(m)} models." for t, m in used.items())
 
 
 def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
-    """One row per interaction test: outcome, method, exposure, model, test, chi², df, p."""
+    """One row per interaction test: outcome, method, exposure, model, test, statistic
+    (chi-square; F for tests pooled over imputations), df, p."""
     rows, records = [], []
     outcomes = {o.name: o for o in spec.outcomes}
     names = labels(spec)
+    pooled = {t.test == "d1" for t in tests}
+    statistic = "F" if pooled == {True} else "Chi-square" if pooled == {False} else "Statistic"
     for i, test in enumerate(tests):
         outcome = outcomes[test.key.outcome]
+        df = str(test.df) if test.df2 is None else f"{test.df}, {format_number(test.df2, 1)}"
         rows.append(
             {
                 "Outcome": outcome.label or outcome.name,
@@ -460,14 +469,14 @@ def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
                 "Exposure": variable_label(test.key.exposure, names),
                 "Modifier": variable_label(test.modifier, names),
                 "Model": test.key.model,
-                "Test": "LRT" if test.test == "lrt" else "Wald",
-                "Chi-square": format_number(test.statistic, 2),
-                "df": str(test.df),
+                "Test": {"lrt": "LRT", "wald": "Wald", "d1": "D1"}[test.test],
+                statistic: format_number(test.statistic, 2),
+                "df": df,
                 "p for interaction": format_p(test.p),
             }
         )
         source = f"{test.key.outcome}/{test.key.method}/{test.key.exposure}/{test.key.model}"
-        records.append((i, "Chi-square", "statistic", test.statistic, source))
+        records.append((i, statistic, "statistic", test.statistic, source))
         records.append((i, "p for interaction", "p", test.p, source))
     return Table(
         title="Tests of effect modification",

@@ -236,16 +236,19 @@ def _run(
     interactions: list[InteractionTest] = []
     with clock.step("fit", total=len(tasks)) as advance:
         imputed = None  # missing_data: impute once; fits outside complete cases are pooled
+        pooled: dict[int, list[Fit | InteractionTest]] = {}
         if spec.missing_data is not None:
             imputed = imputation.impute_run(spec, observed, frames)
             clock.timings["impute"] = imputed.seconds
             inputs["missing_data"] = imputed.record()
+            at = [i for i, t in enumerate(tasks) if imputed.pools(t)]
+            fitted = imputed.fit_all([tasks[i] for i in at], levels, spec.models.ties)
+            pooled = dict(zip(at, fitted, strict=True))
         for done, task in enumerate(tasks, 1):
             frame = frames.get(task.key.analysis, task.outcome)
-            pooled = imputed is not None and imputed.pools(task)
             items = (
-                imputed.run_task(task, levels, spec.models.ties)  # type: ignore[union-attr]
-                if pooled
+                pooled[done - 1]
+                if done - 1 in pooled
                 else run_task(task, frame, levels, spec.models.ties)
             )
             for item in items:

@@ -41,6 +41,8 @@ def extract(fit: Any, scale: str | None) -> Estimates:
     from cohortcalc.survival.finegray_result import FineGrayResult
     from cohortcalc.survival.results import CoxResult
 
+    if isinstance(fit, Estimates):  # already extracted (e.g. in a worker process)
+        return fit
     if isinstance(fit, CoxResult | FineGrayResult):
         terms = tuple(fit.summary.index)
         kind = "cox" if isinstance(fit, CoxResult) else "finegray"

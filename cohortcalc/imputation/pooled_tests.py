@@ -3,7 +3,8 @@
 D1: Li, Raghunathan & Rubin (1991, JASA 86:1065) multivariate Wald statistic
 D = Q̄ᵀ Ū⁻¹ Q̄ / (k (1 + r)), r = (1 + 1/m) tr(B Ū⁻¹) / k, referred to F(k, v); v with a
 finite complete-data df by Reiter (2007, Biometrika 94:502), else Li et al. — the numbers of
-``mice::D1`` (``mitml::testModels``, method "D1"). D3: Meng & Rubin (1992, Biometrika
+``mice::D1`` (``mitml::testModels``, method "D1"); where Reiter's df is undefined (k(m − 1) < 4,
+e.g. one term and m = 3: mice gives NaN) Li et al.'s is used. D3: Meng & Rubin (1992, Biometrika
 79:103), each data set's log-likelihood evaluated at its own and at the pooled estimates,
 the formula of ``mice::D3``. mice refuses D3 for Cox models; here the Cox partial likelihood
 at the pooled coefficients is exact (the reference computes it with ``coxph(init=,
@@ -60,9 +61,12 @@ def d1_test(pooled: Any, terms: Sequence[str] | None = None) -> PooledTest:
     statistic = float(qbar @ np.linalg.solve((1.0 + r) * ubar, qbar)) / k
     t = k * (m - 1)
     dfcom = pooled.dfcom
-    if np.isfinite(dfcom):
-        df2 = _reiter_df(np.float64(r), np.float64(t), np.float64(dfcom))
-    else:
+    df2 = (
+        _reiter_df(np.float64(r), np.float64(t), np.float64(dfcom))
+        if np.isfinite(dfcom)
+        else np.nan
+    )
+    if not df2 > 0:  # no finite dfcom, or Reiter's undefined (k(m − 1) < 4: NaN in mice::D1)
         df2 = _li_df(t, k, r)
     p = float(stats.f.sf(statistic, k, df2))
     return PooledTest(statistic, k, float(df2), p, r, "D1", tuple(chosen))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 import yaml
@@ -120,9 +121,50 @@ def test_subgroups_of_an_imputed_modifier_are_pooled_per_data_set(run, direct) -
     notes = " ".join(run.tables["hr_mi_cox_by_ckd"].footnotes)
     assert "Rubin's rules" in notes and "Subgroups by CKD" in notes
     assert "first completed data set" in notes
-    assert "p for interaction: observed data" in notes
-    interactions = " ".join(run.tables["interactions"].footnotes)
-    assert "observed data (available cases)" in interactions
+    assert "p for interaction: D1 test of the product terms pooled over the 3" in notes
+
+
+@pytest.mark.parametrize("method", ["cox", "finegray"])
+def test_interaction_is_the_d1_test_pooled_over_imputations(run, direct, method) -> None:
+    """Each interaction model (exposure, Model 2, CKD, products) fitted on every completed
+    data set, pooled, its product terms tested by D1: the run's test, its table and forest."""
+    fitter = _cox if method == "cox" else _finegray
+    covariates = ["cac_category", *MODEL_2, "cac_category:ckd"]
+    pooled = cc.pool([fitter(d, covariates) for d in direct.datasets])
+    products = [t for t in pooled.terms if ":" in t]
+    expected = pooled.wald_test(products)
+    (test,) = [t for t in run.interactions if t.key.method == method
+               and t.key.exposure == "cac_category" and t.key.model == "Model 2"]  # fmt: skip
+    assert test.test == "d1" and list(test.terms) == products and test.df == len(products) == 3
+    assert test.statistic == pytest.approx(expected.statistic, rel=1e-9)
+    assert test.df2 == pytest.approx(expected.df2, rel=1e-9)
+    assert test.p == pytest.approx(expected.p, rel=1e-8)
+    assert test.p != pytest.approx(cc.pool([fitter(direct.datasets[0], covariates)] * 2)
+                                   .wald_test(products).p, rel=1e-3)  # fmt: skip
+    table = run.tables["interactions"]
+    frame = table.frame
+    chosen = frame["Exposure"].str.startswith("CAC category") & (frame["Model"] == "Model 2")
+    chosen &= frame["Method"].str.contains("Fine") == (method == "finegray")
+    (row,) = [r for _, r in frame[chosen].iterrows()]
+    assert row["Test"] == "D1" and "Chi-square" not in table.frame.columns
+    assert row["df"] == f"3, {expected.df2:.1f}"
+    notes = " ".join(table.footnotes)
+    assert "pooled over the imputed data sets" in notes and "Multiple imputation (m = 3)" in notes
+
+
+def test_workers_give_the_same_pooled_results(store, run, tmp_path) -> None:
+    """Two worker processes (chains and fit sets spread over them) give the numbers of one."""
+    spec = data.spec(store)
+    spec["missing_data"]["workers"] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parallel = cc.run(spec)
+    assert parallel.manifest["inputs"]["missing_data"]["workers"] == 2
+    assert run.manifest["inputs"]["missing_data"]["workers"] == 1  # auto: small cohort
+    pd.testing.assert_frame_equal(parallel.summary(), run.summary())
+    assert [(t.statistic, t.df2, t.p) for t in parallel.interactions] == [
+        (t.statistic, t.df2, t.p) for t in run.interactions
+    ]
 
 
 def test_spark_engine_refused_before_a_session(store) -> None:
@@ -150,8 +192,10 @@ def test_footnotes_and_methods_text(run) -> None:
     assert "**Missing data.**" in report or "Missing data." in report
     for text in ("m = 3 imputations, 3 iterations, seed 2026", "predictive mean matching",
                  "multinomial logistic regression", "Nelson–Aalen", "Complete-case",
-                 "Tests of effect modification used the observed data"):  # fmt: skip
+                 "Tests of effect modification are D1 tests",
+                 "a Wald test pooled over the imputed data sets (D1"):  # fmt: skip
         assert text in report, text
+    assert "observed data (available cases)" not in report.split("Missing data.")[1][:2000]
     record = run.manifest["inputs"]["missing_data"]
     n_missing = {r["variable"]: r["n_missing"] for r in record["missing"]}
     raw = run.frame

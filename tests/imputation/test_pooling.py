@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import cohortcalc as cc
 from cohortcalc.imputation.pooled_tests import d3_statistic
@@ -198,3 +199,16 @@ def test_d1_where_reiter_df_divides_by_zero_matches_mitml(expected: dict) -> Non
     pooled = cc.pool([_Scalar(q, ref["u"], ref["dfcom"]) for q in ref["q"]])
     test = pooled.wald_test()
     _close([test.statistic, test.df2, test.riv], [ref["F"], ref["df2"], ref["riv"]])
+
+
+def test_d1_where_reiter_df_is_undefined_uses_li_df() -> None:
+    """One term and m = 3 (k(m − 1) = 2): Reiter's df is NaN (as mice::D1 prints); D1 then
+    uses Li et al.'s small-sample df t(1 + 1/k)(1 + 1/r)²/2, worked here by hand."""
+    q, u = [0.10, 0.35, 0.22], 0.01
+    test = cc.pool([_Scalar(x, u, 40.0) for x in q]).wald_test()
+    m, k = 3, 1
+    r = (1 + 1 / m) * np.var(q, ddof=1) / u
+    df2 = k * (m - 1) * (1 + 1 / k) * (1 + 1 / r) ** 2 / 2
+    statistic = np.mean(q) ** 2 / ((1 + r) * u)
+    _close([test.riv, test.df2, test.statistic], [r, df2, statistic])
+    assert test.p == pytest.approx(float(stats.f.sf(statistic, 1, df2)), rel=1e-12)

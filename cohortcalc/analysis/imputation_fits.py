@@ -1,0 +1,243 @@
+"""The pooled tasks of a run with ``missing_data:``: each fitted on every completed data set,
+the data sets spread over worker processes, and pooled by Rubin's rules.
+
+The first completed data set is fitted in this process with full results (they supply N,
+events and the fit data the tables read). The others are fitted in ``workers`` processes
+(spawned, as the imputation chains), each returning only what pooling reads — the
+``Estimates`` of every fit (coefficients, variance, complete-data df) and its warnings — so
+nothing large crosses between processes and the result is the same for any number of workers.
+
+Fits become ``PooledFit``s (pooled HRs, t-based CIs; p for trend is the pooled test of the
+ordinal score); an interaction task becomes the D1 test (Li, Raghunathan & Rubin 1991) of its
+exposure × modifier product terms in the pooled interaction model.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from cohortcalc.analysis.fitting import (
+    Fit,
+    FitKey,
+    InteractionTest,
+    Task,
+    fit_and_trend,
+    interaction_key,
+    interaction_model,
+    level_rows,
+    product_terms,
+    trend_column,
+)
+from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores
+from cohortcalc.analysis.spec import Spec
+from cohortcalc.errors import ModelError
+from cohortcalc.imputation.estimates import Estimates, extract
+from cohortcalc.imputation.pooled_tests import d1_test
+from cohortcalc.imputation.pooling import PooledResult, pool
+
+#: One fitted model of a task on one data set: (fit, trend fit or None); a subgroup task has
+#: one per level, in the order of ``levels``.
+_Fitted = list[tuple[Fit, Fit | None]]
+
+
+@dataclass(frozen=True)
+class _Light:
+    """What pooling needs of one fit made in a worker process."""
+
+    estimates: Estimates
+    trend: Estimates | None
+    warnings: tuple[str, ...]
+
+
+def fit_pooled(
+    spec: Spec,
+    datasets: Sequence[pl.DataFrame],
+    tasks: Sequence[Task],
+    levels: Mapping[str, list[str]],
+    ties: str,
+    workers: int,
+) -> list[list[Fit | InteractionTest]]:
+    """Per task (in order), its pooled fits (one, or one per subgroup level) or its pooled
+    interaction test; ``datasets`` are the completed data sets (population, before trend
+    scores)."""
+    rest: list[list[list[_Light]]]
+    pool_size = min(workers, len(datasets) - 1)
+    if pool_size <= 1:
+        first = _fit_dataset(spec, datasets[0], tasks, levels, ties)
+        rest = [_light_dataset(spec, d, tasks, levels, ties) for d in datasets[1:]]
+    else:
+        context = multiprocessing.get_context("spawn")  # no fork of Polars/numba thread pools
+        with ProcessPoolExecutor(pool_size, mp_context=context) as executor:
+            futures = _submit(executor, spec, datasets[1:], tasks, levels, ties)
+            first = _fit_dataset(spec, datasets[0], tasks, levels, ties)  # meanwhile, here
+            rest = [f.result() for f in futures]
+    return [
+        _pooled(task, fitted, [r[i] for r in rest])
+        for i, (task, fitted) in enumerate(zip(tasks, first, strict=True))
+    ]
+
+
+def _submit(executor: Executor, spec, datasets, tasks, levels, ties) -> list[Any]:
+    return [
+        executor.submit(_light_dataset, spec, data, tuple(tasks), dict(levels), ties)
+        for data in datasets
+    ]
+
+
+def _fit_dataset(
+    spec: Spec,
+    data: pl.DataFrame,
+    tasks: Sequence[Task],
+    levels: Mapping[str, list[str]],
+    ties: str,
+) -> list[_Fitted]:
+    """Every task's models on one completed data set."""
+    frames = AnalysisFrames(spec, add_trend_scores(data, spec))
+    out = []
+    for task in tasks:
+        frame = frames.get(task.key.analysis, task.outcome)
+        if task.modifier is not None:
+            out.append([(interaction_model(task, frame, ties), None)])
+        elif task.subgroup_by is None:
+            out.append([fit_and_trend(task.key, frame, task, ties)])
+        else:
+            column, fitted = task.subgroup_by, []
+            for level in levels[column]:
+                rows, value = level_rows(frame, column, level)
+                key = FitKey(**{**task.key.__dict__, "subgroup": f"{column}={level}"})
+                fit, trend = fit_and_trend(key, rows, task, ties)
+                fitted.append((replace(fit, subgroup_value=value), trend))
+            out.append(fitted)
+    return out
+
+
+def _light_dataset(
+    spec: Spec,
+    data: pl.DataFrame,
+    tasks: Sequence[Task],
+    levels: Mapping[str, list[str]],
+    ties: str,
+) -> list[list[_Light]]:
+    """``_fit_dataset`` reduced to what pooling reads (run in a worker process)."""
+    return [
+        [
+            _Light(
+                extract(fit.result, None),
+                extract(trend.result, None) if trend is not None else None,
+                fit.warnings + (trend.warnings if trend is not None else ()),
+            )
+            for fit, trend in fitted
+        ]
+        for fitted in _fit_dataset(spec, data, tasks, levels, ties)
+    ]
+
+
+def _pooled(task: Task, first: _Fitted, rest: list[list[_Light]]) -> list[Fit | InteractionTest]:
+    """One task's fits (or test) pooled over the first data set's full fits and the rest."""
+    if task.modifier is not None:
+        return [_interaction(task, first[0][0], [r[0] for r in rest])]
+    out: list[Fit | InteractionTest] = []
+    for k, (fit, trend) in enumerate(first):
+        others = [r[k] for r in rest]
+        notes = _notes(fit.warnings + (trend.warnings if trend else ()), others)
+        pooled = PooledFit(pool([fit.result, *(o.estimates for o in others)]), fit.result)
+        p_trend = None
+        if trend is not None:
+            trends = [trend.result, *(o.trend for o in others)]
+            p_trend = float(pool(trends).summary.loc[trend_column(task.exposure), "p"])
+        out.append(replace(fit, result=pooled, warnings=notes, p_trend=p_trend))
+    return out
+
+
+def _interaction(task: Task, full: Fit, rest: list[_Light]) -> InteractionTest:
+    """D1 of the product terms in the interaction model pooled over the data sets."""
+    assert task.modifier is not None
+    terms = product_terms(full)
+    if not terms:
+        raise ModelError(
+            f"interaction of {task.key.exposure!r} with {task.modifier.column!r}: the model has "
+            "no product terms to test."
+        )
+    pooled = pool([full.result, *(o.estimates for o in rest)])
+    test = d1_test(pooled, list(terms))
+    return InteractionTest(
+        interaction_key(task), task.modifier.column, "d1", terms, test.statistic, test.df1,
+        test.p, _notes(full.warnings, rest), df2=test.df2,
+    )  # fmt: skip
+
+
+def _notes(first: tuple[str, ...], rest: list[_Light]) -> tuple[str, ...]:
+    """Every data set's warnings, once each, in order of first appearance."""
+    return tuple(dict.fromkeys([*first, *(w for o in rest for w in o.warnings)]))
+
+
+@dataclass(frozen=True, eq=False)
+class PooledFit:
+    """A pooled result that reads like a ``CoxResult``/``FineGrayResult`` for the tables:
+    ``summary`` (coef, se, hr, hr_lower, hr_upper, z, p; plus df and fmi), ``coef`` (Q̄),
+    ``vcov`` (T), ``conf_level``; every other attribute (n, n_events, ties, the fit data)
+    is the first completed data set's fit (n and events are the same in each: outcomes and
+    rows are never imputed); ``pooled`` is the full ``PooledResult``."""
+
+    pooled: PooledResult
+    first: Any = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        s = self.pooled.summary
+        return pd.DataFrame(
+            {
+                "coef": s["estimate"],
+                "se": s["se"],
+                "hr": s["hr"],
+                "hr_lower": s["hr_lower"],
+                "hr_upper": s["hr_upper"],
+                "z": s["statistic"],
+                "p": s["p"],
+                "df": s["df"],
+                "fmi": s["fmi"],
+            },
+            index=s.index,
+        )
+
+    @property
+    def coef(self) -> pd.Series:
+        """The pooled coefficients Q̄ (log hazard ratios)."""
+        return self.pooled.summary["estimate"].rename("coef")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        terms = list(self.pooled.terms)
+        return pd.DataFrame(self.pooled.total, index=terms, columns=terms)
+
+    @property
+    def conf_level(self) -> float:
+        return self.pooled.conf_level
+
+    def scaled_estimates(self, terms: Sequence[str], scale: float) -> pd.DataFrame:
+        """coef, se, hr, hr_lower, hr_upper, p of ``terms`` per ``scale`` units (e.g. an SD):
+        the t-based limits scale with the log HR; p is unchanged."""
+        s = self.summary.loc[list(terms)]
+        return pd.DataFrame(
+            {
+                "coef": s["coef"] * scale,
+                "se": s["se"] * scale,
+                "hr": s["hr"] ** scale,
+                "hr_lower": s["hr_lower"] ** scale,
+                "hr_upper": s["hr_upper"] ** scale,
+                "p": s["p"],
+            },
+            index=s.index,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("pooled", "first"):
+            raise AttributeError(name)
+        return getattr(self.first, name)
