@@ -3,7 +3,7 @@ the data sets spread over worker processes, and pooled by Rubin's rules.
 
 The first completed data set is fitted in this process with full results (they supply N,
 events and the fit data the tables read). The others are fitted in ``workers`` processes
-(spawned, as the imputation chains), each returning only what pooling reads — the
+(``processes.worker_pool``, as the imputation chains), each returning only what pooling reads — the
 ``Estimates`` of every fit (coefficients, variance, complete-data df) and its warnings — so
 nothing large crosses between processes and the result is the same for any number of workers.
 
@@ -14,9 +14,8 @@ exposure × modifier product terms in the pooled interaction model.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +40,7 @@ from cohortcalc.errors import ModelError
 from cohortcalc.imputation.estimates import Estimates, extract
 from cohortcalc.imputation.pooled_tests import d1_test
 from cohortcalc.imputation.pooling import PooledResult, pool
+from cohortcalc.processes import worker_pool
 
 #: One fitted model of a task on one data set: (fit, trend fit or None); a subgroup task has
 #: one per level, in the order of ``levels``.
@@ -73,8 +73,7 @@ def fit_pooled(
         first = _fit_dataset(spec, datasets[0], tasks, levels, ties)
         rest = [_light_dataset(spec, d, tasks, levels, ties) for d in datasets[1:]]
     else:
-        context = multiprocessing.get_context("spawn")  # no fork of Polars/numba thread pools
-        with ProcessPoolExecutor(pool_size, mp_context=context) as executor:
+        with worker_pool(pool_size) as executor:
             futures = _submit(executor, spec, datasets[1:], tasks, levels, ties)
             first = _fit_dataset(spec, datasets[0], tasks, levels, ties)  # meanwhile, here
             rest = [f.result() for f in futures]

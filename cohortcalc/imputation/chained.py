@@ -9,14 +9,13 @@ seed, so a result does not depend on how many processes ran them.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from cohortcalc.imputation import models
+from cohortcalc.processes import worker_pool
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ def run_chains(
     """Run one chain per seed, in ``workers`` processes (results identical for any count)."""
     if workers <= 1 or len(seeds) == 1:
         return [run_chain(variables, iterations, donors, seed) for seed in seeds]
-    context = multiprocessing.get_context("spawn")  # no fork of Polars/numba thread pools
-    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=context) as pool:
+    with worker_pool(min(workers, len(seeds))) as pool:
         futures = [pool.submit(run_chain, variables, iterations, donors, s) for s in seeds]
         return [f.result() for f in futures]
 

@@ -1,0 +1,24 @@
+"""Worker processes for work split across cores (imputation chains, the fits of each completed
+data set): spawned, never forked (Polars and numba keep thread pools that a fork would copy
+mid-state), and single-threaded inside, so that n workers on n cores do not each start
+BLAS and numba threads that then wait on one another — with OpenBLAS's spinning threads two
+workers on two cores ran slower than one process alone."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, each limited to one BLAS and one numba thread."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+
+
+def _one_thread() -> None:
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)  # stays in force in this process (not used as a context)
+    numba.set_num_threads(1)
