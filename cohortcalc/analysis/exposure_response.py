@@ -24,6 +24,7 @@ figures of a Spark run do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,13 @@ def exposure_response_outputs(
     fits: tuple[Any, ...],
     per_sd_units: dict[str, float],
     out: Path | None,
+    completed: Sequence[Any] = (),
 ) -> tuple[dict[str, Table], dict[str, tuple[Path, ...]]]:
-    """Tables (and, with ``out``, figures) of the spec's ``exposure_response`` section."""
+    """Tables (and, with ``out``, figures) of the spec's ``exposure_response`` section.
+
+    ``completed``: the analysis frames of each completed data set of a run with
+    ``missing_data``; spline curves are then fitted on each and pooled (Rubin's rules per
+    point, D1 tests); the other analyses here use ``frames`` (observed data)."""
     section = getattr(spec, "exposure_response", None)
     if section is None:
         return {}, {}
@@ -77,7 +83,13 @@ def exposure_response_outputs(
             for method in outcome.methods:
                 name = f"spline_{outcome.name}_{method}_{spline.column}"
                 covariates = _covariates(spec, outcome, spline.model, [spline.column])
-                fit = _fit(spec, frame, outcome, method, [spline.term, *covariates], ties, name)
+                terms = [spline.term, *covariates]
+                fit = (
+                    [_fit(spec, f.get(MAIN, outcome), outcome, method, terms, ties, name)
+                     for f in completed]
+                    if completed
+                    else _fit(spec, frame, outcome, method, terms, ties, name)
+                )  # fmt: skip
                 tables[name] = spline_table(fit, spline, outcome, method, covariates)
                 if out is not None:
                     figures[name] = _spline_figure(fit, spline, frame, out / "figures" / name, spec)
@@ -174,24 +186,40 @@ def spline_table(fit, spline: SplineExposure, outcome: Outcome, method: str, cov
         )
         records.append((i, f"{_ratio(method)} (95% CI)", "hr", float(row.hr), f"{source}@{value}"))
     knots = ", ".join(f"{k:.3g}" for k in curve.knots)
+    a, n = curve.association, curve.nonlinearity
+    if curve.imputations:
+        intervals = (
+            f"pointwise 95% CIs pooled over {curve.imputations} imputed data sets (Rubin's "
+            "rules: t with Barnard–Rubin df)"
+        )
+        tests = (
+            f"D1 pooled Wald test of any association: F {a.statistic:.2f} on {a.df1} and "
+            f"{a.df2:.1f} df, p {format_p(a.p)}; of non-linearity: F {n.statistic:.2f} on "
+            f"{n.df1} and {n.df2:.1f} df, p {format_p(n.p)}."
+        )
+    else:
+        intervals = "pointwise Wald 95% CIs"
+        tests = (
+            f"Wald test of any association: chi-square {a.statistic:.2f} on {a.df} df, "
+            f"p {format_p(a.p)}; of non-linearity: {n.statistic:.2f} on {n.df} df, "
+            f"p {format_p(n.p)}."
+        )
     return Table(
         title=f"{outcome.label or outcome.name}: {_ratio(method)} by {label} "
         f"(restricted cubic spline, reference {spline.reference:g})",
         frame=pd.DataFrame(rows),
         footnotes=(
             f"Restricted cubic spline of {spline.column} with knots at {knots} (rms::rcs); "
-            f"adjusted for {', '.join(covariates) or 'nothing'}; pointwise Wald 95% CIs.",
-            f"Wald test of any association: chi-square {curve.association.statistic:.2f} on "
-            f"{curve.association.df} df, p {format_p(curve.association.p)}; of non-linearity: "
-            f"{curve.nonlinearity.statistic:.2f} on {curve.nonlinearity.df} df, "
-            f"p {format_p(curve.nonlinearity.p)}.",
+            f"adjusted for {', '.join(covariates) or 'nothing'}; {intervals}.",
+            tests,
         ),
         values=values_frame(records),
     )
 
 
 def _default_values(fit, spline: SplineExposure) -> list[float]:
-    low, high = fit.splines[spline.term].display_range
+    first = fit[0] if isinstance(fit, list) else fit  # one fit per completed data set
+    low, high = first.splines[spline.term].display_range
     grid = np.linspace(low, high, 6)
     return list(np.expm1(grid) if spline.scale == "log1p" else grid)
 

@@ -255,6 +255,34 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
     return out
 
 
+#: Tables of a run with ``missing_data`` that are computed on the observed data, by prefix.
+OBSERVED = {
+    "additive_": "this additive-interaction model was",
+    "adjusted_": "these standardised (g-computation) curves were",
+    "prediction_": "the prediction models and their performance were",
+}
+
+
+def annotate_other(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Table]:
+    """Exposure–response and prediction tables say what they rest on: spline curves are
+    pooled (their own footnotes say so), E-values come from the pooled HRs, and the
+    analyses in ``OBSERVED`` use the observed data (available cases), never imputations."""
+    m, out = run.imputations.m, dict(tables)
+    for name, table in tables.items():
+        what = next((v for k, v in OBSERVED.items() if name.startswith(k)), None)
+        if what is not None:
+            note = (
+                f"Observed data: {what} computed on the participants with every variable "
+                f"observed (available cases), not on the {m} imputed data sets."
+            )
+        elif name == "evalues":
+            note = f"E-values of the HRs pooled over {m} imputed data sets (Rubin's rules)."
+        else:
+            continue
+        out[name] = replace(table, footnotes=(*table.footnotes, note))
+    return out
+
+
 def draw_diagnostics(run: ImputedRun, out: Path | None) -> dict[str, tuple[Path, ...]]:
     """The trace plot of imputed means and the imputed-vs-observed distributions, saved in
     the spec's figure formats (none without an output folder)."""

@@ -267,10 +267,11 @@ def _run(
             tables = imputation.annotate_tables(imputed, tables)
         with _writing(staging):  # spline, additive-interaction and E-value tables and figures
             response_tables, response_figures = exposure_response_outputs(
-                spec, frames, tuple(fits), sd_units, out_dir
+                spec, frames, tuple(fits), sd_units, out_dir, imputed.frames if imputed else ()
             )
             prediction_tables, prediction_figures = prediction_outputs(spec, frames, out_dir)
-        tables.update(response_tables | prediction_tables)
+        others = response_tables | prediction_tables
+        tables.update(imputation.annotate_other(imputed, others) if imputed else others)
     warnings = tuple(dict.fromkeys(w for item in (*fits, *interactions) for w in item.warnings))
     engine = engine_record(session) if session is not None else {"name": "local"}
     with _writing(staging):

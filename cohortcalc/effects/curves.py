@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from scipy import stats
 from cohortcalc.errors import ModelError, ModelWarning
 from cohortcalc.survival.results import TestStatistic, format_p
 from cohortcalc.survival.splines import SplineTerm
+
+if TYPE_CHECKING:
+    from cohortcalc.imputation.pooled_tests import PooledTest
 
 GRID_POINTS = 101
 
@@ -32,7 +35,8 @@ class HrCurve:
 
     ``table`` has one row per exposure value: value, log_hr, se, hr, hr_lower, hr_upper.
     ``association`` and ``nonlinearity`` are Wald chi-square tests with the fit's variance
-    (robust/sandwich when the fit's is). ``ratio`` is "HR" for Cox, "SHR" for Fine–Gray.
+    (robust/sandwich when the fit's is) — or, pooled over ``imputations`` completed data sets,
+    D1 F tests (``PooledTest``). ``ratio`` is "HR" for Cox, "SHR" for Fine–Gray.
     """
 
     term: str
@@ -40,11 +44,12 @@ class HrCurve:
     knots: tuple[float, ...]
     reference: float
     table: pd.DataFrame
-    association: TestStatistic
-    nonlinearity: TestStatistic
+    association: TestStatistic | PooledTest
+    nonlinearity: TestStatistic | PooledTest
     conf_level: float
     ratio: str
     value_range: tuple[float, float]
+    imputations: int = 0  # m when pooled over completed data sets (tests are then D1 F tests)
 
     def __str__(self) -> str:
         level = f"{100 * self.conf_level:g}%"
@@ -60,7 +65,10 @@ class HrCurve:
             lines.append(
                 f"{row.value:>10.4g}  {row.hr:>7.3f}  ({row.hr_lower:.3f} to {row.hr_upper:.3f})"
             )
-        lines.append(f"pointwise Wald {level} CIs; p non-linearity {format_p(self.nonlinearity.p)}")
+        kind = f"Rubin's-rules (m = {self.imputations})" if self.imputations else "Wald"
+        lines.append(
+            f"pointwise {kind} {level} CIs; p non-linearity {format_p(self.nonlinearity.p)}"
+        )
         return "\n".join(lines)
 
 
@@ -74,14 +82,24 @@ def hr_curve(
 ) -> HrCurve:
     """The hazard ratio of a spline exposure at ``at`` against ``reference``, with CIs.
 
-    ``fit`` is a ``cc.cox`` or ``cc.finegray`` result with an ``rcs(...)`` covariate; ``term``
+    ``fit`` is a ``cc.cox`` or ``cc.finegray`` result with an ``rcs(...)`` covariate, or a list
+    of the same model's results on m ≥ 2 completed data sets (``cc.impute``): each point's log
+    HR is then pooled by Rubin's rules (CIs from t with Barnard–Rubin df, as ``cc.pool``) and
+    the tests are D1 (Li, Raghunathan & Rubin 1991). ``term``
     is that covariate as written (``"rcs(log_cac, 4)"``) or its column (``"log_cac"``).
     ``at`` defaults to 101 points from the 10th smallest to the 10th largest exposure value in
     the fit (``rms::datadist``'s plotting limits). For log(CAC + 1)
     with reference CAC = 0 pass ``reference=0``. Raises ``ModelError`` if the fit has no such
     spline or the spline is part of an interaction (its HR then depends on the other factor).
     """
-    spline = _spline_of(fit, term)
+    fits = list(fit) if isinstance(fit, list | tuple) else [fit]
+    spline = _spline_of(fits[0], term)
+    for other in fits[1:]:
+        if _spline_of(other, term).knots != spline.knots:
+            raise ModelError(
+                f"{spline.term} has other knots in another completed data set; pooled curves "
+                "need one basis: give the knots (rcs(x, knots=[...])) or do not impute x."
+            )
     if not 0 < conf_level < 1:
         raise ModelError(f"conf_level={conf_level!r} must be between 0 and 1.")
     if not np.isfinite(reference):
@@ -95,20 +113,26 @@ def hr_curve(
         raise ModelError(f"at= for {spline.term} must hold finite exposure values.")
     _warn_if_extrapolated(spline, reference, values)
     labels = list(spline.labels)
-    beta = fit.coef.loc[labels].to_numpy()
-    vcov = fit.vcov.loc[labels, labels].to_numpy()
     contrast = spline.basis(values) - spline.basis(np.array([reference]))
-    log_hr = contrast @ beta
-    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", contrast, vcov, contrast), 0.0))
-    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    if len(fits) > 1:
+        log_hr, se, quantile, tests = _pooled(fits, labels, contrast, conf_level)
+        association, nonlinearity = tests
+    else:
+        beta = fit.coef.loc[labels].to_numpy()
+        vcov = fit.vcov.loc[labels, labels].to_numpy()
+        log_hr = contrast @ beta
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", contrast, vcov, contrast), 0.0))
+        quantile = np.full(len(values), stats.norm.ppf(0.5 + conf_level / 2.0))
+        association = _wald(beta, vcov)
+        nonlinearity = _wald(beta[1:], vcov[1:, 1:])
     table = pd.DataFrame(
         {
             "value": values,
             "log_hr": log_hr,
             "se": se,
             "hr": np.exp(log_hr),
-            "hr_lower": np.exp(log_hr - z * se),
-            "hr_upper": np.exp(log_hr + z * se),
+            "hr_lower": np.exp(log_hr - quantile * se),
+            "hr_upper": np.exp(log_hr + quantile * se),
         }
     )
     return HrCurve(
@@ -117,12 +141,40 @@ def hr_curve(
         knots=spline.knots,
         reference=float(reference),
         table=table,
-        association=_wald(beta, vcov),
-        nonlinearity=_wald(beta[1:], vcov[1:, 1:]),
+        association=association,
+        nonlinearity=nonlinearity,
         conf_level=conf_level,
-        ratio="HR" if hasattr(fit, "ties") else "SHR",
+        ratio="HR" if hasattr(fits[0], "ties") else "SHR",
         value_range=spline.value_range,
+        imputations=len(fits) if len(fits) > 1 else 0,
     )
+
+
+def _pooled(
+    fits: list[Any], labels: list[str], contrast: np.ndarray, conf_level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[Any, Any]]:
+    """Rubin's rules at each point: the pooled log HR, √T, the t quantile with Barnard–Rubin
+    df (complete-data df events − coefficients, as ``cc.pool``), and the D1 tests of
+    association and non-linearity of the pooled spline coefficients."""
+    from cohortcalc.imputation.pooled_tests import d1_test
+    from cohortcalc.imputation.pooling import barnard_rubin_df, pool
+
+    pooled = pool(fits)
+    m = len(fits)
+    index = [list(pooled.terms).index(label) for label in labels]
+    beta = pooled.estimates[:, index]  # m × k
+    variances = pooled.variances[:, index][:, :, index]
+    points = beta @ contrast.T  # m × points
+    within = np.einsum("ij,mjk,ik->mi", contrast, variances, contrast).mean(axis=0)
+    between = points.var(axis=0, ddof=1) if m > 1 else np.zeros(contrast.shape[0])
+    total = np.maximum(within + (1.0 + 1.0 / m) * between, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = barnard_rubin_df(m, between, total, pooled.dfcom)
+    quantile = np.where(
+        total > 0, stats.t.ppf(0.5 + conf_level / 2.0, np.where(total > 0, df, 1.0)), 0.0
+    )
+    tests = (d1_test(pooled, labels), d1_test(pooled, labels[1:]))
+    return points.mean(axis=0), np.sqrt(total), quantile, tests
 
 
 def _warn_if_extrapolated(spline: SplineTerm, reference: float, values: np.ndarray) -> None:

@@ -68,8 +68,16 @@ def d1_test(pooled: Any, terms: Sequence[str] | None = None) -> PooledTest:
     )
     if not df2 > 0:  # no finite dfcom, or Reiter's undefined (k(m − 1) < 4: NaN in mice::D1)
         df2 = _li_df(t, k, r)
-    p = float(stats.f.sf(statistic, k, df2))
+    p = _f_sf(statistic, k, df2)
     return PooledTest(statistic, k, float(df2), p, r, "D1", tuple(chosen))
+
+
+def _f_sf(statistic: float, df1: int, df2: float) -> float:
+    """P(F(df1, df2) > statistic); with df2 = ∞ (no between-imputation variance) the
+    chi-square limit, as R's ``pf`` (scipy returns NaN there)."""
+    if np.isinf(df2):
+        return float(stats.chi2.sf(df1 * statistic, df1))
+    return float(stats.f.sf(statistic, df1, df2))
 
 
 def _reiter_df(r: np.float64, t: np.float64, dfcom: np.float64) -> float:
@@ -115,7 +123,7 @@ def d3_statistic(
     r = (m + 1.0) / (k * (m - 1.0)) * (dev_own - dev_pooled)
     statistic = dev_pooled / (k * (1.0 + r))
     df2 = _li_df(k * (m - 1), k, r)
-    return statistic, df2, float(stats.f.sf(statistic, k, df2)), r
+    return statistic, df2, _f_sf(statistic, k, df2), r
 
 
 def d3_test(fits: Sequence[Any], null_fits: Sequence[Any]) -> PooledTest:

@@ -3,6 +3,8 @@ shape within the band; the curve's arithmetic; the refusals; the figure."""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -189,3 +191,49 @@ def test_figure_has_curve_band_reference_and_histogram(tmp_path) -> None:
     assert any(abs(line.get_ydata()[0] - 1.0) < 1e-12 for line in axes.get_lines())
     written = cc.save_figure(figure, tmp_path / "hr_curve", formats=("png",))
     assert written[0].stat().st_size > 10_000
+
+
+@dataclass(frozen=True)
+class _Point:
+    estimate: float
+    variance: float
+    dfcom: float
+
+
+def test_curve_over_imputations_pools_each_point_by_rubins_rules() -> None:
+    """A list of fits (age made missing, imputed m = 4 times): each point's log HR and SE are
+    those of cc.pool on that point's per-data-set contrast (Barnard–Rubin df, t limits); the
+    tests are D1 of the spline coefficients; knots differing across data sets are refused."""
+    cohort = _cohort(n=2500, seed=9)
+    rng = np.random.default_rng(4)
+    holed = cohort.assign(age=cohort["age"].where(rng.random(len(cohort)) > 0.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imputed = cc.impute(holed, ["age"], seed=3, m=4, iterations=3, time="time", event="mi")
+    fits = [cc.cox(d, "time", "mi", ["rcs(log_cac, 4)", "age"]) for d in imputed.datasets]
+    at = np.array([0.0, 1.0, 3.0, 6.5])
+    curve = cc.hr_curve(fits, "log_cac", reference=1.0, at=at)
+    assert curve.imputations == 4
+    labels = ["log_cac", "log_cac'", "log_cac''"]
+    spline = fits[0].splines["rcs(log_cac, 4)"]
+    d = cc.rcs_basis(at, spline.knots) - cc.rcs_basis(np.array([1.0]), spline.knots)
+    dfcom = fits[0].n_events - 4
+    for i in (0, 2, 3):
+        points = [
+            _Point(float(d[i] @ f.coef[labels]), float(d[i] @ f.vcov.loc[labels, labels] @ d[i]),
+                   dfcom)
+            for f in fits
+        ]  # fmt: skip
+        expected = cc.pool(points).summary.iloc[0]
+        row = curve.table.iloc[i]
+        assert row["log_hr"] == pytest.approx(expected["estimate"], rel=1e-12)
+        assert row["se"] == pytest.approx(expected["se"], rel=1e-10)
+        assert np.log(row["hr_lower"]) == pytest.approx(expected["lower"], rel=1e-10)
+        assert np.log(row["hr_upper"]) == pytest.approx(expected["upper"], rel=1e-10)
+    assert curve.table.iloc[1][["se", "hr", "hr_lower", "hr_upper"]].tolist() == [0, 1, 1, 1]
+    direct = cc.pool(fits)
+    assert curve.association.statistic == pytest.approx(direct.wald_test(labels).statistic)
+    assert curve.nonlinearity.p == pytest.approx(direct.wald_test(labels[1:]).p)
+    other = cc.cox(imputed.datasets[1].head(1200), "time", "mi", ["rcs(log_cac, 4)", "age"])
+    with pytest.raises(ModelError, match="other knots in another completed data set"):
+        cc.hr_curve([fits[0], other], "log_cac", reference=1.0)

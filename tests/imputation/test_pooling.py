@@ -212,3 +212,12 @@ def test_d1_where_reiter_df_is_undefined_uses_li_df() -> None:
     statistic = np.mean(q) ** 2 / ((1 + r) * u)
     _close([test.riv, test.df2, test.statistic], [r, df2, statistic])
     assert test.p == pytest.approx(float(stats.f.sf(statistic, 1, df2)), rel=1e-12)
+
+
+def test_d1_without_between_imputation_variance_is_the_chi_square_test() -> None:
+    """Identical imputations (B = 0, r = 0): Li's df is infinite, and p is the chi-square
+    limit of F (R's pf(F, k, Inf)), not NaN."""
+    fits = [_Scalar(0.3, 0.01, np.inf) for _ in range(3)]
+    test = cc.pool(fits).wald_test()
+    assert test.riv == 0 and np.isinf(test.df2)
+    assert test.p == pytest.approx(float(stats.chi2.sf(0.3**2 / 0.01, 1)), rel=1e-12)
