@@ -41,7 +41,7 @@ from cohortcalc.analysis.exposure_response_spec import (
 from cohortcalc.effects import additive_interaction, evalue, hr_curve
 from cohortcalc.effects.figures import plot_hr_curve
 from cohortcalc.errors import ModelError, SpecError
-from cohortcalc.reporting.format import format_count, format_p, format_ratio_ci
+from cohortcalc.reporting.format import format_count, format_df, format_p, format_ratio_ci
 from cohortcalc.reporting.style import save_figure
 from cohortcalc.reporting.suppression import suppress_small_cells
 from cohortcalc.reporting.table import CountGrid, Table, values_frame
@@ -194,8 +194,8 @@ def spline_table(fit, spline: SplineExposure, outcome: Outcome, method: str, cov
         )
         tests = (
             f"D1 pooled Wald test of any association: F {a.statistic:.2f} on {a.df1} and "
-            f"{a.df2:.1f} df, p {format_p(a.p)}; of non-linearity: F {n.statistic:.2f} on "
-            f"{n.df1} and {n.df2:.1f} df, p {format_p(n.p)}."
+            f"{format_df(a.df2)} df, p {format_p(a.p)}; of non-linearity: F "
+            f"{n.statistic:.2f} on {n.df1} and {format_df(n.df2)} df, p {format_p(n.p)}."
         )
     else:
         intervals = "pointwise Wald 95% CIs"

@@ -27,6 +27,7 @@ from cohortcalc.analysis.spec import Exposure, Outcome, Spec
 from cohortcalc.analysis.timescales import person_time
 from cohortcalc.reporting.format import (
     format_count,
+    format_df,
     format_number,
     format_p,
     format_ratio_ci,
@@ -461,7 +462,7 @@ def interaction_table(spec: Spec, tests: tuple[InteractionTest, ...]) -> Table:
     statistic = "F" if pooled == {True} else "Chi-square" if pooled == {False} else "Statistic"
     for i, test in enumerate(tests):
         outcome = outcomes[test.key.outcome]
-        df = str(test.df) if test.df2 is None else f"{test.df}, {format_number(test.df2, 1)}"
+        df = str(test.df) if test.df2 is None else f"{test.df}, {format_df(test.df2)}"
         rows.append(
             {
                 "Outcome": outcome.label or outcome.name,

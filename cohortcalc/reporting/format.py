@@ -34,6 +34,15 @@ def format_number(value: float | None, decimals: int = 1) -> str:
     return text.lstrip("-") if text.strip("-0.,") == "" else text
 
 
+def format_df(value: float) -> str:
+    """Denominator degrees of freedom of a pooled F test: one decimal, "> 100,000" beyond
+    (the F is then a chi-square / df in all but name), "∞" without between-imputation
+    variance."""
+    if math.isinf(value):
+        return "∞"
+    return "> 100,000" if value > 100_000 else format_number(value, 1)
+
+
 def format_ratio_ci(estimate: float, lower: float, upper: float, decimals: int = 2) -> str:
     """A ratio with its interval: "1.52 (1.21–1.91)" (en dash, two decimals by default)."""
     if any(_is_missing(v) for v in (estimate, lower, upper)):

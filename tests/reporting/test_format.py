@@ -10,6 +10,7 @@ from cohortcalc.reporting.format import (
     decimals_for,
     format_count,
     format_count_percent,
+    format_df,
     format_number,
     format_p,
     format_ratio_ci,
@@ -60,3 +61,10 @@ def test_labels():
     assert short_label("egfr") == "eGFR"
     assert short_label("uacr") == "UACR"
     assert stratum_label(True) == "Yes" and stratum_label("1-100") == "1-100"
+
+
+def test_denominator_df_of_a_pooled_f_test() -> None:
+    assert format_df(894.04) == "894.0"
+    assert format_df(4796.0) == "4,796.0"
+    assert format_df(1.2e40) == "> 100,000"
+    assert format_df(float("inf")) == "∞"
