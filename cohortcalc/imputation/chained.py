@@ -83,7 +83,7 @@ def run_chain(
     for v in targets:  # start: random draws from the observed values
         observed = v.values[~missing[v.name]]
         current[v.name][missing[v.name]] = rng.choice(observed, int(missing[v.name].sum()))
-    blocks = {name: _block(by_name[name], current[name]) for name in current}
+    blocks = {name: block(by_name[name], current[name]) for name in current}
     designs = {v.name: _Design(v, blocks, missing[v.name]) for v in targets}
     trace_mean = np.empty((iterations, len(targets)))
     trace_sd = np.empty((iterations, len(targets)))
@@ -108,9 +108,9 @@ def run_chain(
             if draw.problem:
                 problems.append(Problem(v.name, draw.problem, iteration + 1))
             current[v.name][miss] = draw.values.astype(np.float64)
-            block = _block(v, current[v.name])
+            updated = block(v, current[v.name])
             for other in designs.values():
-                other.update(v.name, block)
+                other.update(v.name, updated)
             trace_mean[iteration, j] = draw.values.mean()
             trace_sd[iteration, j] = draw.values.std(ddof=1) if len(draw.values) > 1 else 0.0
     imputed = {v.name: current[v.name][missing[v.name]] for v in targets}
@@ -140,7 +140,7 @@ class _Design:
             self.missing[:, columns] = block[self._rows[1]]
 
 
-def _block(variable: Variable, values: np.ndarray) -> np.ndarray:
+def block(variable: Variable, values: np.ndarray) -> np.ndarray:
     """The variable's columns in other variables' models: itself, or K − 1 dummies."""
     if not variable.nominal:
         return values[:, None]

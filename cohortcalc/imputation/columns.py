@@ -112,3 +112,68 @@ def predictor(name: str, series: pl.Series) -> Variable | str:
         return "it is constant"
     n_levels = 0 if coding.labels is None else len(coding.labels)
     return Variable(name, values, "", n_levels, coding.ordered)
+
+
+#: A predictor column whose part not explained by the columns before it has less than this
+#: share of its (centred) length is a linear combination of them.
+COLLINEAR = 1e-7
+
+
+def drop_collinear(
+    predictors: Sequence[Variable], first: Sequence[Variable] = ()
+) -> tuple[list[Variable], dict[str, str]]:
+    """The ``predictors`` without those that are linear combinations of the intercept, the
+    ``first`` columns (kept always: the outcome terms) and the predictors before them — e.g.
+    a total next to the vessel scores that sum to it, or a copy of age. As mice's
+    ``find.collinear`` before imputing: a model with such a column has a singular XᵀX. Also
+    returns, per dropped name, the reason naming the columns it combines."""
+    from cohortcalc.imputation.chained import block
+
+    n = len(predictors[0].values) if predictors else 0
+    basis = [np.full(n, 1.0 / np.sqrt(max(n, 1)))]
+    originals, owners = [np.ones(n)], [""]
+    kept, dropped = [], {}
+    always = len(first)
+    for i, variable in enumerate([*first, *predictors]):
+        columns = block(variable, variable.values).T
+        size = len(basis)
+        for column in columns:  # each into the basis at once: a block's columns orthogonal too
+            centred = column - column.mean()
+            scale = np.linalg.norm(centred)
+            residual = _residual(column, basis) if scale > 0 else centred
+            if scale == 0 or np.linalg.norm(residual) < COLLINEAR * scale:
+                break
+            basis.append(residual / np.linalg.norm(residual))
+            originals.append(column)
+            owners.append(variable.name)
+        else:
+            if i >= always:
+                kept.append(variable)
+            continue
+        del basis[size:], originals[size:], owners[size:]
+        if i >= always:
+            dropped[variable.name] = _combination(columns, originals, owners)
+    return kept, dropped
+
+
+def _residual(column: np.ndarray, basis: list[np.ndarray]) -> np.ndarray:
+    """The column less its projection on the orthonormal ``basis`` (Gram–Schmidt, twice)."""
+    q = np.column_stack(basis)
+    residual = column - q @ (q.T @ column)
+    return residual - q @ (q.T @ residual)
+
+
+def _combination(columns: np.ndarray, kept: list[np.ndarray], owners: list[str]) -> str:
+    """Why a variable was dropped: the kept columns that its columns combine (least squares on
+    the standardised columns; weights below 1e-6 are rounding)."""
+    x = np.column_stack(kept)
+    x = x / np.maximum(np.linalg.norm(x, axis=0), 1e-300)
+    weights = np.abs(np.linalg.lstsq(x, columns.T, rcond=None)[0]).max(axis=1)
+    scale = max(float(np.linalg.norm(columns)), 1e-300)
+    names = [owners[i] for i in np.argsort(-weights) if owners[i] and weights[i] > 1e-6 * scale]
+    names = list(dict.fromkeys(names))
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return (
+        f"a linear combination of other predictors ({shown or 'constant'}); left out so that "
+        "the imputation models stay estimable"
+    )

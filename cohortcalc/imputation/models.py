@@ -38,6 +38,7 @@ def pmm(
 ) -> Draw:
     """Predictive mean matching of the missing rows (``x_mis``) on the observed (``y``, ``x_obs``);
     ``x_*`` include the intercept column."""
+    x_obs, x_mis = varying(x_obs, x_mis)
     n_obs, q = x_obs.shape
     xtx = _kernels.weighted_gram(x_obs, np.ones(n_obs))
     xtx[np.diag_indices(q)] += RIDGE * np.diag(xtx)
@@ -50,10 +51,22 @@ def pmm(
     sigma = np.sqrt(np.sum(residual * residual) / rng.chisquare(df))
     beta = coef + sigma * (np.linalg.cholesky(v) @ rng.standard_normal(q))
     problem = None
-    if np.linalg.cond(xtx) > 1e12:
+    scale = np.sqrt(np.diag(xtx))
+    if np.linalg.cond(xtx / np.outer(scale, scale)) > 1e12:  # on the correlation scale:
+        # predictors in large units (Agatston scores) are not collinear for that
         problem = "predictors are (nearly) collinear; a ridge penalty kept the model estimable"
     predicted_mis = _kernels.times(x_mis, beta[:, None])[:, 0]
     return Draw(match_donors(predicted_obs, y, predicted_mis, rng, donors), problem)
+
+
+def varying(x_obs: np.ndarray, x_mis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The intercept and the predictors that vary among the observed rows: a predictor
+    constant there (a rare flag that is set only where the variable is missing) has no
+    estimable coefficient and is left out of this fit, as mice's ``remove.lindep`` does."""
+    keep = np.concatenate([[True], x_obs[:, 1:].std(axis=0) > 0])
+    if keep.all():
+        return x_obs, x_mis
+    return x_obs[:, keep], x_mis[:, keep]
 
 
 def match_donors(
@@ -87,7 +100,16 @@ def multinomial(
     start: np.ndarray | None = None,
 ) -> Draw:
     """Draw category codes 0..n_levels-1 for the missing rows (logistic when n_levels = 2);
-    ``start``: β̂ of the previous iteration (Newton then needs 2–3 steps instead of 6–8)."""
+    ``start``: β̂ of the previous iteration (Newton then needs 2–3 steps instead of 6–8).
+
+    The predictors are divided by their SDs first (the same model; β is on that scale, as is
+    ``start``): predictors in large units (Agatston scores) otherwise leave an information
+    matrix too ill-conditioned to invert, though nothing is collinear."""
+    x_obs, x_mis = varying(x_obs, x_mis)
+    if start is not None and start.shape[0] != x_obs.shape[1]:
+        start = None  # another predictor is constant in these rows now
+    units = np.concatenate([[1.0], x_obs[:, 1:].std(axis=0)])
+    x_obs, x_mis = x_obs / units, x_mis / units
     x_aug, y_aug, w_aug = _augment(x_obs, codes, n_levels)
     beta, info, converged = _newton(x_aug, y_aug, w_aug, n_levels, start)
     q = x_obs.shape[1]
@@ -103,9 +125,8 @@ def multinomial(
     if chol is None:
         return Draw(_unconditional(codes, n_levels, len(x_mis), rng), problem)
     draw = draw_parameters(beta, chol, rng)
-    if problem is None:
-        sd = x_obs[:, 1:].std(axis=0)
-        scaled = np.abs(beta[1:, :] * sd[:, None]) if q > 1 else np.zeros((0, 1))
+    if problem is None:  # β is per SD already
+        scaled = np.abs(beta[1:, :]) if q > 1 else np.zeros((0, 1))
         if scaled.size and scaled.max() > SEPARATION_LIMIT:
             problem = (
                 "a predictor (nearly) perfectly separates its categories (|coefficient x SD| = "

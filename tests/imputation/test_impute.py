@@ -237,3 +237,29 @@ def test_pandas_ordered_categories_and_booleans_keep_their_type(cohort) -> None:
     assert result.missing.loc["complete_lab", "n_missing"] == 0
     np.testing.assert_array_equal(data["complete_lab"], frame["complete_lab"])
     cc.plot_imputed_vs_observed(result)
+
+
+def test_collinear_and_unit_scaled_predictors_keep_the_models_estimable(cohort) -> None:
+    """A predictor that is an exact combination of others (a total of parts, a copy) is left
+    out with the reason naming its parts, as mice's find.collinear; predictors in large units
+    and a flag constant where the target is observed raise no problem: smoking-like
+    categories are still imputed from their predictors, not from the observed shares."""
+    rng = np.random.default_rng(3)
+    n = cohort.height
+    part = rng.gamma(2.0, 300.0, n)  # Agatston-like units
+    frame = cohort.with_columns(
+        part_a=pl.Series(part), part_b=pl.Series(part[::-1].copy()),
+        age_copy=pl.col("age") * 2.0 + 1.0, age_exit=pl.col("age") + pl.col("days") / 365.25,
+        rare=pl.Series(np.where(cohort["stage"].is_null().to_numpy()
+                                & (np.arange(n) % 40 == 0), 1.0, 0.0)),
+    ).with_columns(total=pl.col("part_a") + pl.col("part_b"))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        imputed = cc.impute(frame, seed=11, **IMPUTE)
+    assert not [str(w.message) for w in caught], [str(w.message) for w in caught]
+    excluded = imputed.excluded_predictors
+    assert "linear combination" in excluded["total"]
+    assert "part_a" in excluded["total"] and "part_b" in excluded["total"]
+    assert "(age)" in excluded["age_copy"] and "outcome" in excluded["age_exit"]
+    kept = imputed.predictors["stage"]
+    assert {"part_a", "part_b", "age", "rare"} <= set(kept) and "total" not in kept

@@ -69,3 +69,29 @@ def test_weighted_gram_adds_rows_in_order_bit_for_bit() -> None:
         got = weighted_gram(x, w)
         assert np.array_equal(got[np.triu_indices(4)], expected[np.triu_indices(4)])
         assert np.array_equal(got, got.T)
+
+
+def test_models_do_not_depend_on_the_units_of_a_predictor() -> None:
+    """The same predictor in units 10⁴ times larger: the multinomial draws the same codes and
+    flags nothing (its information was too ill-conditioned to invert before predictors were
+    put on the SD scale), PMM neither calls it collinear; a predictor constant in the observed
+    rows is left out of the fit instead of making XᵀX singular."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    x = rng.normal(size=(n, 2))
+    eta = np.column_stack([0.8 * x[:, 0], -0.5 * x[:, 1] + 0.3])
+    p = np.exp(np.column_stack([np.zeros(n), eta]))
+    codes = (rng.random(n)[:, None] > np.cumsum(p / p.sum(1, keepdims=True), 1)).sum(1)
+    observed = rng.random(n) > 0.2
+    design = np.column_stack([np.ones(n), x, np.where(observed, 0.0, rng.random(n) < 0.5)])
+    big = design * np.array([1.0, 1e4, 1.0, 1.0])
+    draws = []
+    for d in (design, big):
+        draw = models.multinomial(codes[observed], 3, d[observed], d[~observed],
+                                  np.random.default_rng(2))  # fmt: skip
+        assert draw.problem is None
+        draws.append(draw.values)
+    assert np.array_equal(draws[0], draws[1])
+    y = x[:, 0] * 2.0 + rng.normal(size=n)
+    pmm = models.pmm(y[observed], big[observed], big[~observed], np.random.default_rng(2))
+    assert pmm.problem is None and np.isin(pmm.values, y[observed]).all()
