@@ -132,11 +132,16 @@ def exposure_response_methods(spec: Any) -> list[str]:
             else f"knots at {', '.join(f'{k:g}' for k in spline.knots)}"
         )
         scale = " (log(x + 1) scale; reference and values in x)" if spline.scale == "log1p" else ""
+        inference = (
+            "pointwise 95% CIs pooled over the imputed data sets (Rubin's rules), with D1 tests "
+            "of any association and of non-linearity"
+            if getattr(spec, "missing_data", None) is not None
+            else "pointwise Wald 95% CIs, with Wald tests of any association and of non-linearity"
+        )
         sentences.append(
             f"The association with {spline.label or spline.column} was modelled as a restricted "
             f"cubic spline of {spline.column} with {knots} (Harrell 2015, as rms::rcs){scale}; "
-            f"hazard ratios are shown against {spline.reference:g} with pointwise Wald 95% CIs, "
-            "with Wald tests of any association and of non-linearity."
+            f"hazard ratios are shown against {spline.reference:g} with {inference}."
         )
     sentences += [_curve_sentence(spec, entry) for entry in section.adjusted_curves]
     for pair in section.additive_interactions:

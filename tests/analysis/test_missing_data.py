@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 import cohortcalc as cc
+from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
 from cohortcalc.analysis.spec import spec_from_text
 from cohortcalc.errors import SpecError
 from cohortcalc.reporting.format import format_ratio_ci
@@ -307,3 +308,5 @@ def test_spline_curve_is_pooled_over_the_completed_data_sets(
     assert f"F {curve.association.statistic:.2f} on 3 and {curve.association.df2:.1f} df" in notes
     additive = " ".join(spline_run.tables["additive_mi_cac_agatston_above_0_ckd"].footnotes)
     assert "not on the 3 imputed data sets" in additive
+    methods = " ".join(exposure_response_methods(spline_run.spec))
+    assert "pooled over the imputed data sets (Rubin's rules), with D1 tests" in methods
