@@ -10,7 +10,7 @@ observed data (available cases) and their table says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,17 @@ class ImputedRun:
         return sensitivity is None or not sensitivity.complete_cases
 
     def fit_all(
-        self, tasks: Sequence[Task], levels: Mapping[str, list[str]], ties: str
+        self,
+        tasks: Sequence[Task],
+        levels: Mapping[str, list[str]],
+        ties: str,
+        progress: Callable[[float], None] | None = None,
     ) -> list[list[Fit | InteractionTest]]:
         """Per pooled task, its pooled fit(s) or pooled (D1) interaction test; the completed
-        data sets are fitted in the spec's ``workers`` processes."""
+        data sets are fitted in the spec's ``workers`` processes (``progress``: the share of
+        data sets fitted, after each)."""
         datasets = self.imputations.datasets
-        return fit_pooled(self.spec, datasets, tasks, levels, ties, self.workers)
+        return fit_pooled(self.spec, datasets, tasks, levels, ties, self.workers, progress)
 
     def table_frames(self) -> AnalysisFrames:
         """The frames the HR tables count from: the first completed data set where fits are

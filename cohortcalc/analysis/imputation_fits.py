@@ -14,8 +14,8 @@ exposure × modifier product terms in the pooled interaction model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,20 +63,28 @@ def fit_pooled(
     levels: Mapping[str, list[str]],
     ties: str,
     workers: int,
+    progress: Callable[[float], None] | None = None,
 ) -> list[list[Fit | InteractionTest]]:
     """Per task (in order), its pooled fits (one, or one per subgroup level) or its pooled
     interaction test; ``datasets`` are the completed data sets (population, before trend
-    scores)."""
+    scores); ``progress`` gets the share of data sets fitted after each."""
     rest: list[list[list[_Light]]]
     pool_size = min(workers, len(datasets) - 1)
+    tell = progress or (lambda share: None)
     if pool_size <= 1:
         first = _fit_dataset(spec, datasets[0], tasks, levels, ties)
-        rest = [_light_dataset(spec, d, tasks, levels, ties) for d in datasets[1:]]
+        rest = []
+        for d in datasets[1:]:
+            tell((len(rest) + 1) / len(datasets))  # data sets fitted so far
+            rest.append(_light_dataset(spec, d, tasks, levels, ties))
     else:
         with worker_pool(pool_size) as executor:
             futures = _submit(executor, spec, datasets[1:], tasks, levels, ties)
             first = _fit_dataset(spec, datasets[0], tasks, levels, ties)  # meanwhile, here
+            for finished, _ in enumerate(as_completed(futures), 2):
+                tell(finished / len(datasets))
             rest = [f.result() for f in futures]
+    tell(1.0)
     return [
         _pooled(task, fitted, [r[i] for r in rest])
         for i, (task, fitted) in enumerate(zip(tasks, first, strict=True))

@@ -242,18 +242,22 @@ def _run(
             clock.timings["impute"] = imputed.seconds
             inputs["missing_data"] = imputed.record()
             at = [i for i, t in enumerate(tasks) if imputed.pools(t)]
-            fitted = imputed.fit_all([tasks[i] for i in at], levels, spec.models.ties)
+            fitted = imputed.fit_all(  # the pooled tasks advance as the data sets are fitted
+                [tasks[i] for i in at], levels, spec.models.ties,
+                lambda share: advance(round(share * len(at))),
+            )  # fmt: skip
             pooled = dict(zip(at, fitted, strict=True))
-        for done, task in enumerate(tasks, 1):
-            frame = frames.get(task.key.analysis, task.outcome)
-            items = (
-                pooled[done - 1]
-                if done - 1 in pooled
-                else run_task(task, frame, levels, spec.models.ties)
-            )
+        done = len(pooled)
+        for i, task in enumerate(tasks):
+            if i in pooled:
+                items = pooled[i]
+            else:
+                items = run_task(task, frames.get(task.key.analysis, task.outcome), levels,
+                                 spec.models.ties)  # fmt: skip
+                done += 1
+                advance(done)
             for item in items:
                 (interactions if isinstance(item, InteractionTest) else fits).append(item)
-            advance(done)
     with clock.step("tables"):
         if session is not None:  # the few columns the tables and figures need, collected
             frames = _collected(spec, frames, derived)

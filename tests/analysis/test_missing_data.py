@@ -39,11 +39,24 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data.write_store(tmp_path_factory.mktemp("mi_store") / "store")
 
 
+EVENTS: list[Any] = []  # the progress events of the module's run
+
+
 @pytest.fixture(scope="module")
 def run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cc.run(data.spec(store), out=tmp_path_factory.mktemp("mi_run") / "out")
+        out = tmp_path_factory.mktemp("mi_run") / "out"
+        return cc.run(data.spec(store), out=out, progress=EVENTS.append)
+
+
+def test_fit_progress_rises_through_the_pooled_and_complete_case_fits(run) -> None:
+    """The pooled tasks advance the fit step as data sets are fitted; the complete-case tasks
+    then count on from there: never backwards, ending at every task."""
+    fit = [e for e in EVENTS if e.step == "fit"]
+    counts = [e.completed for e in fit if e.status == "advance"]
+    assert counts == sorted(counts) and len(set(counts)) > 3
+    assert fit[-1].status == "done" and counts[-1] == fit[-1].total
 
 
 @pytest.fixture(scope="module")
