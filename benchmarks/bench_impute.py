@@ -6,8 +6,10 @@ smoking 10%). Single-data run: the headline models on the complete data (cause-s
 MI and of death, Fine–Gray of MI; CAC category + Model 2 covariates + CKD). MI run: cc.impute
 (m = 20, 10 iterations, outcomes MI with competing death and death) + eGFR/CKD re-derived + the
 same three models on each completed data set + cc.pool. Reported as seconds and the multiple
-of the single-data run, with workers = 1 and 2. Then the same models as one spec run
-(`cohortcalc run` with and without `missing_data:`, a store with the labs missing at random).
+of the single-data run, with workers = 1 and 2, and R's mice + coxph / finegray() + pool on the
+same rows when Rscript has them (slow: about 18 minutes at n = 20,000). Then the same models as
+one spec run (`cohortcalc run` with and without `missing_data:`, a store with the labs missing
+at random).
 Run: `python -m benchmarks.bench_impute` (`--spec`: the spec runs only).
 """
 
