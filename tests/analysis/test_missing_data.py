@@ -57,6 +57,10 @@ def test_fit_progress_rises_through_the_pooled_and_complete_case_fits(run) -> No
     counts = [e.completed for e in fit if e.status == "advance"]
     assert counts == sorted(counts) and len(set(counts)) > 3
     assert fit[-1].status == "done" and counts[-1] == fit[-1].total
+    timings = run.manifest["timings_seconds"]  # imputation is timed inside the fit step
+    assert 0 < timings["impute"] < timings["fit"]
+    steps = ("data", "derive", "check", "fit", "tables", "figures", "report")
+    assert timings["total"] == pytest.approx(sum(timings[s] for s in steps))
 
 
 @pytest.fixture(scope="module")
