@@ -199,6 +199,14 @@ def _models(spec: Spec) -> str:
             "Cox models on counting-process data with Breslow ties and a robust variance "
             "clustered on participant, which treats the weights as known."
         )
+    if spec.missing_data is not None:  # the Missing data paragraph gives the pooled inference
+        return text + (
+            f" Sequential adjustment sets — {adjustment}. Missing covariates were multiply "
+            "imputed and estimates pooled (see Missing data); in the complete-case sensitivity "
+            "analysis 95% confidence intervals are Wald intervals on the log scale. The p for "
+            "trend across ordered categories is the test of the category's ordinal score "
+            "(0, 1, 2, …) entered in place of the categories in the same model."
+        )
     return text + (
         f" Sequential adjustment sets — {adjustment}. 95% confidence intervals are Wald "
         "intervals on the log scale. Participants with a missing value in a model's "

@@ -214,6 +214,8 @@ def test_footnotes_and_methods_text(run) -> None:
                  "a Wald test pooled over the imputed data sets (D1"):  # fmt: skip
         assert text in report, text
     assert "observed data (available cases)" not in report.split("Missing data.")[1][:2000]
+    models = report.split("Models.")[1].split("</p>")[0]
+    assert "available-case analysis" not in models and "see Missing data" in models
     record = run.manifest["inputs"]["missing_data"]
     n_missing = {r["variable"]: r["n_missing"] for r in record["missing"]}
     raw = run.frame
