@@ -224,11 +224,6 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
                 n.replace(_WALD, _POOLED).replace(_TREND, _POOLED_TREND) for n in table.footnotes
             )
             notes += (footnote(m),)
-            if "_by_" in name:
-                notes += (
-                    f"p for interaction: D1 test of the product terms pooled over the {m} "
-                    "imputed data sets.",
-                )
             modifier = next((c for c in imputed_modifiers if name.endswith(f"_by_{c}")), None)
             if modifier is not None:
                 notes += (
