@@ -60,7 +60,9 @@ def test_fit_progress_rises_through_the_pooled_and_complete_case_fits(run) -> No
     timings = run.manifest["timings_seconds"]  # imputation is timed inside the fit step
     assert 0 < timings["impute"] < timings["fit"]
     steps = ("data", "derive", "check", "fit", "tables", "figures", "report")
-    assert timings["total"] == pytest.approx(sum(timings[s] for s in steps), abs=0.0045)  # 8 ms roundings
+    assert timings["total"] == pytest.approx(
+        sum(timings[s] for s in steps), abs=0.0045
+    )  # 8 ms roundings
 
 
 @pytest.fixture(scope="module")
