@@ -121,7 +121,7 @@ def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -
     check_variables(spec, population, feature_inputs(spec.derive))
     followup, extra = _followup_times(spec)
     pairs = list(dict.fromkeys((followup[o.name], o.status) for o in spec.outcomes))
-    workers = section.processes(population.height)
+    workers = section.processes(population.height, int(population.estimated_size()))
     start = time.perf_counter()
     try:
         imputations = impute(

@@ -15,6 +15,23 @@ from cohortcalc.features.outcomes import OUTCOME_COLUMNS
 #: rows × imputations from which ``workers: auto`` runs chains and fits in parallel processes.
 AUTO_PARALLEL = 100_000
 
+#: Copies of the completed data a worker process holds at its peak (the data set, its
+#: analysis frames, the design matrices of a fit), for the memory cap of ``workers: auto``.
+WORKER_COPIES = 6
+
+
+def _free_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 #: Exposure columns that are never imputed (CAC and everything computed from it).
 CAC_PREFIXES = ("cac_", "log_cac", "n_lesions", "lesion")
 
@@ -58,16 +75,21 @@ class MissingData(_Strict):
             raise ValueError(f"workers must be at least 1 or 'auto', got {workers}")
         return workers
 
-    def processes(self, rows: int) -> int:
-        """The worker processes for a population of ``rows``: the stated number, or with
-        "auto" one per core (at most m) once rows × m reaches ``AUTO_PARALLEL`` — below it,
-        starting a process (about 2 s: imports and compiled kernels) costs more than its share
-        of the chains and fits saves."""
+    def processes(self, rows: int, data_bytes: int = 0) -> int:
+        """The worker processes for a population of ``rows`` (``data_bytes`` in memory): the
+        stated number, or with "auto" one per core (at most m) once rows × m reaches
+        ``AUTO_PARALLEL`` — below it, starting a process (about 2 s: imports and compiled
+        kernels) costs more than its share of the chains and fits saves — and no more than
+        the free memory holds at ``WORKER_COPIES`` copies of the data per process."""
         if isinstance(self.workers, int):
             return self.workers
         if rows * self.m < AUTO_PARALLEL:
             return 1
-        return max(1, min(os.cpu_count() or 1, self.m))
+        cores = min(os.cpu_count() or 1, self.m)
+        free = _free_memory()
+        if free is not None and data_bytes > 0:
+            cores = min(cores, int(free // (WORKER_COPIES * data_bytes)))
+        return max(1, cores)
 
     @field_validator("variables")
     @classmethod

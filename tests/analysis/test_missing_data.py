@@ -332,3 +332,20 @@ def test_spline_curve_is_pooled_over_the_completed_data_sets(
     assert "not on the 3 imputed data sets" in additive
     methods = " ".join(exposure_response_methods(spline_run.spec))
     assert "pooled over the imputed data sets (Rubin's rules), with D1 tests" in methods
+
+
+def test_auto_workers_pay_for_themselves_and_fit_in_memory() -> None:
+    """workers: auto is one process below rows × m = 100,000 (start-up would cost more than it
+    saves), one per core up to m above it, and never more than free memory holds for six
+    copies of the data each; a stated number is taken as it is."""
+    import os
+
+    from cohortcalc.analysis.imputation_spec import MissingData
+
+    auto = MissingData(method="multiple_imputation", m=20, seed=1, variables=["uacr"])
+    assert auto.workers == "auto"
+    assert auto.processes(4_999) == 1
+    assert auto.processes(5_000, 10**6) == min(os.cpu_count() or 1, 20)
+    assert auto.processes(5_000, 10**15) == 1  # a petabyte of data: no room for copies
+    three = MissingData(method="multiple_imputation", m=2, seed=1, variables=["uacr"], workers=3)
+    assert three.processes(10, 10**15) == 3
