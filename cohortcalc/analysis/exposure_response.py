@@ -104,9 +104,21 @@ def exposure_response_outputs(
                 spec, outcome, pair.model, [pair.first.column, pair.second.column]
             )
             name = f"additive_{outcome.name}_{a}_{b}"
-            fit = _fit(spec, data, outcome, "cox", [f"{a} * {b}", *covariates], ties, name)
-            cells = _cell_counts(data, outcome, [a, b, *covariates], fit)
-            table = additive_table(fit, pair, outcome, cells)
+            terms = [f"{a} * {b}", *covariates]
+            if completed:  # one fit per completed data set; counts from the first
+                datasets = [
+                    f.get(MAIN, outcome).with_columns(
+                        _binary(pair.first, frame), _binary(pair.second, frame)
+                    )
+                    for f in completed
+                ]
+                fits = [_fit(spec, d, outcome, "cox", terms, ties, name) for d in datasets]
+                cells = _cell_counts(datasets[0], outcome, [a, b, *covariates], fits[0])
+                table = additive_table(fits, pair, outcome, cells)
+            else:
+                fit = _fit(spec, data, outcome, "cox", terms, ties, name)
+                cells = _cell_counts(data, outcome, [a, b, *covariates], fit)
+                table = additive_table(fit, pair, outcome, cells)
             threshold = spec.small_cell_threshold  # 0 or 1: off, as for the other tables
             tables[name] = suppress_small_cells(table, threshold) if threshold > 1 else table
     curve_tables, curve_figures = adjusted_curve_outputs(spec, frames, out)
@@ -266,6 +278,7 @@ def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome, cells: 
     """Knol & VanderWeele (2012): participants, events and HRs of each combination against the
     doubly unexposed, stratum-specific HRs, RERI/AP/SI and the ratio of HRs."""
     result = additive_interaction(fit, pair.first.name, pair.second.name)
+    fit = fit[0] if isinstance(fit, list) else fit  # pooled: counts of the first data set
     first = pair.first.label or pair.first.name
     second = pair.second.label or pair.second.name
     rows, records = [], []
@@ -329,6 +342,7 @@ def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome, cells: 
             "the product term (Knol & VanderWeele 2012). RERI: relative excess risk due to "
             "interaction; AP: attributable proportion; SI: synergy index; delta-method 95% CIs "
             "(Hosmer & Lemeshow 1992), SI on the log scale.",
+            *_pooled_note(result.imputations),
         ),
         values=values_frame(records),
         counts=CountGrid(
@@ -339,6 +353,17 @@ def additive_table(fit, pair: AdditiveInteractionSpec, outcome: Outcome, cells: 
                 (*(f"events_{i}" for i in range(4)), "events_total"),
             ),
         ),
+    )
+
+
+def _pooled_note(m: int) -> tuple[str, ...]:
+    if not m:
+        return ()
+    return (
+        f"Each quantity (log HRs, RERI, AP, log SI) pooled over {m} imputed data sets by "
+        "Rubin's rules: CIs and p from the t distribution with Barnard–Rubin df. Participants "
+        "and events are those of the first completed data set (they vary across imputations "
+        "when an exposure is derived from imputed values).",
     )
 
 

@@ -257,7 +257,6 @@ def annotate_tables(run: ImputedRun, tables: dict[str, Table]) -> dict[str, Tabl
 
 #: Tables of a run with ``missing_data`` that are computed on the observed data, by prefix.
 OBSERVED = {
-    "additive_": "this additive-interaction model was",
     "adjusted_": "these standardised (g-computation) curves were",
     "prediction_": "the prediction models and their performance were",
 }

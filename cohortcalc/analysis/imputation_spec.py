@@ -185,8 +185,9 @@ def missing_data_methods(spec: Any, inputs: Mapping[str, Any]) -> list[str]:
         other = (
             " Spline exposure–response curves were fitted on each completed data set and "
             "pooled point by point (Rubin's rules; D1 tests of association and non-linearity); "
-            "E-values use the pooled hazard ratios; additive interactions and standardised "
-            "curves used the observed data (available cases)."
+            "additive interactions (joint and stratum-specific HRs, RERI, AP, SI) were pooled "
+            "quantity by quantity; E-values use the pooled hazard ratios; standardised curves "
+            "used the observed data (available cases)."
         )
     if getattr(spec, "prediction", None) is not None:
         other += " Prediction analyses used the observed data (available cases)."

@@ -157,24 +157,18 @@ def _pooled(
     df (complete-data df events − coefficients, as ``cc.pool``), and the D1 tests of
     association and non-linearity of the pooled spline coefficients."""
     from cohortcalc.imputation.pooled_tests import d1_test
-    from cohortcalc.imputation.pooling import barnard_rubin_df, pool
+    from cohortcalc.imputation.pooling import pool, pool_scalars
 
     pooled = pool(fits)
-    m = len(fits)
     index = [list(pooled.terms).index(label) for label in labels]
     beta = pooled.estimates[:, index]  # m × k
     variances = pooled.variances[:, index][:, :, index]
     points = beta @ contrast.T  # m × points
-    within = np.einsum("ij,mjk,ik->mi", contrast, variances, contrast).mean(axis=0)
-    between = points.var(axis=0, ddof=1) if m > 1 else np.zeros(contrast.shape[0])
-    total = np.maximum(within + (1.0 + 1.0 / m) * between, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = barnard_rubin_df(m, between, total, pooled.dfcom)
-    quantile = np.where(
-        total > 0, stats.t.ppf(0.5 + conf_level / 2.0, np.where(total > 0, df, 1.0)), 0.0
-    )
+    within = np.einsum("ij,mjk,ik->mi", contrast, variances, contrast)
+    table = pool_scalars(points, within, pooled.dfcom, conf_level)
+    quantile = np.where(table["se"] > 0, (table["upper"] - table["estimate"]) / table["se"], 0.0)
     tests = (d1_test(pooled, labels), d1_test(pooled, labels[1:]))
-    return points.mean(axis=0), np.sqrt(total), quantile, tests
+    return table["estimate"].to_numpy(), table["se"].to_numpy(), quantile, tests
 
 
 def _warn_if_extrapolated(spline: SplineTerm, reference: float, values: np.ndarray) -> None:

@@ -10,8 +10,9 @@ combination against the doubly unexposed, the stratum-specific HRs and the multi
 
 from __future__ import annotations
 
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ class AdditiveInteraction:
     joint: pd.DataFrame
     stratified: pd.DataFrame
     conf_level: float
+    imputations: int = 0  # m when pooled over completed data sets (t-based CIs)
 
     def __str__(self) -> str:
         level = f"{100 * self.conf_level:g}%"
@@ -60,6 +62,8 @@ class AdditiveInteraction:
                 f"{row['upper']:.3f}), p = {row['p']:.3g}"
             )
         lines.append("Delta-method CIs (Hosmer & Lemeshow 1992); SI on the log scale.")
+        if self.imputations:
+            lines.append(f"Pooled over {self.imputations} imputed data sets (Rubin's rules).")
         return "\n".join(lines)
 
 
@@ -70,9 +74,16 @@ def additive_interaction(
     covariates include ``first * second`` (0/1, boolean or two-level columns; a Cox fit's
     numeric exposures are checked to be 0/1, a Fine–Gray fit's cannot be). Warns when an
     exposure alone is protective (Knol et al. 2011 advise recoding so the reference has the
-    lowest risk) and when the SI is undefined."""
+    lowest risk) and when the SI is undefined.
+
+    ``fit`` may be a list of the same model's fits on m ≥ 2 completed data sets
+    (``cc.impute``): each quantity — the joint and stratum-specific log HRs, RERI, AP, log SI
+    and the product term — is then pooled by Rubin's rules (t-based CIs with Barnard–Rubin
+    df, as ``cc.pool``), with the warnings of every data set said once."""
     if not 0 < conf_level < 1:
         raise ModelError(f"conf_level={conf_level!r} must be between 0 and 1.")
+    if isinstance(fit, list | tuple):
+        return _pooled(list(fit), first, second, conf_level)
     names = _coefficients(fit, first, second)
     _check_binary(fit, names[:2])
     beta = fit.coef.loc[list(names)].to_numpy()
@@ -105,6 +116,61 @@ def additive_interaction(
         stratified=_stratified(beta, vcov, z, first, second, levels),
         conf_level=conf_level,
     )
+
+
+def _pooled(fits: list[Any], first: str, second: str, conf_level: float) -> AdditiveInteraction:
+    """Every quantity of ``additive_interaction`` pooled over the fits by Rubin's rules."""
+    from cohortcalc.imputation.estimates import extract
+    from cohortcalc.imputation.pooling import pool_scalars
+
+    if len(fits) < 2:
+        raise ModelError(f"pooling needs the fits of 2 or more imputed data sets; got {len(fits)}.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [additive_interaction(f, first, second, conf_level=conf_level) for f in fits]
+    kinds: dict[str, list[str]] = {}  # one warning per kind, its numbers from the first
+    for w in caught:
+        kinds.setdefault(re.sub(r"[-\d.]+", "#", str(w.message)), []).append(str(w.message))
+    for messages in kinds.values():
+        where = f" (in {len(messages)} of {len(fits)} imputed data sets; the first's numbers)"
+        warnings.warn(messages[0] + where, ModelWarning, stacklevel=3)
+    dfcom = extract(fits[0], None).dfcom
+    logged = ("SI", "multiplicative")  # pooled on the log scale, as their CIs are
+    names = list(results[0].measures.index)
+    estimates = np.array(
+        [[np.log(r.measures.loc[n, "estimate"]) if n in logged else r.measures.loc[n, "estimate"]
+          for n in names] for r in results]
+    )  # fmt: skip
+    variances = np.array([r.measures.loc[names, "se"].to_numpy() ** 2 for r in results])
+    with np.errstate(invalid="ignore"):
+        measures = pool_scalars(estimates, variances, dfcom, conf_level)
+    measures.index = pd.Index(names, name="measure")
+    for name in logged:
+        measures.loc[name, ["estimate", "lower", "upper"]] = np.exp(
+            measures.loc[name, ["estimate", "lower", "upper"]].to_numpy(dtype=np.float64)
+        )
+    return replace(
+        results[0],
+        measures=measures[["estimate", "se", "lower", "upper", "p"]],
+        joint=_pooled_ratios([r.joint for r in results], dfcom, conf_level),
+        stratified=_pooled_ratios([r.stratified for r in results], dfcom, conf_level),
+        imputations=len(fits),
+    )
+
+
+def _pooled_ratios(tables: list[pd.DataFrame], dfcom: float, conf_level: float) -> pd.DataFrame:
+    """Rows of HRs (log_hr, se) pooled row by row on the log scale."""
+    from cohortcalc.imputation.pooling import pool_scalars
+
+    estimates = np.array([t["log_hr"].to_numpy() for t in tables])
+    variances = np.array([t["se"].to_numpy() ** 2 for t in tables])
+    pooled = pool_scalars(estimates, variances, dfcom, conf_level)
+    out = tables[0].copy()
+    out["log_hr"], out["se"] = pooled["estimate"].to_numpy(), pooled["se"].to_numpy()
+    out["hr"] = np.exp(out["log_hr"])
+    out["hr_lower"] = np.exp(pooled["lower"].to_numpy())
+    out["hr_upper"] = np.exp(pooled["upper"].to_numpy())
+    return out
 
 
 def interaction_measures(beta: np.ndarray, vcov: np.ndarray, z: float) -> pd.DataFrame:

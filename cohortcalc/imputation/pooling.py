@@ -198,3 +198,30 @@ def _summary(
                                ("value_upper", "upper")):  # fmt: skip
             table[column] = inverse(table[source].to_numpy())
     return table
+
+
+def pool_scalars(
+    estimates: np.ndarray, variances: np.ndarray, dfcom: float, conf_level: float = 0.95
+) -> pd.DataFrame:
+    """Rubin's rules for each of k scalar quantities estimated in m completed data sets
+    (``estimates`` and their ``variances``, m × k) — a point of a curve, a RERI, a log HR:
+    estimate Q̄, se √T, Barnard–Rubin df (complete-data ``dfcom``), t-based lower and upper
+    limits and p (H0: 0); the numbers of ``mice::pool.scalar`` per quantity. A quantity that
+    is fixed in every data set (T = 0, a reference) keeps its value as both limits, p NaN."""
+    estimates = np.atleast_2d(np.asarray(estimates, dtype=np.float64))
+    variances = np.atleast_2d(np.asarray(variances, dtype=np.float64))
+    m = estimates.shape[0]
+    qbar = estimates.mean(axis=0)
+    between = estimates.var(axis=0, ddof=1)
+    total = np.maximum(variances.mean(axis=0) + (1.0 + 1.0 / m) * between, 0.0)
+    varies = total > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(varies, barnard_rubin_df(m, between, total, dfcom), np.nan)
+        crit = np.where(varies, stats.t.ppf(0.5 + conf_level / 2.0, np.where(varies, df, 1)), 0)
+        statistic = np.where(varies, qbar / np.sqrt(total), np.nan)
+    se = np.sqrt(total)
+    p = np.where(varies, 2.0 * stats.t.sf(np.abs(statistic), np.where(varies, df, 1)), np.nan)
+    lower, upper = qbar - crit * se, qbar + crit * se
+    return pd.DataFrame(
+        {"estimate": qbar, "se": se, "df": df, "lower": lower, "upper": upper, "p": p}
+    )

@@ -22,7 +22,7 @@ import yaml
 import cohortcalc as cc
 from cohortcalc.analysis.exposure_response_spec import exposure_response_methods
 from cohortcalc.analysis.spec import spec_from_text
-from cohortcalc.errors import SpecError
+from cohortcalc.errors import ModelWarning, SpecError
 from cohortcalc.reporting.format import format_ratio_ci
 
 sys.path.insert(0, str(Path(__file__).parent))  # the store helper beside this file
@@ -328,8 +328,20 @@ def test_spline_curve_is_pooled_over_the_completed_data_sets(
     notes = " ".join(table.footnotes)
     assert "pooled over 3 imputed data sets" in notes
     assert f"F {curve.association.statistic:.2f} on 3 and {curve.association.df2:.1f} df" in notes
-    additive = " ".join(spline_run.tables["additive_mi_cac_agatston_above_0_ckd"].footnotes)
-    assert "not on the 3 imputed data sets" in additive
+    additive = spline_run.tables["additive_mi_cac_agatston_above_0_ckd"]
+    notes = " ".join(additive.footnotes)
+    assert "pooled over 3 imputed data sets by Rubin's rules" in notes
+    assert "not on the 3 imputed data sets" not in notes
+    if method == "cox":  # the table's RERI is the pooled RERI of the direct fits
+        binary = [d.with_columns(cac_agatston_above_0=pl.col("cac_agatston") > 0)
+                  for d in direct.datasets]  # fmt: skip
+        terms = ["cac_agatston_above_0 * ckd", *[c for c in MODEL_2 if c != "ckd"]]
+        with pytest.warns(ModelWarning, match=r"protective .* \(in 3 of 3 imputed data sets"):
+            result = cc.additive_interaction(
+                [_cox(d, terms) for d in binary], "cac_agatston_above_0", "ckd"
+            )
+        reri = additive.frame.set_index("Quantity").loc["RERI", "Estimate (95% CI)"]
+        assert reri.startswith(f"{result.measures.loc['RERI', 'estimate']:.2f} (")
     methods = " ".join(exposure_response_methods(spline_run.spec))
     assert "pooled over the imputed data sets (Rubin's rules), with D1 tests" in methods
 
