@@ -112,9 +112,9 @@ def exposure_response_outputs(
                     )
                     for f in completed
                 ]
-                fits = [_fit(spec, d, outcome, "cox", terms, ties, name) for d in datasets]
-                cells = _cell_counts(datasets[0], outcome, [a, b, *covariates], fits[0])
-                table = additive_table(fits, pair, outcome, cells)
+                pooled = [_fit(spec, d, outcome, "cox", terms, ties, name) for d in datasets]
+                cells = _cell_counts(datasets[0], outcome, [a, b, *covariates], pooled[0])
+                table = additive_table(pooled, pair, outcome, cells)
             else:
                 fit = _fit(spec, data, outcome, "cox", terms, ties, name)
                 cells = _cell_counts(data, outcome, [a, b, *covariates], fit)

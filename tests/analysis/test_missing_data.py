@@ -301,6 +301,7 @@ def spline_run(store: Path) -> Any:
                      "at": [10, 100, 400], "outcomes": ["mi"]}],
         "additive_interactions": [{"first": {"column": "cac_agatston", "above": 0},
                                    "second": {"column": "ckd"}, "outcomes": ["mi"]}],
+        "evalues": True,
     }  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -328,6 +329,12 @@ def test_spline_curve_is_pooled_over_the_completed_data_sets(
     notes = " ".join(table.footnotes)
     assert "pooled over 3 imputed data sets" in notes
     assert f"F {curve.association.statistic:.2f} on 3 and {curve.association.df2:.1f} df" in notes
+    evalues = spline_run.tables["evalues"]  # from the pooled HRs of the main fits
+    assert "E-values of the HRs pooled over 3 imputed data sets" in " ".join(evalues.footnotes)
+    pooled_hr = spline_run.fit("mi", "cox", "cac_category", "Model 2").result.summary
+    row = evalues.frame[evalues.frame["Term"] == "cac_category[>400]"].iloc[0]
+    hr = pooled_hr.loc["cac_category[>400]"]
+    assert row["HR (95% CI)"] == format_ratio_ci(hr["hr"], hr["hr_lower"], hr["hr_upper"])
     additive = spline_run.tables["additive_mi_cac_agatston_above_0_ckd"]
     notes = " ".join(additive.footnotes)
     assert "pooled over 3 imputed data sets by Rubin's rules" in notes
