@@ -92,7 +92,8 @@ def hr_curve(
     with reference CAC = 0 pass ``reference=0``. Raises ``ModelError`` if the fit has no such
     spline or the spline is part of an interaction (its HR then depends on the other factor).
     """
-    fits = list(fit) if isinstance(fit, list | tuple) else [fit]
+    imputed = isinstance(fit, list | tuple)  # one fit per completed data set: pooled
+    fits = list(fit) if imputed else [fit]
     spline = _spline_of(fits[0], term)
     for other in fits[1:]:
         if _spline_of(other, term).knots != spline.knots:
@@ -114,15 +115,17 @@ def hr_curve(
     _warn_if_extrapolated(spline, reference, values)
     labels = list(spline.labels)
     contrast = spline.basis(values) - spline.basis(np.array([reference]))
-    if len(fits) > 1:
-        log_hr, se, quantile, tests = _pooled(fits, labels, contrast, conf_level)
-        association, nonlinearity = tests
+    if imputed:
+        log_hr, se, lower, upper, (association, nonlinearity) = _pooled(
+            fits, labels, contrast, conf_level
+        )
     else:
         beta = fit.coef.loc[labels].to_numpy()
         vcov = fit.vcov.loc[labels, labels].to_numpy()
         log_hr = contrast @ beta
         se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", contrast, vcov, contrast), 0.0))
-        quantile = np.full(len(values), stats.norm.ppf(0.5 + conf_level / 2.0))
+        z = stats.norm.ppf(0.5 + conf_level / 2.0)
+        lower, upper = log_hr - z * se, log_hr + z * se
         association = _wald(beta, vcov)
         nonlinearity = _wald(beta[1:], vcov[1:, 1:])
     table = pd.DataFrame(
@@ -131,8 +134,8 @@ def hr_curve(
             "log_hr": log_hr,
             "se": se,
             "hr": np.exp(log_hr),
-            "hr_lower": np.exp(log_hr - quantile * se),
-            "hr_upper": np.exp(log_hr + quantile * se),
+            "hr_lower": np.exp(lower),
+            "hr_upper": np.exp(upper),
         }
     )
     return HrCurve(
@@ -146,29 +149,29 @@ def hr_curve(
         conf_level=conf_level,
         ratio="HR" if hasattr(fits[0], "ties") else "SHR",
         value_range=spline.value_range,
-        imputations=len(fits) if len(fits) > 1 else 0,
+        imputations=len(fits) if imputed else 0,
     )
 
 
 def _pooled(
     fits: list[Any], labels: list[str], contrast: np.ndarray, conf_level: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[Any, Any]]:
-    """Rubin's rules at each point: the pooled log HR, √T, the t quantile with Barnard–Rubin
-    df (complete-data df events − coefficients, as ``cc.pool``), and the D1 tests of
-    association and non-linearity of the pooled spline coefficients."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[Any, Any]]:
+    """Rubin's rules at each point (``pool_scalars``: the pooled log HR, √T and t limits with
+    Barnard–Rubin df, complete-data df events − coefficients as ``cc.pool``) and the D1 tests
+    of association and non-linearity of the pooled spline coefficients."""
     from cohortcalc.imputation.pooled_tests import d1_test
     from cohortcalc.imputation.pooling import pool, pool_scalars
 
-    pooled = pool(fits)
+    pooled = pool(fits)  # refuses fewer than 2
     index = [list(pooled.terms).index(label) for label in labels]
     beta = pooled.estimates[:, index]  # m × k
     variances = pooled.variances[:, index][:, :, index]
     points = beta @ contrast.T  # m × points
     within = np.einsum("ij,mjk,ik->mi", contrast, variances, contrast)
     table = pool_scalars(points, within, pooled.dfcom, conf_level)
-    quantile = np.where(table["se"] > 0, (table["upper"] - table["estimate"]) / table["se"], 0.0)
     tests = (d1_test(pooled, labels), d1_test(pooled, labels[1:]))
-    return table["estimate"].to_numpy(), table["se"].to_numpy(), quantile, tests
+    estimate, se, lower, upper = (table[c].to_numpy() for c in ("estimate", "se", "lower", "upper"))
+    return estimate, se, lower, upper, tests
 
 
 def _warn_if_extrapolated(spline: SplineTerm, reference: float, values: np.ndarray) -> None:

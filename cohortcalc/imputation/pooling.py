@@ -158,24 +158,16 @@ def _summary(
     conf_level: float,
 ) -> pd.DataFrame:
     ubar, b = np.diag(within), np.diag(between)
-    total = ubar + (1.0 + 1.0 / m) * b
-    df = barnard_rubin_df(m, b, total, dfcom)
-    se = np.sqrt(total)
+    rules = _rubin(qbar, ubar, b, m, dfcom, conf_level)
+    total, df = rules["t"], rules["df"]
     with np.errstate(divide="ignore", invalid="ignore"):
         riv = (1.0 + 1.0 / m) * b / ubar
         lam = (1.0 + 1.0 / m) * b / total
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
-        statistic = qbar / se
-    crit = stats.t.ppf(0.5 + conf_level / 2.0, df)
     table = pd.DataFrame(
         {
-            "estimate": qbar,
-            "se": se,
-            "df": df,
-            "lower": qbar - crit * se,
-            "upper": qbar + crit * se,
-            "statistic": statistic,
-            "p": 2.0 * stats.t.sf(np.abs(statistic), np.maximum(df, 0.001)),
+            **{k: rules[k] for k in ("estimate", "se", "df", "lower", "upper", "statistic")},
+            "p": rules["p"],
             "ubar": ubar,
             "b": b,
             "t": total,
@@ -200,28 +192,43 @@ def _summary(
     return table
 
 
+def _rubin(
+    qbar: np.ndarray, ubar: np.ndarray, b: np.ndarray, m: int, dfcom: float, conf_level: float
+) -> dict[str, np.ndarray]:
+    """Rubin's rules per scalar (Rubin 1987; Barnard & Rubin 1999 df): total variance
+    T = Ū + (1 + 1/m) B, se √T, df, t-based limits, statistic Q̄/√T and its two-sided p."""
+    total = ubar + (1.0 + 1.0 / m) * b
+    df = barnard_rubin_df(m, b, total, dfcom)
+    se = np.sqrt(total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = qbar / se
+    crit = stats.t.ppf(0.5 + conf_level / 2.0, df)
+    return {
+        "estimate": qbar, "se": se, "df": df, "t": total, "lower": qbar - crit * se,
+        "upper": qbar + crit * se, "statistic": statistic,
+        "p": 2.0 * stats.t.sf(np.abs(statistic), np.maximum(df, 0.001)),
+    }  # fmt: skip
+
+
 def pool_scalars(
     estimates: np.ndarray, variances: np.ndarray, dfcom: float, conf_level: float = 0.95
 ) -> pd.DataFrame:
     """Rubin's rules for each of k scalar quantities estimated in m completed data sets
     (``estimates`` and their ``variances``, m × k) — a point of a curve, a RERI, a log HR:
     estimate Q̄, se √T, Barnard–Rubin df (complete-data ``dfcom``), t-based lower and upper
-    limits and p (H0: 0); the numbers of ``mice::pool.scalar`` per quantity. A quantity that
-    is fixed in every data set (T = 0, a reference) keeps its value as both limits, p NaN."""
+    limits and p (H0: 0), as ``cc.pool`` gives for one coefficient. A quantity that is fixed
+    in every data set (T = 0, a reference) keeps its value as both limits, df and p NaN."""
     estimates = np.atleast_2d(np.asarray(estimates, dtype=np.float64))
     variances = np.atleast_2d(np.asarray(variances, dtype=np.float64))
     m = estimates.shape[0]
     qbar = estimates.mean(axis=0)
-    between = estimates.var(axis=0, ddof=1)
-    total = np.maximum(variances.mean(axis=0) + (1.0 + 1.0 / m) * between, 0.0)
-    varies = total > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(varies, barnard_rubin_df(m, between, total, dfcom), np.nan)
-        crit = np.where(varies, stats.t.ppf(0.5 + conf_level / 2.0, np.where(varies, df, 1)), 0)
-        statistic = np.where(varies, qbar / np.sqrt(total), np.nan)
-    se = np.sqrt(total)
-    p = np.where(varies, 2.0 * stats.t.sf(np.abs(statistic), np.where(varies, df, 1)), np.nan)
-    lower, upper = qbar - crit * se, qbar + crit * se
-    return pd.DataFrame(
-        {"estimate": qbar, "se": se, "df": df, "lower": lower, "upper": upper, "p": p}
-    )
+        rules = _rubin(qbar, variances.mean(axis=0), estimates.var(axis=0, ddof=1), m, dfcom,
+                       conf_level)  # fmt: skip
+    table = pd.DataFrame({k: rules[k] for k in ("estimate", "se", "df", "lower", "upper", "p")})
+    fixed = ~(rules["t"] > 0)
+    table["lower"] = np.where(fixed, qbar, table["lower"])
+    table["upper"] = np.where(fixed, qbar, table["upper"])
+    table["df"] = np.where(fixed, np.nan, table["df"])
+    table["p"] = np.where(fixed, np.nan, table["p"])
+    return table

@@ -237,3 +237,5 @@ def test_curve_over_imputations_pools_each_point_by_rubins_rules() -> None:
     other = cc.cox(imputed.datasets[1].head(1200), "time", "mi", ["rcs(log_cac, 4)", "age"])
     with pytest.raises(ModelError, match="other knots in another completed data set"):
         cc.hr_curve([fits[0], other], "log_cac", reference=1.0)
+    with pytest.raises(ModelError, match="at least 2 imputed data sets"):
+        cc.hr_curve(fits[:1], "log_cac", reference=1.0)
