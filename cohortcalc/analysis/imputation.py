@@ -81,8 +81,7 @@ class ImputedRun:
         """Per pooled task, its pooled fit(s) or pooled (D1) interaction test; the completed
         data sets are fitted in the spec's ``workers`` processes (``progress``: the share of
         data sets fitted, after each)."""
-        datasets = self.imputations.datasets
-        return fit_pooled(self.spec, datasets, tasks, levels, ties, self.workers, progress)
+        return fit_pooled(self.frames, tasks, levels, ties, self.workers, progress)
 
     def table_frames(self) -> AnalysisFrames:
         """The frames the HR tables count from: the first completed data set where fits are

@@ -15,7 +15,7 @@ exposure × modifier product terms in the pooled interaction model.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,7 +34,7 @@ from cohortcalc.analysis.fitting import (
     product_terms,
     trend_column,
 )
-from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores
+from cohortcalc.analysis.populations import AnalysisFrames
 from cohortcalc.analysis.spec import Spec
 from cohortcalc.errors import ModelError
 from cohortcalc.imputation.estimates import Estimates, extract
@@ -57,8 +57,7 @@ class _Light:
 
 
 def fit_pooled(
-    spec: Spec,
-    datasets: Sequence[pl.DataFrame],
+    completed: Sequence[AnalysisFrames],
     tasks: Sequence[Task],
     levels: Mapping[str, list[str]],
     ties: str,
@@ -66,23 +65,28 @@ def fit_pooled(
     progress: Callable[[float], None] | None = None,
 ) -> list[list[Fit | InteractionTest]]:
     """Per task (in order), its pooled fits (one, or one per subgroup level) or its pooled
-    interaction test; ``datasets`` are the completed data sets (population, before trend
-    scores); ``progress`` gets the share of data sets fitted after each."""
+    interaction test; ``completed``: each completed data set's analysis frames (a worker
+    process gets the main frame and rebuilds the rest); ``progress`` gets the share of data
+    sets fitted after each."""
     rest: list[list[list[_Light]]]
-    pool_size = min(workers, len(datasets) - 1)
+    m = len(completed)
+    pool_size = min(workers, m - 1)
     tell = progress or (lambda share: None)
     if pool_size <= 1:
-        first = _fit_dataset(spec, datasets[0], tasks, levels, ties)
+        first = _fit_dataset(completed[0], tasks, levels, ties)
         rest = []
-        for d in datasets[1:]:
-            tell((len(rest) + 1) / len(datasets))  # data sets fitted so far
-            rest.append(_light_dataset(spec, d, tasks, levels, ties))
+        for frames in completed[1:]:
+            tell((len(rest) + 1) / m)  # data sets fitted so far
+            rest.append(_light(_fit_dataset(frames, tasks, levels, ties)))
     else:
         with worker_pool(pool_size) as executor:
-            futures = _submit(executor, spec, datasets[1:], tasks, levels, ties)
-            first = _fit_dataset(spec, datasets[0], tasks, levels, ties)  # meanwhile, here
+            futures = [
+                executor.submit(_light_dataset, f.spec, f.main, tuple(tasks), dict(levels), ties)
+                for f in completed[1:]
+            ]
+            first = _fit_dataset(completed[0], tasks, levels, ties)  # meanwhile, here
             for finished, _ in enumerate(as_completed(futures), 2):
-                tell(finished / len(datasets))
+                tell(finished / m)
             rest = [f.result() for f in futures]
     tell(1.0)
     return [
@@ -91,22 +95,10 @@ def fit_pooled(
     ]
 
 
-def _submit(executor: Executor, spec, datasets, tasks, levels, ties) -> list[Any]:
-    return [
-        executor.submit(_light_dataset, spec, data, tuple(tasks), dict(levels), ties)
-        for data in datasets
-    ]
-
-
 def _fit_dataset(
-    spec: Spec,
-    data: pl.DataFrame,
-    tasks: Sequence[Task],
-    levels: Mapping[str, list[str]],
-    ties: str,
+    frames: AnalysisFrames, tasks: Sequence[Task], levels: Mapping[str, list[str]], ties: str
 ) -> list[_Fitted]:
     """Every task's models on one completed data set."""
-    frames = AnalysisFrames(spec, add_trend_scores(data, spec))
     out = []
     for task in tasks:
         frame = frames.get(task.key.analysis, task.outcome)
@@ -127,12 +119,17 @@ def _fit_dataset(
 
 def _light_dataset(
     spec: Spec,
-    data: pl.DataFrame,
+    main: pl.DataFrame,
     tasks: Sequence[Task],
     levels: Mapping[str, list[str]],
     ties: str,
 ) -> list[list[_Light]]:
-    """``_fit_dataset`` reduced to what pooling reads (run in a worker process)."""
+    """In a worker process: one completed data set's fits (from its main analysis frame),
+    reduced to what pooling reads."""
+    return _light(_fit_dataset(AnalysisFrames(spec, main), tasks, levels, ties))
+
+
+def _light(fitted: list[_Fitted]) -> list[list[_Light]]:
     return [
         [
             _Light(
@@ -140,9 +137,9 @@ def _light_dataset(
                 extract(trend.result, None) if trend is not None else None,
                 fit.warnings + (trend.warnings if trend is not None else ()),
             )
-            for fit, trend in fitted
+            for fit, trend in models
         ]
-        for fitted in _fit_dataset(spec, data, tasks, levels, ties)
+        for models in fitted
     ]
 
 
