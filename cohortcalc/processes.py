@@ -16,6 +16,19 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
 
 
+def free_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), None where unknown: what a
+    caller sizing a pool can spend on the workers' copies of its data."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _one_thread() -> None:
     import numba
     from threadpoolctl import threadpool_limits

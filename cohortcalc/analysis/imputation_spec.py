@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cohortcalc.errors import SpecError
 from cohortcalc.features.outcomes import OUTCOME_COLUMNS
+from cohortcalc.processes import free_memory
 
 #: rows × imputations from which ``workers: auto`` runs chains and fits in parallel processes.
 AUTO_PARALLEL = 100_000
@@ -18,18 +19,6 @@ AUTO_PARALLEL = 100_000
 #: Copies of the completed data a worker process holds at its peak (the data set, its
 #: analysis frames, the design matrices of a fit), for the memory cap of ``workers: auto``.
 WORKER_COPIES = 6
-
-
-def _free_memory() -> int | None:
-    """Bytes of memory available now (Linux ``MemAvailable``), None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 #: Exposure columns that are never imputed (CAC and everything computed from it).
@@ -86,7 +75,7 @@ class MissingData(_Strict):
         if rows * self.m < AUTO_PARALLEL:
             return 1
         cores = min(os.cpu_count() or 1, self.m)
-        free = _free_memory()
+        free = free_memory()
         if free is not None and data_bytes > 0:
             cores = min(cores, int(free // (WORKER_COPIES * data_bytes)))
         return max(1, cores)

@@ -29,8 +29,9 @@ from cohortcalc.imputation.survival_terms import outcome_terms
 
 NEVER_IMPUTED = (*LESION_OUTPUTS, "cac_category", "log_cac", "cac_scanned")
 NOT_PREDICTORS = ("participant_id",)
-#: Follow-up in disguise (age at entry + follow-up time; cc.simulate's frames carry it).
-OUTCOME_LIKE = ("age_exit",)
+#: Outcome columns, never imputed nor predictors; with ``age_exit``, follow-up in disguise
+#: (age at entry + follow-up time; cc.simulate's frames carry it).
+OUTCOME_NAMES = frozenset({*OUTCOME_COLUMNS, "age_exit"})
 
 
 def impute(
@@ -81,10 +82,10 @@ def impute(
     survival = {}
     for time_name, event_name in outcomes:
         survival.update(_survival_terms(data, time_name, event_name))
-    outcome_terms = [Variable(n, v, "") for n, v in survival.items()]
-    aux, collinear = columns.drop_collinear(aux, first=outcome_terms)
+    hazards = [Variable(n, v, "") for n, v in survival.items()]  # indicators and hazards
+    aux, collinear = columns.drop_collinear(aux, first=hazards)
     excluded.update(collinear)
-    fixed = [*aux, *outcome_terms]
+    fixed = [*aux, *hazards]
     targets, codings = [], {}
     for name in wanted:
         others = [v for v in wanted if v != name] + [v.name for v in fixed]
@@ -166,7 +167,7 @@ def _check_variables(
     absent = [v for v in wanted if v not in data.columns]
     if absent:
         raise FrameError(f"variable(s) {absent} not found in the frame; available: {data.columns}.")
-    outcome_columns = {c for pair in outcomes for c in pair} | {*OUTCOME_COLUMNS, *OUTCOME_LIKE}
+    outcome_columns = {c for pair in outcomes for c in pair} | OUTCOME_NAMES
     for name in wanted:
         if name in outcome_columns:
             raise ModelError(
@@ -218,7 +219,7 @@ def _auxiliaries(
     stale: set[str],
 ) -> tuple[list[Variable], dict[str, str]]:
     """Complete predictor columns, and the columns left out with the reason."""
-    outcome_columns = {c for pair in outcomes for c in pair} | {*OUTCOME_COLUMNS, *OUTCOME_LIKE}
+    outcome_columns = {c for pair in outcomes for c in pair} | OUTCOME_NAMES
     excluded: dict[str, str] = {}
     auxiliaries: list[Variable] = []
     if chosen is not None:
