@@ -1,4 +1,5 @@
-"""Compiled products of the imputation models (numba, cached). Called only from ``models.py``.
+"""Compiled products of the imputation models (numba, cached), for ``models.py`` and
+``chained.py``.
 
 Single-threaded loops rather than BLAS: the chains already run in parallel processes, a
 multi-threaded BLAS on a shared machine slows the tall-skinny products of these models
@@ -60,6 +61,21 @@ def weighted_gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def gram_rows(x: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Rows first..last-1 of XᵀX: element (r, b) is the sum over the rows of x_ir x_ib in row
+    order, bit for bit what ``weighted_gram(x, 1)`` holds there (a product of two numbers
+    does not depend on their order)."""
+    n, q = x.shape
+    out = np.zeros((last - first, q))
+    for i in range(n):
+        for r in range(first, last):
+            xr = x[i, r]
+            for b in range(q):
+                out[r - first, b] += xr * x[i, b]
+    return out
+
+
+@njit(cache=True)
 def transpose_times(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Xᵀ Y for Y of shape (n, k)."""
     n, q = x.shape
@@ -86,3 +102,38 @@ def times(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
                 total += x[i, a] * beta[a, c]
             out[i, c] = total
     return out
+
+
+@njit(cache=True)
+def logit_score(
+    x: np.ndarray, beta: np.ndarray, codes: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """A multinomial logit at β (q × K-1; category 0 the reference) in one pass over the rows:
+    the weighted log-likelihood, the score Xᵀ diag(w) (Y - P) and P (categories 1..K-1)."""
+    n, q = x.shape
+    k = beta.shape[1]
+    prob = np.empty((n, k))
+    score = np.zeros((q, k))
+    exp_eta = np.empty(k + 1)
+    loglik = 0.0
+    for i in range(n):
+        top = 0.0
+        exp_eta[0] = 0.0
+        for c in range(k):
+            total = 0.0
+            for a in range(q):
+                total += x[i, a] * beta[a, c]
+            exp_eta[c + 1] = total
+            top = max(top, total)
+        denominator = 0.0
+        for c in range(k + 1):
+            exp_eta[c] = np.exp(exp_eta[c] - top)
+            denominator += exp_eta[c]
+        loglik += w[i] * np.log(max(exp_eta[codes[i]] / denominator, 1e-300))
+        for c in range(k):
+            p = exp_eta[c + 1] / denominator
+            prob[i, c] = p
+            residual = w[i] * ((1.0 if codes[i] == c + 1 else 0.0) - p)
+            for a in range(q):
+                score[a, c] += x[i, a] * residual
+    return loglik, score, prob

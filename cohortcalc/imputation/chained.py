@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cohortcalc.imputation import models
+from cohortcalc.imputation import _kernels, models
 from cohortcalc.processes import worker_pool
 
 
@@ -88,7 +88,7 @@ def run_chain(
     trace_mean = np.empty((iterations, len(targets)))
     trace_sd = np.empty((iterations, len(targets)))
     problems: list[Problem] = []
-    starts: dict[str, np.ndarray | None] = {v.name: None for v in targets}
+    starts: dict[str, models.Logit | None] = {v.name: None for v in targets}
     for iteration in range(iterations):
         for j, v in enumerate(targets):
             miss = missing[v.name]
@@ -98,7 +98,7 @@ def run_chain(
             design = designs[v.name]
             y = current[v.name][~miss]
             if v.method == "pmm":
-                draw = models.pmm(y, design.observed, design.missing, rng, donors)
+                draw = models.pmm(y, design.observed, design.missing, rng, donors, design.gram)
             else:
                 draw = models.multinomial(
                     y.astype(np.int64), v.n_levels, design.observed, design.missing, rng,
@@ -120,7 +120,9 @@ def run_chain(
 class _Design:
     """A target's model matrix (intercept, then its predictors' blocks), kept split into its
     observed and missing rows; ``update`` rewrites one predictor's columns in place after that
-    predictor is re-imputed (the values a rebuilt matrix would hold, without rebuilding)."""
+    predictor is re-imputed (the values a rebuilt matrix would hold, without rebuilding). A
+    PMM target also keeps ``gram``, XᵀX of the observed rows, of which an update recomputes
+    only that predictor's rows and columns (the same numbers as recomputing it all)."""
 
     def __init__(self, v: Variable, blocks: dict[str, np.ndarray], miss: np.ndarray) -> None:
         full = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
@@ -132,12 +134,20 @@ class _Design:
             width = blocks[p].shape[1]
             self._columns[p] = slice(start, start + width)
             start += width
+        self.gram = None
+        if v.method == "pmm":
+            self.gram = _kernels.weighted_gram(self.observed, np.ones(len(self.observed)))
 
     def update(self, name: str, block: np.ndarray) -> None:
         columns = self._columns.get(name)
-        if columns is not None:
-            self.observed[:, columns] = block[self._rows[0]]
-            self.missing[:, columns] = block[self._rows[1]]
+        if columns is None:
+            return
+        self.observed[:, columns] = block[self._rows[0]]
+        self.missing[:, columns] = block[self._rows[1]]
+        if self.gram is not None:
+            rows = _kernels.gram_rows(self.observed, columns.start, columns.stop)
+            self.gram[columns, :] = rows
+            self.gram[:, columns] = rows.T
 
 
 def block(variable: Variable, values: np.ndarray) -> np.ndarray:

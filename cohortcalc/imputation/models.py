@@ -22,6 +22,18 @@ from cohortcalc.imputation import _kernels
 
 RIDGE = 1e-5  # relative ridge on XᵀX (as mice's estimice), for near-collinear predictors
 SEPARATION_LIMIT = 10.0  # |β_j · sd(x_j)| above this: a category is (nearly) perfectly predicted
+MAX_STEPS = 100  # Newton steps of a logit fit (those reusing an information matrix included)
+REUSE_STEPS = 8  # consecutive steps one information matrix may serve
+TOLERANCE = 1e-10  # converged: the next step's predicted gain <= this x |log-likelihood|
+
+
+@dataclass(frozen=True)
+class Logit:
+    """A fitted (multinomial) logit on the SD scale: β̂ (q × K-1) and its information matrix,
+    the next iteration's starting point."""
+
+    beta: np.ndarray
+    information: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -30,17 +42,26 @@ class Draw:
 
     values: np.ndarray
     problem: str | None = None
-    estimate: np.ndarray | None = None  # β̂ of a logit: the next iteration's starting values
+    estimate: Logit | None = None  # a converged logit: where the next iteration starts
 
 
 def pmm(
-    y: np.ndarray, x_obs: np.ndarray, x_mis: np.ndarray, rng: np.random.Generator, donors: int = 5
+    y: np.ndarray,
+    x_obs: np.ndarray,
+    x_mis: np.ndarray,
+    rng: np.random.Generator,
+    donors: int = 5,
+    xtx: np.ndarray | None = None,
 ) -> Draw:
     """Predictive mean matching of the missing rows (``x_mis``) on the observed (``y``, ``x_obs``);
-    ``x_*`` include the intercept column."""
-    x_obs, x_mis = varying(x_obs, x_mis)
+    ``x_*`` include the intercept column; ``xtx``: x_obsᵀx_obs where the caller keeps it (the
+    chains update only the columns of re-imputed predictors)."""
+    keep = varying(x_obs)
+    if not keep.all():
+        x_obs, x_mis = x_obs[:, keep], x_mis[:, keep]
+        xtx = None if xtx is None else xtx[np.ix_(keep, keep)]
     n_obs, q = x_obs.shape
-    xtx = _kernels.weighted_gram(x_obs, np.ones(n_obs))
+    xtx = _kernels.weighted_gram(x_obs, np.ones(n_obs)) if xtx is None else xtx.copy()
     xtx[np.diag_indices(q)] += RIDGE * np.diag(xtx)
     v = np.linalg.inv(xtx)
     v = (v + v.T) / 2.0
@@ -59,14 +80,13 @@ def pmm(
     return Draw(match_donors(predicted_obs, y, predicted_mis, rng, donors), problem)
 
 
-def varying(x_obs: np.ndarray, x_mis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The intercept and the predictors that vary among the observed rows: a predictor
-    constant there (a rare flag that is set only where the variable is missing) has no
-    estimable coefficient and is left out of this fit, as mice's ``remove.lindep`` does."""
-    keep = np.concatenate([[True], x_obs[:, 1:].std(axis=0) > 0])
-    if keep.all():
-        return x_obs, x_mis
-    return x_obs[:, keep], x_mis[:, keep]
+def varying(x_obs: np.ndarray) -> np.ndarray:
+    """Which columns to fit: the intercept and the predictors that vary among the observed
+    rows. A predictor constant there (a rare flag set only where the variable is missing)
+    has no estimable coefficient and is left out of this fit, as mice's ``remove.lindep``
+    does."""
+    predictors = x_obs[:, 1:]
+    return np.concatenate([[True], predictors.min(axis=0) < predictors.max(axis=0)])
 
 
 def match_donors(
@@ -97,23 +117,26 @@ def multinomial(
     x_obs: np.ndarray,
     x_mis: np.ndarray,
     rng: np.random.Generator,
-    start: np.ndarray | None = None,
+    start: Logit | None = None,
 ) -> Draw:
     """Draw category codes 0..n_levels-1 for the missing rows (logistic when n_levels = 2);
-    ``start``: β̂ of the previous iteration (Newton then needs 2–3 steps instead of 6–8).
+    ``start``: the previous iteration's fit (its information then serves the Newton steps,
+    and one information matrix is evaluated instead of four).
 
     The predictors are divided by their SDs first (the same model; β is on that scale, as is
     ``start``): predictors in large units (Agatston scores) otherwise leave an information
     matrix too ill-conditioned to invert, though nothing is collinear."""
-    x_obs, x_mis = varying(x_obs, x_mis)
-    if start is not None and start.shape[0] != x_obs.shape[1]:
+    keep = varying(x_obs)
+    if not keep.all():
+        x_obs, x_mis = x_obs[:, keep], x_mis[:, keep]
+    if start is not None and start.beta.shape[0] != x_obs.shape[1]:
         start = None  # another predictor is constant in these rows now
     units = np.concatenate([[1.0], x_obs[:, 1:].std(axis=0)])
     x_obs, x_mis = x_obs / units, x_mis / units
     x_aug, y_aug, w_aug = _augment(x_obs, codes, n_levels)
     beta, info, converged = _newton(x_aug, y_aug, w_aug, n_levels, start)
     q = x_obs.shape[1]
-    problem = None if converged else "the (multinomial) logit did not converge in 50 iterations"
+    problem = None if converged else f"the (multinomial) logit did not converge ({MAX_STEPS} steps)"
     try:
         chol = np.linalg.cholesky(np.linalg.inv(info))
     except np.linalg.LinAlgError:
@@ -136,7 +159,7 @@ def multinomial(
     cumulative = np.cumsum(probabilities, axis=1)
     u = rng.random(len(x_mis))
     imputed = np.minimum((u[:, None] > cumulative).sum(axis=1), n_levels - 1)
-    return Draw(imputed, problem, beta if converged else None)
+    return Draw(imputed, problem, Logit(beta, info) if converged else None)
 
 
 def draw_parameters(beta: np.ndarray, chol: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -183,29 +206,52 @@ def _softmax(eta: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _newton(x: np.ndarray, codes: np.ndarray, w: np.ndarray, n_levels: int, start):
-    """Weighted (multinomial) logit MLE: β (q × K-1), information ((q·(K-1))²), converged."""
+def _newton(x: np.ndarray, codes: np.ndarray, w: np.ndarray, n_levels: int, start: Logit | None):
+    """Weighted (multinomial) logit MLE: β̂ (q × K-1), its information ((q·(K-1))², parameters
+    category by category), converged.
+
+    Newton–Raphson that keeps an information matrix H for up to ``REUSE_STEPS`` steps (once
+    a step with a new H predicts a gain ½ sᵀH⁻¹s ≤ 1, or from the previous fit), evaluating
+    it anew when a step with a kept H lowers the log-likelihood: the chord or simplified
+    Newton method (Ortega & Rheinboldt 1970, Iterative Solution of Nonlinear Equations,
+    sec. 7.1). In chained equations each fit
+    starts from the previous iteration's β̂ and H on data changed a little: a few score
+    evaluations, O(n·q·K), replace the O(n·q²·K²) information evaluations that dominated.
+    Converged when, with H evaluated at β, the next step's predicted gain is at most
+    ``TOLERANCE``·|log-likelihood|; that step is taken and H (at β) returned."""
     q, k = x.shape[1], n_levels - 1
-    beta = np.zeros((q, k)) if start is None else start.copy()
-    target = np.zeros((len(codes), k))
-    rows = codes > 0
-    target[np.flatnonzero(rows), codes[rows] - 1] = 1.0
-    loglik_old = -np.inf
-    for _ in range(50):
-        prob = _softmax(_kernels.times(x, beta))
-        loglik = float(np.sum(w * np.log(np.maximum(prob[np.arange(len(codes)), codes], 1e-300))))
-        info = _information(x, prob[:, 1:], w)
-        residual = w[:, None] * (target - prob[:, 1:])
-        score = _kernels.transpose_times(x, residual).reshape(-1, order="F")
-        if abs(loglik - loglik_old) <= 1e-10 * (abs(loglik) + 1e-10):
-            return beta, info, True
-        loglik_old = loglik
+    beta = np.zeros((q, k)) if start is None else start.beta.copy()
+    info = None if start is None else start.information
+    fresh, reused = False, 0  # info evaluated at this β; steps made with it since
+    before: tuple[np.ndarray, float] | None = None  # (β, loglik) before a reused-H step
+    for _ in range(MAX_STEPS):
+        loglik, score_matrix, prob = _kernels.logit_score(x, beta, codes, w)
+        if before is not None and loglik < before[1]:  # the reused H overshot: back, evaluate
+            beta, before, info = before[0], None, None
+            continue
+        if info is None or (not fresh and reused >= REUSE_STEPS):
+            info, fresh, reused = _information(x, prob, w), True, 0
+        score = score_matrix.reshape(-1, order="F")
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
+            if not fresh:
+                info = None
+                continue
             return beta, info, False
+        gain = 0.5 * float(score @ step)
+        if gain <= TOLERANCE * (abs(loglik) + 1e-10):
+            if fresh:
+                return beta + step.reshape((q, k), order="F"), info, True
+            info = None  # confirm with the information at this β
+            continue
+        before = (beta, loglik) if not fresh else None
         beta = beta + step.reshape((q, k), order="F")
-    return beta, _information(x, _softmax(_kernels.times(x, beta))[:, 1:], w), False
+        if fresh and gain > 1.0:
+            info = None  # far from the maximum: a new H at the next β
+        else:
+            fresh, reused = False, reused + 1
+    return beta, _information(x, _kernels.logit_score(x, beta, codes, w)[2], w), False
 
 
 def _information(x: np.ndarray, prob: np.ndarray, w: np.ndarray) -> np.ndarray:
