@@ -7,13 +7,22 @@ workers on two cores ran slower than one process alone."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes, each limited to one BLAS and one numba thread."""
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` spawned processes, each limited to one BLAS and one numba thread;
+    at the end of the block, work not started is cancelled and the processes are told to
+    exit, without waiting for them (they hold no results by then)."""
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def free_memory() -> int | None:

@@ -10,8 +10,10 @@ observed data (available cases) and their table says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,8 @@ from cohortcalc.analysis.imputation_spec import check_variables
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, model_columns
 from cohortcalc.analysis.spec import Sensitivity, Spec
 from cohortcalc.errors import CohortcalcError, SpecError
-from cohortcalc.imputation import impute
-from cohortcalc.imputation.impute import derived_from, feature_inputs
+from cohortcalc.imputation.impute import derived_from, feature_inputs, impute_with
+from cohortcalc.processes import worker_pool
 from cohortcalc.reporting.table import Table
 
 COMPLETE_CASE = "complete_cases"
@@ -64,6 +66,7 @@ class ImputedRun:
     observed: AnalysisFrames
     seconds: float
     workers: int = 1
+    pool: Executor | None = field(default=None, repr=False)  # open inside ``impute_run``
 
     def pools(self, task: Task) -> bool:
         """Whether ``task`` is pooled: every fit and interaction test outside the
@@ -79,9 +82,9 @@ class ImputedRun:
         progress: Callable[[float], None] | None = None,
     ) -> list[list[Fit | InteractionTest]]:
         """Per pooled task, its pooled fit(s) or pooled (D1) interaction test; the completed
-        data sets are fitted in the spec's ``workers`` processes (``progress``: the share of
-        data sets fitted, after each)."""
-        return fit_pooled(self.frames, tasks, levels, ties, self.workers, progress)
+        data sets are fitted in the run's worker processes (``progress``: the share of data
+        sets fitted, after each)."""
+        return fit_pooled(self.frames, tasks, levels, ties, self.pool, progress)
 
     def table_frames(self) -> AnalysisFrames:
         """The frames the HR tables count from: the first completed data set where fits are
@@ -112,35 +115,40 @@ class ImputedRun:
         }  # fmt: skip
 
 
-def impute_run(spec: Spec, population: pl.DataFrame, observed: AnalysisFrames) -> ImputedRun:
+@contextmanager
+def impute_run(
+    spec: Spec, population: pl.DataFrame, observed: AnalysisFrames
+) -> Iterator[ImputedRun]:
     """Impute the population (before trend scores) once and build each completed data set's
-    frames; refuses (with the spec line) what cannot be imputed or is left incomplete."""
+    frames; refuses (with the spec line) what cannot be imputed or is left incomplete. The
+    worker processes (``workers``) are started once, run the chains and stay for
+    ``fit_all`` until the block ends (each start costs seconds of imports)."""
     section = spec.missing_data
     assert section is not None
     check_variables(spec, population, feature_inputs(spec.derive))
     followup, extra = _followup_times(spec)
     pairs = list(dict.fromkeys((followup[o.name], o.status) for o in spec.outcomes))
     workers = section.processes(population.height, int(population.estimated_size()))
-    start = time.perf_counter()
-    try:
-        imputations = impute(
-            population.with_columns(**extra), section.variables, seed=section.seed, m=section.m,
-            iterations=section.iterations, time=[t for t, _ in pairs],
-            event=[e for _, e in pairs], donors=section.donors, derive_options=spec.derive,
-            workers=workers,
-        )  # fmt: skip
-    except CohortcalcError as exc:
-        raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
-    seconds = time.perf_counter() - start
-    datasets = [_spec_derived(spec, d.drop(*extra)) for d in imputations.datasets]
-    imputations = replace(imputations, datasets=tuple(datasets))
-    _check_complete(spec, imputations.datasets[0])
-    frames = tuple(
-        AnalysisFrames(spec, add_trend_scores(data, spec)) for data in imputations.datasets
-    )
-    for f in frames:
-        f.check_all()
-    return ImputedRun(spec, imputations, frames, observed, seconds, workers)
+    with worker_pool(min(workers, section.m)) if workers > 1 else nullcontext() as pool:
+        start = time.perf_counter()
+        try:
+            imputations = impute_with(
+                pool, population.with_columns(**extra), section.variables, seed=section.seed,
+                m=section.m, iterations=section.iterations, time=[t for t, _ in pairs],
+                event=[e for _, e in pairs], donors=section.donors, derive_options=spec.derive,
+            )  # fmt: skip
+        except CohortcalcError as exc:
+            raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
+        seconds = time.perf_counter() - start
+        datasets = [_spec_derived(spec, d.drop(*extra)) for d in imputations.datasets]
+        imputations = replace(imputations, datasets=tuple(datasets))
+        _check_complete(spec, imputations.datasets[0])
+        frames = tuple(
+            AnalysisFrames(spec, add_trend_scores(data, spec)) for data in imputations.datasets
+        )
+        for f in frames:
+            f.check_all()
+        yield ImputedRun(spec, imputations, frames, observed, seconds, workers, pool)
 
 
 def _followup_times(spec: Spec) -> tuple[dict[str, str], dict[str, pl.Expr]]:

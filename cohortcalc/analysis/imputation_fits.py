@@ -2,8 +2,8 @@
 the data sets spread over worker processes, and pooled by Rubin's rules.
 
 The first completed data set is fitted in this process with full results (they supply N,
-events and the fit data the tables read). The others are fitted in ``workers`` processes
-(``processes.worker_pool``, as the imputation chains), each returning only what pooling reads — the
+events and the fit data the tables read). The others are fitted in the processes that ran
+the imputation chains (``processes.worker_pool``), each returning only what pooling reads — the
 ``Estimates`` of every fit (coefficients, variance, complete-data df) and its warnings — so
 nothing large crosses between processes and the result is the same for any number of workers.
 
@@ -15,7 +15,7 @@ exposure × modifier product terms in the pooled interaction model.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,7 +40,6 @@ from cohortcalc.errors import ModelError
 from cohortcalc.imputation.estimates import Estimates, extract
 from cohortcalc.imputation.pooled_tests import d1_test
 from cohortcalc.imputation.pooling import PooledResult, pool
-from cohortcalc.processes import worker_pool
 
 #: One fitted model of a task on one data set: (fit, trend fit or None); a subgroup task has
 #: one per level, in the order of ``levels``.
@@ -61,33 +60,30 @@ def fit_pooled(
     tasks: Sequence[Task],
     levels: Mapping[str, list[str]],
     ties: str,
-    workers: int,
+    pool: Executor | None,
     progress: Callable[[float], None] | None = None,
 ) -> list[list[Fit | InteractionTest]]:
     """Per task (in order), its pooled fits (one, or one per subgroup level) or its pooled
     interaction test; ``completed``: each completed data set's analysis frames (a worker
-    process gets the main frame and rebuilds the rest); ``progress`` gets the share of data
-    sets fitted after each."""
-    rest: list[list[list[_Light]]]
+    process of ``pool`` gets the main frame and rebuilds the rest; None: all fitted here);
+    ``progress`` gets the share of data sets fitted after each."""
     m = len(completed)
-    pool_size = min(workers, m - 1)
     tell = progress or (lambda share: None)
-    if pool_size <= 1:
+    if pool is None:
         first = _fit_dataset(completed[0], tasks, levels, ties)
-        rest = []
+        rest: list[list[list[_Light]]] = []
         for frames in completed[1:]:
             tell((len(rest) + 1) / m)  # data sets fitted so far
             rest.append(_light(_fit_dataset(frames, tasks, levels, ties)))
     else:
-        with worker_pool(pool_size) as executor:
-            futures = [
-                executor.submit(_light_dataset, f.spec, f.main, tuple(tasks), dict(levels), ties)
-                for f in completed[1:]
-            ]
-            first = _fit_dataset(completed[0], tasks, levels, ties)  # meanwhile, here
-            for finished, _ in enumerate(as_completed(futures), 2):
-                tell(finished / m)
-            rest = [f.result() for f in futures]
+        futures = [
+            pool.submit(_light_dataset, f.spec, f.main, tuple(tasks), dict(levels), ties)
+            for f in completed[1:]
+        ]
+        first = _fit_dataset(completed[0], tasks, levels, ties)  # meanwhile, here
+        for finished, _ in enumerate(as_completed(futures), 2):
+            tell(finished / m)
+        rest = [f.result() for f in futures]
     tell(1.0)
     return [
         _pooled(task, fitted, [r[i] for r in rest])

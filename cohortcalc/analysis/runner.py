@@ -238,14 +238,14 @@ def _run(
         imputed = None  # missing_data: impute once; fits outside complete cases are pooled
         pooled: dict[int, list[Fit | InteractionTest]] = {}
         if spec.missing_data is not None:
-            imputed = imputation.impute_run(spec, observed, frames)
-            clock.timings["impute"] = imputed.seconds
-            inputs["missing_data"] = imputed.record()
-            at = [i for i, t in enumerate(tasks) if imputed.pools(t)]
-            fitted = imputed.fit_all(  # the pooled tasks advance as the data sets are fitted
-                [tasks[i] for i in at], levels, spec.models.ties,
-                lambda share: advance(round(share * len(at))),
-            )  # fmt: skip
+            with imputation.impute_run(spec, observed, frames) as imputed:
+                clock.timings["impute"] = imputed.seconds
+                inputs["missing_data"] = imputed.record()
+                at = [i for i, t in enumerate(tasks) if imputed.pools(t)]
+                fitted = imputed.fit_all(  # the pooled tasks advance as data sets are fitted
+                    [tasks[i] for i in at], levels, spec.models.ties,
+                    lambda share: advance(round(share * len(at))),
+                )  # fmt: skip
             pooled = dict(zip(at, fitted, strict=True))
         done = len(pooled)
         for i, task in enumerate(tasks):

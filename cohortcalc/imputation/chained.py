@@ -9,13 +9,13 @@ seed, so a result does not depend on how many processes ran them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
 from cohortcalc.imputation import _kernels, models
-from cohortcalc.processes import worker_pool
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,18 @@ def run_chains(
     iterations: int,
     donors: int,
     seeds: Sequence[np.random.SeedSequence],
-    workers: int,
-) -> list[ChainResult]:
-    """Run one chain per seed, in ``workers`` processes (results identical for any count)."""
-    if workers <= 1 or len(seeds) == 1:
-        return [run_chain(variables, iterations, donors, seed) for seed in seeds]
-    with worker_pool(min(workers, len(seeds))) as pool:
-        futures = [pool.submit(run_chain, variables, iterations, donors, s) for s in seeds]
-        return [f.result() for f in futures]
+    pool: Executor | None,
+) -> Iterator[tuple[int, ChainResult]]:
+    """Run one chain per seed, here or in ``pool``'s processes (the results are the same),
+    yielding (index of its seed, result) as each chain finishes."""
+    if pool is None or len(seeds) == 1:
+        for index, seed in enumerate(seeds):
+            yield index, run_chain(variables, iterations, donors, seed)
+        return
+    futures = {pool.submit(run_chain, variables, iterations, donors, s): i
+               for i, s in enumerate(seeds)}  # fmt: skip
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 def run_chain(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,10 @@ from cohortcalc.features.outcomes import OUTCOME_COLUMNS
 from cohortcalc.features.tables import LESION_OUTPUTS
 from cohortcalc.frames import is_spark_frame, to_polars
 from cohortcalc.imputation import columns
-from cohortcalc.imputation.chained import Variable, run_chains
+from cohortcalc.imputation.chained import ChainResult, Variable, run_chains
 from cohortcalc.imputation.results import Imputations, summarise
 from cohortcalc.imputation.survival_terms import outcome_terms
+from cohortcalc.processes import worker_pool
 
 NEVER_IMPUTED = (*LESION_OUTPUTS, "cac_category", "log_cac", "cac_scanned")
 NOT_PREDICTORS = ("participant_id",)
@@ -61,13 +64,36 @@ def impute(
     ``Imputations``: the completed data sets (pandas in, pandas out; otherwise Polars) and
     the diagnostics.
     """
+    _check_settings(m, iterations, donors, workers)
+    with worker_pool(min(workers, m)) if workers > 1 else nullcontext() as pool:
+        return impute_with(pool, frame, variables, seed=seed, m=m, iterations=iterations,
+                           time=time, event=event, predictors=predictors, donors=donors,
+                           derive_options=derive_options)  # fmt: skip
+
+
+def impute_with(
+    pool: Executor | None,
+    frame: Any,
+    variables: Sequence[str],
+    *,
+    seed: int,
+    m: int = 20,
+    iterations: int = 10,
+    time: str | Sequence[str] | None = None,
+    event: str | Sequence[str] | None = None,
+    predictors: Sequence[str] | None = None,
+    donors: int = 5,
+    derive_options: Mapping[str, Any] | None = None,
+) -> Imputations:
+    """``impute`` with its chains run in ``pool``'s processes (None: here), for a caller that
+    keeps one pool for the imputation and the fits of a run."""
     if is_spark_frame(frame):
         raise FrameError(
             "cc.impute runs on one machine: it does not impute a PySpark DataFrame. Select the "
             "analysis columns and collect them (frame.select(...).toPandas()) when the cohort "
             "fits in the driver's memory, impute, and fit each completed data set."
         )
-    _check_settings(m, iterations, donors, workers)
+    _check_settings(m, iterations, donors, 1)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(
             f"seed must be a whole number >= 0 (imputations are seeded), got {seed!r}."
@@ -92,17 +118,20 @@ def impute(
         variable, codings[name] = columns.target(name, data[name], others)
         targets.append(variable)
     seeds = np.random.SeedSequence(seed).spawn(m)
-    chains = run_chains([*targets, *fixed], iterations, donors, seeds, workers)
-    datasets = [
-        _completed(data, targets, codings, chain.imputed, stale, derive_options) for chain in chains
-    ]
+    chains: list[ChainResult | None] = [None] * m
+    datasets: list[pl.DataFrame | None] = [None] * m
+    for index, chain in run_chains([*targets, *fixed], iterations, donors, seeds, pool):
+        chains[index] = chain  # completed here while the other chains run
+        datasets[index] = _completed(data, targets, codings, chain.imputed, stale, derive_options)
+    done = [d for d in datasets if d is not None]
     if type(frame).__module__.startswith("pandas"):
-        datasets = [d.to_pandas() for d in datasets]
+        done = [d.to_pandas() for d in done]
     result = summarise(
-        datasets, targets, codings, chains, excluded, outcomes, m, iterations, seed, donors
-    )
+        done, targets, codings, [c for c in chains if c is not None], excluded, outcomes, m,
+        iterations, seed, donors,
+    )  # fmt: skip
     for message in result.warnings:
-        warnings.warn(message, ModelWarning, stacklevel=2)
+        warnings.warn(message, ModelWarning, stacklevel=3)
     return result
 
 
