@@ -1,15 +1,39 @@
 """Scripted analyses: a YAML spec drives ingest -> derive -> fit -> report (``run``), and a
-simulation study checks the estimators against known truth (``validate``)."""
+simulation study checks the estimators against known truth (``validate``).
 
+Names load their module on first use (PEP 562, as the top-level package): a worker process
+that fits models imports the fitting modules without the runner, reports and figures.
+``validate`` is imported at once: it shares its name with its module, whose import would
+otherwise rebind ``cohortcalc.analysis.validate`` to the module.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cohortcalc.analysis.runner import STEPS, AnalysisResult, ProgressEvent, run
-from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict, spec_from_text
 from cohortcalc.analysis.validate import ValidationResult, validate
 from cohortcalc.errors import SpecError
 
+if TYPE_CHECKING:
+    from cohortcalc.analysis.runner import STEPS, AnalysisResult, ProgressEvent, run
+    from cohortcalc.analysis.spec import Spec, load_spec, spec_from_dict, spec_from_text
+
 EXAMPLES = ("cac_mi_ckd",)
+
+#: public name -> module, loaded by ``__getattr__``.
+_LAZY = {
+    "STEPS": "cohortcalc.analysis.runner",
+    "AnalysisResult": "cohortcalc.analysis.runner",
+    "ProgressEvent": "cohortcalc.analysis.runner",
+    "run": "cohortcalc.analysis.runner",
+    "Spec": "cohortcalc.analysis.spec",
+    "load_spec": "cohortcalc.analysis.spec",
+    "spec_from_dict": "cohortcalc.analysis.spec",
+    "spec_from_text": "cohortcalc.analysis.spec",
+}
 
 
 def example_spec(name: str = "cac_mi_ckd") -> Path:
@@ -17,6 +41,19 @@ def example_spec(name: str = "cac_mi_ckd") -> Path:
     if name not in EXAMPLES:
         raise SpecError(f"no example spec {name!r}; examples: {list(EXAMPLES)}")
     return Path(str(files("cohortcalc") / "analyses" / f"{name}.yaml"))
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and cache the name here."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cohortcalc.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
