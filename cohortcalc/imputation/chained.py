@@ -66,18 +66,46 @@ def run_chains(
 ) -> Iterator[tuple[int, ChainResult]]:
     """Run one chain per seed, here or in ``pool``'s processes (the results are the same),
     yielding (index of its seed, result) as each chain finishes."""
+    starts = first_starts(variables)
     if pool is None or len(seeds) == 1:
         for index, seed in enumerate(seeds):
-            yield index, run_chain(variables, iterations, donors, seed)
+            yield index, run_chain(variables, iterations, donors, seed, starts)
         return
-    futures = {pool.submit(run_chain, variables, iterations, donors, s): i
+    futures = {pool.submit(run_chain, variables, iterations, donors, s, starts): i
                for i, s in enumerate(seeds)}  # fmt: skip
     for future in as_completed(futures):
         yield futures[future], future.result()
 
 
+def first_starts(variables: Sequence[Variable]) -> dict[str, models.Logit]:
+    """Per logistic or multinomial target, its logit on the rows where it and all its
+    predictors are observed: where every chain's first fit of it starts (from zero, Newton
+    needs several information evaluations, more where a rare predictor nearly separates
+    the categories). Computed once, before the chains, so that every chain starts alike."""
+    by_name = {v.name: v for v in variables}
+    starts = {}
+    for v in variables:
+        if v.method not in ("logistic", "multinomial"):
+            continue
+        parts = [by_name[p] for p in v.predictors]
+        rows = ~np.isnan(v.values)
+        for part in parts:
+            rows &= ~np.isnan(part.values)
+        x = np.column_stack([np.ones(int(rows.sum()))] + [block(p, p.values[rows]) for p in parts])
+        if len(x) <= 2 * x.shape[1]:
+            continue  # too few complete rows to be worth it
+        fit, converged = models.logit(v.values[rows].astype(np.int64), v.n_levels, x)
+        if converged:
+            starts[v.name] = fit
+    return starts
+
+
 def run_chain(
-    variables: Sequence[Variable], iterations: int, donors: int, seed: np.random.SeedSequence
+    variables: Sequence[Variable],
+    iterations: int,
+    donors: int,
+    seed: np.random.SeedSequence,
+    starts: dict[str, models.Logit] | None = None,
 ) -> ChainResult:
     rng = np.random.default_rng(seed)
     by_name = {v.name: v for v in variables}
@@ -92,7 +120,7 @@ def run_chain(
     trace_mean = np.empty((iterations, len(targets)))
     trace_sd = np.empty((iterations, len(targets)))
     problems: list[Problem] = []
-    starts: dict[str, models.Logit | None] = {v.name: None for v in targets}
+    fits: dict[str, models.Logit | None] = {v.name: (starts or {}).get(v.name) for v in targets}
     for iteration in range(iterations):
         for j, v in enumerate(targets):
             miss = missing[v.name]
@@ -106,9 +134,9 @@ def run_chain(
             else:
                 draw = models.multinomial(
                     y.astype(np.int64), v.n_levels, design.observed, design.missing, rng,
-                    starts[v.name],
+                    fits[v.name],
                 )  # fmt: skip
-                starts[v.name] = draw.estimate
+                fits[v.name] = draw.estimate
             if draw.problem:
                 problems.append(Problem(v.name, draw.problem, iteration + 1))
             current[v.name][miss] = draw.values.astype(np.float64)

@@ -14,7 +14,7 @@ imputation variance reflects parameter uncertainty ("proper" imputation, Rubin 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,11 +29,16 @@ TOLERANCE = 1e-10  # converged: the next step's predicted gain <= this x |log-li
 
 @dataclass(frozen=True)
 class Logit:
-    """A fitted (multinomial) logit on the SD scale: β̂ (q × K-1) and its information matrix,
-    the next iteration's starting point."""
+    """A fitted (multinomial) logit: β̂ (q × K-1, per SD of each predictor) and its
+    information matrix, where a next fit starts; ``columns``: which columns of the model
+    matrix it used (``varying``), ``units`` their SDs (1 for the intercept), ``rows`` the
+    number of rows it was fitted on."""
 
     beta: np.ndarray
     information: np.ndarray
+    columns: np.ndarray
+    units: np.ndarray
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -126,16 +131,10 @@ def multinomial(
     The predictors are divided by their SDs first (the same model; β is on that scale, as is
     ``start``): predictors in large units (Agatston scores) otherwise leave an information
     matrix too ill-conditioned to invert, though nothing is collinear."""
-    keep = varying(x_obs)
-    if not keep.all():
-        x_obs, x_mis = x_obs[:, keep], x_mis[:, keep]
-    if start is not None and start.beta.shape[0] != x_obs.shape[1]:
-        start = None  # another predictor is constant in these rows now
-    units = np.concatenate([[1.0], x_obs[:, 1:].std(axis=0)])
-    x_obs, x_mis = x_obs / units, x_mis / units
-    x_aug, y_aug, w_aug = _augment(x_obs, codes, n_levels)
-    beta, info, converged = _newton(x_aug, y_aug, w_aug, n_levels, start)
-    q = x_obs.shape[1]
+    fit, converged = logit(codes, n_levels, x_obs, start)
+    beta, info = fit.beta, fit.information
+    x_mis = x_mis[:, fit.columns] / fit.units
+    q = beta.shape[0]
     problem = None if converged else f"the (multinomial) logit did not converge ({MAX_STEPS} steps)"
     try:
         chol = np.linalg.cholesky(np.linalg.inv(info))
@@ -159,7 +158,25 @@ def multinomial(
     cumulative = np.cumsum(probabilities, axis=1)
     u = rng.random(len(x_mis))
     imputed = np.minimum((u[:, None] > cumulative).sum(axis=1), n_levels - 1)
-    return Draw(imputed, problem, Logit(beta, info) if converged else None)
+    return Draw(imputed, problem, fit if converged else None)
+
+
+def logit(
+    codes: np.ndarray, n_levels: int, x_obs: np.ndarray, start: Logit | None = None
+) -> tuple[Logit, bool]:
+    """The (multinomial) logit of ``codes`` on ``x_obs`` (intercept first) as ``multinomial``
+    fits it: predictors constant in these rows left out, the others per SD, the data
+    augmented; and whether Newton converged. ``start`` serves if it used the same columns."""
+    keep = varying(x_obs)
+    x = x_obs[:, keep] if not keep.all() else x_obs
+    if start is not None and not np.array_equal(start.columns, keep):
+        start = None  # another predictor is constant in these rows now
+    elif start is not None and start.rows != len(codes):  # information is a sum over rows
+        start = replace(start, information=start.information * (len(codes) / start.rows))
+    units = np.concatenate([[1.0], x[:, 1:].std(axis=0)])
+    x_aug, y_aug, w_aug = _augment(x / units, codes, n_levels)
+    beta, info, converged = _newton(x_aug, y_aug, w_aug, n_levels, start)
+    return Logit(beta, info, keep, units, len(codes)), converged
 
 
 def draw_parameters(beta: np.ndarray, chol: np.ndarray, rng: np.random.Generator) -> np.ndarray:

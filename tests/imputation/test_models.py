@@ -122,11 +122,15 @@ def test_newton_from_a_previous_fit_reaches_the_same_maximum(monkeypatch) -> Non
     evaluations = []
     information = models._information
     monkeypatch.setattr(models, "_information", lambda *a: evaluations.append(1) or information(*a))
-    warm, _, converged = models._newton(x, codes, w, 3, models.Logit(beta0, info0))
+    warm, _, converged = models._newton(
+        x, codes, w, 3, models.Logit(beta0, info0, np.ones(4, bool), np.ones(4), len(codes))
+    )
     assert converged and len(evaluations) == 1
     assert np.all(np.abs(warm - cold) <= 1e-6 * se)
     evaluations.clear()
-    wrong, _, converged = models._newton(x, codes, w, 3, models.Logit(beta0, info0 / 10))
+    wrong, _, converged = models._newton(
+        x, codes, w, 3, models.Logit(beta0, info0 / 10, np.ones(4, bool), np.ones(4), len(codes))
+    )
     assert converged and len(evaluations) >= 2
     assert np.all(np.abs(wrong - cold) <= 1e-6 * se)
 
