@@ -77,16 +77,17 @@ def gram_rows(x: np.ndarray, first: int, last: int) -> np.ndarray:
 
 @njit(cache=True)
 def transpose_times(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Xᵀ Y for Y of shape (n, k)."""
+    """Xᵀ Y for Y of shape (n, k); each element summed over the rows in order (one column of
+    Y at a time: the loop over X's columns then runs over contiguous memory)."""
     n, q = x.shape
     k = y.shape[1]
-    out = np.zeros((q, k))
-    for i in range(n):
-        for a in range(q):
-            xa = x[i, a]
-            for c in range(k):
-                out[a, c] += xa * y[i, c]
-    return out
+    out = np.zeros((k, q))
+    for c in range(k):
+        for i in range(n):
+            yc = y[i, c]
+            for a in range(q):
+                out[c, a] += x[i, a] * yc
+    return out.T.copy()
 
 
 @njit(cache=True)
@@ -113,7 +114,7 @@ def logit_score(
     n, q = x.shape
     k = beta.shape[1]
     prob = np.empty((n, k))
-    score = np.zeros((q, k))
+    score = np.zeros((k, q))  # category by category: the loop over X's columns is contiguous
     exp_eta = np.empty(k + 1)
     loglik = 0.0
     for i in range(n):
@@ -135,5 +136,5 @@ def logit_score(
             prob[i, c] = p
             residual = w[i] * ((1.0 if codes[i] == c + 1 else 0.0) - p)
             for a in range(q):
-                score[a, c] += x[i, a] * residual
-    return loglik, score, prob
+                score[c, a] += x[i, a] * residual
+    return loglik, score.T.copy(), prob

@@ -159,7 +159,7 @@ class _Design:
     def __init__(self, v: Variable, blocks: dict[str, np.ndarray], miss: np.ndarray) -> None:
         full = np.column_stack([np.ones(len(miss))] + [blocks[p] for p in v.predictors])
         self.observed, self.missing = full[~miss], full[miss]
-        self._rows = (~miss, miss)
+        self._rows = (np.flatnonzero(~miss), np.flatnonzero(miss))
         self._columns: dict[str, slice] = {}
         start = 1
         for p in v.predictors:
@@ -174,8 +174,8 @@ class _Design:
         columns = self._columns.get(name)
         if columns is None:
             return
-        self.observed[:, columns] = block[self._rows[0]]
-        self.missing[:, columns] = block[self._rows[1]]
+        self.observed[:, columns] = block.take(self._rows[0], axis=0)
+        self.missing[:, columns] = block.take(self._rows[1], axis=0)
         if self.gram is not None:
             rows = _kernels.gram_rows(self.observed, columns.start, columns.stop)
             self.gram[columns, :] = rows
