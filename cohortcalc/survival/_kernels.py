@@ -91,39 +91,80 @@ def locate_bins(
 
 
 @njit(cache=True)
+def _add_rows(
+    matrix: np.ndarray,
+    beta: np.ndarray,
+    weights: np.ndarray,
+    start: int,
+    end: int,
+    out: np.ndarray,
+    rx: np.ndarray,
+    xx: np.ndarray,
+) -> None:
+    """Add Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), to ``out`` (q x q): S0 and
+    S1 in the loop that forms r = w·e^{xβ} and r·x, the upper triangle of S2 from rows taken
+    eight at a time with each element kept in a register (as the imputation models'
+    ``weighted_gram``; no BLAS, so the sums do not depend on the machine). ``rx``, ``xx``:
+    8 x p scratch, allocated once by the caller (bins are a few rows each: allocations per
+    bin had cost more than the sums)."""
+    p = matrix.shape[1]
+    i = start
+    while i < end:
+        k = 0
+        while k < 8 and i < end:
+            eta = 0.0
+            for j in range(p):
+                eta += matrix[i, j] * beta[j]
+            r = weights[i] * math.exp(eta)
+            out[0, 0] += r
+            for j in range(p):
+                xx[k, j] = matrix[i, j]
+                rx[k, j] = matrix[i, j] * r
+                out[0, 1 + j] += rx[k, j]
+            k += 1
+            i += 1
+        if k == 8:
+            for a in range(p):
+                r0, r1, r2, r3 = rx[0, a], rx[1, a], rx[2, a], rx[3, a]
+                r4, r5, r6, r7 = rx[4, a], rx[5, a], rx[6, a], rx[7, a]
+                for c in range(a, p):
+                    acc = out[1 + a, 1 + c]
+                    acc += r0 * xx[0, c]
+                    acc += r1 * xx[1, c]
+                    acc += r2 * xx[2, c]
+                    acc += r3 * xx[3, c]
+                    acc += r4 * xx[4, c]
+                    acc += r5 * xx[5, c]
+                    acc += r6 * xx[6, c]
+                    acc += r7 * xx[7, c]
+                    out[1 + a, 1 + c] = acc
+        else:
+            for t in range(k):
+                for a in range(p):
+                    ra = rx[t, a]
+                    for c in range(a, p):
+                        out[1 + a, 1 + c] += ra * xx[t, c]
+
+
+@njit(cache=True)
+def _mirror(out: np.ndarray) -> None:
+    """Complete a q x q sum whose first row and S2's upper triangle are filled."""
+    q = out.shape[0]
+    for a in range(1, q):
+        out[a, 0] = out[0, a]
+        for c in range(1, a):
+            out[a, c] = out[c, a]
+
+
+@njit(cache=True)
 def _block_sums(
     matrix: np.ndarray, beta: np.ndarray, weights: np.ndarray, start: int, end: int
 ) -> np.ndarray:
-    """Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), as a q x q matrix: S0 and S1 in
-    the same loop that forms w·e^{xβ}·x, S2 by small matrix products (BLAS) for a block of
-    16 rows or more, by rank-one updates below that."""
+    """Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), as a q x q matrix."""
     p = matrix.shape[1]
     total = np.zeros((p + 1, p + 1))
-    scaled = np.empty((end - start, p))
-    for i in range(start, end):
-        eta = 0.0
-        for j in range(p):
-            eta += matrix[i, j] * beta[j]
-        r = weights[i] * math.exp(eta)
-        total[0, 0] += r
-        for j in range(p):
-            scaled[i - start, j] = matrix[i, j] * r
-            total[0, 1 + j] += scaled[i - start, j]
-    if end - start >= 16:
-        # pieces of <= 1024 rows keep each BLAS call single-threaded (no threads in threads)
-        for first in range(start, end, 1024):
-            last = min(end, first + 1024)
-            products = np.dot(scaled[first - start : last - start].T, matrix[first:last])
-            for a in range(p):
-                for c in range(p):
-                    total[1 + a, 1 + c] += products[a, c]
-    else:
-        for i in range(start, end):
-            for a in range(p):
-                for c in range(p):
-                    total[1 + a, 1 + c] += scaled[i - start, a] * matrix[i, c]
-    for j in range(p):
-        total[1 + j, 0] = total[0, 1 + j]
+    _add_rows(matrix, beta, weights, start, end, total, np.empty((8, p)), np.empty((8, p)))
+    _mirror(total)
     return total
 
 
@@ -139,16 +180,25 @@ def _bins_range(
     by_exit: np.ndarray,
     tied: np.ndarray,
 ) -> None:
-    """Fill the sums of bins first..last-1 (events first within a bin, see ``bin_sums``)."""
+    """Fill the sums of bins first..last-1 (events first within a bin, see ``bin_sums``):
+    a bin's event rows are summed into ``tied``, then its other rows added on top of a copy
+    in ``by_exit``."""
     events = tied.shape[0] > 0
+    p = matrix.shape[1]
+    q = p + 1
+    rx = np.empty((8, p))
+    xx = np.empty((8, p))
     for k in range(first, last):
+        total = by_exit[k].reshape((q, q))
         if events:
-            tied_block = _block_sums(matrix, beta, weights, bin_start[k], bin_events_end[k])
-            rest = _block_sums(matrix, beta, weights, bin_events_end[k], bin_start[k + 1])
-            tied[k] = tied_block.ravel()
-            by_exit[k] = (tied_block + rest).ravel()
+            tied_sums = tied[k].reshape((q, q))
+            _add_rows(matrix, beta, weights, bin_start[k], bin_events_end[k], tied_sums, rx, xx)
+            total[:, :] = tied_sums
+            _add_rows(matrix, beta, weights, bin_events_end[k], bin_start[k + 1], total, rx, xx)
+            _mirror(tied_sums)
         else:
-            by_exit[k] = _block_sums(matrix, beta, weights, bin_start[k], bin_start[k + 1]).ravel()
+            _add_rows(matrix, beta, weights, bin_start[k], bin_start[k + 1], total, rx, xx)
+        _mirror(total)
 
 
 @njit(cache=True, parallel=True)
