@@ -155,3 +155,10 @@ def _training_keys(design: Design, name: str, rows: np.ndarray) -> list[Any]:
     if levels is None:
         return values.tolist()
     return np.asarray(levels, dtype=object)[values].tolist()
+
+
+def linear_predictor(matrix: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """xβ of each row, summed within the row alone: a row's prediction does not depend on
+    which other rows are predicted with it (a BLAS matrix-vector product takes other code
+    paths, with other roundings, for other numbers of rows)."""
+    return (matrix * beta).sum(axis=1)

@@ -19,7 +19,7 @@ from scipy import stats
 from cohortcalc.errors import ModelError
 from cohortcalc.frames import is_spark_frame
 from cohortcalc.survival.baseline import BaselineHazard, baseline_hazard
-from cohortcalc.survival.newdata import code_new_rows
+from cohortcalc.survival.newdata import code_new_rows, linear_predictor
 from cohortcalc.survival.predicted import PredictedRisk
 from cohortcalc.survival.results import CoxResult
 
@@ -96,7 +96,7 @@ def _cox_risk(
     beta = data.beta
     vcov = fit.vcov.to_numpy()
     shifted = rows.matrix - base.center
-    risk_score = np.exp(shifted @ beta)
+    risk_score = np.exp(linear_predictor(shifted, beta))
     n, k = shifted.shape[0], len(horizons)
     cumhaz = np.full((n, k), np.nan)
     variance = np.full((n, k), np.nan)

@@ -20,7 +20,7 @@ from scipy import stats
 from cohortcalc.errors import CohortcalcError, CohortcalcWarning, ModelError
 from cohortcalc.survival import finegray_riskset as engine
 from cohortcalc.survival.cox import group_codes
-from cohortcalc.survival.newdata import code_new_rows
+from cohortcalc.survival.newdata import code_new_rows, linear_predictor
 from cohortcalc.survival.newton import newton_raphson
 from cohortcalc.survival.predicted import PredictedRisk
 
@@ -86,7 +86,7 @@ def _incidence(
     cumulative = np.empty_like(jump)
     for first, last in data.strata:
         cumulative[first:last] = np.cumsum(jump[first:last])
-    score = np.exp((rows.matrix - center - data.center) @ beta)
+    score = np.exp(linear_predictor(rows.matrix - center - data.center, beta))
     out = np.full((score.shape[0], len(horizons)), np.nan)
     for s, (first, last) in enumerate(data.strata):
         mine = (rows.stratum == s) & ~rows.missing
