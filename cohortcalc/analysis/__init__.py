@@ -9,11 +9,11 @@ otherwise rebind ``cohortcalc.analysis.validate`` to the module.
 
 from __future__ import annotations
 
-import importlib
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cohortcalc._lazy import lazy_names
 from cohortcalc.analysis.validate import ValidationResult, validate
 from cohortcalc.errors import SpecError
 
@@ -23,17 +23,12 @@ if TYPE_CHECKING:
 
 EXAMPLES = ("cac_mi_ckd",)
 
-#: public name -> module, loaded by ``__getattr__``.
-_LAZY = {
-    "STEPS": "cohortcalc.analysis.runner",
-    "AnalysisResult": "cohortcalc.analysis.runner",
-    "ProgressEvent": "cohortcalc.analysis.runner",
-    "run": "cohortcalc.analysis.runner",
-    "Spec": "cohortcalc.analysis.spec",
-    "load_spec": "cohortcalc.analysis.spec",
-    "spec_from_dict": "cohortcalc.analysis.spec",
-    "spec_from_text": "cohortcalc.analysis.spec",
-}
+_RUNNER, _SPEC = "cohortcalc.analysis.runner", "cohortcalc.analysis.spec"
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {name: (_RUNNER, name) for name in ("STEPS", "AnalysisResult", "ProgressEvent", "run")}
+    | {name: (_SPEC, name) for name in ("Spec", "load_spec", "spec_from_dict", "spec_from_text")},
+)
 
 
 def example_spec(name: str = "cac_mi_ckd") -> Path:
@@ -41,19 +36,6 @@ def example_spec(name: str = "cac_mi_ckd") -> Path:
     if name not in EXAMPLES:
         raise SpecError(f"no example spec {name!r}; examples: {list(EXAMPLES)}")
     return Path(str(files("cohortcalc") / "analyses" / f"{name}.yaml"))
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and cache the name here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'cohortcalc.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

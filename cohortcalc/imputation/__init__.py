@@ -11,9 +11,9 @@ imported at once: it shares its name with its module, whose import would otherwi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cohortcalc._lazy import lazy_names
 from cohortcalc.imputation.impute import impute
 
 if TYPE_CHECKING:
@@ -22,28 +22,20 @@ if TYPE_CHECKING:
     from cohortcalc.imputation.pooling import PooledResult, pool
     from cohortcalc.imputation.results import Imputations
 
-#: public name -> module, loaded by ``__getattr__``.
-_LAZY = {
-    "Imputations": "cohortcalc.imputation.results",
-    "PooledResult": "cohortcalc.imputation.pooling",
-    "PooledTest": "cohortcalc.imputation.pooled_tests",
-    "pool": "cohortcalc.imputation.pooling",
-    "plot_imputation_trace": "cohortcalc.imputation.figures",
-    "plot_imputed_vs_observed": "cohortcalc.imputation.figures",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and cache the name here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'cohortcalc.imputation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {
+        name: (f"cohortcalc.imputation.{module}", name)
+        for name, module in (
+            ("Imputations", "results"),
+            ("PooledResult", "pooling"),
+            ("PooledTest", "pooled_tests"),
+            ("pool", "pooling"),
+            ("plot_imputation_trace", "figures"),
+            ("plot_imputed_vs_observed", "figures"),
+        )
+    },
+)
 
 
 __all__ = [

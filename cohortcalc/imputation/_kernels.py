@@ -11,14 +11,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cohortcalc._sums import add_outer_rows
+
 
 @njit(cache=True)
 def weighted_gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Xᵀ diag(w) X, each element summed over the rows in order (row i adds (w_i x_ia) x_ib).
-
-    Rows are taken eight at a time and added to a register copy of each element before it is
-    stored: the same additions in the same order as one row at a time (bit-identical), with an
-    eighth of the loads and stores, which bound the one-row loop."""
+    """Xᵀ diag(w) X, each element summed over the rows in order (row i adds (w_i x_ia) x_ib),
+    rows with w_i = 0 skipped; rows are taken eight at a time (``_sums.add_outer_rows``)."""
     n, q = x.shape
     out = np.zeros((q, q))
     wx = np.empty((8, q))
@@ -33,27 +32,7 @@ def weighted_gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
                     xx[k, a] = x[i, a]
                 k += 1
             i += 1
-        if k == 8:
-            for a in range(q):
-                w0, w1, w2, w3 = wx[0, a], wx[1, a], wx[2, a], wx[3, a]
-                w4, w5, w6, w7 = wx[4, a], wx[5, a], wx[6, a], wx[7, a]
-                for b in range(a, q):
-                    acc = out[a, b]
-                    acc += w0 * xx[0, b]
-                    acc += w1 * xx[1, b]
-                    acc += w2 * xx[2, b]
-                    acc += w3 * xx[3, b]
-                    acc += w4 * xx[4, b]
-                    acc += w5 * xx[5, b]
-                    acc += w6 * xx[6, b]
-                    acc += w7 * xx[7, b]
-                    out[a, b] = acc
-        else:
-            for t in range(k):
-                for a in range(q):
-                    wa = wx[t, a]
-                    for b in range(a, q):
-                        out[a, b] += wa * xx[t, b]
+        add_outer_rows(out, wx, xx, k)
     for a in range(q):
         for b in range(a):
             out[a, b] = out[b, a]

@@ -8,9 +8,9 @@ once: it shares its name with its module, whose import would otherwise rebind
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cohortcalc._lazy import lazy_names
 from cohortcalc.reporting.table import Table
 from cohortcalc.reporting.table_one import table_one
 
@@ -23,32 +23,24 @@ if TYPE_CHECKING:
     from cohortcalc.reporting.tables import hr_table
     from cohortcalc.reporting.word import write_word
 
-#: public name -> module, loaded by ``__getattr__``.
-_LAZY = {
-    "export_table": "cohortcalc.reporting.export",
-    "render_table": "cohortcalc.reporting.export",
-    "plot_cumulative_incidence": "cohortcalc.reporting.figures",
-    "plot_survival": "cohortcalc.reporting.figures",
-    "forest_plot": "cohortcalc.reporting.forest",
-    "forest_rows": "cohortcalc.reporting.forest",
-    "save_figure": "cohortcalc.reporting.style",
-    "suppress_small_cells": "cohortcalc.reporting.suppression",
-    "hr_table": "cohortcalc.reporting.tables",
-    "write_word": "cohortcalc.reporting.word",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and cache the name here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'cohortcalc.reporting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {
+        name: (f"cohortcalc.reporting.{module}", name)
+        for name, module in (
+            ("export_table", "export"),
+            ("render_table", "export"),
+            ("plot_cumulative_incidence", "figures"),
+            ("plot_survival", "figures"),
+            ("forest_plot", "forest"),
+            ("forest_rows", "forest"),
+            ("save_figure", "style"),
+            ("suppress_small_cells", "suppression"),
+            ("hr_table", "tables"),
+            ("write_word", "word"),
+        )
+    },
+)
 
 
 __all__ = [

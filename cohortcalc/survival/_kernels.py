@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from cohortcalc._sums import add_outer_rows
+
 
 @njit(cache=True)
 def integer_range(values: np.ndarray) -> tuple[bool, int, int]:
@@ -103,11 +105,12 @@ def _add_rows(
 ) -> None:
     """Add Σ over rows start..end of w·e^{xβ}·a aᵀ, a = (1, x), to ``out`` (q x q): S0 and
     S1 in the loop that forms r = w·e^{xβ} and r·x, the upper triangle of S2 from rows taken
-    eight at a time with each element kept in a register (as the imputation models'
-    ``weighted_gram``; no BLAS, so the sums do not depend on the machine). ``rx``, ``xx``:
+    eight at a time (``_sums.add_outer_rows``; no BLAS, so the sums do not depend on the
+    machine). ``rx``, ``xx``:
     8 x p scratch, allocated once by the caller (bins are a few rows each: allocations per
     bin had cost more than the sums)."""
     p = matrix.shape[1]
+    s2 = out[1:, 1:]
     i = start
     while i < end:
         k = 0
@@ -123,27 +126,7 @@ def _add_rows(
                 out[0, 1 + j] += rx[k, j]
             k += 1
             i += 1
-        if k == 8:
-            for a in range(p):
-                r0, r1, r2, r3 = rx[0, a], rx[1, a], rx[2, a], rx[3, a]
-                r4, r5, r6, r7 = rx[4, a], rx[5, a], rx[6, a], rx[7, a]
-                for c in range(a, p):
-                    acc = out[1 + a, 1 + c]
-                    acc += r0 * xx[0, c]
-                    acc += r1 * xx[1, c]
-                    acc += r2 * xx[2, c]
-                    acc += r3 * xx[3, c]
-                    acc += r4 * xx[4, c]
-                    acc += r5 * xx[5, c]
-                    acc += r6 * xx[6, c]
-                    acc += r7 * xx[7, c]
-                    out[1 + a, 1 + c] = acc
-        else:
-            for t in range(k):
-                for a in range(p):
-                    ra = rx[t, a]
-                    for c in range(a, p):
-                        out[1 + a, 1 + c] += ra * xx[t, c]
+        add_outer_rows(s2, rx, xx, k)
 
 
 @njit(cache=True)
