@@ -131,8 +131,9 @@ def caption(ctx: Context, name: str) -> str:
     """A figure's caption, from its name (``cif_<outcome>[_by_<group>]``, ``km_…``,
     ``forest_<outcome>_<method>``)."""
     from cohortcalc.analysis.imputation import caption as imputation_caption
+    from cohortcalc.analysis.prediction import caption as prediction_caption
 
-    text = imputation_caption(name, ctx.spec)
+    text = imputation_caption(name, ctx.spec) or prediction_caption(name, ctx.spec)
     if text is not None:
         return text
     names = labels(ctx.spec)

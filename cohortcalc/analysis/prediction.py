@@ -93,6 +93,22 @@ def prediction_outputs(
     return tables, figures
 
 
+def caption(name: str, spec: Any) -> str | None:
+    """The caption of a calibration figure (None for other figures)."""
+    section: Prediction | None = getattr(spec, "prediction", None)
+    model = name.removeprefix("prediction_calibration_")
+    if section is None or model == name or model not in ("base", "new"):
+        return None
+    outcome = next((o for o in spec.outcomes if o.name == section.outcome), None)
+    label = (outcome.label or outcome.name) if outcome is not None else section.outcome
+    observed = "Aalen–Johansen" if section.method == "finegray" else "Kaplan–Meier"
+    return (
+        f"Calibration of {_model_label(section, model)} for {label.lower()} by "
+        f"{section.horizon:g} years: observed ({observed}, with 95% CI) against mean predicted "
+        f"risk in {section.groups} groups of predicted risk; the diagonal is perfect calibration."
+    )
+
+
 def run_prediction(spec: Spec, frame: pl.DataFrame, outcome: Outcome) -> IncrementalValueResult:
     """``cc.incremental_value`` as the section asks, on the outcome's analysis frame."""
     section: Prediction = spec.prediction  # type: ignore[attr-defined]

@@ -147,6 +147,12 @@ def test_run_writes_tables_figures_report_section_and_methods(tmp_path: Path) ->
     assert "<h2>Risk prediction</h2>" in report
     assert "Pencina, D&#x27;Agostino &amp; Steyerberg (2011)" in report
     assert "percentile bootstrap intervals of 20 replicates (seed 3" in report
+    for model in ("PCE", "PCE + log(CAC+1)"):  # captions, not the figures' file names
+        assert (
+            f"Calibration of {model} for myocardial infarction by 10 years: observed "
+            "(Kaplan–Meier, with 95% CI) against mean predicted risk in 5 groups"
+        ) in report
+    assert ">prediction_calibration_" not in report
 
 
 def test_small_counts_are_suppressed_and_no_margin_gives_them_away() -> None:
