@@ -84,7 +84,9 @@ def prediction_outputs(
     if out is not None:
         for model in ("base", "new"):
             name = f"prediction_calibration_{model}"
-            figure = result.calibration[model].plot(title=_model_label(section, model))
+            figure = result.calibration[model].plot(
+                title=_model_label(section, model), time_unit=outcome.time_unit
+            )
             paths = save_figure(
                 figure, out / "figures" / name, list(spec.outputs.figure_formats),
                 dpi=spec.outputs.figure_dpi,

@@ -17,9 +17,11 @@ def plot_calibration(
     title: str | None = None,
     percent: bool = True,
     width: float = COLUMN_WIDTH_IN,
+    time_unit: str = "",
 ) -> Figure:
     """Observed vs predicted risk by the horizon, one point per group with its CI; the
-    footnote gives the GND test, O/E and the calibration slope."""
+    footnote gives the horizon (in ``time_unit``), the GND test, O/E and the calibration
+    slope."""
     table = result.table
     scale = 100.0 if percent else 1.0
     unit = " (%)" if percent else ""
@@ -63,7 +65,8 @@ def plot_calibration(
         figure.text(
             0.01,
             -0.02,
-            f"Risk by {result.horizon:g}; {len(table)} groups. GND χ² = {result.gnd}. "
+            f"Risk by {result.horizon:g}{' ' + time_unit if time_unit else ''}; "
+            f"{len(table)} groups. GND χ² = {result.gnd}. "
             f"O/E = {large['o_e_ratio']:.2f} ({large['o_e_lower']:.2f}–{large['o_e_upper']:.2f}); "
             f"slope = {slope['slope']:.2f} ({slope['lower']:.2f}–{slope['upper']:.2f}).",
             fontsize=5.5,

@@ -68,6 +68,9 @@ def test_competing_risk_uses_aalen_johansen_and_plot_draws() -> None:
     assert result.in_the_large["observed"] == pytest.approx(overall, rel=1e-12)
     figure = result.plot(title="Calibration")
     assert len(figure.axes) == 1 and figure.axes[0].get_xlabel().startswith("Mean predicted")
+    notes = [t.get_text() for t in result.plot(time_unit="years").texts]
+    assert any(n.startswith("Risk by 5 years; 5 groups.") for n in notes)
+    assert any(n.startswith("Risk by 5; 5 groups.") for n in (t.get_text() for t in figure.texts))
 
 
 def test_bad_input_is_refused() -> None:
