@@ -10,6 +10,7 @@ observed data (available cases) and their table says so.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager, nullcontext
@@ -24,7 +25,7 @@ from cohortcalc.analysis.imputation_fits import fit_pooled
 from cohortcalc.analysis.imputation_spec import check_variables
 from cohortcalc.analysis.populations import AnalysisFrames, add_trend_scores, model_columns
 from cohortcalc.analysis.spec import Sensitivity, Spec
-from cohortcalc.errors import CohortcalcError, SpecError
+from cohortcalc.errors import CohortcalcError, ModelWarning, SpecError
 from cohortcalc.imputation.impute import derived_from, feature_inputs, impute_with
 from cohortcalc.processes import worker_pool
 from cohortcalc.reporting.table import Table
@@ -140,6 +141,8 @@ def impute_run(
         except CohortcalcError as exc:
             raise SpecError(f"{spec.where('missing_data')}: {exc}") from None
         seconds = time.perf_counter() - start
+        for message in imputations.warnings:  # shown from here (the caller is contextlib's)
+            warnings.warn(message, ModelWarning, stacklevel=1)
         datasets = [_spec_derived(spec, d.drop(*extra)) for d in imputations.datasets]
         imputations = replace(imputations, datasets=tuple(datasets))
         _check_complete(spec, imputations.datasets[0])

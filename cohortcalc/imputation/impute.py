@@ -66,9 +66,12 @@ def impute(
     """
     _check_settings(m, iterations, donors, workers)
     with worker_pool(min(workers, m)) if workers > 1 else nullcontext() as pool:
-        return impute_with(pool, frame, variables, seed=seed, m=m, iterations=iterations,
-                           time=time, event=event, predictors=predictors, donors=donors,
-                           derive_options=derive_options)  # fmt: skip
+        result = impute_with(pool, frame, variables, seed=seed, m=m, iterations=iterations,
+                             time=time, event=event, predictors=predictors, donors=donors,
+                             derive_options=derive_options)  # fmt: skip
+    for message in result.warnings:
+        warnings.warn(message, ModelWarning, stacklevel=2)
+    return result
 
 
 def impute_with(
@@ -86,7 +89,8 @@ def impute_with(
     derive_options: Mapping[str, Any] | None = None,
 ) -> Imputations:
     """``impute`` with its chains run in ``pool``'s processes (None: here), for a caller that
-    keeps one pool for the imputation and the fits of a run."""
+    keeps one pool for the imputation and the fits of a run; the caller shows
+    ``Imputations.warnings``."""
     if is_spark_frame(frame):
         raise FrameError(
             "cc.impute runs on one machine: it does not impute a PySpark DataFrame. Select the "
@@ -130,8 +134,6 @@ def impute_with(
         done, targets, codings, [c for c in chains if c is not None], excluded, outcomes, m,
         iterations, seed, donors,
     )  # fmt: skip
-    for message in result.warnings:
-        warnings.warn(message, ModelWarning, stacklevel=3)
     return result
 
 
