@@ -64,7 +64,7 @@ def impute(
     ``Imputations``: the completed data sets (pandas in, pandas out; otherwise Polars) and
     the diagnostics.
     """
-    _check_settings(m, iterations, donors, workers)
+    _check_settings(m=m, iterations=iterations, donors=donors, workers=workers)
     with worker_pool(min(workers, m)) if workers > 1 else nullcontext() as pool:
         result = impute_with(pool, frame, variables, seed=seed, m=m, iterations=iterations,
                              time=time, event=event, predictors=predictors, donors=donors,
@@ -97,7 +97,7 @@ def impute_with(
             "analysis columns and collect them (frame.select(...).toPandas()) when the cohort "
             "fits in the driver's memory, impute, and fit each completed data set."
         )
-    _check_settings(m, iterations, donors, 1)
+    _check_settings(m=m, iterations=iterations, donors=donors)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(
             f"seed must be a whole number >= 0 (imputations are seeded), got {seed!r}."
@@ -154,9 +154,10 @@ def _as_polars(frame: Any) -> pl.DataFrame:
     )
 
 
-def _check_settings(m: Any, iterations: Any, donors: Any, workers: Any) -> None:
-    for name, value, least in (("m", m, 2), ("iterations", iterations, 1), ("donors", donors, 1),
-                               ("workers", workers, 1)):  # fmt: skip
+def _check_settings(**settings: Any) -> None:
+    """Each setting a whole number at least its minimum (m >= 2, the others >= 1)."""
+    for name, value in settings.items():
+        least = 2 if name == "m" else 1
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
             hint = " (Rubin's rules need at least 2 imputations; 20 or more is usual)" * (
                 name == "m"
