@@ -4,7 +4,6 @@ shape within the band; the curve's arithmetic; the refusals; the figure."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -13,6 +12,8 @@ import pytest
 
 import cohortcalc as cc
 from cohortcalc.errors import ModelError
+
+from ._pooling import Scalar
 
 
 def _true_log_hr(log_cac: np.ndarray) -> np.ndarray:
@@ -193,13 +194,6 @@ def test_figure_has_curve_band_reference_and_histogram(tmp_path) -> None:
     assert written[0].stat().st_size > 10_000
 
 
-@dataclass(frozen=True)
-class _Point:
-    estimate: float
-    variance: float
-    dfcom: float
-
-
 def test_curve_over_imputations_pools_each_point_by_rubins_rules() -> None:
     """A list of fits (age made missing, imputed m = 4 times): each point's log HR and SE are
     those of cc.pool on that point's per-data-set contrast (Barnard–Rubin df, t limits); the
@@ -220,7 +214,7 @@ def test_curve_over_imputations_pools_each_point_by_rubins_rules() -> None:
     dfcom = fits[0].n_events - 4
     for i in (0, 2, 3):
         points = [
-            _Point(float(d[i] @ f.coef[labels]), float(d[i] @ f.vcov.loc[labels, labels] @ d[i]),
+            Scalar(float(d[i] @ f.coef[labels]), float(d[i] @ f.vcov.loc[labels, labels] @ d[i]),
                    dfcom)
             for f in fits
         ]  # fmt: skip

@@ -5,7 +5,6 @@ gradient, a cohort with known additive interaction, and the refusals."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -15,6 +14,8 @@ from scipy import stats
 
 import cohortcalc as cc
 from cohortcalc.errors import ModelError, ModelWarning
+
+from ._pooling import Scalar
 
 # true log hazard ratios: HR10 = 1.5, HR01 = 2, HR11 = 4.5 -> RERI = 4.5 - 1.5 - 2 + 1 = 2
 TRUE_HR10, TRUE_HR01, TRUE_HR11 = 1.5, 2.0, 4.5
@@ -194,13 +195,6 @@ def test_models_the_measures_do_not_apply_to_are_refused(covariates, first, mess
         cc.additive_interaction(fit, first, "ckd")
 
 
-@dataclass(frozen=True)
-class _Quantity:
-    estimate: float
-    variance: float
-    dfcom: float
-
-
 def test_fits_of_imputed_data_sets_pool_each_quantity_by_rubins_rules() -> None:
     """A list of fits (age made missing, imputed m = 4 times): RERI and AP pooled on their own
     scale, SI and the product on the log scale, each joint and stratum-specific HR on the log
@@ -216,7 +210,7 @@ def test_fits_of_imputed_data_sets_pool_each_quantity_by_rubins_rules() -> None:
     dfcom = fits[0].n_events - 4
     for name, log in (("RERI", False), ("AP", False), ("SI", True), ("multiplicative", True)):
         parts = [
-            _Quantity(np.log(s.measures.loc[name, "estimate"]) if log
+            Scalar(np.log(s.measures.loc[name, "estimate"]) if log
                       else s.measures.loc[name, "estimate"], s.measures.loc[name, "se"] ** 2,
                       dfcom)
             for s in singles
@@ -229,11 +223,11 @@ def test_fits_of_imputed_data_sets_pool_each_quantity_by_rubins_rules() -> None:
         assert row["upper"] == pytest.approx(back(expected["upper"]), rel=1e-10)
         assert row["p"] == pytest.approx(expected["p"], rel=1e-8)
     for i in (1, 3):  # joint: A alone, both
-        parts = [_Quantity(s.joint["log_hr"][i], s.joint["se"][i] ** 2, dfcom) for s in singles]
+        parts = [Scalar(s.joint["log_hr"][i], s.joint["se"][i] ** 2, dfcom) for s in singles]
         expected = cc.pool(parts).summary.iloc[0]
         assert pooled.joint["hr_lower"][i] == pytest.approx(np.exp(expected["lower"]), rel=1e-10)
     assert pooled.joint.iloc[0][["hr", "hr_lower", "hr_upper"]].tolist() == [1.0, 1.0, 1.0]
-    parts = [_Quantity(s.stratified["log_hr"][2], s.stratified["se"][2] ** 2, dfcom)
+    parts = [Scalar(s.stratified["log_hr"][2], s.stratified["se"][2] ** 2, dfcom)
              for s in singles]  # fmt: skip
     expected = cc.pool(parts).summary.iloc[0]
     assert pooled.stratified["hr_upper"][2] == pytest.approx(np.exp(expected["upper"]), rel=1e-10)
